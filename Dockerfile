@@ -1,0 +1,13 @@
+# policykb web app (served by gunicorn). Build context: the repository root.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY policykb ./policykb
+COPY analyzers ./analyzers
+COPY ingest ./ingest
+COPY search_app ./search_app
+COPY corpus ./corpus
+RUN pip install --no-cache-dir . gunicorn
+ENV POLICYKB_DATA_DIR=/data
+EXPOSE 5000
+CMD ["sh", "-c", "policykb ingest --quiet /app/corpus/sample; exec gunicorn -w 2 -b 0.0.0.0:5000 'search_app:create_app()'"]

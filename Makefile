@@ -1,0 +1,32 @@
+# policykb: the commands the README names.
+PYTHON ?= python3
+DATA_DIR ?= ./data
+export POLICYKB_DATA_DIR ?= $(DATA_DIR)
+
+.PHONY: install run ingest serve test lint format check clean
+
+install:  ## install policykb and the test tools into the current Python
+	$(PYTHON) -m pip install -q -e ".[test]"
+
+ingest: install  ## ingest the sample corpus into $(DATA_DIR)
+	policykb ingest --quiet corpus/sample
+
+run: ingest  ## install, ingest corpus/sample, serve on http://127.0.0.1:5000
+	policykb serve
+
+serve:
+	policykb serve
+
+lint:  ## ruff lint and format check
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format:
+	$(PYTHON) -m ruff format .
+	$(PYTHON) -m ruff check --fix .
+
+test: install lint  ## lint, then the whole test suite
+	$(PYTHON) -m pytest -q
+
+clean:
+	rm -rf $(DATA_DIR) .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Korean text analysis shared by indexing and querying (one code path for both)."""
+
+from analyzers.kiwi import Analyzer, AnalyzedToken, get_analyzer
+
+__all__ = ["AnalyzedToken", "Analyzer", "get_analyzer"]

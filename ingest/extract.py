@@ -1,0 +1,163 @@
+"""Text extraction, chosen by the file's content (magic bytes), not its extension."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+
+
+class ExtractionError(Exception):
+    """A file that yields no usable text; ``reason`` is a stable code, ``message`` Korean
+    text for the admin."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(slots=True)
+class Page:
+    number: int | None  # 1-based page number; None for formats without pages
+    text: str
+
+
+@dataclass(slots=True)
+class Extracted:
+    format: str
+    pages: list[Page]
+
+
+def sniff(path: Path) -> str:
+    """Format from the first bytes: pdf, ole2 (HWP 5 / old Office), zip (HWPX/DOCX/…),
+    html, text or binary."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole2"
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(path)
+    if b"\x00" in head:
+        return "binary"
+    lowered = head.lstrip().lower()
+    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered[:512]:
+        return "html"
+    return "text"
+
+
+def _zip_kind(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except zipfile.BadZipFile:
+        return "binary"
+    if "Contents/section0.xml" in names or any(n.startswith("Contents/section") for n in names):
+        return "hwpx"
+    if "word/document.xml" in names:
+        return "docx"
+    return "zip"
+
+
+def _decode(data: bytes) -> str:
+    for enc in ("utf-8-sig", "cp949"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise ExtractionError("bad_encoding", "문자 인코딩을 알 수 없습니다 (UTF-8/CP949가 아님).")
+
+
+def extract_text_file(path: Path) -> Extracted:
+    return Extracted("text", [Page(None, _decode(path.read_bytes()))])
+
+
+class _HTMLText(HTMLParser):
+    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
+             "article", "table", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def extract_html(path: Path) -> Extracted:
+    parser = _HTMLText()
+    parser.feed(_decode(path.read_bytes()))
+    return Extracted("html", [Page(None, "".join(parser.parts))])
+
+
+def extract_pdf(path: Path) -> Extracted:
+    import pdfplumber
+    from pdfminer.pdfdocument import PDFPasswordIncorrect
+
+    pages: list[Page] = []
+    try:
+        with pdfplumber.open(path) as pdf:
+            for i, page in enumerate(pdf.pages, start=1):
+                pages.append(Page(i, page.extract_text() or ""))
+    except PDFPasswordIncorrect:
+        raise ExtractionError("encrypted", "암호가 걸린 PDF입니다.") from None
+    except Exception as exc:  # pdfminer raises many unrelated types on broken files
+        name = type(exc).__name__
+        if "Password" in name or "Encrypt" in name:
+            raise ExtractionError("encrypted", "암호가 걸린 PDF입니다.") from None
+        raise ExtractionError("corrupt", f"PDF를 읽을 수 없습니다 ({name}: {exc})") from None
+    text = "".join(p.text for p in pages)
+    if not text.strip():
+        raise ExtractionError("no_text_layer",
+                              "PDF에 텍스트 레이어가 없습니다 (스캔 이미지로 보입니다).")
+    if not HANGUL_RE.search(text):
+        cid = text.count("(cid:")
+        detail = " (CID 글꼴: 유니코드 대응표 없음)" if cid else ""
+        raise ExtractionError("no_hangul", f"PDF 텍스트에 한글이 없습니다{detail}.")
+    return Extracted("pdf", pages)
+
+
+UNSUPPORTED = {
+    "ole2": "HWP 5(OLE2) 형식은 아직 지원하지 않습니다.",
+    "hwpx": "HWPX 형식은 아직 지원하지 않습니다.",
+    "docx": "DOCX 형식은 아직 지원하지 않습니다.",
+    "zip": "ZIP 압축 파일은 지원하지 않습니다.",
+    "binary": "알 수 없는 바이너리 형식입니다.",
+}
+
+
+def extract(path: Path, max_bytes: int | None = None) -> Extracted:
+    """Extract ``path`` or raise :class:`ExtractionError` with the reason."""
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise ExtractionError("too_large", f"파일이 너무 큽니다 ({size / 1e6:.1f} MB).")
+    if size == 0:
+        raise ExtractionError("empty", "빈 파일입니다.")
+    kind = sniff(path)
+    if kind == "pdf":
+        return extract_pdf(path)
+    if kind == "html":
+        return extract_html(path)
+    if kind == "text":
+        return extract_text_file(path)
+    raise ExtractionError("unsupported", UNSUPPORTED[kind])

@@ -1,0 +1,182 @@
+"""Document metadata: a sidecar manifest first, otherwise inferred from text and file name."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from corpus import institutes as registry
+from policykb.models import DOC_TYPES
+
+MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
+MANIFEST_KEYS = ("file", "title", "institute", "doc_type", "date", "url")
+
+HEADER_WORDS = ("보도자료", "보도일시", "보도 일시", "배포", "담당", "작성", "연락처", "문의",
+                "엠바고", "배포일시", "페이지", "연구책임자", "발행", "전화", "붙임")
+
+
+class ManifestError(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class Metadata:
+    title: str
+    institute: str  # canonical name or "미상"
+    institute_published: str | None
+    regions: list[str]
+    doc_type: str
+    date: str | None
+    url: str | None
+
+
+def load_manifest(folder: Path) -> dict[str, dict[str, str]]:
+    """Rows of ``folder``'s manifest keyed by file name (relative to ``folder``)."""
+    for name in MANIFEST_NAMES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        rows: list[dict[str, str]] = []
+        text = path.read_text(encoding="utf-8-sig")
+        if name.endswith(".csv"):
+            rows = list(csv.DictReader(text.splitlines()))
+        else:
+            for n, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise ManifestError(f"{path}:{n}: {exc}") from exc
+        out = {}
+        for row in rows:
+            if not row.get("file"):
+                continue
+            out[row["file"].strip()] = {k: (row.get(k) or "").strip() for k in MANIFEST_KEYS}
+        return out
+    return {}
+
+
+_DATE_PATTERNS = (
+    re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일"),
+    re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s*[.\-/]\s*(\d{1,2})\s*[.\-/]\s*(\d{1,2})(?!\d)"),
+    re.compile(r"(?<![\d.])'(\d{2})\s*\.\s*(\d{1,2})\s*\.\s*(\d{1,2})(?!\d)"),
+)
+
+
+def parse_date(text: str) -> str | None:
+    """The first date in ``text`` as ISO (2018. 9. 19., 2018년 9월 19일, '18.9.19, 2018-09-19)."""
+    best: tuple[int, str] | None = None
+    for pat in _DATE_PATTERNS:
+        m = pat.search(text)
+        if not m:
+            continue
+        y, mo, d = m.groups()
+        year = int(y) + (2000 if len(y) == 2 else 0)
+        try:
+            iso = date(year, int(mo), int(d)).isoformat()
+        except ValueError:
+            continue
+        if best is None or m.start() < best[0]:
+            best = (m.start(), iso)
+    return best[1] if best else None
+
+
+def normalize_date(raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if re.fullmatch(r"\d{4}", raw):
+        return f"{raw}-01-01"
+    if re.fullmatch(r"\d{4}-\d{2}", raw):
+        return f"{raw}-01"
+    return parse_date(raw)
+
+
+def guess_institute(text: str, filename: str) -> tuple[str | None, registry.Institute | None]:
+    for spelling, inst in registry.all_names_in_text_order():
+        if spelling.replace(" ", "") in filename.replace(" ", ""):
+            return spelling, inst
+    head = text[:1500]
+    found: list[tuple[int, str, registry.Institute]] = []
+    for spelling, inst in registry.all_names_in_text_order():
+        i = head.find(spelling)
+        if i >= 0:
+            found.append((i, spelling, inst))
+    if found:
+        found.sort(key=lambda f: f[0])
+        return found[0][1], found[0][2]
+    counts: dict[str, tuple[int, str, registry.Institute]] = {}
+    for spelling, inst in registry.all_names_in_text_order():
+        n = text.count(spelling)
+        if n:
+            prev = counts.get(inst.key, (0, spelling, inst))
+            counts[inst.key] = (prev[0] + n, prev[1], inst)
+    if counts:
+        _n, spelling, inst = max(counts.values(), key=lambda c: c[0])
+        return spelling, inst
+    return None, None
+
+
+def guess_doc_type(text: str, filename: str) -> str:
+    head = text[:600] + " " + filename
+    if "보도자료" in head or "보도일시" in head:
+        return "보도자료"
+    if any(w in head for w in ("정책브리프", "이슈리포트", "이슈 리포트", "브리프")):
+        return "정책브리프"
+    if any(w in head for w in ("세미나", "토론회", "포럼", "워크숍")):
+        return "세미나자료"
+    if any(w in head for w in ("연구보고서", "연구책임자", "기본연구", "정책연구", "수시연구")):
+        return "연구보고서"
+    return "기타"
+
+
+def guess_title(text: str, filename: str) -> str:
+    for line in text.split("\n")[:40]:
+        line = line.strip().strip("#").strip()
+        if line.startswith(("제목:", "제목 :")):
+            return line.split(":", 1)[1].strip()
+    for line in text.split("\n")[:40]:
+        raw = line.strip()
+        line = raw.lstrip("#").strip()
+        if not (6 <= len(line) <= 150):
+            continue
+        if any(line.startswith(w) for w in HEADER_WORDS) or parse_date(line) == line:
+            continue
+        if re.fullmatch(r"[-–□○■◇▶·*\s\d.()]+", line):
+            continue
+        if line.startswith(("-", "□", "○", "■", "※")):
+            continue
+        return line
+    return Path(filename).stem.replace("_", " ")
+
+
+def regions_for(inst: registry.Institute | None) -> list[str]:
+    return list(inst.regions) if inst else []
+
+
+def build_metadata(text: str, path: Path, row: dict[str, str] | None) -> Metadata:
+    row = row or {}
+    filename = path.name
+    published = row.get("institute") or None
+    inst = registry.lookup(published) if published else None
+    if inst is None:
+        published, inst = guess_institute(text, filename)
+    doc_type = row.get("doc_type") or ""
+    if doc_type not in DOC_TYPES:
+        doc_type = guess_doc_type(text, filename)
+    date_iso = normalize_date(row.get("date", "")) if row.get("date") else None
+    if date_iso is None:
+        date_iso = parse_date(filename.replace("_", " ")) or parse_date(text[:2000])
+    return Metadata(
+        title=row.get("title") or guess_title(text, filename),
+        institute=inst.name if inst else "미상",
+        institute_published=published,
+        regions=regions_for(inst),
+        doc_type=doc_type,
+        date=date_iso,
+        url=row.get("url") or None,
+    )

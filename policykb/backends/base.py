@@ -1,0 +1,78 @@
+"""The search-backend interface. Backends receive analyzed clauses (policykb.query) and
+plain filters, never user syntax, and return document ids, scores and facet counts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+
+from policykb.models import BackendResult, Document, Filters, Token
+from policykb.query import Bool
+
+# Gap inserted between passages so phrases never match across a passage boundary.
+PASSAGE_POSITION_GAP = 100
+TITLE_BOOST = 3.0
+PHRASE_BOOST = 2.0
+
+
+class BackendError(RuntimeError):
+    """The engine failed or cannot be reached; the message is safe to show."""
+
+
+class IndexOutdated(BackendError):
+    """The index was built by an older schema or analyzer and must be rebuilt."""
+
+
+def body_tokens(doc: Document) -> list[Token]:
+    """All passage tokens of ``doc`` with positions made continuous across passages."""
+    out: list[Token] = []
+    base = 0
+    for p in doc.passages:
+        top = -1
+        for t in p.tokens:
+            out.append(Token(t.term, t.start, t.end, base + t.position, t.joined))
+            top = max(top, t.position)
+        base += top + 1 + PASSAGE_POSITION_GAP
+    return out
+
+
+def date_number(date: str | None) -> int:
+    return int(date.replace("-", "")) if date else 0
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+class SearchBackend(ABC):
+    name: str = "abstract"
+
+    @abstractmethod
+    def index(self, docs: Iterable[Document]) -> int:
+        """Add or replace ``docs``; committed and visible to searches on return."""
+
+    @abstractmethod
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove documents by id; committed on return."""
+
+    @abstractmethod
+    def search(
+        self, query: Bool, filters: Filters, sort: str, offset: int, limit: int,
+        facets: bool = True,
+    ) -> BackendResult:
+        """Matching ids in order, the total, and facet counts (each facet counted under
+        the query and every filter except its own)."""
+
+    @abstractmethod
+    def rebuild(self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
+                ) -> None:
+        """Build a new index generation from ``docs`` and switch readers to it atomically;
+        searches keep answering from the old generation until the switch."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def info(self) -> dict: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass

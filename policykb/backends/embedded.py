@@ -1,0 +1,303 @@
+"""Embedded backend: tantivy on local disk, no server.
+
+Layout under ``index_dir``: one directory per index generation and a ``CURRENT`` file
+naming the live one. A rebuild fills a new generation, then replaces ``CURRENT`` with an
+atomic rename; readers notice the change and reopen. Kiwi tokens are indexed as tantivy
+pre-tokenized strings, so the index never tokenizes text itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import tantivy
+from tantivy import Occur, Query
+
+from policykb.backends.base import (
+    PHRASE_BOOST,
+    TITLE_BOOST,
+    BackendError,
+    IndexOutdated,
+    ProgressFn,
+    SearchBackend,
+    body_tokens,
+    date_number,
+)
+from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters, Token
+from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
+
+SCHEMA_VERSION = 1
+WRITER_HEAP = 64_000_000
+FACET_FIELDS = {"institute": "institute", "region": "regions", "doc_type": "doc_type",
+                "year": "year"}
+
+
+def build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, tokenizer_name="raw")
+    sb.add_text_field("title", tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field("body", tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field("institute", fast=True, tokenizer_name="raw")
+    sb.add_text_field("regions", fast=True, tokenizer_name="raw")
+    sb.add_text_field("doc_type", fast=True, tokenizer_name="raw")
+    sb.add_integer_field("year", indexed=True, fast=True)
+    sb.add_integer_field("datenum", indexed=True, fast=True)
+    return sb.build()
+
+
+def _pretokenized(tokens: list[Token]) -> tantivy.PreTokenizedString:
+    text = " ".join(t.term for t in tokens)
+    return tantivy.PreTokenizedString(
+        text, [tantivy.Token(t.term, t.position, t.start, t.end) for t in tokens]
+    )
+
+
+class EmbeddedBackend(SearchBackend):
+    name = "embedded"
+
+    def __init__(self, index_dir: Path | str) -> None:
+        self.index_dir = Path(index_dir)
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.schema = build_schema()
+        self._lock = threading.Lock()  # one writer at a time within this process
+        self._generation: str | None = None
+        self._index: tantivy.Index | None = None
+        self._last_reload = 0.0
+        self._open_current()
+
+    # -------------------------------------------------------------- generations
+    @property
+    def _current_file(self) -> Path:
+        return self.index_dir / "CURRENT"
+
+    def _read_current(self) -> str | None:
+        try:
+            return self._current_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _new_generation(self) -> tuple[str, Path]:
+        name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        path = self.index_dir / name
+        path.mkdir(parents=True)
+        (path / "policykb.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+        tantivy.Index(self.schema, path=str(path))
+        return name, path
+
+    def _switch_to(self, name: str) -> None:
+        tmp = self.index_dir / f"CURRENT.{os.getpid()}.tmp"
+        tmp.write_text(name)
+        os.replace(tmp, self._current_file)
+
+    def _open_current(self) -> None:
+        name = self._read_current()
+        if name is None or not (self.index_dir / name).is_dir():
+            name, _ = self._new_generation()
+            self._switch_to(name)
+        path = self.index_dir / name
+        meta = json.loads((path / "policykb.json").read_text())
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise IndexOutdated(
+                f"index schema {meta.get('schema_version')} != {SCHEMA_VERSION}; "
+                "run `policykb reindex`"
+            )
+        self._index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self._generation = name
+
+    def _fresh_index(self) -> tantivy.Index:
+        """The live index, reopened if another process switched generations."""
+        name = self._read_current()
+        if name != self._generation:
+            self._open_current()
+        now = time.monotonic()
+        if now - self._last_reload > 0.5:
+            self._index.reload()
+            self._last_reload = now
+        return self._index
+
+    # ------------------------------------------------------------------ writing
+    def _make_doc(self, doc: Document) -> tantivy.Document:
+        d = tantivy.Document()
+        d.add_text("id", doc.id)
+        if doc.title_tokens:
+            d.add_pre_tokenized_text("title", _pretokenized(doc.title_tokens))
+        body = body_tokens(doc)
+        if body:
+            d.add_pre_tokenized_text("body", _pretokenized(body))
+        d.add_text("institute", doc.institute)
+        for r in doc.regions:
+            d.add_text("regions", r)
+        d.add_text("doc_type", doc.doc_type)
+        if doc.year is not None:
+            d.add_integer("year", doc.year)
+        d.add_integer("datenum", date_number(doc.date))
+        return d
+
+    def _write(self, index: tantivy.Index, docs: Iterable[Document], delete_first: bool,
+               progress: ProgressFn | None = None, total: int = 0) -> int:
+        writer = index.writer(WRITER_HEAP, 1)
+        n = 0
+        try:
+            for doc in docs:
+                if delete_first:
+                    writer.delete_documents_by_term("id", doc.id)
+                writer.add_document(self._make_doc(doc))
+                n += 1
+                if progress and n % 100 == 0:
+                    progress(n, total)
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        if progress:
+            progress(n, total)
+        return n
+
+    def index(self, docs: Iterable[Document]) -> int:
+        with self._lock:
+            index = self._fresh_index()
+            n = self._write(index, docs, delete_first=True)
+            index.reload()
+            return n
+
+    def delete(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            index = self._fresh_index()
+            writer = index.writer(WRITER_HEAP, 1)
+            for doc_id in ids:
+                writer.delete_documents_by_term("id", doc_id)
+            writer.commit()
+            writer.wait_merging_threads()
+            index.reload()
+
+    def rebuild(self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
+                ) -> None:
+        with self._lock:
+            name, path = self._new_generation()
+            try:
+                index = tantivy.Index(self.schema, path=str(path), reuse=True)
+                self._write(index, docs, delete_first=False, progress=progress, total=total)
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+            self._switch_to(name)
+            self._open_current()
+            self._index.reload()
+            # Old generations (and leftovers of killed rebuilds) go; open readers elsewhere
+            # keep their files until they reopen.
+            for child in self.index_dir.iterdir():
+                if child.is_dir() and child.name.startswith("gen-") and child.name != name:
+                    shutil.rmtree(child, ignore_errors=True)
+
+    # ------------------------------------------------------------------ reading
+    def count(self) -> int:
+        return self._fresh_index().searcher().num_docs
+
+    def info(self) -> dict:
+        size = sum(f.stat().st_size for f in (self.index_dir / (self._generation or "")).glob("*")
+                   if f.is_file())
+        return {"backend": self.name, "generation": self._generation, "documents": self.count(),
+                "size_bytes": size, "schema_version": SCHEMA_VERSION}
+
+    def _term(self, field: str, term: str) -> Query:
+        return Query.term_query(self.schema, field, term)
+
+    def _alt(self, alt: TermAlt) -> Query:
+        subs = []
+        for term in alt.terms:
+            subs.append((Occur.Should, Query.boost_query(self._term("title", term), TITLE_BOOST)))
+            subs.append((Occur.Should, self._term("body", term)))
+        return Query.boolean_query(subs)
+
+    def _phrase(self, field: str, parts: tuple[str, ...]) -> Query:
+        return Query.phrase_query(self.schema, field, list(parts))
+
+    def _clause(self, clause) -> Query:
+        if isinstance(clause, AllOf):
+            subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
+            if clause.phrase:
+                subs.append((Occur.Should, Query.boost_query(
+                    self._phrase("body", clause.phrase), PHRASE_BOOST)))
+                subs.append((Occur.Should, Query.boost_query(
+                    self._phrase("title", clause.phrase), PHRASE_BOOST * TITLE_BOOST)))
+            return Query.boolean_query(subs)
+        if isinstance(clause, Phrase):
+            subs = [
+                (Occur.Should, Query.boost_query(self._phrase("title", clause.parts), TITLE_BOOST)),
+                (Occur.Should, self._phrase("body", clause.parts)),
+            ]
+            for c in clause.compounds:
+                subs.append((Occur.Should, self._alt(TermAlt((c,)))))
+            return Query.boolean_query(subs)
+        if isinstance(clause, AnyOf):
+            return Query.boolean_query([(Occur.Should, self._clause(c)) for c in clause.clauses])
+        if isinstance(clause, Bool):
+            return self._bool(clause)
+        raise TypeError(clause)
+
+    def _bool(self, b: Bool) -> Query:
+        subs = [(Occur.Must, self._clause(c)) for c in b.must]
+        subs += [(Occur.MustNot, self._clause(c)) for c in b.must_not]
+        if not b.must:
+            subs.append((Occur.Must, Query.all_query()))
+        return Query.boolean_query(subs)
+
+    def _filters(self, f: Filters) -> list[Query]:
+        out = []
+        if f.institutes:
+            out.append(Query.term_set_query(self.schema, "institute", list(f.institutes)))
+        if f.regions:
+            out.append(Query.term_set_query(self.schema, "regions", list(f.regions)))
+        if f.doc_types:
+            out.append(Query.term_set_query(self.schema, "doc_type", list(f.doc_types)))
+        if f.year_from is not None or f.year_to is not None:
+            out.append(Query.range_query(self.schema, "year", tantivy.FieldType.Integer,
+                                         f.year_from, f.year_to))
+        return out
+
+    def _with_filters(self, base: Query, f: Filters) -> Query:
+        fq = self._filters(f)
+        if not fq:
+            return base
+        return Query.boolean_query([(Occur.Must, base)] + [(Occur.Must, q) for q in fq])
+
+    def search(self, query: Bool, filters: Filters, sort: str, offset: int, limit: int,
+               facets: bool = True) -> BackendResult:
+        try:
+            index = self._fresh_index()
+            searcher = index.searcher()
+            base = self._bool(query)
+            full = self._with_filters(base, filters)
+            if sort == "relevance" and query.must:
+                res = searcher.search(full, limit, count=True, offset=offset)
+            else:
+                order = tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc
+                res = searcher.search(full, limit, count=True, offset=offset,
+                                      order_by_field="datenum", order=order)
+            hits = []
+            for score, addr in res.hits:
+                hits.append(BackendHit(searcher.doc(addr)["id"][0], float(score)))
+            facet_counts = self._facets(searcher, base, filters) if facets else {}
+            return BackendResult(res.count, hits, facet_counts)
+        except (ValueError, OSError) as exc:
+            raise BackendError(f"embedded index error: {exc}") from exc
+
+    def _facets(self, searcher, base: Query, filters: Filters) -> dict[str, dict[str, int]]:
+        # Facets whose filter is not set share one aggregation over the fully filtered query.
+        groups: dict[Filters, list[str]] = {}
+        for facet in FACETS:
+            groups.setdefault(filters.without(facet), []).append(facet)
+        out: dict[str, dict[str, int]] = {}
+        for f, names in groups.items():
+            aggs = {n: {"terms": {"field": FACET_FIELDS[n], "size": 10000}} for n in names}
+            result = searcher.aggregate(self._with_filters(base, f), aggs)
+            for n in names:
+                out[n] = {str(b["key"]): int(b["doc_count"]) for b in result[n]["buckets"]}
+        return out

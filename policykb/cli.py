@@ -1,0 +1,145 @@
+"""The ``policykb`` command line: ingest, serve, search, reindex, stats, settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from policykb.settings import SETTINGS, SettingsError, load_settings
+
+
+def _runtime():
+    from policykb.runtime import Runtime
+
+    try:
+        return Runtime(load_settings())
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.group(help="policykb: Korean public-policy document search.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Ingest files or folders (a folder may hold manifest.csv/manifest.jsonl).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--sync", is_flag=True, help="Remove documents whose files are gone.")
+@click.option("--retry-failed", is_flag=True, help="Only retry files that failed before.")
+@click.option("--quiet", is_flag=True, help="No per-file progress.")
+def ingest(paths: tuple[Path, ...], sync: bool, retry_failed: bool, quiet: bool) -> None:
+    rt = _runtime()
+
+    def progress(report, path):
+        if not quiet:
+            click.echo(f"\r[{report.seen}] {path.name[:60]:<60}", nl=False, err=True)
+
+    report = rt.ingester().run(list(paths), sync=sync, retry_failed=retry_failed,
+                               progress=progress)
+    if not quiet:
+        click.echo("", err=True)
+    for path, reason in report.failures:
+        click.echo(f"FAILED {path}: {reason}", err=True)
+    click.echo(report.summary())
+    click.echo(f"documents in store: {rt.store.count_documents()}, "
+               f"in index: {rt.backend.count()}")
+    if report.failed:
+        sys.exit(3)
+
+
+@main.command(help="Serve the web UI and JSON API (development server).")
+@click.option("--host", default=None, help="Bind address (default: POLICYKB_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default: POLICYKB_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    from search_app import create_app
+
+    app = create_app()
+    settings = app.extensions["policykb"].settings
+    app.run(host=host or settings.host, port=port or settings.port, debug=False,
+            use_reloader=False, threaded=True)
+
+
+@main.command(help="Search from the command line.")
+@click.argument("query", nargs=-1)
+@click.option("--institute", multiple=True)
+@click.option("--region", multiple=True)
+@click.option("--doc-type", "doc_type", multiple=True)
+@click.option("--year-from", type=int)
+@click.option("--year-to", type=int)
+@click.option("--sort", default="relevance")
+@click.option("--page", default=1, type=int)
+@click.option("--size", default=10, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+def search(query, institute, region, doc_type, year_from, year_to, sort, page, size, as_json
+           ) -> None:
+    from policykb.query import QuerySyntaxError
+    from policykb.service import RequestError, parse_request
+
+    rt = _runtime()
+    args = {
+        "q": [" ".join(query)], "institute": list(institute), "region": list(region),
+        "doc_type": list(doc_type), "year_from": [str(year_from)] if year_from else [],
+        "year_to": [str(year_to)] if year_to else [], "sort": [sort], "page": [str(page)],
+        "size": [str(size)],
+    }
+    try:
+        result = rt.service.search(parse_request(args, rt.settings))
+    except (RequestError, QuerySyntaxError) as exc:
+        raise click.UsageError(exc.message) from exc
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
+    import html
+    import re
+
+    click.echo(f"{result.total}건 ({result.took_ms:.1f} ms)")
+    for n, hit in enumerate(result.hits, start=result.size * (result.page - 1) + 1):
+        snippet = html.unescape(re.sub(r"</?mark>", "*", hit.snippet))
+        click.echo(f"{n:3}. {hit.title}  [{hit.institute} · {hit.doc_type} · {hit.date or '-'}]")
+        click.echo(f"     {snippet}" + (f"  (p.{hit.page})" if hit.page else ""))
+
+
+@main.command(help="Rebuild the search index from the document store (zero downtime).")
+def reindex() -> None:
+    rt = _runtime()
+
+    def progress(done, total):
+        click.echo(f"\rindexed {done}/{total}", nl=False, err=True)
+
+    info = rt.reindex(progress)
+    click.echo("", err=True)
+    click.echo(f"reindexed {info['documents']} documents "
+               f"({info['reanalyzed']} re-analyzed); index: {rt.backend.info()}")
+
+
+@main.command(help="Document, file and index statistics.")
+@click.option("--json", "as_json", is_flag=True)
+def stats(as_json: bool) -> None:
+    rt = _runtime()
+    data = {
+        "documents": rt.store.count_documents(),
+        "files": rt.store.file_counts(),
+        "index": rt.backend.info(),
+        "analyzer": rt.analyzer.identity,
+        "facets": rt.store.facet_counts(),
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"documents: {data['documents']}")
+    click.echo(f"files: {data['files']}")
+    click.echo(f"index: {data['index']}")
+    click.echo(f"analyzer: {data['analyzer']}")
+    for facet, counts in data["facets"].items():
+        click.echo(f"{facet}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for f in rt.store.list_files("failed"):
+        click.echo(f"FAILED {f.path}: {f.error}")
+
+
+@main.command(name="settings", help="List settings, their environment variables and help.")
+def settings_cmd() -> None:
+    for s in SETTINGS:
+        click.echo(f"{s.env:<28} default={s.default!s:<24} {s.help}")

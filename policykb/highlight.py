@@ -1,0 +1,84 @@
+"""Snippets from stored passages: pick the passage with the most query terms and mark the
+original words using the token offsets kept by the analyzer. Backend-independent, so both
+engines show the same snippets."""
+
+from __future__ import annotations
+
+from html import escape
+
+from policykb.models import Passage
+
+SNIPPET_CHARS = 180
+
+
+def _spans(passage: Passage, terms: frozenset[str]) -> list[tuple[int, int]]:
+    spans = sorted((t.start, t.end) for t in passage.tokens if t.term in terms)
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def best_passage(passages: list[Passage], terms: frozenset[str]) -> Passage | None:
+    best, best_key = None, (0, 0)
+    for p in passages:
+        matched = {t.term for t in p.tokens if t.term in terms}
+        if not matched:
+            continue
+        key = (len(matched), sum(1 for t in p.tokens if t.term in terms))
+        if key > best_key:
+            best, best_key = p, key
+    return best
+
+
+def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None,
+         flatten: bool = False) -> str:
+    """HTML of ``text[start:end]`` with ``spans`` wrapped in <mark>; everything escaped."""
+    end = len(text) if end is None else end
+    text = text.replace("\n", " ") if flatten else text
+    out, cur = [], start
+    for s, e in spans:
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        out.append(escape(text[cur:s]))
+        out.append("<mark>" + escape(text[s:e]) + "</mark>")
+        cur = e
+    out.append(escape(text[cur:end]))
+    return "".join(out)
+
+
+def snippet(passages: list[Passage], terms: frozenset[str]) -> tuple[str, int | None]:
+    """(HTML snippet, page) for a result; the document start when nothing matches."""
+    p = best_passage(passages, terms) if terms else None
+    if p is None:
+        if not passages:
+            return "", None
+        first = passages[0]
+        text = first.text[:SNIPPET_CHARS].replace("\n", " ")
+        return escape(text) + ("…" if len(first.text) > SNIPPET_CHARS else ""), first.page
+    spans = _spans(p, terms)
+    # Window around the densest stretch: start a little before the first marked word
+    # of the window holding the most marks.
+    best_i, best_n = 0, 0
+    for i, (s, _e) in enumerate(spans):
+        n = sum(1 for s2, _ in spans[i:] if s2 < s + SNIPPET_CHARS * 0.8)
+        if n > best_n:
+            best_i, best_n = i, n
+    anchor = spans[best_i][0]
+    start = max(0, anchor - SNIPPET_CHARS // 4)
+    # Do not cut a word in half at the start.
+    if start > 0:
+        space = p.text.rfind(" ", max(0, start - 15), start)
+        if space >= 0:
+            start = space + 1
+    end = min(len(p.text), start + SNIPPET_CHARS)
+    html = mark(p.text, spans, start, end, flatten=True)
+    return ("…" if start > 0 else "") + html + ("…" if end < len(p.text) else ""), p.page
+
+
+def highlight_passage(passage: Passage, terms: frozenset[str]) -> str:
+    return mark(passage.text, _spans(passage, terms))

@@ -1,0 +1,148 @@
+"""Plain data types passed between ingest, the store, the search backends and the web app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DOC_TYPES: tuple[str, ...] = ("보도자료", "연구보고서", "정책브리프", "세미나자료", "기타")
+SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
+FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An index term with character offsets into its passage's text."""
+
+    term: str
+    start: int
+    end: int
+    position: int
+    joined: bool = False
+
+
+@dataclass(slots=True)
+class Passage:
+    seq: int
+    page: int | None
+    text: str
+    tokens: list[Token] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Document:
+    id: str
+    title: str
+    institute: str  # canonical institute name
+    regions: list[str]  # canonical short region names
+    doc_type: str
+    date: str | None  # ISO YYYY-MM-DD
+    url: str | None = None
+    source_path: str | None = None
+    institute_published: str | None = None  # the name printed on the document
+    page_count: int | None = None
+    passages: list[Passage] = field(default_factory=list)
+    title_tokens: list[Token] = field(default_factory=list)
+
+    @property
+    def year(self) -> int | None:
+        return int(self.date[:4]) if self.date else None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p.text for p in self.passages)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    institutes: tuple[str, ...] = ()  # canonical names, already expanded by lineage
+    regions: tuple[str, ...] = ()
+    doc_types: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def without(self, facet: str) -> Filters:
+        """These filters minus the one on ``facet`` (for counting that facet)."""
+        if facet == "institute":
+            return Filters((), self.regions, self.doc_types, self.year_from, self.year_to)
+        if facet == "region":
+            return Filters(self.institutes, (), self.doc_types, self.year_from, self.year_to)
+        if facet == "doc_type":
+            return Filters(self.institutes, self.regions, (), self.year_from, self.year_to)
+        if facet == "year":
+            return Filters(self.institutes, self.regions, self.doc_types, None, None)
+        raise ValueError(facet)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendHit:
+    id: str
+    score: float
+
+
+@dataclass(slots=True)
+class BackendResult:
+    total: int
+    hits: list[BackendHit]
+    facets: dict[str, dict[str, int]]
+
+
+@dataclass(slots=True)
+class FacetValue:
+    value: str
+    count: int
+    selected: bool = False
+
+
+@dataclass(slots=True)
+class Hit:
+    id: str
+    title: str
+    institute: str
+    regions: list[str]
+    doc_type: str
+    date: str | None
+    snippet: str  # HTML, original words wrapped in <mark>
+    page: int | None
+    score: float
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "institute": self.institute,
+            "regions": self.regions,
+            "doc_type": self.doc_type,
+            "date": self.date,
+            "snippet": self.snippet,
+            "page": self.page,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(slots=True)
+class SearchResult:
+    total: int
+    page: int
+    size: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]]
+    took_ms: float = 0.0
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    def to_json(self) -> dict:
+        return {
+            "total": self.total,
+            "page": self.page,
+            "size": self.size,
+            "took_ms": round(self.took_ms, 2),
+            "notices": self.notices,
+            "hits": [h.to_json() for h in self.hits],
+            "facets": {
+                name: [{"value": f.value, "count": f.count} for f in values]
+                for name, values in self.facets.items()
+            },
+        }

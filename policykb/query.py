@@ -1,0 +1,380 @@
+"""The query language: parse user text into a tree, then analyze it into engine-neutral
+clauses. Nothing the user types reaches a search engine as syntax: backends only ever see
+the analyzed clauses defined here.
+
+Syntax: words (all required), "exact phrase", -exclusion (-word, -"phrase"), OR (or |)
+between items, parentheses, and field filters in Korean or English:
+기관:/institute:, 지역:/region:, 유형:/type:, 연도:/year: (2019 or 2018..2020).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from analyzers import Analyzer
+from corpus import institutes as registry
+from policykb.models import DOC_TYPES
+
+
+class QuerySyntaxError(ValueError):
+    """The query cannot be read; ``message`` is Korean text for the user."""
+
+    def __init__(self, message: str, code: str = "bad_query") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# ----------------------------------------------------------------------------- parse tree
+@dataclass(frozen=True)
+class Word:
+    text: str
+
+
+@dataclass(frozen=True)
+class PhraseNode:
+    text: str
+
+
+@dataclass(frozen=True)
+class NotNode:
+    child: object
+
+
+@dataclass(frozen=True)
+class OrNode:
+    children: tuple
+
+
+@dataclass(frozen=True)
+class AndNode:
+    children: tuple
+
+
+@dataclass(frozen=True)
+class FieldFilter:
+    field: str  # institute | region | doc_type | year
+    value: str
+
+
+FIELD_NAMES = {
+    "기관": "institute",
+    "institute": "institute",
+    "지역": "region",
+    "region": "region",
+    "유형": "doc_type",
+    "type": "doc_type",
+    "doc_type": "doc_type",
+    "연도": "year",
+    "year": "year",
+}
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<lparen>\()
+  | (?P<rparen>\))
+  | (?P<quote>")
+  | (?P<word>[^\s()"]+)
+    """,
+    re.VERBOSE,
+)
+
+
+def _lex(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    i = 0
+    while i < len(text):
+        m = _TOKEN_RE.match(text, i)
+        assert m is not None
+        kind = m.lastgroup or ""
+        if kind == "quote":
+            end = text.find('"', m.end())
+            if end < 0:
+                raise QuerySyntaxError('따옴표(")가 닫히지 않았습니다. 구절 검색은 "도시 재생"처럼 '
+                                       "따옴표 두 개로 감싸 주세요.", "unbalanced_quote")
+            tokens.append(("phrase", text[m.end() : end]))
+            i = end + 1
+            continue
+        if kind != "ws":
+            tokens.append((kind, m.group()))
+        i = m.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def parse(self) -> AndNode:
+        node = self.sequence()
+        if self.peek() is not None:
+            raise QuerySyntaxError("닫는 괄호 ')'가 여는 괄호보다 많습니다.", "unbalanced_paren")
+        return node
+
+    def sequence(self) -> AndNode:
+        items = []
+        while (tok := self.peek()) is not None and tok[0] != "rparen":
+            items.append(self.or_expr())
+        return AndNode(tuple(items))
+
+    def or_expr(self) -> object:
+        children = [self.unary()]
+        while (tok := self.peek()) is not None and tok[0] == "word" and tok[1] in ("OR", "|"):
+            self.i += 1
+            if self.peek() is None or self.peek()[0] == "rparen":
+                break  # trailing OR: ignore it
+            children.append(self.unary())
+        return children[0] if len(children) == 1 else OrNode(tuple(children))
+
+    def unary(self) -> object:
+        tok = self.peek()
+        assert tok is not None
+        if tok[0] == "word" and tok[1].startswith("-") and len(tok[1]) > 1:
+            self.i += 1
+            return NotNode(self.atom(("word", tok[1][1:])))
+        if tok[0] == "word" and tok[1] == "-" and self.i + 1 < len(self.tokens):
+            self.i += 1
+            nxt = self.peek()
+            if nxt is not None and nxt[0] in ("phrase", "lparen"):
+                return NotNode(self.primary())
+            return Word("-")
+        return self.primary()
+
+    def primary(self) -> object:
+        tok = self.peek()
+        assert tok is not None
+        if tok[0] == "lparen":
+            self.i += 1
+            inner = self.sequence()
+            if self.peek() is None:
+                raise QuerySyntaxError("여는 괄호 '('가 닫히지 않았습니다.", "unbalanced_paren")
+            self.i += 1
+            return inner
+        self.i += 1
+        return self.atom(tok)
+
+    @staticmethod
+    def atom(tok: tuple[str, str]) -> object:
+        kind, value = tok
+        if kind == "phrase":
+            return PhraseNode(value)
+        if ":" in value:
+            name, _, fval = value.partition(":")
+            fname = FIELD_NAMES.get(name.lower())
+            if fname and fval:
+                return FieldFilter(fname, fval)
+        return Word(value)
+
+
+def parse(text: str) -> AndNode:
+    """Parse ``text``; raises :class:`QuerySyntaxError` on unbalanced quotes or parentheses."""
+    return _Parser(_lex(text)).parse()
+
+
+def parse_lenient(text: str) -> tuple[AndNode, list[str]]:
+    """Parse, or on a syntax error fall back to plain words with a notice."""
+    try:
+        return parse(text), []
+    except QuerySyntaxError as exc:
+        plain = re.sub(r'["()]', " ", text)
+        return parse(plain), [exc.message + " 따옴표와 괄호를 빼고 일반 검색으로 찾았습니다."]
+
+
+# ------------------------------------------------------------------------ analyzed clauses
+@dataclass(frozen=True)
+class TermAlt:
+    """Matches a document containing any of ``terms`` (a part or its joined compounds)."""
+
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every alternative must match; ``phrase`` (parts in order) is a ranking bonus."""
+
+    alts: tuple[TermAlt, ...]
+    phrase: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Parts at consecutive positions, or a single term spelling the whole phrase as one
+    compound (phrase "스마트 시티" also matches 스마트시티)."""
+
+    parts: tuple[str, ...]
+    compounds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    clauses: tuple
+
+
+@dataclass(frozen=True)
+class Bool:
+    must: tuple = ()
+    must_not: tuple = ()
+
+
+@dataclass
+class QueryFilters:
+    institutes: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    doc_types: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+
+
+@dataclass
+class AnalyzedQuery:
+    root: Bool
+    highlight_terms: frozenset[str]
+    filters: QueryFilters
+    empty: bool  # no search terms (browse with filters only)
+
+
+def _alts_for(tokens) -> tuple[list[TermAlt], list[str]]:
+    parts = [t for t in tokens if not t.joined]
+    joined_at = {t.position: t.term for t in tokens if t.joined}
+    alts = []
+    for p in parts:
+        terms = [p.term]
+        if p.position in joined_at:
+            terms.append(joined_at[p.position])
+        if p.position - 1 in joined_at:
+            terms.append(joined_at[p.position - 1])
+        alts.append(TermAlt(tuple(dict.fromkeys(terms))))
+    return alts, [p.term for p in parts]
+
+
+def resolve_region(value: str) -> str:
+    region = registry.canonical_region(value)
+    if region is None:
+        raise QuerySyntaxError(f"알 수 없는 지역입니다: {value}. 17개 시·도 이름(예: 서울, 경기, "
+                               "충남)을 써 주세요.", "unknown_region")
+    return region
+
+
+def resolve_institutes(value: str) -> list[str]:
+    inst = registry.lookup(value)
+    if inst is None:
+        raise QuerySyntaxError(f"알 수 없는 기관입니다: {value}", "unknown_institute")
+    return [i.name for i in registry.lineage(inst)]
+
+
+def resolve_doc_type(value: str) -> str:
+    if value not in DOC_TYPES:
+        raise QuerySyntaxError(f"알 수 없는 문서 유형입니다: {value}. 가능한 값: "
+                               + ", ".join(DOC_TYPES), "unknown_doc_type")
+    return value
+
+
+def parse_year_range(value: str) -> tuple[int | None, int | None]:
+    m = re.fullmatch(r"(\d{4})?(?:\s*(\.\.|~|-)\s*(\d{4})?)?", value.strip())
+    if not m or not (m.group(1) or m.group(3)):
+        raise QuerySyntaxError(f"연도는 2019 또는 2018..2020 형식으로 써 주세요: {value}",
+                               "bad_year")
+    lo = int(m.group(1)) if m.group(1) else None
+    hi = int(m.group(3)) if m.group(3) else (lo if not m.group(2) else None)
+    return lo, hi
+
+
+def analyze_query(tree: AndNode, analyzer: Analyzer) -> AnalyzedQuery:
+    """Turn a parse tree into engine-neutral clauses, analyzing text with ``analyzer``."""
+    filters = QueryFilters()
+    highlight: set[str] = set()
+
+    def text_clause(text: str, positive: bool):
+        tokens = analyzer.analyze(text)
+        if not tokens:
+            return None
+        alts, parts = _alts_for(tokens)
+        if positive:
+            highlight.update(t.term for t in tokens)
+        return AllOf(tuple(alts), tuple(parts) if len(parts) > 1 else ())
+
+    def phrase_clause(text: str, positive: bool):
+        tokens = analyzer.analyze(text)
+        parts = [t.term for t in tokens if not t.joined]
+        if not parts:
+            return None
+        if positive:
+            highlight.update(t.term for t in tokens)
+        if len(parts) == 1:
+            alts, _ = _alts_for(tokens)
+            return AllOf(tuple(alts))
+        compounds = tuple(t.term for t in tokens if t.joined) if len(parts) == 2 else ()
+        return Phrase(tuple(parts), compounds)
+
+    def convert(node, positive: bool):
+        if isinstance(node, Word):
+            return text_clause(node.text, positive)
+        if isinstance(node, PhraseNode):
+            return phrase_clause(node.text, positive)
+        if isinstance(node, FieldFilter):
+            apply_filter(node)
+            return None
+        if isinstance(node, NotNode):
+            inner = convert(node.child, False)
+            return None if inner is None else Bool(must_not=(inner,))
+        if isinstance(node, OrNode):
+            kids = [c for c in (convert(ch, positive) for ch in node.children) if c is not None]
+            if not kids:
+                return None
+            return kids[0] if len(kids) == 1 else AnyOf(tuple(kids))
+        if isinstance(node, AndNode):
+            inner = convert_and(node.children, positive)
+            if isinstance(inner, Bool) and len(inner.must) == 1 and not inner.must_not:
+                return inner.must[0]
+            return inner
+        raise TypeError(node)
+
+    def convert_and(children, positive: bool):
+        must, must_not = [], []
+        run: list[str] = []
+
+        def flush():
+            if run:
+                clause = text_clause(" ".join(run), positive)
+                if clause is not None:
+                    must.append(clause)
+                run.clear()
+
+        for ch in children:
+            if isinstance(ch, Word):
+                run.append(ch.text)
+                continue
+            flush()
+            clause = convert(ch, positive)
+            if clause is None:
+                continue
+            if isinstance(clause, Bool) and not clause.must and clause.must_not:
+                must_not.extend(clause.must_not)
+            else:
+                must.append(clause)
+        flush()
+        if not must and not must_not:
+            return None
+        return Bool(tuple(must), tuple(must_not))
+
+    def apply_filter(node: FieldFilter):
+        if node.field == "institute":
+            filters.institutes.extend(resolve_institutes(node.value))
+        elif node.field == "region":
+            filters.regions.append(resolve_region(node.value))
+        elif node.field == "doc_type":
+            filters.doc_types.append(resolve_doc_type(node.value))
+        elif node.field == "year":
+            lo, hi = parse_year_range(node.value)
+            filters.year_from, filters.year_to = lo, hi
+
+    root = convert_and(tree.children, True)
+    if root is None:
+        root = Bool()
+    return AnalyzedQuery(root, frozenset(highlight), filters, empty=not root.must)

@@ -1,0 +1,74 @@
+"""Wiring: settings -> store, backend, analyzer, search service. Used by the CLI and the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from analyzers import Analyzer, get_analyzer
+from policykb.backends import SearchBackend, open_backend
+from policykb.models import Document, Passage, Token
+from policykb.service import SearchService
+from policykb.settings import Settings
+from policykb.store import DocumentStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def store(self) -> DocumentStore:
+        return DocumentStore(self.settings.store_path)
+
+    @cached_property
+    def backend(self) -> SearchBackend:
+        return open_backend(self.settings)
+
+    @cached_property
+    def analyzer(self) -> Analyzer:
+        return get_analyzer()
+
+    @cached_property
+    def service(self) -> SearchService:
+        return SearchService(self.settings, self.store, self.backend, self.analyzer)
+
+    def ingester(self):
+        from ingest.pipeline import Ingester
+
+        return Ingester(self.store, self.backend, self.analyzer,
+                        self.settings.max_file_mb * 1024 * 1024)
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
+        """Re-analyze documents analyzed by another analyzer version (from the stored text,
+        not the files), then build a new index generation and switch to it."""
+        reanalyzed = 0
+        stale = [
+            r[0] for r in self.store._conn().execute(
+                "SELECT id FROM documents WHERE analyzer_id != ?", (self.analyzer.identity,))
+        ]
+        for doc_id in stale:
+            doc = self.store.get_document(doc_id)
+            if doc is None:
+                continue
+            self._reanalyze(doc)
+            reanalyzed += 1
+        total = self.store.count_documents()
+        self.backend.rebuild(self.store.iter_documents(), total, progress)
+        return {"documents": total, "reanalyzed": reanalyzed}
+
+    def _reanalyze(self, doc: Document) -> None:
+        texts = [p.text for p in doc.passages]
+        analyzed = self.analyzer.analyze_many(texts)
+        doc.passages = [
+            Passage(p.seq, p.page, p.text,
+                    [Token(t.term, t.start, t.end, t.position, t.joined) for t in toks])
+            for p, toks in zip(doc.passages, analyzed, strict=True)
+        ]
+        doc.title_tokens = [Token(t.term, t.start, t.end, t.position, t.joined)
+                            for t in self.analyzer.analyze(doc.title)]
+        with self.store.connect() as con:
+            self.store.put_document(doc, self.analyzer.identity, con)
+            con.execute("UPDATE files SET analyzer_id = ? WHERE doc_id = ?",
+                        (self.analyzer.identity, doc.id))

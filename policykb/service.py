@@ -1,0 +1,217 @@
+"""Search as a use case: a validated request object in, a :class:`SearchResult` out.
+
+Views (HTML and JSON) and the CLI all go through :class:`SearchService`; it never sees a
+web request, only a mapping of parameter names to lists of values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from analyzers import Analyzer
+from corpus import institutes as registry
+from policykb.backends import SearchBackend
+from policykb.highlight import snippet
+from policykb.models import DOC_TYPES, FACETS, SORTS, FacetValue, Filters, Hit, SearchResult
+from policykb.query import (
+    QuerySyntaxError,
+    analyze_query,
+    parse,
+    parse_lenient,
+    resolve_doc_type,
+    resolve_institutes,
+    resolve_region,
+)
+from policykb.settings import Settings
+from policykb.store import DocumentStore
+
+MAX_PAGE = 1000
+MAX_TERMS = 32
+
+
+class RequestError(ValueError):
+    """Bad request parameters; ``message`` is Korean text for the user, ``param`` names the
+    offending parameter."""
+
+    def __init__(self, message: str, param: str | None = None, code: str = "bad_request"):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    q: str = ""
+    institutes: tuple[str, ...] = ()  # as given (canonical names)
+    regions: tuple[str, ...] = ()
+    doc_types: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    sort: str = "relevance"
+    page: int = 1
+    size: int = 10
+    notices: tuple[str, ...] = field(default=())
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    def to_params(self, **changes) -> list[tuple[str, str]]:
+        """URL parameters for this request with ``changes`` applied (for links)."""
+        values = {
+            "q": self.q, "institute": list(self.institutes), "region": list(self.regions),
+            "doc_type": list(self.doc_types), "year_from": self.year_from,
+            "year_to": self.year_to, "sort": self.sort, "page": self.page, "size": self.size,
+        }
+        values.update(changes)
+        out: list[tuple[str, str]] = []
+        for k, v in values.items():
+            if v is None or v == "" or v == []:
+                continue
+            if k == "sort" and v == "relevance":
+                continue
+            if k == "page" and v == 1:
+                continue
+            if k == "size" and v == 10:
+                continue
+            for item in v if isinstance(v, list) else [v]:
+                out.append((k, str(item)))
+        return out
+
+
+def _one(args: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = args.get(name) or []
+    values = [v for v in values if v is not None and str(v).strip() != ""]
+    return str(values[-1]).strip() if values else None
+
+
+def _int(args, name: str, default: int | None, lo: int, hi: int, label: str) -> int | None:
+    raw = _one(args, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RequestError(f"{label}은(는) 정수여야 합니다: {raw!r}", name) from None
+    if not lo <= value <= hi:
+        raise RequestError(f"{label}은(는) {lo}에서 {hi} 사이여야 합니다: {value}", name)
+    return value
+
+
+def parse_request(args: Mapping[str, Sequence[str]], settings: Settings) -> SearchRequest:
+    """Validate raw parameters (name -> list of strings) into a :class:`SearchRequest`."""
+    q = (_one(args, "q") or "").strip()
+    if len(q) > settings.max_query_length:
+        raise RequestError(f"검색어가 너무 깁니다 ({len(q)}자). {settings.max_query_length}자 "
+                           "이하로 줄여 주세요.", "q", "query_too_long")
+    institutes: list[str] = []
+    for raw in args.get("institute") or []:
+        if raw and raw.strip():
+            inst = registry.lookup(raw)
+            if inst is None:
+                raise RequestError(f"알 수 없는 기관입니다: {raw}", "institute")
+            institutes.append(inst.name)
+    try:
+        regions = [resolve_region(r) for r in (args.get("region") or []) if r and r.strip()]
+        doc_types = [resolve_doc_type(d.strip()) for d in (args.get("doc_type") or [])
+                     if d and d.strip()]
+    except QuerySyntaxError as exc:
+        param = "region" if exc.code == "unknown_region" else "doc_type"
+        raise RequestError(exc.message, param, exc.code) from None
+    year_from = _int(args, "year_from", None, 1900, 2100, "시작 연도(year_from)")
+    year_to = _int(args, "year_to", None, 1900, 2100, "끝 연도(year_to)")
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise RequestError("시작 연도가 끝 연도보다 늦습니다.", "year_from")
+    sort = _one(args, "sort") or "relevance"
+    if sort not in SORTS:
+        raise RequestError(f"정렬은 {', '.join(SORTS)} 중 하나여야 합니다: {sort}", "sort")
+    page = _int(args, "page", 1, 1, MAX_PAGE, "페이지(page)")
+    size = _int(args, "size", 10, 1, settings.max_page_size, "페이지 크기(size)")
+    return SearchRequest(q, tuple(dict.fromkeys(institutes)), tuple(dict.fromkeys(regions)),
+                         tuple(dict.fromkeys(doc_types)), year_from, year_to, sort, page, size)
+
+
+class SearchService:
+    def __init__(self, settings: Settings, store: DocumentStore, backend: SearchBackend,
+                 analyzer: Analyzer) -> None:
+        self.settings = settings
+        self.store = store
+        self.backend = backend
+        self.analyzer = analyzer
+
+    def search(self, req: SearchRequest, lenient: bool = False, facets: bool = True
+               ) -> SearchResult:
+        """Run ``req``. With ``lenient`` a malformed query degrades to plain words with a
+        notice; otherwise it raises :class:`QuerySyntaxError`."""
+        started = time.perf_counter()
+        notices = list(req.notices)
+        if lenient:
+            tree, extra = parse_lenient(req.q)
+            notices += extra
+        else:
+            tree = parse(req.q)
+        aq = analyze_query(tree, self.analyzer)
+        if len(aq.highlight_terms) > MAX_TERMS:
+            raise QuerySyntaxError(f"검색어가 너무 많습니다. 단어를 {MAX_TERMS}개 이하로 줄여 "
+                                   "주세요.", "too_many_terms")
+        filters = self._filters(req, aq.filters)
+        if req.q and not aq.root.must and not aq.root.must_not and not _has_field_filter(aq):
+            notices.append("검색어에서 찾을 수 있는 낱말이 없습니다. 다른 낱말로 검색해 보세요.")
+            return SearchResult(0, req.page, req.size, [], self._facet_values({}, filters),
+                                (time.perf_counter() - started) * 1000, notices)
+        result = self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
+        docs = self.store.get_documents([h.id for h in result.hits])
+        hits: list[Hit] = []
+        for bh in result.hits:
+            doc = docs.get(bh.id)
+            if doc is None:
+                continue
+            html, page = snippet(self.store.get_passages(bh.id), aq.highlight_terms)
+            hits.append(Hit(doc.id, doc.title, doc.institute, doc.regions, doc.doc_type,
+                            doc.date, html, page, bh.score))
+        return SearchResult(
+            result.total, req.page, req.size, hits, self._facet_values(result.facets, filters),
+            (time.perf_counter() - started) * 1000, notices,
+        )
+
+    def _filters(self, req: SearchRequest, qf) -> Filters:
+        institutes: list[str] = []
+        for name in req.institutes:
+            institutes.extend(resolve_institutes(name))
+        institutes.extend(qf.institutes)
+        year_from = max(filter(None, (req.year_from, qf.year_from)), default=None)
+        year_to = min(filter(None, (req.year_to, qf.year_to)), default=None)
+        return Filters(
+            tuple(dict.fromkeys(institutes)),
+            tuple(dict.fromkeys([*req.regions, *qf.regions])),
+            tuple(dict.fromkeys([*req.doc_types, *qf.doc_types])),
+            year_from, year_to,
+        )
+
+    def _facet_values(self, counts: dict[str, dict[str, int]], filters: Filters
+                      ) -> dict[str, list[FacetValue]]:
+        selected = {"institute": set(filters.institutes), "region": set(filters.regions),
+                    "doc_type": set(filters.doc_types), "year": set()}
+        out: dict[str, list[FacetValue]] = {}
+        for facet in FACETS:
+            values = dict(counts.get(facet, {}))
+            for s in selected[facet]:
+                values.setdefault(s, 0)
+            items = [FacetValue(v, c, v in selected[facet]) for v, c in values.items()]
+            if facet == "year":
+                items.sort(key=lambda f: f.value, reverse=True)
+            elif facet == "doc_type":
+                order = {d: i for i, d in enumerate(DOC_TYPES)}
+                items.sort(key=lambda f: (order.get(f.value, 99), f.value))
+            else:
+                items.sort(key=lambda f: (-f.count, f.value))
+            out[facet] = items
+        return out
+
+
+def _has_field_filter(aq) -> bool:
+    f = aq.filters
+    return bool(f.institutes or f.regions or f.doc_types or f.year_from or f.year_to)

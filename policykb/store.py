@@ -1,0 +1,239 @@
+"""The canonical document store (SQLite): text, metadata, passages with their analyzed
+tokens (the analysis cache), and per-file ingest status with errors.
+
+The search index can always be rebuilt from here; the store is never rebuilt from the index.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from policykb.models import Document, Passage, Token
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    institute TEXT NOT NULL,
+    institute_published TEXT,
+    regions TEXT NOT NULL,
+    doc_type TEXT NOT NULL,
+    date TEXT,
+    url TEXT,
+    source_path TEXT,
+    page_count INTEGER,
+    title_tokens TEXT NOT NULL,
+    analyzer_id TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    page INTEGER,
+    text TEXT NOT NULL,
+    tokens TEXT NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    doc_id TEXT,
+    sha256 TEXT,
+    size INTEGER,
+    status TEXT NOT NULL,          -- indexed | failed
+    error TEXT,
+    analyzer_id TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(slots=True)
+class FileRecord:
+    path: str
+    doc_id: str | None
+    sha256: str | None
+    size: int | None
+    status: str
+    error: str | None
+    analyzer_id: str | None
+    updated_at: float
+
+
+def _tokens_to_json(tokens: list[Token]) -> str:
+    return json.dumps(
+        [[t.term, t.start, t.end, t.position, 1 if t.joined else 0] for t in tokens],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _tokens_from_json(raw: str) -> list[Token]:
+    return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(raw)]
+
+
+class DocumentStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.connect() as con:
+            con.executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30)
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute("PRAGMA synchronous=NORMAL")
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A transaction: committed on success, rolled back on error."""
+        con = self._conn()
+        try:
+            yield con
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # ------------------------------------------------------------------ documents
+    def put_document(self, doc: Document, analyzer_id: str, con: sqlite3.Connection) -> None:
+        con.execute("DELETE FROM passages WHERE doc_id = ?", (doc.id,))
+        con.execute(
+            """INSERT OR REPLACE INTO documents (id, title, institute, institute_published,
+               regions, doc_type, date, url, source_path, page_count, title_tokens,
+               analyzer_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                doc.id, doc.title, doc.institute, doc.institute_published,
+                json.dumps(doc.regions, ensure_ascii=False), doc.doc_type, doc.date, doc.url,
+                doc.source_path, doc.page_count, _tokens_to_json(doc.title_tokens),
+                analyzer_id, time.time(),
+            ),
+        )
+        con.executemany(
+            "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
+            [(doc.id, p.seq, p.page, p.text, _tokens_to_json(p.tokens)) for p in doc.passages],
+        )
+
+    def delete_document(self, doc_id: str, con: sqlite3.Connection) -> None:
+        con.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+        con.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+    def _doc_from_row(self, row: sqlite3.Row, passages: list[Passage]) -> Document:
+        return Document(
+            id=row["id"], title=row["title"], institute=row["institute"],
+            regions=json.loads(row["regions"]), doc_type=row["doc_type"], date=row["date"],
+            url=row["url"], source_path=row["source_path"],
+            institute_published=row["institute_published"], page_count=row["page_count"],
+            passages=passages, title_tokens=_tokens_from_json(row["title_tokens"]),
+        )
+
+    def get_document(self, doc_id: str, with_passages: bool = True) -> Document | None:
+        con = self._conn()
+        row = con.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        passages = self.get_passages(doc_id) if with_passages else []
+        return self._doc_from_row(row, passages)
+
+    def get_documents(self, ids: list[str]) -> dict[str, Document]:
+        """Metadata only (no passages) for ``ids``."""
+        if not ids:
+            return {}
+        con = self._conn()
+        marks = ",".join("?" * len(ids))
+        rows = con.execute(f"SELECT * FROM documents WHERE id IN ({marks})", ids).fetchall()
+        return {r["id"]: self._doc_from_row(r, []) for r in rows}
+
+    def get_passages(self, doc_id: str) -> list[Passage]:
+        rows = self._conn().execute(
+            "SELECT seq, page, text, tokens FROM passages WHERE doc_id = ? ORDER BY seq",
+            (doc_id,),
+        ).fetchall()
+        return [Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"]))
+                for r in rows]
+
+    def iter_documents(self, batch: int = 200) -> Iterator[Document]:
+        """All documents with passages, in id order, read in batches."""
+        last = ""
+        while True:
+            rows = self._conn().execute(
+                "SELECT * FROM documents WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield self._doc_from_row(r, self.get_passages(r["id"]))
+            last = rows[-1]["id"]
+
+    def count_documents(self) -> int:
+        return self._conn().execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+
+    def document_ids(self) -> set[str]:
+        return {r[0] for r in self._conn().execute("SELECT id FROM documents")}
+
+    # ---------------------------------------------------------------------- files
+    def get_file(self, path: str) -> FileRecord | None:
+        row = self._conn().execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
+        return FileRecord(**dict(row)) if row else None
+
+    def put_file(self, rec: FileRecord, con: sqlite3.Connection) -> None:
+        con.execute(
+            """INSERT OR REPLACE INTO files (path, doc_id, sha256, size, status, error,
+               analyzer_id, updated_at) VALUES (?,?,?,?,?,?,?,?)""",
+            (rec.path, rec.doc_id, rec.sha256, rec.size, rec.status, rec.error,
+             rec.analyzer_id, rec.updated_at),
+        )
+
+    def list_files(self, status: str | None = None) -> list[FileRecord]:
+        sql = "SELECT * FROM files"
+        args: tuple = ()
+        if status:
+            sql += " WHERE status = ?"
+            args = (status,)
+        return [FileRecord(**dict(r)) for r in self._conn().execute(sql + " ORDER BY path", args)]
+
+    def file_counts(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT status, COUNT(*) FROM files GROUP BY status")
+        return {r[0]: r[1] for r in rows}
+
+    # ----------------------------------------------------------------------- meta
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str, con: sqlite3.Connection) -> None:
+        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def facet_counts(self) -> dict[str, dict[str, int]]:
+        con = self._conn()
+        out: dict[str, dict[str, int]] = {"institute": {}, "doc_type": {}, "year": {}}
+        for r in con.execute("SELECT institute, COUNT(*) FROM documents GROUP BY institute"):
+            out["institute"][r[0]] = r[1]
+        for r in con.execute("SELECT doc_type, COUNT(*) FROM documents GROUP BY doc_type"):
+            out["doc_type"][r[0]] = r[1]
+        for r in con.execute(
+            "SELECT substr(date,1,4), COUNT(*) FROM documents GROUP BY substr(date,1,4)"
+        ):
+            out["year"][r[0] or "미상"] = r[1]
+        return out

@@ -1,0 +1,74 @@
+"""The Flask web app: Korean search UI, document pages and the JSON API."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+
+from policykb.backends import BackendError
+from policykb.runtime import Runtime
+from policykb.settings import Settings, load_settings
+
+
+def create_app(test_config: dict[str, Any] | None = None, settings: Settings | None = None
+               ) -> Flask:
+    """App factory. ``settings`` (or ``POLICYKB_*`` environment variables) configure the
+    data; ``test_config`` overrides Flask config keys."""
+    app = Flask(__name__)
+    settings = settings or load_settings()
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        JSON_AS_ASCII=False,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["policykb"] = Runtime(settings)
+
+    from search_app.views import api, ui
+
+    app.register_blueprint(ui.bp)
+    app.register_blueprint(api.bp)
+    _register_errors(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _register_errors(app: Flask) -> None:
+    def error(status: int, code: str, message: str):
+        if _wants_json():
+            return jsonify({"error": {"code": code, "message": message}}), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        return error(400, "bad_request", "요청을 이해할 수 없습니다.")
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return error(404, "not_found", "찾는 페이지나 문서가 없습니다.")
+
+    @app.errorhandler(405)
+    def not_allowed(exc):
+        return error(405, "method_not_allowed", "허용되지 않는 요청 방식입니다.")
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return error(413, "too_large", "요청이 너무 큽니다.")
+
+    @app.errorhandler(BackendError)
+    def backend_down(exc):
+        app.logger.warning("search backend error: %s", exc)
+        return error(503, "backend_unavailable",
+                     "검색 엔진에 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.")
+
+    @app.errorhandler(500)
+    def internal(exc):
+        return error(500, "internal_error", "서버 오류가 발생했습니다.")

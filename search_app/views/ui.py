@@ -1,0 +1,124 @@
+"""Server-rendered Korean pages; they work without JavaScript."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, render_template, request, send_file
+
+from corpus import institutes as registry
+from policykb.highlight import highlight_passage
+from policykb.models import DOC_TYPES
+from policykb.query import QuerySyntaxError, analyze_query, parse_lenient
+from policykb.service import RequestError, SearchRequest, parse_request
+from search_app.views.common import request_args, runtime
+
+bp = Blueprint("ui", __name__)
+
+FACET_LABELS = {"institute": "기관", "region": "지역", "doc_type": "문서 유형", "year": "연도"}
+SORT_LABELS = {"relevance": "관련도순", "newest": "최신순", "oldest": "오래된순"}
+
+
+def _url(req: SearchRequest, **changes) -> str:
+    params = req.to_params(**changes)
+    return "/search" + ("?" + urlencode(params) if params else "")
+
+
+def _toggle(values: tuple[str, ...], value: str) -> list[str]:
+    return [v for v in values if v != value] if value in values else [*values, value]
+
+
+@bp.get("/")
+def index():
+    rt = runtime()
+    return render_template("home.html", total=rt.store.count_documents(),
+                           institutes=[i for i in registry.INSTITUTES if i.member],
+                           doc_types=DOC_TYPES)
+
+
+@bp.get("/search")
+def search():
+    rt = runtime()
+    try:
+        req = parse_request(request_args(), rt.settings)
+    except RequestError as exc:
+        return render_template("error.html", status=400, message=exc.message), 400
+    try:
+        result = rt.service.search(req, lenient=True)
+    except QuerySyntaxError as exc:
+        return render_template("error.html", status=400, message=exc.message), 400
+
+    facet_links = {}
+    field_of = {"institute": "institute", "region": "region", "doc_type": "doc_type"}
+    for facet, values in result.facets.items():
+        links = []
+        for fv in values:
+            if facet == "year":
+                year = int(fv.value)
+                selected = req.year_from == year and req.year_to == year
+                url = (_url(req, year_from=None, year_to=None, page=1) if selected
+                       else _url(req, year_from=year, year_to=year, page=1))
+            else:
+                current = getattr(req, {"institute": "institutes", "region": "regions",
+                                        "doc_type": "doc_types"}[facet])
+                selected = fv.value in current
+                url = _url(req, **{field_of[facet]: _toggle(current, fv.value), "page": 1})
+            links.append({"value": fv.value, "count": fv.count, "selected": selected,
+                          "url": url})
+        facet_links[facet] = links
+
+    chips = []
+    for name in req.institutes:
+        chips.append(("기관", name, _url(req, institute=_toggle(req.institutes, name), page=1)))
+    for name in req.regions:
+        chips.append(("지역", name, _url(req, region=_toggle(req.regions, name), page=1)))
+    for name in req.doc_types:
+        chips.append(("유형", name, _url(req, doc_type=_toggle(req.doc_types, name), page=1)))
+    if req.year_from or req.year_to:
+        label = f"{req.year_from or ''}–{req.year_to or ''}"
+        chips.append(("연도", label, _url(req, year_from=None, year_to=None, page=1)))
+
+    pages = []
+    first = max(1, result.page - 4)
+    for n in range(first, min(result.pages, first + 9) + 1):
+        pages.append((n, _url(req, page=n)))
+    return render_template(
+        "search.html", req=req, result=result, facets=facet_links, labels=FACET_LABELS,
+        chips=chips, pages=pages, sort_links=[(k, v, _url(req, sort=k, page=1))
+                                              for k, v in SORT_LABELS.items()],
+        prev_url=_url(req, page=result.page - 1) if result.page > 1 else None,
+        next_url=_url(req, page=result.page + 1) if result.page < result.pages else None,
+        clear_url=_url(SearchRequest(q=req.q, sort=req.sort)),
+    )
+
+
+@bp.get("/documents/<doc_id>")
+def document(doc_id: str):
+    rt = runtime()
+    doc = rt.store.get_document(doc_id)
+    if doc is None:
+        abort(404)
+    q = (request.args.get("q") or "")[: rt.settings.max_query_length]
+    terms: frozenset[str] = frozenset()
+    if q:
+        try:
+            tree, _ = parse_lenient(q)
+            terms = analyze_query(tree, rt.analyzer).highlight_terms
+        except QuerySyntaxError:
+            terms = frozenset()
+    passages = [{"page": p.page, "html": highlight_passage(p, terms),
+                 "hit": any(t.term in terms for t in p.tokens)} for p in doc.passages]
+    has_file = bool(doc.source_path and Path(doc.source_path).is_file())
+    return render_template("document.html", doc=doc, passages=passages, q=q,
+                           has_file=has_file)
+
+
+@bp.get("/documents/<doc_id>/file")
+def download(doc_id: str):
+    doc = runtime().store.get_document(doc_id, with_passages=False)
+    # The path comes from the store, never from the request.
+    if doc is None or not doc.source_path or not Path(doc.source_path).is_file():
+        abort(404)
+    path = Path(doc.source_path)
+    return send_file(path, as_attachment=True, download_name=path.name)

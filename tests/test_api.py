@@ -1,0 +1,101 @@
+"""The JSON API contract and the HTML pages through Flask's test client."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+def test_search_contract(client):
+    r = client.get("/api/search?q=협의체&sort=relevance&page=1&size=10")
+    assert r.status_code == 200 and r.is_json
+    body = r.get_json()
+    assert set(body) >= {"total", "page", "size", "hits", "facets"}
+    assert body["page"] == 1 and body["size"] == 10 and body["total"] >= 1
+    for hit in body["hits"]:
+        assert set(hit) >= {"id", "title", "institute", "regions", "doc_type", "date",
+                            "snippet", "page"}
+        assert isinstance(hit["regions"], list)
+        assert "<mark>" in hit["snippet"]
+    assert set(body["facets"]) == {"institute", "region", "doc_type", "year"}
+    for values in body["facets"].values():
+        assert all(set(v) == {"value", "count"} for v in values)
+
+
+def test_repeated_filters_mean_or(client):
+    one = client.get("/api/search?region=서울").get_json()["total"]
+    two = client.get("/api/search?region=경기").get_json()["total"]
+    both = client.get("/api/search?region=서울&region=경기").get_json()["total"]
+    assert both == one + two
+
+
+def test_region_gyeonggi_contract(client):
+    body = client.get("/api/search?region=경기&size=100").get_json()
+    assert {h["institute"] for h in body["hits"]} == {
+        "경기연구원", "경기도 경제과학진흥원", "고양시정연구원", "수원시정연구원"}
+
+
+@pytest.mark.parametrize("qs", [
+    'q="협의체', "page=-1", "page=abc", "size=10000", "size=0", "region=없는지역",
+    "year_from=2020&year_to=2010", "sort=drop", "q=(교통",
+])
+def test_bad_requests_get_400_json(client, qs):
+    r = client.get("/api/search?" + qs)
+    assert r.status_code == 400 and r.is_json
+    err = r.get_json()["error"]
+    assert err["code"] and re.search("[\uac00-\ud7a3]", err["message"])
+
+
+@pytest.mark.parametrize("qs", ['q="협의체', "page=-1", "size=10000", "region=없는지역"])
+def test_bad_requests_get_friendly_pages(client, qs):
+    r = client.get("/search?" + qs)
+    assert r.status_code in (200, 400)
+    assert r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert "Traceback" not in html
+
+
+def test_unbalanced_quote_page_degrades_with_notice(client):
+    html = client.get('/search?q="협의체').get_data(as_text=True)
+    assert "따옴표" in html and "<mark>협의체</mark>" in html
+
+
+def test_document_endpoint_and_page(client):
+    hit = client.get("/api/search?q=협의체").get_json()["hits"][0]
+    doc = client.get(f"/api/documents/{hit['id']}").get_json()
+    assert doc["title"] == hit["title"] and doc["passages"]
+    html = client.get(f"/documents/{hit['id']}?q=협의체").get_data(as_text=True)
+    assert "<mark>협의체</mark>" in html
+    assert hit["title"].replace('"', "&#34;").split()[0] in html or hit["title"][:5] in html
+    file = client.get(f"/documents/{hit['id']}/file")
+    assert file.status_code == 200 and file.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_unknown_document_is_404(client):
+    assert client.get("/api/documents/does-not-exist").status_code == 404
+    assert client.get("/documents/does-not-exist").status_code == 404
+    assert client.get("/documents/../../etc/passwd/file").status_code == 404
+
+
+def test_search_page_without_javascript(client):
+    html = client.get("/search?q=스마트시티&region=경기").get_data(as_text=True)
+    assert '<form class="searchbox"' in html and "<script" not in html
+    assert "지역: 경기" in html  # active filter chip with a remove link
+    assert re.search(r'href="/search\?q=[^"]*region=', html)  # facet links
+
+
+def test_html_escapes_user_input(client):
+    html = client.get("/search?q=<script>alert(1)</script>").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+
+
+def test_healthz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.get_json()["status"] == "ok"
+    assert r.get_json()["documents"] > 0
+
+
+def test_home_page(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "국토연구원" in html and "검색" in html

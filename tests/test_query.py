@@ -1,0 +1,91 @@
+"""The query language: parsing and analysis without any engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzers import get_analyzer
+from policykb.query import (
+    AllOf,
+    AnyOf,
+    Bool,
+    Phrase,
+    QuerySyntaxError,
+    analyze_query,
+    parse,
+    parse_lenient,
+)
+
+
+@pytest.fixture(scope="module")
+def aq():
+    a = get_analyzer()
+    return lambda q: analyze_query(parse(q), a)
+
+
+def test_words_are_all_required(aq):
+    q = aq("도시재생 주거")
+    assert isinstance(q.root, Bool) and len(q.root.must) == 1
+    clause = q.root.must[0]
+    assert isinstance(clause, AllOf)
+    assert {t for alt in clause.alts for t in alt.terms} >= {"도시", "재생", "주거"}
+
+
+def test_spaced_compound_accepts_joined_form(aq):
+    clause = aq("스마트 시티").root.must[0]
+    assert [set(a.terms) for a in clause.alts] == [{"스마트", "스마트시티"}, {"시티", "스마트시티"}]
+
+
+def test_phrase_and_exclusion(aq):
+    q = aq('"도시 재생" -수도권')
+    assert isinstance(q.root.must[0], Phrase) and q.root.must[0].parts == ("도시", "재생")
+    assert len(q.root.must_not) == 1
+    assert "수도권" not in q.highlight_terms
+
+
+def test_or_and_parentheses(aq):
+    q = aq("(교통 OR 주거) 청년")
+    assert isinstance(q.root.must[0], AnyOf)
+    assert isinstance(q.root.must[1], AllOf)
+
+
+def test_field_filters_korean_and_english(aq):
+    q = aq("기관:경남발전연구원 지역:경기도 유형:보도자료 연도:2018..2020 year:2019")
+    assert q.filters.institutes == ["경남연구원"]
+    assert q.filters.regions == ["경기"]
+    assert q.filters.doc_types == ["보도자료"]
+    assert (q.filters.year_from, q.filters.year_to) == (2019, 2019)
+    assert q.empty
+
+
+def test_lineage_expands_predecessor(aq):
+    q = aq("기관:광주전남연구원")
+    assert set(q.filters.institutes) == {"광주전남연구원", "광주연구원", "전남연구원"}
+
+
+@pytest.mark.parametrize("text", ['"도시 재생', "(교통 주거", "교통)"])
+def test_malformed_raises_with_korean_message(text):
+    with pytest.raises(QuerySyntaxError) as exc:
+        parse(text)
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in exc.value.message)
+
+
+def test_lenient_degrades_with_notice():
+    tree, notices = parse_lenient('"도시 재생')
+    assert notices
+    assert tree.children  # still searches the words
+
+
+@pytest.mark.parametrize("value", ["지역:화성", "유형:소설", "연도:abc", "기관:없는연구원"])
+def test_unknown_filter_values_are_errors(aq, value):
+    with pytest.raises(QuerySyntaxError):
+        aq(value)
+
+
+def test_syntax_characters_are_never_passed_through(aq):
+    # Engine syntax in user text is just text: no clause carries it.
+    q = aq("title:* AND body:/re.*/ {\"query\": 1}")
+    for clause in q.root.must:
+        for alt in getattr(clause, "alts", ()):
+            for term in alt.terms:
+                assert not set(term) & set('*/{}":')
