@@ -1,5 +1,5 @@
 """Korean text analysis shared by indexing and querying (one code path for both)."""
 
-from analyzers.kiwi import Analyzer, AnalyzedToken, get_analyzer
+from analyzers.kiwi import AnalyzedToken, Analyzer, get_analyzer
 
 __all__ = ["AnalyzedToken", "Analyzer", "get_analyzer"]

@@ -89,8 +89,10 @@ class Analyzer:
             return [self.analyze(t) for t in texts]
         with self._lock:
             results = list(self._kiwi.tokenize(texts, match_options=MATCH_OPTIONS))
-        return [_terms_from_morphs(t, m) if t.strip() else []
-                for t, m in zip(texts, results, strict=True)]
+        return [
+            _terms_from_morphs(t, m) if t.strip() else []
+            for t, m in zip(texts, results, strict=True)
+        ]
 
 
 def _term_of(form: str, tag: str) -> str | None:

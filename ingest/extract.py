@@ -79,8 +79,23 @@ def extract_text_file(path: Path) -> Extracted:
 
 
 class _HTMLText(HTMLParser):
-    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
-             "article", "table", "title"}
+    BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "table",
+        "title",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -128,8 +143,9 @@ def extract_pdf(path: Path) -> Extracted:
         raise ExtractionError("corrupt", f"PDF를 읽을 수 없습니다 ({name}: {exc})") from None
     text = "".join(p.text for p in pages)
     if not text.strip():
-        raise ExtractionError("no_text_layer",
-                              "PDF에 텍스트 레이어가 없습니다 (스캔 이미지로 보입니다).")
+        raise ExtractionError(
+            "no_text_layer", "PDF에 텍스트 레이어가 없습니다 (스캔 이미지로 보입니다)."
+        )
     if not HANGUL_RE.search(text):
         cid = text.count("(cid:")
         detail = " (CID 글꼴: 유니코드 대응표 없음)" if cid else ""

@@ -15,8 +15,23 @@ from policykb.models import DOC_TYPES
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 MANIFEST_KEYS = ("file", "title", "institute", "doc_type", "date", "url")
 
-HEADER_WORDS = ("보도자료", "보도일시", "보도 일시", "배포", "담당", "작성", "연락처", "문의",
-                "엠바고", "배포일시", "페이지", "연구책임자", "발행", "전화", "붙임")
+HEADER_WORDS = (
+    "보도자료",
+    "보도일시",
+    "보도 일시",
+    "배포",
+    "담당",
+    "작성",
+    "연락처",
+    "문의",
+    "엠바고",
+    "배포일시",
+    "페이지",
+    "연구책임자",
+    "발행",
+    "전화",
+    "붙임",
+)
 
 
 class ManifestError(ValueError):

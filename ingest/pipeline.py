@@ -38,9 +38,11 @@ class IngestReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"files {self.seen}: added {self.added}, updated {self.updated}, "
-                f"unchanged {self.unchanged}, failed {self.failed}, removed {self.removed} "
-                f"({self.seconds:.1f}s)")
+        return (
+            f"files {self.seen}: added {self.added}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, failed {self.failed}, removed {self.removed} "
+            f"({self.seconds:.1f}s)"
+        )
 
 
 def discover(paths: Iterable[Path]) -> Iterator[Path]:
@@ -74,8 +76,9 @@ def _tokens(analyzed) -> list[Token]:
     return [Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzed]
 
 
-def build_document(path: Path, row: dict[str, str] | None, analyzer: Analyzer,
-                   max_bytes: int | None) -> Document:
+def build_document(
+    path: Path, row: dict[str, str] | None, analyzer: Analyzer, max_bytes: int | None
+) -> Document:
     """extract -> normalize -> metadata -> passages -> analyze, for one file."""
     extracted = extract(path, max_bytes)
     pages = [(p.number, normalize(p.text)) for p in extracted.pages]
@@ -85,14 +88,23 @@ def build_document(path: Path, row: dict[str, str] | None, analyzer: Analyzer,
     meta = build_metadata(full, path, row)
     raw = split_passages(pages)
     analyzed = analyzer.analyze_many([p.text for p in raw])
-    passages = [Passage(i, rp.page, rp.text, _tokens(toks))
-                for i, (rp, toks) in enumerate(zip(raw, analyzed, strict=True))]
+    passages = [
+        Passage(i, rp.page, rp.text, _tokens(toks))
+        for i, (rp, toks) in enumerate(zip(raw, analyzed, strict=True))
+    ]
     return Document(
-        id=document_id(path), title=meta.title, institute=meta.institute,
-        regions=meta.regions, doc_type=meta.doc_type, date=meta.date, url=meta.url,
-        source_path=str(path), institute_published=meta.institute_published,
+        id=document_id(path),
+        title=meta.title,
+        institute=meta.institute,
+        regions=meta.regions,
+        doc_type=meta.doc_type,
+        date=meta.date,
+        url=meta.url,
+        source_path=str(path),
+        institute_published=meta.institute_published,
         page_count=max((p.number or 0 for p in extracted.pages), default=0) or None,
-        passages=passages, title_tokens=_tokens(analyzer.analyze(meta.title)),
+        passages=passages,
+        title_tokens=_tokens(analyzer.analyze(meta.title)),
     )
 
 
@@ -100,15 +112,25 @@ ProgressFn = Callable[[IngestReport, Path], None]
 
 
 class Ingester:
-    def __init__(self, store: DocumentStore, backend: SearchBackend, analyzer: Analyzer,
-                 max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        backend: SearchBackend,
+        analyzer: Analyzer,
+        max_bytes: int | None = None,
+    ) -> None:
         self.store = store
         self.backend = backend
         self.analyzer = analyzer
         self.max_bytes = max_bytes
 
-    def run(self, paths: list[Path], sync: bool = False, retry_failed: bool = False,
-            progress: ProgressFn | None = None) -> IngestReport:
+    def run(
+        self,
+        paths: list[Path],
+        sync: bool = False,
+        retry_failed: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
         started = time.monotonic()
         report = IngestReport()
         manifests: dict[Path, dict[str, dict[str, str]]] = {}
@@ -155,21 +177,27 @@ class Ingester:
             self._fail(key, None, None, "unreadable", f"파일을 읽을 수 없습니다: {exc}", report)
             return
         prev = self.store.get_file(key)
-        if (prev and prev.status == "indexed" and prev.sha256 == sha
-                and prev.analyzer_id == self.analyzer.identity):
+        if (
+            prev
+            and prev.status == "indexed"
+            and prev.sha256 == sha
+            and prev.analyzer_id == self.analyzer.identity
+        ):
             report.unchanged += 1
             return
         try:
-            doc = build_document(path, self._manifest_row(path, manifests), self.analyzer,
-                                 self.max_bytes)
+            doc = build_document(
+                path, self._manifest_row(path, manifests), self.analyzer, self.max_bytes
+            )
         except ExtractionError as exc:
             self._fail(key, sha, stat.st_size, exc.reason, exc.message, report)
             return
         except Exception as exc:  # a bad file never stops the run
             self._fail(key, sha, stat.st_size, "error", f"{type(exc).__name__}: {exc}", report)
             return
-        rec = FileRecord(key, doc.id, sha, stat.st_size, "pending", None,
-                         self.analyzer.identity, time.time())
+        rec = FileRecord(
+            key, doc.id, sha, stat.st_size, "pending", None, self.analyzer.identity, time.time()
+        )
         with self.store.connect() as con:
             self.store.put_document(doc, self.analyzer.identity, con)
             self.store.put_file(rec, con)
@@ -180,17 +208,34 @@ class Ingester:
             report.updated += 1
         pending.append((doc, rec, is_new))
 
-    def _fail(self, key: str, sha: str | None, size: int | None, reason: str, message: str,
-              report: IngestReport) -> None:
+    def _fail(
+        self,
+        key: str,
+        sha: str | None,
+        size: int | None,
+        reason: str,
+        message: str,
+        report: IngestReport,
+    ) -> None:
         prev = self.store.get_file(key)
         with self.store.connect() as con:
             if prev and prev.doc_id:
                 # The file changed into something unreadable: its old text is no longer
                 # what the file says, so it leaves the index too.
                 self.store.delete_document(prev.doc_id, con)
-            self.store.put_file(FileRecord(key, None, sha, size, "failed",
-                                           f"[{reason}] {message}", self.analyzer.identity,
-                                           time.time()), con)
+            self.store.put_file(
+                FileRecord(
+                    key,
+                    None,
+                    sha,
+                    size,
+                    "failed",
+                    f"[{reason}] {message}",
+                    self.analyzer.identity,
+                    time.time(),
+                ),
+                con,
+            )
         if prev and prev.doc_id:
             self.backend.delete([prev.doc_id])
         report.failed += 1
@@ -208,8 +253,11 @@ class Ingester:
 
     def _sync(self, roots: list[Path], seen: set[str], report: IngestReport) -> None:
         prefixes = [str(Path(r).resolve()) for r in roots]
-        gone = [f for f in self.store.list_files()
-                if f.path not in seen and any(f.path.startswith(p) for p in prefixes)]
+        gone = [
+            f
+            for f in self.store.list_files()
+            if f.path not in seen and any(f.path.startswith(p) for p in prefixes)
+        ]
         ids = [f.doc_id for f in gone if f.doc_id]
         with self.store.connect() as con:
             for f in gone:
@@ -219,4 +267,3 @@ class Ingester:
         if ids:
             self.backend.delete(ids)
         report.removed += len(gone)
-

@@ -37,15 +37,13 @@ def ingest(paths: tuple[Path, ...], sync: bool, retry_failed: bool, quiet: bool)
         if not quiet:
             click.echo(f"\r[{report.seen}] {path.name[:60]:<60}", nl=False, err=True)
 
-    report = rt.ingester().run(list(paths), sync=sync, retry_failed=retry_failed,
-                               progress=progress)
+    report = rt.ingester().run(list(paths), sync=sync, retry_failed=retry_failed, progress=progress)
     if not quiet:
         click.echo("", err=True)
     for path, reason in report.failures:
         click.echo(f"FAILED {path}: {reason}", err=True)
     click.echo(report.summary())
-    click.echo(f"documents in store: {rt.store.count_documents()}, "
-               f"in index: {rt.backend.count()}")
+    click.echo(f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}")
     if report.failed:
         sys.exit(3)
 
@@ -58,8 +56,13 @@ def serve(host: str | None, port: int | None) -> None:
 
     app = create_app()
     settings = app.extensions["policykb"].settings
-    app.run(host=host or settings.host, port=port or settings.port, debug=False,
-            use_reloader=False, threaded=True)
+    app.run(
+        host=host or settings.host,
+        port=port or settings.port,
+        debug=False,
+        use_reloader=False,
+        threaded=True,
+    )
 
 
 @main.command(help="Search from the command line.")
@@ -73,16 +76,22 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--page", default=1, type=int)
 @click.option("--size", default=10, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
-def search(query, institute, region, doc_type, year_from, year_to, sort, page, size, as_json
-           ) -> None:
+def search(
+    query, institute, region, doc_type, year_from, year_to, sort, page, size, as_json
+) -> None:
     from policykb.query import QuerySyntaxError
     from policykb.service import RequestError, parse_request
 
     rt = _runtime()
     args = {
-        "q": [" ".join(query)], "institute": list(institute), "region": list(region),
-        "doc_type": list(doc_type), "year_from": [str(year_from)] if year_from else [],
-        "year_to": [str(year_to)] if year_to else [], "sort": [sort], "page": [str(page)],
+        "q": [" ".join(query)],
+        "institute": list(institute),
+        "region": list(region),
+        "doc_type": list(doc_type),
+        "year_from": [str(year_from)] if year_from else [],
+        "year_to": [str(year_to)] if year_to else [],
+        "sort": [sort],
+        "page": [str(page)],
         "size": [str(size)],
     }
     try:
@@ -111,8 +120,10 @@ def reindex() -> None:
 
     info = rt.reindex(progress)
     click.echo("", err=True)
-    click.echo(f"reindexed {info['documents']} documents "
-               f"({info['reanalyzed']} re-analyzed); index: {rt.backend.info()}")
+    click.echo(
+        f"reindexed {info['documents']} documents "
+        f"({info['reanalyzed']} re-analyzed); index: {rt.backend.info()}"
+    )
 
 
 @main.command(help="Document, file and index statistics.")

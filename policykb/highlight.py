@@ -34,8 +34,13 @@ def best_passage(passages: list[Passage], terms: frozenset[str]) -> Passage | No
     return best
 
 
-def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None,
-         flatten: bool = False) -> str:
+def mark(
+    text: str,
+    spans: list[tuple[int, int]],
+    start: int = 0,
+    end: int | None = None,
+    flatten: bool = False,
+) -> str:
     """HTML of ``text[start:end]`` with ``spans`` wrapped in <mark>; everything escaped."""
     end = len(text) if end is None else end
     text = text.replace("\n", " ") if flatten else text

@@ -92,8 +92,11 @@ def _lex(text: str) -> list[tuple[str, str]]:
         if kind == "quote":
             end = text.find('"', m.end())
             if end < 0:
-                raise QuerySyntaxError('따옴표(")가 닫히지 않았습니다. 구절 검색은 "도시 재생"처럼 '
-                                       "따옴표 두 개로 감싸 주세요.", "unbalanced_quote")
+                raise QuerySyntaxError(
+                    '따옴표(")가 닫히지 않았습니다. 구절 검색은 "도시 재생"처럼 '
+                    "따옴표 두 개로 감싸 주세요.",
+                    "unbalanced_quote",
+                )
             tokens.append(("phrase", text[m.end() : end]))
             i = end + 1
             continue
@@ -256,8 +259,10 @@ def _alts_for(tokens) -> tuple[list[TermAlt], list[str]]:
 def resolve_region(value: str) -> str:
     region = registry.canonical_region(value)
     if region is None:
-        raise QuerySyntaxError(f"알 수 없는 지역입니다: {value}. 17개 시·도 이름(예: 서울, 경기, "
-                               "충남)을 써 주세요.", "unknown_region")
+        raise QuerySyntaxError(
+            f"알 수 없는 지역입니다: {value}. 17개 시·도 이름(예: 서울, 경기, 충남)을 써 주세요.",
+            "unknown_region",
+        )
     return region
 
 
@@ -270,16 +275,19 @@ def resolve_institutes(value: str) -> list[str]:
 
 def resolve_doc_type(value: str) -> str:
     if value not in DOC_TYPES:
-        raise QuerySyntaxError(f"알 수 없는 문서 유형입니다: {value}. 가능한 값: "
-                               + ", ".join(DOC_TYPES), "unknown_doc_type")
+        raise QuerySyntaxError(
+            f"알 수 없는 문서 유형입니다: {value}. 가능한 값: " + ", ".join(DOC_TYPES),
+            "unknown_doc_type",
+        )
     return value
 
 
 def parse_year_range(value: str) -> tuple[int | None, int | None]:
     m = re.fullmatch(r"(\d{4})?(?:\s*(\.\.|~|-)\s*(\d{4})?)?", value.strip())
     if not m or not (m.group(1) or m.group(3)):
-        raise QuerySyntaxError(f"연도는 2019 또는 2018..2020 형식으로 써 주세요: {value}",
-                               "bad_year")
+        raise QuerySyntaxError(
+            f"연도는 2019 또는 2018..2020 형식으로 써 주세요: {value}", "bad_year"
+        )
     lo = int(m.group(1)) if m.group(1) else None
     hi = int(m.group(3)) if m.group(3) else (lo if not m.group(2) else None)
     return lo, hi

@@ -37,16 +37,19 @@ class Runtime:
     def ingester(self):
         from ingest.pipeline import Ingester
 
-        return Ingester(self.store, self.backend, self.analyzer,
-                        self.settings.max_file_mb * 1024 * 1024)
+        return Ingester(
+            self.store, self.backend, self.analyzer, self.settings.max_file_mb * 1024 * 1024
+        )
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
         """Re-analyze documents analyzed by another analyzer version (from the stored text,
         not the files), then build a new index generation and switch to it."""
         reanalyzed = 0
         stale = [
-            r[0] for r in self.store._conn().execute(
-                "SELECT id FROM documents WHERE analyzer_id != ?", (self.analyzer.identity,))
+            r[0]
+            for r in self.store._conn().execute(
+                "SELECT id FROM documents WHERE analyzer_id != ?", (self.analyzer.identity,)
+            )
         ]
         for doc_id in stale:
             doc = self.store.get_document(doc_id)
@@ -62,13 +65,21 @@ class Runtime:
         texts = [p.text for p in doc.passages]
         analyzed = self.analyzer.analyze_many(texts)
         doc.passages = [
-            Passage(p.seq, p.page, p.text,
-                    [Token(t.term, t.start, t.end, t.position, t.joined) for t in toks])
+            Passage(
+                p.seq,
+                p.page,
+                p.text,
+                [Token(t.term, t.start, t.end, t.position, t.joined) for t in toks],
+            )
             for p, toks in zip(doc.passages, analyzed, strict=True)
         ]
-        doc.title_tokens = [Token(t.term, t.start, t.end, t.position, t.joined)
-                            for t in self.analyzer.analyze(doc.title)]
+        doc.title_tokens = [
+            Token(t.term, t.start, t.end, t.position, t.joined)
+            for t in self.analyzer.analyze(doc.title)
+        ]
         with self.store.connect() as con:
             self.store.put_document(doc, self.analyzer.identity, con)
-            con.execute("UPDATE files SET analyzer_id = ? WHERE doc_id = ?",
-                        (self.analyzer.identity, doc.id))
+            con.execute(
+                "UPDATE files SET analyzer_id = ? WHERE doc_id = ?",
+                (self.analyzer.identity, doc.id),
+            )

@@ -62,9 +62,15 @@ class SearchRequest:
     def to_params(self, **changes) -> list[tuple[str, str]]:
         """URL parameters for this request with ``changes`` applied (for links)."""
         values = {
-            "q": self.q, "institute": list(self.institutes), "region": list(self.regions),
-            "doc_type": list(self.doc_types), "year_from": self.year_from,
-            "year_to": self.year_to, "sort": self.sort, "page": self.page, "size": self.size,
+            "q": self.q,
+            "institute": list(self.institutes),
+            "region": list(self.regions),
+            "doc_type": list(self.doc_types),
+            "year_from": self.year_from,
+            "year_to": self.year_to,
+            "sort": self.sort,
+            "page": self.page,
+            "size": self.size,
         }
         values.update(changes)
         out: list[tuple[str, str]] = []
@@ -105,8 +111,11 @@ def parse_request(args: Mapping[str, Sequence[str]], settings: Settings) -> Sear
     """Validate raw parameters (name -> list of strings) into a :class:`SearchRequest`."""
     q = (_one(args, "q") or "").strip()
     if len(q) > settings.max_query_length:
-        raise RequestError(f"검색어가 너무 깁니다 ({len(q)}자). {settings.max_query_length}자 "
-                           "이하로 줄여 주세요.", "q", "query_too_long")
+        raise RequestError(
+            f"검색어가 너무 깁니다 ({len(q)}자). {settings.max_query_length}자 이하로 줄여 주세요.",
+            "q",
+            "query_too_long",
+        )
     institutes: list[str] = []
     for raw in args.get("institute") or []:
         if raw and raw.strip():
@@ -116,8 +125,9 @@ def parse_request(args: Mapping[str, Sequence[str]], settings: Settings) -> Sear
             institutes.append(inst.name)
     try:
         regions = [resolve_region(r) for r in (args.get("region") or []) if r and r.strip()]
-        doc_types = [resolve_doc_type(d.strip()) for d in (args.get("doc_type") or [])
-                     if d and d.strip()]
+        doc_types = [
+            resolve_doc_type(d.strip()) for d in (args.get("doc_type") or []) if d and d.strip()
+        ]
     except QuerySyntaxError as exc:
         param = "region" if exc.code == "unknown_region" else "doc_type"
         raise RequestError(exc.message, param, exc.code) from None
@@ -130,20 +140,31 @@ def parse_request(args: Mapping[str, Sequence[str]], settings: Settings) -> Sear
         raise RequestError(f"정렬은 {', '.join(SORTS)} 중 하나여야 합니다: {sort}", "sort")
     page = _int(args, "page", 1, 1, MAX_PAGE, "페이지(page)")
     size = _int(args, "size", 10, 1, settings.max_page_size, "페이지 크기(size)")
-    return SearchRequest(q, tuple(dict.fromkeys(institutes)), tuple(dict.fromkeys(regions)),
-                         tuple(dict.fromkeys(doc_types)), year_from, year_to, sort, page, size)
+    return SearchRequest(
+        q,
+        tuple(dict.fromkeys(institutes)),
+        tuple(dict.fromkeys(regions)),
+        tuple(dict.fromkeys(doc_types)),
+        year_from,
+        year_to,
+        sort,
+        page,
+        size,
+    )
 
 
 class SearchService:
-    def __init__(self, settings: Settings, store: DocumentStore, backend: SearchBackend,
-                 analyzer: Analyzer) -> None:
+    def __init__(
+        self, settings: Settings, store: DocumentStore, backend: SearchBackend, analyzer: Analyzer
+    ) -> None:
         self.settings = settings
         self.store = store
         self.backend = backend
         self.analyzer = analyzer
 
-    def search(self, req: SearchRequest, lenient: bool = False, facets: bool = True
-               ) -> SearchResult:
+    def search(
+        self, req: SearchRequest, lenient: bool = False, facets: bool = True
+    ) -> SearchResult:
         """Run ``req``. With ``lenient`` a malformed query degrades to plain words with a
         notice; otherwise it raises :class:`QuerySyntaxError`."""
         started = time.perf_counter()
@@ -155,13 +176,22 @@ class SearchService:
             tree = parse(req.q)
         aq = analyze_query(tree, self.analyzer)
         if len(aq.highlight_terms) > MAX_TERMS:
-            raise QuerySyntaxError(f"검색어가 너무 많습니다. 단어를 {MAX_TERMS}개 이하로 줄여 "
-                                   "주세요.", "too_many_terms")
+            raise QuerySyntaxError(
+                f"검색어가 너무 많습니다. 단어를 {MAX_TERMS}개 이하로 줄여 주세요.",
+                "too_many_terms",
+            )
         filters = self._filters(req, aq.filters)
         if req.q and not aq.root.must and not aq.root.must_not and not _has_field_filter(aq):
             notices.append("검색어에서 찾을 수 있는 낱말이 없습니다. 다른 낱말로 검색해 보세요.")
-            return SearchResult(0, req.page, req.size, [], self._facet_values({}, filters),
-                                (time.perf_counter() - started) * 1000, notices)
+            return SearchResult(
+                0,
+                req.page,
+                req.size,
+                [],
+                self._facet_values({}, filters),
+                (time.perf_counter() - started) * 1000,
+                notices,
+            )
         result = self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
         docs = self.store.get_documents([h.id for h in result.hits])
         hits: list[Hit] = []
@@ -170,11 +200,27 @@ class SearchService:
             if doc is None:
                 continue
             html, page = snippet(self.store.get_passages(bh.id), aq.highlight_terms)
-            hits.append(Hit(doc.id, doc.title, doc.institute, doc.regions, doc.doc_type,
-                            doc.date, html, page, bh.score))
+            hits.append(
+                Hit(
+                    doc.id,
+                    doc.title,
+                    doc.institute,
+                    doc.regions,
+                    doc.doc_type,
+                    doc.date,
+                    html,
+                    page,
+                    bh.score,
+                )
+            )
         return SearchResult(
-            result.total, req.page, req.size, hits, self._facet_values(result.facets, filters),
-            (time.perf_counter() - started) * 1000, notices,
+            result.total,
+            req.page,
+            req.size,
+            hits,
+            self._facet_values(result.facets, filters),
+            (time.perf_counter() - started) * 1000,
+            notices,
         )
 
     def _filters(self, req: SearchRequest, qf) -> Filters:
@@ -188,13 +234,19 @@ class SearchService:
             tuple(dict.fromkeys(institutes)),
             tuple(dict.fromkeys([*req.regions, *qf.regions])),
             tuple(dict.fromkeys([*req.doc_types, *qf.doc_types])),
-            year_from, year_to,
+            year_from,
+            year_to,
         )
 
-    def _facet_values(self, counts: dict[str, dict[str, int]], filters: Filters
-                      ) -> dict[str, list[FacetValue]]:
-        selected = {"institute": set(filters.institutes), "region": set(filters.regions),
-                    "doc_type": set(filters.doc_types), "year": set()}
+    def _facet_values(
+        self, counts: dict[str, dict[str, int]], filters: Filters
+    ) -> dict[str, list[FacetValue]]:
+        selected = {
+            "institute": set(filters.institutes),
+            "region": set(filters.regions),
+            "doc_type": set(filters.doc_types),
+            "year": set(),
+        }
         out: dict[str, list[FacetValue]] = {}
         for facet in FACETS:
             values = dict(counts.get(facet, {}))

@@ -44,17 +44,20 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "./data", "Directory for the document store, index and uploads.", Path),
-    Setting("backend", "embedded", "Search backend: 'embedded' (tantivy) or 'elasticsearch'.",
-            _backend),
+    Setting(
+        "backend", "embedded", "Search backend: 'embedded' (tantivy) or 'elasticsearch'.", _backend
+    ),
     Setting("es_url", "http://127.0.0.1:9200", "Elasticsearch URL (backend=elasticsearch)."),
     Setting("es_index", "policykb", "Elasticsearch alias name; physical indices get a suffix."),
     Setting("host", "127.0.0.1", "Address `policykb serve` binds to."),
     Setting("port", 5000, "Port `policykb serve` listens on.", _positive_int),
     Setting("max_page_size", 100, "Largest page size the search API accepts.", _positive_int),
-    Setting("max_query_length", 500, "Longest query (characters) the search accepts.",
-            _positive_int),
-    Setting("max_file_mb", 100, "Files larger than this (MB) are refused by ingest.",
-            _positive_int),
+    Setting(
+        "max_query_length", 500, "Longest query (characters) the search accepts.", _positive_int
+    ),
+    Setting(
+        "max_file_mb", 100, "Files larger than this (MB) are refused by ingest.", _positive_int
+    ),
     Setting("secret_key", "", "Flask session secret; a random one is used when empty."),
 )
 

@@ -124,10 +124,19 @@ class DocumentStore:
                regions, doc_type, date, url, source_path, page_count, title_tokens,
                analyzer_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
-                doc.id, doc.title, doc.institute, doc.institute_published,
-                json.dumps(doc.regions, ensure_ascii=False), doc.doc_type, doc.date, doc.url,
-                doc.source_path, doc.page_count, _tokens_to_json(doc.title_tokens),
-                analyzer_id, time.time(),
+                doc.id,
+                doc.title,
+                doc.institute,
+                doc.institute_published,
+                json.dumps(doc.regions, ensure_ascii=False),
+                doc.doc_type,
+                doc.date,
+                doc.url,
+                doc.source_path,
+                doc.page_count,
+                _tokens_to_json(doc.title_tokens),
+                analyzer_id,
+                time.time(),
             ),
         )
         con.executemany(
@@ -141,11 +150,18 @@ class DocumentStore:
 
     def _doc_from_row(self, row: sqlite3.Row, passages: list[Passage]) -> Document:
         return Document(
-            id=row["id"], title=row["title"], institute=row["institute"],
-            regions=json.loads(row["regions"]), doc_type=row["doc_type"], date=row["date"],
-            url=row["url"], source_path=row["source_path"],
-            institute_published=row["institute_published"], page_count=row["page_count"],
-            passages=passages, title_tokens=_tokens_from_json(row["title_tokens"]),
+            id=row["id"],
+            title=row["title"],
+            institute=row["institute"],
+            regions=json.loads(row["regions"]),
+            doc_type=row["doc_type"],
+            date=row["date"],
+            url=row["url"],
+            source_path=row["source_path"],
+            institute_published=row["institute_published"],
+            page_count=row["page_count"],
+            passages=passages,
+            title_tokens=_tokens_from_json(row["title_tokens"]),
         )
 
     def get_document(self, doc_id: str, with_passages: bool = True) -> Document | None:
@@ -166,20 +182,27 @@ class DocumentStore:
         return {r["id"]: self._doc_from_row(r, []) for r in rows}
 
     def get_passages(self, doc_id: str) -> list[Passage]:
-        rows = self._conn().execute(
-            "SELECT seq, page, text, tokens FROM passages WHERE doc_id = ? ORDER BY seq",
-            (doc_id,),
-        ).fetchall()
-        return [Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"]))
-                for r in rows]
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT seq, page, text, tokens FROM passages WHERE doc_id = ? ORDER BY seq",
+                (doc_id,),
+            )
+            .fetchall()
+        )
+        return [
+            Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"])) for r in rows
+        ]
 
     def iter_documents(self, batch: int = 200) -> Iterator[Document]:
         """All documents with passages, in id order, read in batches."""
         last = ""
         while True:
-            rows = self._conn().execute(
-                "SELECT * FROM documents WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute("SELECT * FROM documents WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
+                .fetchall()
+            )
             if not rows:
                 return
             for r in rows:
@@ -201,8 +224,16 @@ class DocumentStore:
         con.execute(
             """INSERT OR REPLACE INTO files (path, doc_id, sha256, size, status, error,
                analyzer_id, updated_at) VALUES (?,?,?,?,?,?,?,?)""",
-            (rec.path, rec.doc_id, rec.sha256, rec.size, rec.status, rec.error,
-             rec.analyzer_id, rec.updated_at),
+            (
+                rec.path,
+                rec.doc_id,
+                rec.sha256,
+                rec.size,
+                rec.status,
+                rec.error,
+                rec.analyzer_id,
+                rec.updated_at,
+            ),
         )
 
     def list_files(self, status: str | None = None) -> list[FileRecord]:

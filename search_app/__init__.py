@@ -12,8 +12,9 @@ from policykb.runtime import Runtime
 from policykb.settings import Settings, load_settings
 
 
-def create_app(test_config: dict[str, Any] | None = None, settings: Settings | None = None
-               ) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None, settings: Settings | None = None
+) -> Flask:
     """App factory. ``settings`` (or ``POLICYKB_*`` environment variables) configure the
     data; ``test_config`` overrides Flask config keys."""
     app = Flask(__name__)
@@ -66,8 +67,11 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(BackendError)
     def backend_down(exc):
         app.logger.warning("search backend error: %s", exc)
-        return error(503, "backend_unavailable",
-                     "검색 엔진에 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.")
+        return error(
+            503,
+            "backend_unavailable",
+            "검색 엔진에 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+        )
 
     @app.errorhandler(500)
     def internal(exc):

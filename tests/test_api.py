@@ -14,8 +14,16 @@ def test_search_contract(client):
     assert set(body) >= {"total", "page", "size", "hits", "facets"}
     assert body["page"] == 1 and body["size"] == 10 and body["total"] >= 1
     for hit in body["hits"]:
-        assert set(hit) >= {"id", "title", "institute", "regions", "doc_type", "date",
-                            "snippet", "page"}
+        assert set(hit) >= {
+            "id",
+            "title",
+            "institute",
+            "regions",
+            "doc_type",
+            "date",
+            "snippet",
+            "page",
+        }
         assert isinstance(hit["regions"], list)
         assert "<mark>" in hit["snippet"]
     assert set(body["facets"]) == {"institute", "region", "doc_type", "year"}
@@ -33,13 +41,27 @@ def test_repeated_filters_mean_or(client):
 def test_region_gyeonggi_contract(client):
     body = client.get("/api/search?region=경기&size=100").get_json()
     assert {h["institute"] for h in body["hits"]} == {
-        "경기연구원", "경기도 경제과학진흥원", "고양시정연구원", "수원시정연구원"}
+        "경기연구원",
+        "경기도 경제과학진흥원",
+        "고양시정연구원",
+        "수원시정연구원",
+    }
 
 
-@pytest.mark.parametrize("qs", [
-    'q="협의체', "page=-1", "page=abc", "size=10000", "size=0", "region=없는지역",
-    "year_from=2020&year_to=2010", "sort=drop", "q=(교통",
-])
+@pytest.mark.parametrize(
+    "qs",
+    [
+        'q="협의체',
+        "page=-1",
+        "page=abc",
+        "size=10000",
+        "size=0",
+        "region=없는지역",
+        "year_from=2020&year_to=2010",
+        "sort=drop",
+        "q=(교통",
+    ],
+)
 def test_bad_requests_get_400_json(client, qs):
     r = client.get("/api/search?" + qs)
     assert r.status_code == 400 and r.is_json

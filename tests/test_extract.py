@@ -40,21 +40,26 @@ def test_passages_keep_pages_and_size():
     assert {p.page for p in passages} == {1, 2}
 
 
-@pytest.mark.parametrize("text,iso", [
-    ("보도일시: 2018. 9. 19.(수) 14:00", "2018-09-19"),
-    ("2018년 9월 19일 배포", "2018-09-19"),
-    ("'18.9.19 보도", "2018-09-19"),
-    ("2021-03-15_충남연구원", "2021-03-15"),
-    ("날짜 없음", None),
-])
+@pytest.mark.parametrize(
+    "text,iso",
+    [
+        ("보도일시: 2018. 9. 19.(수) 14:00", "2018-09-19"),
+        ("2018년 9월 19일 배포", "2018-09-19"),
+        ("'18.9.19 보도", "2018-09-19"),
+        ("2021-03-15_충남연구원", "2021-03-15"),
+        ("날짜 없음", None),
+    ],
+)
 def test_korean_dates(text, iso):
     assert parse_date(text) == iso
 
 
 def test_metadata_from_text_when_no_manifest(tmp_path):
     path = tmp_path / "2021-03-15_충남연구원_보도자료_탄소중립.txt"
-    text = ("보도자료\n보도일시: 2021. 3. 15.(월)\n담당부서: 기후환경연구실\n\n"
-            "충남 탄소중립 이행 전략 발표\n- 석탄화력 전환 지역 지원 -\n본문입니다.")
+    text = (
+        "보도자료\n보도일시: 2021. 3. 15.(월)\n담당부서: 기후환경연구실\n\n"
+        "충남 탄소중립 이행 전략 발표\n- 석탄화력 전환 지역 지원 -\n본문입니다."
+    )
     meta = build_metadata(text, path, None)
     assert meta.title == "충남 탄소중립 이행 전략 발표"
     assert meta.institute == "충남연구원" and meta.regions == ["충남"]
@@ -99,8 +104,11 @@ def test_cp949_text_is_decoded(tmp_path):
 
 @pytest.mark.data
 def test_real_pdfs_with_text_layer_yield_hangul_with_pages():
-    rows = [r for r in public_docs_rows() if r["format"] == "pdf"
-            and int(r["hangul_chars"] or 0) > 200 and int(r["pages"] or 0) <= 8]
+    rows = [
+        r
+        for r in public_docs_rows()
+        if r["format"] == "pdf" and int(r["hangul_chars"] or 0) > 200 and int(r["pages"] or 0) <= 8
+    ]
     assert len(rows) >= 5
     base = shared_path("data", "public-docs")
     for row in rows[:5]:
@@ -113,8 +121,11 @@ def test_real_pdfs_with_text_layer_yield_hangul_with_pages():
 
 @pytest.mark.data
 def test_real_pdfs_without_hangul_are_refused_with_reason():
-    rows = [r for r in public_docs_rows() if r["format"] == "pdf"
-            and int(r["hangul_chars"] or 0) == 0 and int(r["pages"] or 0) <= 6]
+    rows = [
+        r
+        for r in public_docs_rows()
+        if r["format"] == "pdf" and int(r["hangul_chars"] or 0) == 0 and int(r["pages"] or 0) <= 6
+    ]
     assert rows
     base = shared_path("data", "public-docs")
     for row in rows[:3]:

@@ -84,7 +84,7 @@ def test_unknown_filter_values_are_errors(aq, value):
 
 def test_syntax_characters_are_never_passed_through(aq):
     # Engine syntax in user text is just text: no clause carries it.
-    q = aq("title:* AND body:/re.*/ {\"query\": 1}")
+    q = aq('title:* AND body:/re.*/ {"query": 1}')
     for clause in q.root.must:
         for alt in getattr(clause, "alts", ()):
             for term in alt.terms:

@@ -81,8 +81,11 @@ def test_predecessor_name_filters_successor_documents(indexed):
 @pytest.mark.parametrize("q", ["", "스마트시티", "교통", "주거 청년"])
 def test_facet_counts_equal_matching_documents(indexed, q):
     result = search(indexed, q=q)
-    for facet, param in (("institute", "institute"), ("region", "region"),
-                         ("doc_type", "doc_type")):
+    for facet, param in (
+        ("institute", "institute"),
+        ("region", "region"),
+        ("doc_type", "doc_type"),
+    ):
         for fv in result.facets[facet]:
             filtered = search(indexed, q=q, **{param: fv.value})
             assert filtered.total == fv.count, (facet, fv.value)
@@ -157,11 +160,19 @@ def test_year_range(indexed):
     assert all(h.date and "2019" <= h.date[:4] <= "2020" for h in result.hits)
 
 
-@pytest.mark.parametrize("params", [
-    {"page": "-1"}, {"size": "10000"}, {"region": "화성"}, {"sort": "best"},
-    {"year_from": "20x"}, {"doc_type": "소설"}, {"institute": "없는연구원"},
-    {"q": "가" * 600},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "-1"},
+        {"size": "10000"},
+        {"region": "화성"},
+        {"sort": "best"},
+        {"year_from": "20x"},
+        {"doc_type": "소설"},
+        {"institute": "없는연구원"},
+        {"q": "가" * 600},
+    ],
+)
 def test_bad_parameters_are_request_errors(indexed, params):
     with pytest.raises(RequestError):
         search(indexed, **params)

@@ -56,15 +56,21 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def search(
-        self, query: Bool, filters: Filters, sort: str, offset: int, limit: int,
+        self,
+        query: Bool,
+        filters: Filters,
+        sort: str,
+        offset: int,
+        limit: int,
         facets: bool = True,
     ) -> BackendResult:
         """Matching ids in order, the total, and facet counts (each facet counted under
         the query and every filter except its own)."""
 
     @abstractmethod
-    def rebuild(self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
-                ) -> None:
+    def rebuild(
+        self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
+    ) -> None:
         """Build a new index generation from ``docs`` and switch readers to it atomically;
         searches keep answering from the old generation until the switch."""
 

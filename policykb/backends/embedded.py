@@ -34,8 +34,12 @@ from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
 SCHEMA_VERSION = 1
 WRITER_HEAP = 64_000_000
-FACET_FIELDS = {"institute": "institute", "region": "regions", "doc_type": "doc_type",
-                "year": "year"}
+FACET_FIELDS = {
+    "institute": "institute",
+    "region": "regions",
+    "doc_type": "doc_type",
+    "year": "year",
+}
 
 
 def build_schema() -> tantivy.Schema:
@@ -139,8 +143,14 @@ class EmbeddedBackend(SearchBackend):
         d.add_integer("datenum", date_number(doc.date))
         return d
 
-    def _write(self, index: tantivy.Index, docs: Iterable[Document], delete_first: bool,
-               progress: ProgressFn | None = None, total: int = 0) -> int:
+    def _write(
+        self,
+        index: tantivy.Index,
+        docs: Iterable[Document],
+        delete_first: bool,
+        progress: ProgressFn | None = None,
+        total: int = 0,
+    ) -> int:
         writer = index.writer(WRITER_HEAP, 1)
         n = 0
         try:
@@ -177,8 +187,9 @@ class EmbeddedBackend(SearchBackend):
             writer.wait_merging_threads()
             index.reload()
 
-    def rebuild(self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
-                ) -> None:
+    def rebuild(
+        self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
+    ) -> None:
         with self._lock:
             name, path = self._new_generation()
             try:
@@ -201,10 +212,18 @@ class EmbeddedBackend(SearchBackend):
         return self._fresh_index().searcher().num_docs
 
     def info(self) -> dict:
-        size = sum(f.stat().st_size for f in (self.index_dir / (self._generation or "")).glob("*")
-                   if f.is_file())
-        return {"backend": self.name, "generation": self._generation, "documents": self.count(),
-                "size_bytes": size, "schema_version": SCHEMA_VERSION}
+        size = sum(
+            f.stat().st_size
+            for f in (self.index_dir / (self._generation or "")).glob("*")
+            if f.is_file()
+        )
+        return {
+            "backend": self.name,
+            "generation": self._generation,
+            "documents": self.count(),
+            "size_bytes": size,
+            "schema_version": SCHEMA_VERSION,
+        }
 
     def _term(self, field: str, term: str) -> Query:
         return Query.term_query(self.schema, field, term)
@@ -223,10 +242,20 @@ class EmbeddedBackend(SearchBackend):
         if isinstance(clause, AllOf):
             subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
             if clause.phrase:
-                subs.append((Occur.Should, Query.boost_query(
-                    self._phrase("body", clause.phrase), PHRASE_BOOST)))
-                subs.append((Occur.Should, Query.boost_query(
-                    self._phrase("title", clause.phrase), PHRASE_BOOST * TITLE_BOOST)))
+                subs.append(
+                    (
+                        Occur.Should,
+                        Query.boost_query(self._phrase("body", clause.phrase), PHRASE_BOOST),
+                    )
+                )
+                subs.append(
+                    (
+                        Occur.Should,
+                        Query.boost_query(
+                            self._phrase("title", clause.phrase), PHRASE_BOOST * TITLE_BOOST
+                        ),
+                    )
+                )
             return Query.boolean_query(subs)
         if isinstance(clause, Phrase):
             subs = [
@@ -258,8 +287,11 @@ class EmbeddedBackend(SearchBackend):
         if f.doc_types:
             out.append(Query.term_set_query(self.schema, "doc_type", list(f.doc_types)))
         if f.year_from is not None or f.year_to is not None:
-            out.append(Query.range_query(self.schema, "year", tantivy.FieldType.Integer,
-                                         f.year_from, f.year_to))
+            out.append(
+                Query.range_query(
+                    self.schema, "year", tantivy.FieldType.Integer, f.year_from, f.year_to
+                )
+            )
         return out
 
     def _with_filters(self, base: Query, f: Filters) -> Query:
@@ -268,8 +300,9 @@ class EmbeddedBackend(SearchBackend):
             return base
         return Query.boolean_query([(Occur.Must, base)] + [(Occur.Must, q) for q in fq])
 
-    def search(self, query: Bool, filters: Filters, sort: str, offset: int, limit: int,
-               facets: bool = True) -> BackendResult:
+    def search(
+        self, query: Bool, filters: Filters, sort: str, offset: int, limit: int, facets: bool = True
+    ) -> BackendResult:
         try:
             index = self._fresh_index()
             searcher = index.searcher()
@@ -279,8 +312,9 @@ class EmbeddedBackend(SearchBackend):
                 res = searcher.search(full, limit, count=True, offset=offset)
             else:
                 order = tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc
-                res = searcher.search(full, limit, count=True, offset=offset,
-                                      order_by_field="datenum", order=order)
+                res = searcher.search(
+                    full, limit, count=True, offset=offset, order_by_field="datenum", order=order
+                )
             hits = []
             for score, addr in res.hits:
                 hits.append(BackendHit(searcher.doc(addr)["id"][0], float(score)))

@@ -36,13 +36,20 @@ def document(doc_id: str):
     doc = runtime().store.get_document(doc_id)
     if doc is None:
         abort(404)
-    return jsonify({
-        "id": doc.id, "title": doc.title, "institute": doc.institute,
-        "institute_published": doc.institute_published, "regions": doc.regions,
-        "doc_type": doc.doc_type, "date": doc.date, "url": doc.url,
-        "page_count": doc.page_count,
-        "passages": [{"seq": p.seq, "page": p.page, "text": p.text} for p in doc.passages],
-    })
+    return jsonify(
+        {
+            "id": doc.id,
+            "title": doc.title,
+            "institute": doc.institute,
+            "institute_published": doc.institute_published,
+            "regions": doc.regions,
+            "doc_type": doc.doc_type,
+            "date": doc.date,
+            "url": doc.url,
+            "page_count": doc.page_count,
+            "passages": [{"seq": p.seq, "page": p.page, "text": p.text} for p in doc.passages],
+        }
+    )
 
 
 @bp.get("/healthz")
@@ -51,6 +58,7 @@ def healthz():
     try:
         count = rt.backend.count()
     except Exception as exc:  # report, don't crash: this is what monitors poll
-        return jsonify({"status": "error", "backend": rt.settings.backend,
-                        "error": type(exc).__name__}), 503
+        return jsonify(
+            {"status": "error", "backend": rt.settings.backend, "error": type(exc).__name__}
+        ), 503
     return jsonify({"status": "ok", "backend": rt.settings.backend, "documents": count})

@@ -32,9 +32,12 @@ def _toggle(values: tuple[str, ...], value: str) -> list[str]:
 @bp.get("/")
 def index():
     rt = runtime()
-    return render_template("home.html", total=rt.store.count_documents(),
-                           institutes=[i for i in registry.INSTITUTES if i.member],
-                           doc_types=DOC_TYPES)
+    return render_template(
+        "home.html",
+        total=rt.store.count_documents(),
+        institutes=[i for i in registry.INSTITUTES if i.member],
+        doc_types=DOC_TYPES,
+    )
 
 
 @bp.get("/search")
@@ -57,15 +60,21 @@ def search():
             if facet == "year":
                 year = int(fv.value)
                 selected = req.year_from == year and req.year_to == year
-                url = (_url(req, year_from=None, year_to=None, page=1) if selected
-                       else _url(req, year_from=year, year_to=year, page=1))
+                url = (
+                    _url(req, year_from=None, year_to=None, page=1)
+                    if selected
+                    else _url(req, year_from=year, year_to=year, page=1)
+                )
             else:
-                current = getattr(req, {"institute": "institutes", "region": "regions",
-                                        "doc_type": "doc_types"}[facet])
+                current = getattr(
+                    req,
+                    {"institute": "institutes", "region": "regions", "doc_type": "doc_types"}[
+                        facet
+                    ],
+                )
                 selected = fv.value in current
                 url = _url(req, **{field_of[facet]: _toggle(current, fv.value), "page": 1})
-            links.append({"value": fv.value, "count": fv.count, "selected": selected,
-                          "url": url})
+            links.append({"value": fv.value, "count": fv.count, "selected": selected, "url": url})
         facet_links[facet] = links
 
     chips = []
@@ -84,9 +93,14 @@ def search():
     for n in range(first, min(result.pages, first + 9) + 1):
         pages.append((n, _url(req, page=n)))
     return render_template(
-        "search.html", req=req, result=result, facets=facet_links, labels=FACET_LABELS,
-        chips=chips, pages=pages, sort_links=[(k, v, _url(req, sort=k, page=1))
-                                              for k, v in SORT_LABELS.items()],
+        "search.html",
+        req=req,
+        result=result,
+        facets=facet_links,
+        labels=FACET_LABELS,
+        chips=chips,
+        pages=pages,
+        sort_links=[(k, v, _url(req, sort=k, page=1)) for k, v in SORT_LABELS.items()],
         prev_url=_url(req, page=result.page - 1) if result.page > 1 else None,
         next_url=_url(req, page=result.page + 1) if result.page < result.pages else None,
         clear_url=_url(SearchRequest(q=req.q, sort=req.sort)),
@@ -107,11 +121,16 @@ def document(doc_id: str):
             terms = analyze_query(tree, rt.analyzer).highlight_terms
         except QuerySyntaxError:
             terms = frozenset()
-    passages = [{"page": p.page, "html": highlight_passage(p, terms),
-                 "hit": any(t.term in terms for t in p.tokens)} for p in doc.passages]
+    passages = [
+        {
+            "page": p.page,
+            "html": highlight_passage(p, terms),
+            "hit": any(t.term in terms for t in p.tokens),
+        }
+        for p in doc.passages
+    ]
     has_file = bool(doc.source_path and Path(doc.source_path).is_file())
-    return render_template("document.html", doc=doc, passages=passages, q=q,
-                           has_file=has_file)
+    return render_template("document.html", doc=doc, passages=passages, q=q, has_file=has_file)
 
 
 @bp.get("/documents/<doc_id>/file")
