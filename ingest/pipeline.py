@@ -145,10 +145,10 @@ class Ingester:
             seen_paths.add(str(path))
             self._one(path, manifests, pending, report)
             if len(pending) >= BATCH:
-                self._flush(pending)
+                self._flush(pending, report)
             if progress:
                 progress(report, path)
-        self._flush(pending)
+        self._flush(pending, report)
         if sync:
             self._sync(paths, seen_paths, report)
         report.seconds = time.monotonic() - started
@@ -241,14 +241,29 @@ class Ingester:
         report.failed += 1
         report.failures.append((key, f"[{reason}] {message}"))
 
-    def _flush(self, pending: list[tuple[Document, FileRecord, bool]]) -> None:
+    def _flush(
+        self, pending: list[tuple[Document, FileRecord, bool]], report: IngestReport
+    ) -> None:
         if not pending:
             return
-        self.backend.index(doc for doc, _, _ in pending)
+        outcome = self.backend.index(doc for doc, _, _ in pending)
         with self.store.connect() as con:
-            for _doc, rec, _ in pending:
-                rec.status = "indexed"
+            for doc, rec, _ in pending:
+                if doc.id in outcome.errors:
+                    rec.status = "failed"
+                    rec.error = f"[index] 색인에 실패했습니다: {outcome.errors[doc.id]}"
+                    self.store.delete_document(doc.id, con)
+                else:
+                    rec.status = "indexed"
                 self.store.put_file(rec, con)
+        for doc, rec, is_new in pending:
+            if doc.id in outcome.errors:
+                report.failed += 1
+                if is_new:
+                    report.added -= 1
+                else:
+                    report.updated -= 1
+                report.failures.append((rec.path, rec.error or ""))
         pending.clear()
 
     def _sync(self, roots: list[Path], seen: set[str], report: IngestReport) -> None:

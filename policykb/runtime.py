@@ -24,7 +24,11 @@ class Runtime:
 
     @cached_property
     def backend(self) -> SearchBackend:
-        return open_backend(self.settings)
+        backend = open_backend(self.settings)
+        if backend.needs_rebuild:
+            backend.rebuild(self.store.iter_documents(), self.store.count_documents())
+            backend.needs_rebuild = False
+        return backend
 
     @cached_property
     def analyzer(self) -> Analyzer:

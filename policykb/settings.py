@@ -24,6 +24,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
+    return value
+
+
 def _backend(raw: str) -> str:
     if raw not in ("embedded", "elasticsearch"):
         raise ValueError("must be 'embedded' or 'elasticsearch'")
@@ -49,6 +56,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("es_url", "http://127.0.0.1:9200", "Elasticsearch URL (backend=elasticsearch)."),
     Setting("es_index", "policykb", "Elasticsearch alias name; physical indices get a suffix."),
+    Setting("es_shards", 1, "Primary shards of a new Elasticsearch index.", _positive_int),
+    Setting("es_replicas", 0, "Replicas of a new Elasticsearch index.", _non_negative_int),
     Setting("host", "127.0.0.1", "Address `policykb serve` binds to."),
     Setting("port", 5000, "Port `policykb serve` listens on.", _positive_int),
     Setting("max_page_size", 100, "Largest page size the search API accepts.", _positive_int),
@@ -68,6 +77,8 @@ class Settings:
     backend: str
     es_url: str
     es_index: str
+    es_shards: int
+    es_replicas: int
     host: str
     port: int
     max_page_size: int

@@ -128,6 +128,7 @@ class Node:
     initial_masters: tuple[str, ...] = ()
     heap_mb: int = 512
     version: str = ES_VERSION
+    roles: tuple[str, ...] = ()  # empty: the default roles
 
     @property
     def dir(self) -> Path:
@@ -163,6 +164,8 @@ class Node:
             "action.destructive_requires_name: false",
             "cluster.routing.allocation.disk.threshold_enabled: false",
         ]
+        if self.roles:
+            lines.append(f"node.roles: [{', '.join(self.roles)}]")
         if self.seed_ports:
             seeds = ", ".join(f'"127.0.0.1:{p}"' for p in self.seed_ports)
             masters = ", ".join(f'"{m}"' for m in self.initial_masters)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,69 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-def make_runtime(data_dir: Path) -> Runtime:
-    return Runtime(load_settings({"data_dir": str(data_dir)}, environ={}))
+def is_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def make_runtime(data_dir: Path, **overrides) -> Runtime:
+    return Runtime(load_settings({"data_dir": str(data_dir), **overrides}, environ={}))
+
+
+# ------------------------------------------------------------------------ Elasticsearch
+ES_STATE: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    """URL of a real Elasticsearch: POLICYKB_TEST_ES_URL if set (CI starts one), else a
+    node started here with scripts/es-local. Skipped without Java/Maven, failed under CI."""
+    url = os.environ.get("POLICYKB_TEST_ES_URL")
+    node = None
+    if not url:
+        sys.path.insert(0, str(REPO / "scripts"))
+        import es_local
+
+        node = es_local.Node("pytest-node", 9250, 9350)
+        try:
+            node.start()
+        except es_local.ESUnavailable as exc:
+            if is_ci():
+                pytest.fail(f"Elasticsearch required under CI=true: {exc}")
+            pytest.skip(f"no local Elasticsearch: {exc}")
+        url = node.url
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(url, request_timeout=30)
+    try:
+        client.cluster.health(wait_for_status="yellow", timeout="60s")
+        info = client.nodes.info(node_id="_local", metric="_none", filter_path="nodes.*.version")
+        ES_STATE["version"] = next(iter(info["nodes"].values()))["version"]
+        ES_STATE["url"] = url
+    except Exception as exc:
+        if node:
+            node.stop()
+        if is_ci():
+            pytest.fail(f"Elasticsearch at {url} not usable: {exc}")
+        pytest.skip(f"Elasticsearch at {url} not usable: {exc}")
+    finally:
+        client.close()
+    yield url
+    if node:
+        node.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if ES_STATE:
+        terminalreporter.write_line(
+            f"Elasticsearch tests ran against server version {ES_STATE['version']} "
+            f"at {ES_STATE['url']}"
+        )
+
+
+def es_runtime(data_dir: Path, es_url: str, alias: str, **overrides) -> Runtime:
+    rt = make_runtime(data_dir, backend="elasticsearch", es_url=es_url, es_index=alias, **overrides)
+    rt.backend.drop_all()
+    return rt
 
 
 @pytest.fixture(scope="session")
@@ -41,13 +103,23 @@ def sample_copy(tmp_path_factory) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session")
-def indexed(tmp_path_factory, sample_copy) -> Runtime:
-    """The sample corpus ingested into a fresh data directory (shared, read-only use)."""
-    rt = make_runtime(tmp_path_factory.mktemp("data"))
+BACKENDS = ["embedded", "elasticsearch"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def indexed(request, tmp_path_factory, sample_copy) -> Runtime:
+    """The sample corpus ingested into a fresh data directory on each backend (shared,
+    read-only use): every test using it is part of the conformance suite."""
+    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+    if request.param == "elasticsearch":
+        rt = es_runtime(data_dir, request.getfixturevalue("es_url"), "policykb-test-suite")
+    else:
+        rt = make_runtime(data_dir)
     report = rt.ingester().run([sample_copy])
     assert report.failed == 0, report.failures
-    return rt
+    yield rt
+    if request.param == "elasticsearch":
+        rt.backend.drop_all()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ def open_backend(settings: Settings) -> SearchBackend:
     if settings.backend == "elasticsearch":
         from policykb.backends.elastic import ElasticBackend
 
-        return ElasticBackend(settings.es_url, settings.es_index)
+        return ElasticBackend(
+            settings.es_url, settings.es_index, settings.es_shards, settings.es_replicas
+        )
     from policykb.backends.embedded import EmbeddedBackend
 
     return EmbeddedBackend(settings.index_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from policykb.models import BackendResult, Document, Filters, Token
 from policykb.query import Bool
@@ -13,6 +14,16 @@ from policykb.query import Bool
 PASSAGE_POSITION_GAP = 100
 TITLE_BOOST = 3.0
 PHRASE_BOOST = 2.0
+# Every term alternative is looked up in these fields. Parts (morphemes at consecutive
+# positions, for phrases) and joined compounds live in separate fields so both engines
+# can index them the same way (Elasticsearch cannot stack two tokens on one position
+# through a whitespace analyzer).
+TERM_FIELDS: tuple[tuple[str, float], ...] = (
+    ("title", TITLE_BOOST),
+    ("title_joined", TITLE_BOOST),
+    ("body", 1.0),
+    ("body_joined", 1.0),
+)
 
 
 class BackendError(RuntimeError):
@@ -24,7 +35,8 @@ class IndexOutdated(BackendError):
 
 
 def body_tokens(doc: Document) -> list[Token]:
-    """All passage tokens of ``doc`` with positions made continuous across passages."""
+    """All passage tokens of ``doc`` with positions made continuous across passages, a gap
+    of :data:`PASSAGE_POSITION_GAP` between passages."""
     out: list[Token] = []
     base = 0
     for p in doc.passages:
@@ -36,6 +48,17 @@ def body_tokens(doc: Document) -> list[Token]:
     return out
 
 
+def split_joined(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
+    """(parts, joined compounds)."""
+    return [t for t in tokens if not t.joined], [t for t in tokens if t.joined]
+
+
+@dataclass
+class IndexOutcome:
+    indexed: int = 0
+    errors: dict[str, str] = field(default_factory=dict)  # doc id -> reason
+
+
 def date_number(date: str | None) -> int:
     return int(date.replace("-", "")) if date else 0
 
@@ -45,10 +68,13 @@ ProgressFn = Callable[[int, int], None]
 
 class SearchBackend(ABC):
     name: str = "abstract"
+    # True when the index was made by an older schema and must be refilled from the store.
+    needs_rebuild: bool = False
 
     @abstractmethod
-    def index(self, docs: Iterable[Document]) -> int:
-        """Add or replace ``docs``; committed and visible to searches on return."""
+    def index(self, docs: Iterable[Document]) -> IndexOutcome:
+        """Add or replace ``docs``; committed and visible to searches on return. Documents
+        the engine refused are listed in the outcome's ``errors``."""
 
     @abstractmethod
     def delete(self, ids: Iterable[str]) -> None:

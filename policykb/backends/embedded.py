@@ -21,18 +21,21 @@ from tantivy import Occur, Query
 
 from policykb.backends.base import (
     PHRASE_BOOST,
+    TERM_FIELDS,
     TITLE_BOOST,
     BackendError,
+    IndexOutcome,
     IndexOutdated,
     ProgressFn,
     SearchBackend,
     body_tokens,
     date_number,
+    split_joined,
 )
 from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters, Token
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 WRITER_HEAP = 64_000_000
 FACET_FIELDS = {
     "institute": "institute",
@@ -45,8 +48,8 @@ FACET_FIELDS = {
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
-    sb.add_text_field("title", tokenizer_name="whitespace", index_option="position")
-    sb.add_text_field("body", tokenizer_name="whitespace", index_option="position")
+    for name in ("title", "title_joined", "body", "body_joined"):
+        sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("institute", fast=True, tokenizer_name="raw")
     sb.add_text_field("regions", fast=True, tokenizer_name="raw")
     sb.add_text_field("doc_type", fast=True, tokenizer_name="raw")
@@ -73,7 +76,16 @@ class EmbeddedBackend(SearchBackend):
         self._generation: str | None = None
         self._index: tantivy.Index | None = None
         self._last_reload = 0.0
-        self._open_current()
+        self.needs_rebuild = False
+        try:
+            self._open_current()
+        except IndexOutdated:
+            # Built by an older schema: start an empty generation; the caller refills it
+            # from the document store (see Runtime.backend).
+            name, _ = self._new_generation()
+            self._switch_to(name)
+            self._open_current()
+            self.needs_rebuild = True
 
     # -------------------------------------------------------------- generations
     @property
@@ -129,11 +141,16 @@ class EmbeddedBackend(SearchBackend):
     def _make_doc(self, doc: Document) -> tantivy.Document:
         d = tantivy.Document()
         d.add_text("id", doc.id)
-        if doc.title_tokens:
-            d.add_pre_tokenized_text("title", _pretokenized(doc.title_tokens))
-        body = body_tokens(doc)
-        if body:
-            d.add_pre_tokenized_text("body", _pretokenized(body))
+        title, title_joined = split_joined(doc.title_tokens)
+        body, body_joined = split_joined(body_tokens(doc))
+        for name, tokens in (
+            ("title", title),
+            ("title_joined", title_joined),
+            ("body", body),
+            ("body_joined", body_joined),
+        ):
+            if tokens:
+                d.add_pre_tokenized_text(name, _pretokenized(tokens))
         d.add_text("institute", doc.institute)
         for r in doc.regions:
             d.add_text("regions", r)
@@ -170,12 +187,12 @@ class EmbeddedBackend(SearchBackend):
             progress(n, total)
         return n
 
-    def index(self, docs: Iterable[Document]) -> int:
+    def index(self, docs: Iterable[Document]) -> IndexOutcome:
         with self._lock:
             index = self._fresh_index()
             n = self._write(index, docs, delete_first=True)
             index.reload()
-            return n
+            return IndexOutcome(n)
 
     def delete(self, ids: Iterable[str]) -> None:
         with self._lock:
@@ -231,8 +248,9 @@ class EmbeddedBackend(SearchBackend):
     def _alt(self, alt: TermAlt) -> Query:
         subs = []
         for term in alt.terms:
-            subs.append((Occur.Should, Query.boost_query(self._term("title", term), TITLE_BOOST)))
-            subs.append((Occur.Should, self._term("body", term)))
+            for name, boost in TERM_FIELDS:
+                q = self._term(name, term)
+                subs.append((Occur.Should, Query.boost_query(q, boost) if boost != 1 else q))
         return Query.boolean_query(subs)
 
     def _phrase(self, field: str, parts: tuple[str, ...]) -> Query:

@@ -1,0 +1,422 @@
+"""Elasticsearch backend: the same analyzed clauses and Kiwi tokens as the embedded engine.
+
+Analysis stays in Python. Kiwi parts are indexed as whitespace-separated terms in text
+fields with the built-in ``whitespace`` analyzer (passages as array values, so the
+position gap keeps phrases inside a passage); joined compounds go to ``*_joined`` fields.
+Searches use ``term``/``match_phrase`` on those terms only: no user text is ever parsed by
+Elasticsearch.
+
+Index lifecycle: a read/write alias (``settings.es_index``) over versioned physical
+indices ``<alias>-v<schema>-<timestamp>``. ``rebuild`` fills a new index with streaming
+bulk (retries on 429, per-item errors collected), then moves the alias in one atomic
+``_aliases`` call and deletes the old index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch.helpers import streaming_bulk
+
+from policykb.backends.base import (
+    PASSAGE_POSITION_GAP,
+    PHRASE_BOOST,
+    TERM_FIELDS,
+    TITLE_BOOST,
+    BackendError,
+    IndexOutcome,
+    ProgressFn,
+    SearchBackend,
+    date_number,
+    split_joined,
+)
+from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters
+from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
+
+SCHEMA_VERSION = 2
+FACET_FIELDS = {
+    "institute": "institute",
+    "region": "regions",
+    "doc_type": "doc_type",
+    "year": "year",
+}
+FILTER_FIELDS = {"institute": "institute", "region": "regions", "doc_type": "doc_type"}
+BULK_CHUNK = 200
+
+
+def mapping() -> dict:
+    """The index mapping, owned by this code (never changed in place: a change means a new
+    schema version and a re-index into a new physical index)."""
+    text = {
+        "type": "text",
+        "analyzer": "whitespace",
+        "norms": True,
+        "position_increment_gap": PASSAGE_POSITION_GAP,
+    }
+    return {
+        "dynamic": "strict",
+        "_source": {"includes": ["id"]},
+        "_meta": {"policykb_schema": SCHEMA_VERSION},
+        "properties": {
+            "id": {"type": "keyword"},
+            "title": text,
+            "title_joined": text,
+            "body": text,
+            "body_joined": text,
+            "institute": {"type": "keyword"},
+            "regions": {"type": "keyword"},
+            "doc_type": {"type": "keyword"},
+            "year": {"type": "integer"},
+            "datenum": {"type": "integer"},
+        },
+    }
+
+
+def index_settings(shards: int, replicas: int) -> dict:
+    return {
+        "number_of_shards": shards,
+        "number_of_replicas": replicas,
+        "max_result_window": 100_000,
+        # One shard's statistics must not differ from the embedded engine's: with a single
+        # shard BM25 uses the whole collection.
+    }
+
+
+def _passage_strings(tokens) -> list[str]:
+    return [" ".join(t.term for t in tokens)] if tokens else []
+
+
+def to_source(doc: Document) -> dict:
+    title, title_joined = split_joined(doc.title_tokens)
+    body, body_joined = [], []
+    for p in doc.passages:
+        parts, joined = split_joined(p.tokens)
+        body.append(" ".join(t.term for t in parts))
+        body_joined.append(" ".join(t.term for t in joined))
+    return {
+        "id": doc.id,
+        "title": " ".join(t.term for t in title),
+        "title_joined": " ".join(t.term for t in title_joined),
+        "body": body,
+        "body_joined": body_joined,
+        "institute": doc.institute,
+        "regions": doc.regions,
+        "doc_type": doc.doc_type,
+        "year": doc.year,
+        "datenum": date_number(doc.date),
+    }
+
+
+# ----------------------------------------------------------------------- query building
+def _term(field: str, term: str, boost: float = 1.0) -> dict:
+    body: dict = {"value": term}
+    if boost != 1.0:
+        body["boost"] = boost
+    return {"term": {field: body}}
+
+
+def _alt(alt: TermAlt) -> dict:
+    return {"bool": {"should": [_term(f, t, b) for t in alt.terms for f, b in TERM_FIELDS]}}
+
+
+def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
+    body: dict = {"query": " ".join(parts), "analyzer": "whitespace"}
+    if boost != 1.0:
+        body["boost"] = boost
+    return {"match_phrase": {field: body}}
+
+
+def clause_to_es(clause) -> dict:
+    if isinstance(clause, AllOf):
+        q: dict = {"bool": {"must": [_alt(a) for a in clause.alts]}}
+        if clause.phrase:
+            q["bool"]["should"] = [
+                _phrase("body", clause.phrase, PHRASE_BOOST),
+                _phrase("title", clause.phrase, PHRASE_BOOST * TITLE_BOOST),
+            ]
+        return q
+    if isinstance(clause, Phrase):
+        should = [_phrase("title", clause.parts, TITLE_BOOST), _phrase("body", clause.parts)]
+        should += [_alt(TermAlt((c,))) for c in clause.compounds]
+        return {"bool": {"should": should, "minimum_should_match": 1}}
+    if isinstance(clause, AnyOf):
+        return {
+            "bool": {"should": [clause_to_es(c) for c in clause.clauses], "minimum_should_match": 1}
+        }
+    if isinstance(clause, Bool):
+        return bool_to_es(clause)
+    raise TypeError(clause)
+
+
+def bool_to_es(b: Bool) -> dict:
+    q: dict = {"bool": {}}
+    if b.must:
+        q["bool"]["must"] = [clause_to_es(c) for c in b.must]
+    else:
+        q["bool"]["must"] = [{"match_all": {}}]
+    if b.must_not:
+        q["bool"]["must_not"] = [clause_to_es(c) for c in b.must_not]
+    return q
+
+
+def filters_to_es(f: Filters) -> list[dict]:
+    out: list[dict] = []
+    if f.institutes:
+        out.append({"terms": {"institute": list(f.institutes)}})
+    if f.regions:
+        out.append({"terms": {"regions": list(f.regions)}})
+    if f.doc_types:
+        out.append({"terms": {"doc_type": list(f.doc_types)}})
+    if f.year_from is not None or f.year_to is not None:
+        rng = {}
+        if f.year_from is not None:
+            rng["gte"] = f.year_from
+        if f.year_to is not None:
+            rng["lte"] = f.year_to
+        out.append({"range": {"year": rng}})
+    return out
+
+
+def search_body(
+    query: Bool, filters: Filters, sort: str, offset: int, limit: int, facets: bool = True
+) -> dict:
+    """The whole request body: text query, ``post_filter`` with every filter, and per facet
+    an aggregation filtered by the other facets' filters only."""
+    body: dict = {
+        "query": bool_to_es(query),
+        "from": offset,
+        "size": limit,
+        "track_total_hits": True,
+        "_source": ["id"],
+    }
+    post = filters_to_es(filters)
+    if post:
+        body["post_filter"] = {"bool": {"filter": post}}
+    if sort == "relevance" and query.must:
+        body["sort"] = [{"_score": "desc"}]
+    else:
+        body["sort"] = [{"datenum": "asc" if sort == "oldest" else "desc"}]
+    if facets:
+        aggs = {}
+        for facet in FACETS:
+            other = filters_to_es(filters.without(facet))
+            terms = {"terms": {"field": FACET_FIELDS[facet], "size": 1000}}
+            aggs[facet] = {
+                "filter": {"bool": {"filter": other}} if other else {"match_all": {}},
+                "aggs": {"values": terms},
+            }
+        body["aggs"] = aggs
+    return body
+
+
+class ElasticBackend(SearchBackend):
+    name = "elasticsearch"
+
+    def __init__(
+        self,
+        url: str,
+        alias: str = "policykb",
+        shards: int = 1,
+        replicas: int = 0,
+        client: Elasticsearch | None = None,
+    ) -> None:
+        self.url = url
+        self.alias = alias
+        self.shards = shards
+        self.replicas = replicas
+        self.es = client or Elasticsearch(
+            url, request_timeout=30, retry_on_timeout=True, max_retries=2
+        )
+        self._ready = False
+
+    # ---------------------------------------------------------------- lifecycle
+    def _call(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ESConnectionError, TransportError) as exc:
+            raise BackendError(f"Elasticsearch unavailable at {self.url}: {exc}") from exc
+        except ApiError as exc:
+            raise BackendError(f"Elasticsearch error: {exc}") from exc
+
+    def _new_index_name(self) -> str:
+        return f"{self.alias}-v{SCHEMA_VERSION}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**6}"
+
+    def _create_index(self, name: str, bulk_load: bool = False) -> None:
+        settings = index_settings(self.shards, 0 if bulk_load else self.replicas)
+        if bulk_load:
+            settings["refresh_interval"] = "-1"
+        self._call(self.es.indices.create, index=name, settings=settings, mappings=mapping())
+
+    def physical_indices(self) -> list[str]:
+        try:
+            res = self.es.indices.get_alias(name=self.alias)
+        except ApiError as exc:
+            if (
+                getattr(exc, "status_code", None) == 404
+                or getattr(exc, "meta", None)
+                and exc.meta.status == 404
+            ):
+                return []
+            raise BackendError(f"Elasticsearch error: {exc}") from exc
+        except (ESConnectionError, TransportError) as exc:
+            raise BackendError(f"Elasticsearch unavailable at {self.url}: {exc}") from exc
+        return sorted(res.body.keys() if hasattr(res, "body") else res.keys())
+
+    def ensure_index(self) -> None:
+        """Create the first physical index and the alias if there is none."""
+        if self._ready:
+            return
+        if not self.physical_indices():
+            name = self._new_index_name()
+            self._create_index(name)
+            self._call(
+                self.es.indices.update_aliases,
+                actions=[{"add": {"index": name, "alias": self.alias, "is_write_index": True}}],
+            )
+        self._ready = True
+
+    # ------------------------------------------------------------------ writing
+    def _actions(self, docs: Iterable[Document], index: str) -> Iterator[dict]:
+        for doc in docs:
+            yield {"_op_type": "index", "_index": index, "_id": doc.id, "_source": to_source(doc)}
+
+    def _bulk(
+        self,
+        docs: Iterable[Document],
+        index: str,
+        progress: ProgressFn | None = None,
+        total: int = 0,
+    ) -> IndexOutcome:
+        outcome = IndexOutcome()
+        try:
+            for ok, item in streaming_bulk(
+                self.es,
+                self._actions(docs, index),
+                chunk_size=BULK_CHUNK,
+                max_chunk_bytes=20 * 1024 * 1024,
+                raise_on_error=False,
+                raise_on_exception=True,
+                max_retries=5,
+                initial_backoff=1,
+                max_backoff=30,
+            ):
+                info = next(iter(item.values()))
+                if ok:
+                    outcome.indexed += 1
+                else:
+                    err = info.get("error")
+                    reason = err.get("reason", str(err)) if isinstance(err, dict) else str(err)
+                    outcome.errors[str(info.get("_id"))] = reason
+                if progress and (outcome.indexed + len(outcome.errors)) % 200 == 0:
+                    progress(outcome.indexed, total)
+        except (ESConnectionError, TransportError) as exc:
+            raise BackendError(f"Elasticsearch unavailable at {self.url}: {exc}") from exc
+        if progress:
+            progress(outcome.indexed, total)
+        return outcome
+
+    def index(self, docs: Iterable[Document]) -> IndexOutcome:
+        self.ensure_index()
+        outcome = self._bulk(docs, self.alias)
+        self._call(self.es.indices.refresh, index=self.alias)
+        return outcome
+
+    def delete(self, ids: Iterable[str]) -> None:
+        self.ensure_index()
+        ids = list(ids)
+        if not ids:
+            return
+        self._call(
+            self.es.delete_by_query,
+            index=self.alias,
+            query={"ids": {"values": ids}},
+            refresh=True,
+            conflicts="proceed",
+        )
+
+    def rebuild(
+        self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
+    ) -> None:
+        self.ensure_index()
+        old = self.physical_indices()
+        name = self._new_index_name()
+        self._create_index(name, bulk_load=True)
+        try:
+            outcome = self._bulk(docs, name, progress, total)
+            if outcome.errors:
+                first = next(iter(outcome.errors.items()))
+                raise BackendError(
+                    f"{len(outcome.errors)} documents failed to index "
+                    f"(first: {first[0]}: {first[1]})"
+                )
+            self._call(
+                self.es.indices.put_settings,
+                index=name,
+                settings={"refresh_interval": "1s", "number_of_replicas": self.replicas},
+            )
+            self._call(self.es.indices.refresh, index=name)
+            if self.replicas:
+                self._call(
+                    self.es.cluster.health, index=name, wait_for_status="green", timeout="60s"
+                )
+        except BaseException:
+            self._call(self.es.indices.delete, index=name, ignore_unavailable=True)
+            raise
+        actions = [{"remove": {"index": o, "alias": self.alias}} for o in old]
+        actions.append({"add": {"index": name, "alias": self.alias, "is_write_index": True}})
+        self._call(self.es.indices.update_aliases, actions=actions)  # atomic switch
+        for o in old:
+            self._call(self.es.indices.delete, index=o, ignore_unavailable=True)
+
+    # ------------------------------------------------------------------ reading
+    def count(self) -> int:
+        self.ensure_index()
+        return int(self._call(self.es.count, index=self.alias)["count"])
+
+    def server_version(self) -> str:
+        res = self._call(
+            self.es.nodes.info, node_id="_local", metric="_none", filter_path="nodes.*.version"
+        )
+        return next(iter(res["nodes"].values()))["version"]
+
+    def info(self) -> dict:
+        self.ensure_index()
+        stats = self._call(self.es.indices.stats, index=self.alias, metric="store,docs")
+        size = stats["_all"]["primaries"]["store"]["size_in_bytes"]
+        return {
+            "backend": self.name,
+            "alias": self.alias,
+            "indices": self.physical_indices(),
+            "documents": self.count(),
+            "size_bytes": size,
+            "schema_version": SCHEMA_VERSION,
+            "server_version": self.server_version(),
+        }
+
+    def search(
+        self, query: Bool, filters: Filters, sort: str, offset: int, limit: int, facets: bool = True
+    ) -> BackendResult:
+        self.ensure_index()
+        body = search_body(query, filters, sort, offset, limit, facets)
+        res = self._call(self.es.search, index=self.alias, **body)
+        hits = [
+            BackendHit(h["_source"]["id"], float(h.get("_score") or 0.0))
+            for h in res["hits"]["hits"]
+        ]
+        out: dict[str, dict[str, int]] = {}
+        for facet in FACETS if facets else ():
+            buckets = res["aggregations"][facet]["values"]["buckets"]
+            out[facet] = {str(b["key"]): int(b["doc_count"]) for b in buckets}
+        return BackendResult(int(res["hits"]["total"]["value"]), hits, out)
+
+    def drop_all(self) -> None:
+        """Delete the alias's indices (tests)."""
+        for name in self.physical_indices():
+            self._call(self.es.indices.delete, index=name, ignore_unavailable=True)
+        self._ready = False
+
+    def close(self) -> None:
+        self.es.close()

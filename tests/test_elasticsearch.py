@@ -1,0 +1,172 @@
+"""Elasticsearch-only behaviour: alias lifecycle, zero-downtime re-index, a 2-node cluster
+surviving the loss of a node, and the docker-compose file."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from policykb.backends.elastic import ElasticBackend, search_body
+from policykb.models import Filters
+from policykb.query import analyze_query, parse
+from policykb.service import parse_request
+from tests.conftest import REPO, es_runtime, is_ci
+
+
+def test_query_body_never_contains_user_syntax():
+    from analyzers import get_analyzer
+
+    aq = analyze_query(parse('title:* "a/b" {x} 지역:경기 스마트시티'), get_analyzer())
+    body = search_body(aq.root, Filters(regions=("경기",)), "relevance", 0, 10)
+    text = repr(body)
+    assert "query_string" not in text and "regexp" not in text and "wildcard" not in text
+    # Facets are filtered by the other facets only; the region filter is a post_filter.
+    assert body["post_filter"]["bool"]["filter"] == [{"terms": {"regions": ["경기"]}}]
+    assert body["aggs"]["region"]["filter"] == {"match_all": {}}
+    assert body["aggs"]["institute"]["filter"]["bool"]["filter"] == [
+        {"terms": {"regions": ["경기"]}}
+    ]
+
+
+def test_reindex_swaps_alias_while_searches_keep_answering(tmp_path, sample_copy, es_url):
+    rt = es_runtime(tmp_path / "data", es_url, "policykb-reindex")
+    rt.ingester().run([sample_copy])
+    backend: ElasticBackend = rt.backend
+    before = backend.physical_indices()
+    total = rt.store.count_documents()
+    req = parse_request({"q": ["스마트시티"]}, rt.settings)
+    expected = rt.service.search(req).total
+    assert expected > 0
+
+    errors: list[str] = []
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def searcher():
+        while not stop.is_set():
+            try:
+                result = rt.service.search(req)
+                counts.append(result.total)
+                all_docs = backend.count()
+                if result.total == 0 or all_docs != total:
+                    errors.append(f"empty or partial: {result.total}, {all_docs}")
+            except Exception as exc:  # any error during the swap is a failure
+                errors.append(repr(exc))
+
+    thread = threading.Thread(target=searcher)
+    thread.start()
+    try:
+        for _ in range(3):
+            rt.reindex()
+    finally:
+        stop.set()
+        thread.join()
+    after = backend.physical_indices()
+    assert errors == []
+    assert len(counts) > 10 and set(counts) == {expected}
+    assert len(after) == 1 and after != before
+    alias = backend.es.indices.get_alias(name="policykb-reindex")
+    assert list(alias.body) == after
+    backend.drop_all()
+
+
+def test_failed_bulk_items_are_recorded(tmp_path, sample_copy, es_url):
+    rt = es_runtime(tmp_path / "data", es_url, "policykb-bulkerr")
+    rt.ingester().run([sample_copy])
+    docs = list(rt.store.iter_documents())[:3]
+    bad = docs[0]
+    bad.institute = "가" * 20000  # a keyword term over Lucene's 32 KB limit: refused
+    outcome = rt.backend.index(docs)
+    assert set(outcome.errors) == {bad.id}
+    assert outcome.indexed == 2
+    assert "institute" in outcome.errors[bad.id]
+    rt.backend.drop_all()
+
+
+@pytest.fixture()
+def two_nodes():
+    sys.path.insert(0, str(REPO / "scripts"))
+    import es_local
+
+    masters = ("pk2-a",)
+    a = es_local.Node(
+        "pk2-a",
+        9261,
+        9361,
+        cluster="policykb-2n",
+        seed_ports=(9361,),
+        initial_masters=masters,
+        heap_mb=384,
+    )
+    b = es_local.Node(
+        "pk2-b",
+        9262,
+        9362,
+        cluster="policykb-2n",
+        seed_ports=(9361,),
+        initial_masters=masters,
+        heap_mb=384,
+        roles=("data",),
+    )
+    try:
+        a.start()
+        b.start()
+    except es_local.ESUnavailable as exc:
+        a.stop()
+        b.stop()
+        if is_ci():
+            pytest.fail(f"could not start a 2-node cluster: {exc}")
+        pytest.skip(f"could not start a 2-node cluster: {exc}")
+    yield a, b
+    b.stop()
+    a.stop()
+
+
+def test_two_node_cluster_survives_losing_a_node(tmp_path, sample_copy, two_nodes):
+    a, b = two_nodes
+    rt = es_runtime(tmp_path / "data", a.url, "policykb-2n", es_shards=2, es_replicas=1)
+    rt.ingester().run([sample_copy])
+    rt.reindex()  # a fresh index with 2 shards and 1 replica, green on both nodes
+    es = rt.backend.es
+    health = es.cluster.health(wait_for_status="green", timeout="60s")
+    assert health["number_of_nodes"] == 2 and health["status"] == "green"
+    shards = es.cat.shards(index="policykb-2n", format="json")
+    assert {s["node"] for s in shards} == {"pk2-a", "pk2-b"}
+    total = rt.store.count_documents()
+    ids_before = {
+        h.id for h in rt.service.search(parse_request({"size": ["100"]}, rt.settings)).hits
+    }
+    assert len(ids_before) == total
+
+    b.stop()
+    deadline = time.monotonic() + 60
+    while es.cluster.health()["number_of_nodes"] != 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert es.cluster.health()["number_of_nodes"] == 1
+    result = rt.service.search(parse_request({"size": ["100"]}, rt.settings))
+    assert result.total == total
+    assert {h.id for h in result.hits} == ids_before
+    assert rt.service.search(parse_request({"q": ["협의체"]}, rt.settings)).total > 0
+
+
+def test_docker_compose_names_its_services():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"elasticsearch", "app"} <= set(services)
+    es = services["elasticsearch"]
+    sys.path.insert(0, str(REPO / "scripts"))
+    import es_local
+
+    assert es["image"].endswith(":" + es_local.ES_VERSION)
+    assert "healthcheck" in es and es["volumes"]
+    app = services["app"]
+    env = dict(item.split("=", 1) for item in app["environment"])
+    assert env["POLICYKB_BACKEND"] == "elasticsearch"
+    assert env["POLICYKB_ES_URL"].startswith("http://elasticsearch:")
+    assert app["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    assert Path(REPO / "Dockerfile").is_file()
