@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from analyzers import Analyzer
+from analyzers.bigram import char_bigrams
 from corpus import institutes as registry
 from policykb.models import DOC_TYPES
 
@@ -199,10 +200,17 @@ class TermAlt:
 
 @dataclass(frozen=True)
 class AllOf:
-    """Every alternative must match; ``phrase`` (parts in order) is a ranking bonus."""
+    """Alternatives that must match (all of them, or at least ``min_match``); ``phrase``
+    (parts in order) is a ranking bonus."""
 
     alts: tuple[TermAlt, ...]
     phrase: tuple[str, ...] = ()
+    min_match: int | None = None  # None: every alternative
+    bigrams: tuple[str, ...] = ()  # character bigrams of the raw words (ranking only)
+
+    @property
+    def required(self) -> int:
+        return len(self.alts) if self.min_match is None else min(self.min_match, len(self.alts))
 
 
 @dataclass(frozen=True)
@@ -245,14 +253,16 @@ class AnalyzedQuery:
 def _alts_for(tokens) -> tuple[list[TermAlt], list[str]]:
     parts = [t for t in tokens if not t.joined]
     joined_at = {t.position: t.term for t in tokens if t.joined}
-    alts = []
+    alts: list[TermAlt] = []
     for p in parts:
         terms = [p.term]
         if p.position in joined_at:
             terms.append(joined_at[p.position])
         if p.position - 1 in joined_at:
             terms.append(joined_at[p.position - 1])
-        alts.append(TermAlt(tuple(dict.fromkeys(terms))))
+        alt = TermAlt(tuple(dict.fromkeys(terms)))
+        if alt not in alts:
+            alts.append(alt)
     return alts, [p.term for p in parts]
 
 
@@ -293,8 +303,14 @@ def parse_year_range(value: str) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-def analyze_query(tree: AndNode, analyzer: Analyzer) -> AnalyzedQuery:
-    """Turn a parse tree into engine-neutral clauses, analyzing text with ``analyzer``."""
+MATCH_MODES = ("all", "any")
+
+
+def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "all") -> AnalyzedQuery:
+    """Turn a parse tree into engine-neutral clauses, analyzing text with ``analyzer``.
+
+    ``match="all"`` requires every word of a run of plain words; ``"any"`` requires one
+    (ranked retrieval: more matching words rank higher)."""
     filters = QueryFilters()
     highlight: set[str] = set()
 
@@ -305,7 +321,12 @@ def analyze_query(tree: AndNode, analyzer: Analyzer) -> AnalyzedQuery:
         alts, parts = _alts_for(tokens)
         if positive:
             highlight.update(t.term for t in tokens)
-        return AllOf(tuple(alts), tuple(parts) if len(parts) > 1 else ())
+        return AllOf(
+            tuple(alts),
+            tuple(parts) if len(parts) > 1 else (),
+            min_match=1 if match == "any" else None,
+            bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
+        )
 
     def phrase_clause(text: str, positive: bool):
         tokens = analyzer.analyze(text)

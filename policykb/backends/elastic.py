@@ -22,6 +22,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch.helpers import streaming_bulk
 
 from policykb.backends.base import (
+    BIGRAM_BOOST,
     PASSAGE_POSITION_GAP,
     PHRASE_BOOST,
     TERM_FIELDS,
@@ -31,12 +32,13 @@ from policykb.backends.base import (
     ProgressFn,
     SearchBackend,
     date_number,
+    passage_bigrams,
     split_joined,
 )
 from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FACET_FIELDS = {
     "institute": "institute",
     "region": "regions",
@@ -66,6 +68,12 @@ def mapping() -> dict:
             "title_joined": text,
             "body": text,
             "body_joined": text,
+            "body_bigram": {
+                "type": "text",
+                "analyzer": "whitespace",
+                "index_options": "freqs",
+                "position_increment_gap": PASSAGE_POSITION_GAP,
+            },
             "institute": {"type": "keyword"},
             "regions": {"type": "keyword"},
             "doc_type": {"type": "keyword"},
@@ -102,6 +110,7 @@ def to_source(doc: Document) -> dict:
         "title_joined": " ".join(t.term for t in title_joined),
         "body": body,
         "body_joined": body_joined,
+        "body_bigram": [" ".join(b) for b in passage_bigrams(doc)],
         "institute": doc.institute,
         "regions": doc.regions,
         "doc_type": doc.doc_type,
@@ -119,7 +128,8 @@ def _term(field: str, term: str, boost: float = 1.0) -> dict:
 
 
 def _alt(alt: TermAlt) -> dict:
-    return {"bool": {"should": [_term(f, t, b) for t in alt.terms for f, b in TERM_FIELDS]}}
+    per_term = [{"bool": {"should": [_term(f, t, b) for f, b in TERM_FIELDS]}} for t in alt.terms]
+    return per_term[0] if len(per_term) == 1 else {"dis_max": {"queries": per_term}}
 
 
 def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
@@ -131,12 +141,33 @@ def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
 
 def clause_to_es(clause) -> dict:
     if isinstance(clause, AllOf):
-        q: dict = {"bool": {"must": [_alt(a) for a in clause.alts]}}
+        if clause.required >= len(clause.alts):
+            q: dict = {"bool": {"must": [_alt(a) for a in clause.alts]}}
+        else:
+            some = {
+                "bool": {
+                    "should": [_alt(a) for a in clause.alts],
+                    "minimum_should_match": clause.required,
+                }
+            }
+            q = {"bool": {"must": [some]}}
+        should = []
         if clause.phrase:
-            q["bool"]["should"] = [
+            should += [
                 _phrase("body", clause.phrase, PHRASE_BOOST),
                 _phrase("title", clause.phrase, PHRASE_BOOST * TITLE_BOOST),
             ]
+        if clause.bigrams:
+            should.append(
+                {
+                    "bool": {
+                        "should": [_term("body_bigram", b) for b in clause.bigrams],
+                        "boost": BIGRAM_BOOST,
+                    }
+                }
+            )
+        if should:
+            q["bool"]["should"] = should
         return q
     if isinstance(clause, Phrase):
         should = [_phrase("title", clause.parts, TITLE_BOOST), _phrase("body", clause.parts)]

@@ -20,6 +20,7 @@ import tantivy
 from tantivy import Occur, Query
 
 from policykb.backends.base import (
+    BIGRAM_BOOST,
     PHRASE_BOOST,
     TERM_FIELDS,
     TITLE_BOOST,
@@ -30,12 +31,13 @@ from policykb.backends.base import (
     SearchBackend,
     body_tokens,
     date_number,
+    passage_bigrams,
     split_joined,
 )
 from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters, Token
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 WRITER_HEAP = 64_000_000
 FACET_FIELDS = {
     "institute": "institute",
@@ -50,6 +52,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
     for name in ("title", "title_joined", "body", "body_joined"):
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field("body_bigram", tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field("institute", fast=True, tokenizer_name="raw")
     sb.add_text_field("regions", fast=True, tokenizer_name="raw")
     sb.add_text_field("doc_type", fast=True, tokenizer_name="raw")
@@ -151,6 +154,14 @@ class EmbeddedBackend(SearchBackend):
         ):
             if tokens:
                 d.add_pre_tokenized_text(name, _pretokenized(tokens))
+        bigrams = [b for p in passage_bigrams(doc) for b in p]
+        if bigrams:
+            d.add_pre_tokenized_text(
+                "body_bigram",
+                tantivy.PreTokenizedString(
+                    " ".join(bigrams), [tantivy.Token(b, i, 0, 0) for i, b in enumerate(bigrams)]
+                ),
+            )
         d.add_text("institute", doc.institute)
         for r in doc.regions:
             d.add_text("regions", r)
@@ -246,19 +257,29 @@ class EmbeddedBackend(SearchBackend):
         return Query.term_query(self.schema, field, term)
 
     def _alt(self, alt: TermAlt) -> Query:
-        subs = []
+        # Alternatives (a part, its joined compounds, synonyms) count once: the best one.
+        per_term = []
         for term in alt.terms:
+            subs = []
             for name, boost in TERM_FIELDS:
                 q = self._term(name, term)
                 subs.append((Occur.Should, Query.boost_query(q, boost) if boost != 1 else q))
-        return Query.boolean_query(subs)
+            per_term.append(Query.boolean_query(subs))
+        return per_term[0] if len(per_term) == 1 else Query.disjunction_max_query(per_term)
 
     def _phrase(self, field: str, parts: tuple[str, ...]) -> Query:
         return Query.phrase_query(self.schema, field, list(parts))
 
     def _clause(self, clause) -> Query:
         if isinstance(clause, AllOf):
-            subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
+            if clause.required >= len(clause.alts):
+                subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
+            else:
+                some = Query.boolean_query(
+                    [(Occur.Should, self._alt(a)) for a in clause.alts],
+                    minimum_number_should_match=clause.required,
+                )
+                subs = [(Occur.Must, some)]
             if clause.phrase:
                 subs.append(
                     (
@@ -274,6 +295,11 @@ class EmbeddedBackend(SearchBackend):
                         ),
                     )
                 )
+            if clause.bigrams:
+                bigram_q = Query.boolean_query(
+                    [(Occur.Should, self._term("body_bigram", b)) for b in clause.bigrams]
+                )
+                subs.append((Occur.Should, Query.boost_query(bigram_q, BIGRAM_BOOST)))
             return Query.boolean_query(subs)
         if isinstance(clause, Phrase):
             subs = [
