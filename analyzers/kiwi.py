@@ -4,10 +4,17 @@ Documents and queries go through :meth:`Analyzer.analyze`; nothing else turns te
 index terms. Each token keeps ``start``/``end`` character offsets into the string that was
 analyzed, so highlights land on the original words (협의체 inside 협의체를).
 
-Compounds and spacing: Kiwi reads 스마트시티 as one noun and 스마트 시티 as two. Every pair of
-adjacent nouns (written together or separated by one space) is therefore also emitted as a
-joined term at the first part's position (스마트 + 시티 -> 스마트시티). The query side asks, for
-each part, "the part itself or a joined form containing it", so both spellings match.
+Primary tokens are the content morphemes at consecutive positions (for phrases). Extra
+tokens (``joined=True``) share the position of their first part and span the words they
+stand for:
+
+- every pair of adjacent nouns, written together or one space apart (스마트 + 시티 ->
+  스마트시티), and longer runs that spell a dictionary word (도시 재생 뉴딜 -> 도시재생뉴딜);
+- the parts of a dictionary compound (스마트시티 -> 스마트, 시티);
+- the canonical form of a synonym or abbreviation (국토부 -> 국토교통부).
+
+The query side accepts, for each primary token, the token itself or any extra token
+covering it, so spelling and spacing variants, compounds and abbreviations match.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 from kiwipiepy import Kiwi, Match
 
-# Tags whose morphemes become index terms.
+from analyzers.lexicon import DEFAULT_SYNONYMS, DEFAULT_USER_DICT, Lexicon, load_lexicon
+
 NOUN_TAGS = frozenset({"NNG", "NNP", "XR"})
 FOREIGN_TAGS = frozenset({"SL"})
 NUMBER_TAGS = frozenset({"SN"})
@@ -29,70 +38,28 @@ PREDICATE_TAGS = frozenset({"VV", "VA"})
 JOINABLE_TAGS = NOUN_TAGS | FOREIGN_TAGS | HANJA_TAGS
 # Light verbs and copulas carry no topic.
 STOP_TERMS = frozenset({"하다", "되다", "있다", "없다", "이다", "아니다", "같다"})
+MAX_JOIN = 4  # longest run of parts joined back into a dictionary word
 
 MATCH_OPTIONS = Match.ALL | Match.JOIN_NOUN_PREFIX | Match.JOIN_NOUN_SUFFIX
 
-ANALYZER_VERSION = "1"
+ANALYZER_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
 class AnalyzedToken:
-    """One index term. ``position`` counts content tokens; joined compounds share the
-    position of their first part and have ``joined=True``."""
+    """One index term. ``position`` counts primary tokens; extra tokens (joined compounds,
+    compound parts, synonyms) have ``joined=True`` and the position of their first part."""
 
     term: str
     start: int
     end: int
     position: int
     joined: bool = False
-    # True when the next content token follows this one directly or after one space,
-    # so the two may be read as one compound (used by the query side).
-    joins_next: bool = False
 
 
 def normalize_text(text: str) -> str:
     """Unicode NFC; the analyzer and the store agree on this form."""
     return unicodedata.normalize("NFC", text)
-
-
-class Analyzer:
-    """Thread-safe wrapper around one Kiwi instance (one per process, warmed up once)."""
-
-    def __init__(self, num_workers: int = 0) -> None:
-        with warnings.catch_warnings():
-            # 0 means single-threaded since kiwipiepy 0.21; it warns about the old meaning.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self._kiwi = Kiwi(num_workers=num_workers)
-        self._parallel = num_workers != 0
-        self._lock = threading.Lock()
-        self._kiwi.tokenize("워밍업 문장입니다.")  # load the model now, not on the first query
-        self.identity = self._identity()
-
-    def _identity(self) -> str:
-        import kiwipiepy
-
-        raw = f"kiwipiepy={kiwipiepy.__version__};analyzer={ANALYZER_VERSION};match={int(MATCH_OPTIONS)}"
-        return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-    def analyze(self, text: str) -> list[AnalyzedToken]:
-        """Index terms of ``text`` (expected NFC) with offsets into ``text``."""
-        if not text or not text.strip():
-            return []
-        with self._lock:
-            morphs = self._kiwi.tokenize(text, match_options=MATCH_OPTIONS)
-        return _terms_from_morphs(text, morphs)
-
-    def analyze_many(self, texts: list[str]) -> list[list[AnalyzedToken]]:
-        if not texts:
-            return []
-        if not self._parallel:
-            return [self.analyze(t) for t in texts]
-        with self._lock:
-            results = list(self._kiwi.tokenize(texts, match_options=MATCH_OPTIONS))
-        return [
-            _terms_from_morphs(t, m) if t.strip() else []
-            for t, m in zip(texts, results, strict=True)
-        ]
 
 
 def _term_of(form: str, tag: str) -> str | None:
@@ -107,47 +74,147 @@ def _term_of(form: str, tag: str) -> str | None:
     return None
 
 
-def _terms_from_morphs(text: str, morphs) -> list[AnalyzedToken]:
-    content: list[tuple[str, str, int, int]] = []  # term, tag, start, end
-    for m in morphs:
-        tag = m.tag.split("-")[0] if m.tag.startswith(("VV", "VA")) else m.tag
-        term = _term_of(m.form, tag)
-        if not term or term in STOP_TERMS:
-            continue
-        start = m.start
-        end = m.start + m.len
-        if end > len(text):
-            end = len(text)
-        content.append((term, tag, start, end))
-
-    out: list[AnalyzedToken] = []
-    for pos, (term, tag, start, end) in enumerate(content):
-        joins_next = False
-        if pos + 1 < len(content):
-            nterm, ntag, nstart, _nend = content[pos + 1]
-            gap = text[end:nstart]
-            joins_next = (
-                tag in JOINABLE_TAGS
-                and ntag in JOINABLE_TAGS
-                and (tag in FOREIGN_TAGS) == (ntag in FOREIGN_TAGS)
-                and gap in ("", " ", "\n")
-            )
-        out.append(AnalyzedToken(term, start, end, pos, False, joins_next))
-        if joins_next:
-            nterm, _ntag, _nstart, nend = content[pos + 1]
-            out.append(AnalyzedToken(term + nterm, start, nend, pos, True, False))
-    return out
+_kiwis: dict[str, tuple[Kiwi, threading.Lock]] = {}
+_kiwis_lock = threading.Lock()
 
 
-_analyzer: Analyzer | None = None
-_analyzer_lock = threading.Lock()
+def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.Lock]:
+    """One Kiwi per process and user dictionary (a Kiwi takes ~0.5 GB), warmed up."""
+    with _kiwis_lock:
+        if lexicon.user_digest not in _kiwis:
+            with warnings.catch_warnings():
+                # 0 means single-threaded since kiwipiepy 0.21; it warns about the old meaning.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                kiwi = Kiwi(num_workers=0)
+            for w in lexicon.user_words:
+                kiwi.add_user_word(w.word, w.tag, w.score)
+            kiwi.tokenize("워밍업 문장입니다.")  # load the model now, not on the first query
+            _kiwis[lexicon.user_digest] = (kiwi, threading.Lock())
+        return _kiwis[lexicon.user_digest]
 
 
-def get_analyzer() -> Analyzer:
-    """The process-wide analyzer, created (and warmed up) on first use."""
-    global _analyzer
-    if _analyzer is None:
-        with _analyzer_lock:
-            if _analyzer is None:
-                _analyzer = Analyzer()
-    return _analyzer
+class Analyzer:
+    """Kiwi plus the lexicon's compounds and synonyms; thread-safe."""
+
+    def __init__(self, lexicon: Lexicon | None = None) -> None:
+        self.lexicon = lexicon or load_lexicon()
+        self._kiwi, self._lock = _kiwi_for(self.lexicon)
+        self._parts = {w.word: w.parts for w in self.lexicon.user_words if w.parts}
+        self._known = {w.word for w in self.lexicon.user_words}
+        self._synonyms: dict[str, str] = {}
+        for group in self.lexicon.synonym_groups:
+            keys = [self._key(entry) for entry in group]
+            canonical = keys[0]
+            self._known.update(keys)
+            for key in keys[1:]:
+                if key and key != canonical:
+                    self._synonyms[key] = canonical
+        self.identity = self._identity()
+
+    def _identity(self) -> str:
+        import kiwipiepy
+
+        raw = (
+            f"kiwipiepy={kiwipiepy.__version__};analyzer={ANALYZER_VERSION};"
+            f"match={int(MATCH_OPTIONS)};lexicon={self.lexicon.digest}"
+        )
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def _key(self, entry: str) -> str:
+        """The single term an entry of the lexicon stands for (its parts concatenated)."""
+        primary = [t.term for t in self._base(normalize_text(entry))]
+        return "".join(primary)
+
+    def _base(self, text: str) -> list[tuple[str, str, int, int]]:
+        with self._lock:
+            morphs = self._kiwi.tokenize(text, match_options=MATCH_OPTIONS)
+        out = []
+        for m in morphs:
+            tag = m.tag.split("-")[0] if m.tag.startswith(("VV", "VA")) else m.tag
+            term = _term_of(m.form, tag)
+            if not term or term in STOP_TERMS:
+                continue
+            out.append((term, tag, m.start, min(m.start + m.len, len(text))))
+        return [_Prim(*c) for c in out]
+
+    def analyze(self, text: str) -> list[AnalyzedToken]:
+        """Index terms of ``text`` (expected NFC) with offsets into ``text``."""
+        if not text or not text.strip():
+            return []
+        return self._tokens(text, self._base(text))
+
+    def analyze_many(self, texts: list[str]) -> list[list[AnalyzedToken]]:
+        return [self.analyze(t) for t in texts]
+
+    def _tokens(self, text: str, prim: list[_Prim]) -> list[AnalyzedToken]:
+        out: list[AnalyzedToken] = []
+        seen: set[tuple[str, int, int]] = set()
+
+        def extra(term: str, start: int, end: int, pos: int) -> None:
+            if (term, start, end) not in seen:
+                seen.add((term, start, end))
+                out.append(AnalyzedToken(term, start, end, pos, True))
+                canonical = self._synonyms.get(term)
+                if canonical and (canonical, start, end) not in seen:
+                    seen.add((canonical, start, end))
+                    out.append(AnalyzedToken(canonical, start, end, pos, True))
+
+        for pos, p in enumerate(prim):
+            seen.add((p.term, p.start, p.end))
+            out.append(AnalyzedToken(p.term, p.start, p.end, pos, False))
+            canonical = self._synonyms.get(p.term)
+            if canonical:
+                extra(canonical, p.start, p.end, pos)
+            parts = self._parts.get(p.term)
+            if parts and text[p.start : p.end] == p.term:
+                offset = p.start
+                for part in parts:
+                    extra(part, offset, offset + len(part), pos)
+                    offset += len(part)
+            # Runs of adjacent nouns: every pair, longer runs when they spell a known word.
+            joined = p.term
+            end = p.end
+            for k in range(pos + 1, min(pos + MAX_JOIN, len(prim))):
+                prev, nxt = prim[k - 1], prim[k]
+                if not _joinable(prev, nxt, text[prev.end : nxt.start]):
+                    break
+                joined += nxt.term
+                end = nxt.end
+                if k == pos + 1 or joined in self._known:
+                    extra(joined, p.start, end, pos)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Prim:
+    term: str
+    tag: str
+    start: int
+    end: int
+
+
+def _joinable(a: _Prim, b: _Prim, gap: str) -> bool:
+    return (
+        a.tag in JOINABLE_TAGS
+        and b.tag in JOINABLE_TAGS
+        and (a.tag in FOREIGN_TAGS) == (b.tag in FOREIGN_TAGS)
+        and gap in ("", " ", "\n")
+    )
+
+
+_analyzers: dict[tuple, Analyzer] = {}
+_analyzers_lock = threading.Lock()
+
+
+def get_analyzer(
+    user_dict: Path | str | None = DEFAULT_USER_DICT,
+    synonyms: Path | str | None = DEFAULT_SYNONYMS,
+) -> Analyzer:
+    """The process-wide analyzer for these lexicon files (the shipped ones by default);
+    a changed file gives a new analyzer with a new identity."""
+    lexicon = load_lexicon(user_dict, synonyms)
+    key = (lexicon.user_digest, lexicon.synonym_digest)
+    with _analyzers_lock:
+        if key not in _analyzers:
+            _analyzers[key] = Analyzer(lexicon)
+        return _analyzers[key]

@@ -181,6 +181,11 @@ def parse(text: str) -> AndNode:
     return _Parser(_lex(text)).parse()
 
 
+def plain(text: str) -> AndNode:
+    """``text`` as plain words, with no query syntax at all."""
+    return AndNode(tuple(Word(w) for w in text.split()))
+
+
 def parse_lenient(text: str) -> tuple[AndNode, list[str]]:
     """Parse, or on a syntax error fall back to plain words with a notice."""
     try:
@@ -251,15 +256,14 @@ class AnalyzedQuery:
 
 
 def _alts_for(tokens) -> tuple[list[TermAlt], list[str]]:
+    """For each primary token: itself or any extra token (joined compound, synonym)
+    whose span covers it."""
     parts = [t for t in tokens if not t.joined]
-    joined_at = {t.position: t.term for t in tokens if t.joined}
+    extras = [t for t in tokens if t.joined]
     alts: list[TermAlt] = []
     for p in parts:
         terms = [p.term]
-        if p.position in joined_at:
-            terms.append(joined_at[p.position])
-        if p.position - 1 in joined_at:
-            terms.append(joined_at[p.position - 1])
+        terms += [x.term for x in extras if x.start <= p.start and p.end <= x.end]
         alt = TermAlt(tuple(dict.fromkeys(terms)))
         if alt not in alts:
             alts.append(alt)

@@ -32,7 +32,7 @@ class Runtime:
 
     @cached_property
     def analyzer(self) -> Analyzer:
-        return get_analyzer()
+        return get_analyzer(self.settings.user_dict, self.settings.synonyms)
 
     @cached_property
     def service(self) -> SearchService:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analyzers.lexicon import DEFAULT_SYNONYMS, DEFAULT_USER_DICT
+
 
 class SettingsError(ValueError):
     pass
@@ -67,6 +69,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_file_mb", 100, "Files larger than this (MB) are refused by ingest.", _positive_int
     ),
+    Setting(
+        "user_dict",
+        str(DEFAULT_USER_DICT),
+        "User dictionary (TSV: word, tag, score, parts); run `policykb reindex` after editing.",
+        Path,
+    ),
+    Setting(
+        "synonyms",
+        str(DEFAULT_SYNONYMS),
+        "Synonym groups (one per line, comma-separated, "
+        "canonical first); run `policykb reindex` after editing.",
+        Path,
+    ),
     Setting("secret_key", "", "Flask session secret; a random one is used when empty."),
 )
 
@@ -84,6 +99,8 @@ class Settings:
     max_page_size: int
     max_query_length: int
     max_file_mb: int
+    user_dict: Path
+    synonyms: Path
     secret_key: str
 
     @property

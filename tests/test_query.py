@@ -28,7 +28,7 @@ def test_words_are_all_required(aq):
     assert isinstance(q.root, Bool) and len(q.root.must) == 1
     clause = q.root.must[0]
     assert isinstance(clause, AllOf)
-    assert {t for alt in clause.alts for t in alt.terms} >= {"도시", "재생", "주거"}
+    assert {t for alt in clause.alts for t in alt.terms} >= {"도시재생", "주거"}
 
 
 def test_spaced_compound_accepts_joined_form(aq):

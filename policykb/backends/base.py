@@ -13,9 +13,23 @@ from policykb.query import Bool
 
 # Gap inserted between passages so phrases never match across a passage boundary.
 PASSAGE_POSITION_GAP = 100
-TITLE_BOOST = 3.0
-PHRASE_BOOST = 2.0
-BIGRAM_BOOST = 0.5  # weight of the character-bigram field (measured on KorQuAD, see eval)
+# Weights measured on KorQuAD-as-retrieval with `policykb eval` (see bench/README.md).
+TITLE_BOOST = 2.0
+PHRASE_BOOST = 2.0  # the whole run of words as an exact phrase
+PAIR_BOOST = 0.5  # each pair of neighbouring words within PAIR_SLOP positions (proximity)
+PAIR_SLOP = 3
+BIGRAM_BOOST = 0.5  # the character-bigram fallback field
+
+
+def proximity_pairs(parts: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Neighbouring word pairs of a run, for the proximity bonus."""
+    pairs = []
+    for a, b in zip(parts, parts[1:], strict=False):
+        if a != b and (a, b) not in pairs:
+            pairs.append((a, b))
+    return pairs
+
+
 # Every term alternative is looked up in these fields. Parts (morphemes at consecutive
 # positions, for phrases) and joined compounds live in separate fields so both engines
 # can index them the same way (Elasticsearch cannot stack two tokens on one position

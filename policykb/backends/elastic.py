@@ -23,6 +23,8 @@ from elasticsearch.helpers import streaming_bulk
 
 from policykb.backends.base import (
     BIGRAM_BOOST,
+    PAIR_BOOST,
+    PAIR_SLOP,
     PASSAGE_POSITION_GAP,
     PHRASE_BOOST,
     TERM_FIELDS,
@@ -33,6 +35,7 @@ from policykb.backends.base import (
     SearchBackend,
     date_number,
     passage_bigrams,
+    proximity_pairs,
     split_joined,
 )
 from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters
@@ -157,6 +160,19 @@ def clause_to_es(clause) -> dict:
                 _phrase("body", clause.phrase, PHRASE_BOOST),
                 _phrase("title", clause.phrase, PHRASE_BOOST * TITLE_BOOST),
             ]
+        for a, b in proximity_pairs(clause.phrase):
+            should.append(
+                {
+                    "match_phrase": {
+                        "body": {
+                            "query": f"{a} {b}",
+                            "slop": PAIR_SLOP,
+                            "analyzer": "whitespace",
+                            "boost": PAIR_BOOST,
+                        }
+                    }
+                }
+            )
         if clause.bigrams:
             should.append(
                 {

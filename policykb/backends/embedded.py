@@ -21,6 +21,8 @@ from tantivy import Occur, Query
 
 from policykb.backends.base import (
     BIGRAM_BOOST,
+    PAIR_BOOST,
+    PAIR_SLOP,
     PHRASE_BOOST,
     TERM_FIELDS,
     TITLE_BOOST,
@@ -32,6 +34,7 @@ from policykb.backends.base import (
     body_tokens,
     date_number,
     passage_bigrams,
+    proximity_pairs,
     split_joined,
 )
 from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters, Token
@@ -295,6 +298,9 @@ class EmbeddedBackend(SearchBackend):
                         ),
                     )
                 )
+            for a, b in proximity_pairs(clause.phrase):
+                pair = Query.phrase_query(self.schema, "body", [a, b], slop=PAIR_SLOP)
+                subs.append((Occur.Should, Query.boost_query(pair, PAIR_BOOST)))
             if clause.bigrams:
                 bigram_q = Query.boolean_query(
                     [(Occur.Should, self._term("body_bigram", b)) for b in clause.bigrams]
