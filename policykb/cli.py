@@ -154,3 +154,81 @@ def stats(as_json: bool) -> None:
 def settings_cmd() -> None:
     for s in SETTINGS:
         click.echo(f"{s.env:<28} default={s.default!s:<24} {s.help}")
+
+
+@main.command(
+    name="eval",
+    help="Retrieval quality on KorQuAD 1.0 dev and kdi-epic, with BM25 baselines in the same run.",
+)
+@click.option(
+    "--korquad",
+    type=click.Path(path_type=Path),
+    default=lambda: _shared("korquad-v1-dev/KorQuAD_v1.0_dev.json"),
+    help="KorQuAD_v1.0_dev.json (default: ../shared/data/korquad-v1-dev/).",
+)
+@click.option(
+    "--kdi",
+    type=click.Path(path_type=Path),
+    default=lambda: _shared("kdi-epic/xlsx"),
+    help="kdi-epic xlsx folder for the known-item test ('' to skip).",
+)
+@click.option(
+    "--backend",
+    "backends",
+    multiple=True,
+    type=click.Choice(["embedded", "elasticsearch"]),
+    default=("embedded",),
+    help="Backends for policykb's pipeline (repeat for both).",
+)
+@click.option("--limit", type=int, default=0, help="Use only the first N queries.")
+@click.option("--output", type=click.Path(path_type=Path), help="Write results as JSON.")
+def eval_cmd(korquad, kdi, backends, limit, output) -> None:
+    import dataclasses
+    import tempfile
+
+    from policykb.backends.elastic import ElasticBackend
+    from policykb.backends.embedded import EmbeddedBackend
+    from policykb.evaluation import HEADER, load_kdi_known_item, load_korquad, run_benchmark
+
+    rt = _runtime()
+    tmp = tempfile.TemporaryDirectory()
+
+    def systems(tag):
+        for name in backends:
+            if name == "embedded":
+                yield name, EmbeddedBackend(Path(tmp.name) / f"{tag}-index")
+            else:
+                yield name, ElasticBackend(rt.settings.es_url, f"{rt.settings.es_index}-eval-{tag}")
+
+    sets = []
+    if korquad and Path(korquad).exists():
+        sets.append(("KorQuAD 1.0 dev (question -> paragraph)", "korquad", *load_korquad(korquad)))
+    else:
+        click.echo(f"skipping KorQuAD: {korquad} not found", err=True)
+    if kdi and Path(kdi).exists():
+        sets.append(("kdi-epic known item (title -> summary)", "kdi", *load_kdi_known_item(kdi)))
+    elif kdi:
+        click.echo(f"skipping kdi-epic: {kdi} not found", err=True)
+    report = {}
+    for label, tag, docs, queries in sets:
+        if limit:
+            queries = queries[:limit]
+        results = run_benchmark(docs, queries, rt.analyzer, systems(tag))
+        click.echo(f"\n{label}: {len(docs)} documents, {len(queries)} queries")
+        click.echo(HEADER)
+        for m in results:
+            click.echo(m.row())
+        report[tag] = [dataclasses.asdict(m) for m in results]
+        for _, backend in systems(tag):
+            if isinstance(backend, ElasticBackend):
+                backend.drop_all()
+    tmp.cleanup()
+    if output:
+        Path(output).write_text(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+def _shared(rel: str) -> str:
+    import os
+
+    base = Path(os.environ.get("POLICYKB_SHARED_DIR", Path.cwd().parent / "shared"))
+    return str(base / "data" / rel)

@@ -212,6 +212,7 @@ class AllOf:
     phrase: tuple[str, ...] = ()
     min_match: int | None = None  # None: every alternative
     bigrams: tuple[str, ...] = ()  # character bigrams of the raw words (ranking only)
+    compounds: tuple[str, ...] = ()  # single terms spelling the whole run (ranking only)
 
     @property
     def required(self) -> int:
@@ -270,6 +271,14 @@ def _alts_for(tokens) -> tuple[list[TermAlt], list[str]]:
     return alts, [p.term for p in parts]
 
 
+def _whole_run_compounds(tokens) -> tuple[str, ...]:
+    parts = [t for t in tokens if not t.joined]
+    start, end = parts[0].start, parts[-1].end
+    return tuple(
+        dict.fromkeys(t.term for t in tokens if t.joined and t.start == start and t.end == end)
+    )
+
+
 def resolve_region(value: str) -> str:
     region = registry.canonical_region(value)
     if region is None:
@@ -307,14 +316,14 @@ def parse_year_range(value: str) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-MATCH_MODES = ("all", "any")
+MATCH_MODES = ("auto", "all", "any")
 
 
-def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "all") -> AnalyzedQuery:
+def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "auto") -> AnalyzedQuery:
     """Turn a parse tree into engine-neutral clauses, analyzing text with ``analyzer``.
 
-    ``match="all"`` requires every word of a run of plain words; ``"any"`` requires one
-    (ranked retrieval: more matching words rank higher)."""
+    ``match="all"`` (and ``"auto"``) requires every word of a run of plain words;
+    ``"any"`` requires one (ranked retrieval: more matching words rank higher)."""
     filters = QueryFilters()
     highlight: set[str] = set()
 
@@ -330,6 +339,7 @@ def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "all") -> Anal
             tuple(parts) if len(parts) > 1 else (),
             min_match=1 if match == "any" else None,
             bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
+            compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
         )
 
     def phrase_clause(text: str, positive: bool):
@@ -342,8 +352,7 @@ def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "all") -> Anal
         if len(parts) == 1:
             alts, _ = _alts_for(tokens)
             return AllOf(tuple(alts))
-        compounds = tuple(t.term for t in tokens if t.joined) if len(parts) == 2 else ()
-        return Phrase(tuple(parts), compounds)
+        return Phrase(tuple(parts), _whole_run_compounds(tokens))
 
     def convert(node, positive: bool):
         if isinstance(node, Word):

@@ -16,6 +16,8 @@ from policykb.backends import SearchBackend
 from policykb.highlight import snippet
 from policykb.models import DOC_TYPES, FACETS, SORTS, FacetValue, Filters, Hit, SearchResult
 from policykb.query import (
+    MATCH_MODES,
+    AllOf,
     QuerySyntaxError,
     analyze_query,
     parse,
@@ -53,6 +55,9 @@ class SearchRequest:
     sort: str = "relevance"
     page: int = 1
     size: int = 10
+    # auto: every word required, some words when none has all (with a notice);
+    # all: every word, strictly; any: at least one, ranked by how many match.
+    match: str = "auto"
     notices: tuple[str, ...] = field(default=())
 
     @property
@@ -71,6 +76,7 @@ class SearchRequest:
             "sort": self.sort,
             "page": self.page,
             "size": self.size,
+            "match": self.match,
         }
         values.update(changes)
         out: list[tuple[str, str]] = []
@@ -81,7 +87,7 @@ class SearchRequest:
                 continue
             if k == "page" and v == 1:
                 continue
-            if k == "size" and v == 10:
+            if (k, v) in (("size", 10), ("match", "auto")):
                 continue
             for item in v if isinstance(v, list) else [v]:
                 out.append((k, str(item)))
@@ -140,6 +146,9 @@ def parse_request(args: Mapping[str, Sequence[str]], settings: Settings) -> Sear
         raise RequestError(f"정렬은 {', '.join(SORTS)} 중 하나여야 합니다: {sort}", "sort")
     page = _int(args, "page", 1, 1, MAX_PAGE, "페이지(page)")
     size = _int(args, "size", 10, 1, settings.max_page_size, "페이지 크기(size)")
+    match = _one(args, "match") or "auto"
+    if match not in MATCH_MODES:
+        raise RequestError(f"match는 auto, all, any 중 하나여야 합니다: {match}", "match")
     return SearchRequest(
         q,
         tuple(dict.fromkeys(institutes)),
@@ -150,6 +159,7 @@ def parse_request(args: Mapping[str, Sequence[str]], settings: Settings) -> Sear
         sort,
         page,
         size,
+        match,
     )
 
 
@@ -174,7 +184,7 @@ class SearchService:
             notices += extra
         else:
             tree = parse(req.q)
-        aq = analyze_query(tree, self.analyzer)
+        aq = analyze_query(tree, self.analyzer, req.match)
         if len(aq.highlight_terms) > MAX_TERMS:
             raise QuerySyntaxError(
                 f"검색어가 너무 많습니다. 단어를 {MAX_TERMS}개 이하로 줄여 주세요.",
@@ -193,6 +203,14 @@ class SearchService:
                 notices,
             )
         result = self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
+        if result.total == 0 and req.match == "auto" and _relaxable(aq.root):
+            # No document has every word: show those with some of them, and say so.
+            aq = analyze_query(tree, self.analyzer, "any")
+            result = self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
+            if result.total:
+                notices.append(
+                    "모든 낱말을 포함한 문서가 없어, 일부 낱말만 포함한 문서를 보여 드립니다."
+                )
         docs = self.store.get_documents([h.id for h in result.hits])
         hits: list[Hit] = []
         for bh in result.hits:
@@ -262,6 +280,10 @@ class SearchService:
                 items.sort(key=lambda f: (-f.count, f.value))
             out[facet] = items
         return out
+
+
+def _relaxable(root) -> bool:
+    return any(isinstance(c, AllOf) and len(c.alts) > 1 for c in root.must)
 
 
 def _has_field_filter(aq) -> bool:

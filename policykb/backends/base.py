@@ -18,7 +18,7 @@ TITLE_BOOST = 2.0
 PHRASE_BOOST = 2.0  # the whole run of words as an exact phrase
 PAIR_BOOST = 0.5  # each pair of neighbouring words within PAIR_SLOP positions (proximity)
 PAIR_SLOP = 3
-BIGRAM_BOOST = 0.5  # the character-bigram fallback field
+BIGRAM_BOOST = 0.8  # the character-bigram fallback field
 
 
 def proximity_pairs(parts: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -160,6 +160,9 @@ def clause_to_es(clause) -> dict:
                 _phrase("body", clause.phrase, PHRASE_BOOST),
                 _phrase("title", clause.phrase, PHRASE_BOOST * TITLE_BOOST),
             ]
+        for c in clause.compounds:
+            compound = _alt(TermAlt((c,)))
+            should.append({"bool": {"should": [compound], "boost": PHRASE_BOOST}})
         for a, b in proximity_pairs(clause.phrase):
             should.append(
                 {

@@ -298,6 +298,10 @@ class EmbeddedBackend(SearchBackend):
                         ),
                     )
                 )
+            for c in clause.compounds:
+                subs.append(
+                    (Occur.Should, Query.boost_query(self._alt(TermAlt((c,))), PHRASE_BOOST))
+                )
             for a, b in proximity_pairs(clause.phrase):
                 pair = Query.phrase_query(self.schema, "body", [a, b], slop=PAIR_SLOP)
                 subs.append((Occur.Should, Query.boost_query(pair, PAIR_BOOST)))

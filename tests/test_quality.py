@@ -1,0 +1,176 @@
+"""Korean search quality: golden behaviour on the sample corpus, the editable lexicon, and
+the KorQuAD retrieval benchmark against BM25 baselines on both backends."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from analyzers.lexicon import DEFAULT_SYNONYMS, LexiconError, load_lexicon
+from policykb.service import parse_request
+from tests.conftest import make_runtime, shared_path
+
+
+def search(rt, q, **params):
+    args = {"q": [q], "size": ["100"], **{k: [str(v)] for k, v in params.items()}}
+    return rt.service.search(parse_request(args, rt.settings))
+
+
+def text_of(rt, doc_id):
+    return rt.store.get_document(doc_id).text
+
+
+def test_bisudogwon_is_not_sudogwon(indexed):
+    result = search(indexed, "비수도권")
+    assert result.total > 0
+    for hit in result.hits:
+        assert "비수도권" in text_of(indexed, hit.id) or "비수도권" in hit.title
+    plain = {
+        h.id for h in search(indexed, "수도권").hits if "비수도권" not in text_of(indexed, h.id)
+    }
+    assert plain and not plain & {h.id for h in result.hits}
+
+
+def test_abbreviation_finds_full_name(indexed):
+    full_only = {
+        h.id for h in search(indexed, "국토교통부").hits if "국토부" not in text_of(indexed, h.id)
+    }
+    abbrev_only = {
+        h.id for h in search(indexed, "국토교통부").hits if "국토부" in text_of(indexed, h.id)
+    }
+    found = {h.id for h in search(indexed, "국토부").hits}
+    assert full_only and full_only <= found
+    assert abbrev_only <= found
+    # and the abbreviation is highlighted as the full name
+    marks = {
+        m
+        for h in search(indexed, "국토부").hits
+        for m in re.findall(r"<mark>(.*?)</mark>", h.snippet)
+    }
+    assert "국토교통부" in marks
+
+
+def test_year_with_and_without_unit(indexed):
+    with_unit = {h.id for h in search(indexed, "2023년").hits}
+    bare = {h.id for h in search(indexed, "2023").hits}
+    assert with_unit and with_unit == bare
+
+
+def test_adjacent_words_rank_first(indexed):
+    hits = search(indexed, "도시 재생").hits
+    adjacent = [bool(re.search("도시 ?재생", text_of(indexed, h.id) + h.title)) for h in hits]
+    assert any(adjacent) and not all(adjacent)
+    # every document with the words side by side ranks above every one with them apart
+    assert adjacent == sorted(adjacent, reverse=True)
+
+
+def test_quoted_phrase_requires_adjacency(indexed):
+    phrase = search(indexed, '"도시 재생"')
+    assert phrase.total > 0
+    for hit in phrase.hits:
+        assert re.search("도시 ?재생", text_of(indexed, hit.id) + hit.title)
+
+
+def test_exclusion_excludes(indexed):
+    with_word = search(indexed, "스마트시티 교통").total
+    without = search(indexed, "스마트시티 -교통")
+    assert with_word > 0 and without.total > 0
+    assert without.total + with_word == search(indexed, "스마트시티").total
+    for hit in without.hits:  # no 교통 as a word of its own (교통망 is another word)
+        assert not re.search("(^|[^가-힣])교통", text_of(indexed, hit.id))
+
+
+def test_english_synonym_and_spacing(indexed):
+    a = {h.id for h in search(indexed, "smart city").hits}
+    b = {h.id for h in search(indexed, "스마트시티").hits}
+    assert b and a == b
+
+
+def test_compound_part_finds_compound(indexed):
+    docs = [indexed.store.get_document(i) for i in indexed.store.document_ids()]
+    compound_only = {d.id for d in docs if "도시재생" in d.text and "도시 재생" not in d.text}
+    assert compound_only
+    assert compound_only <= {h.id for h in search(indexed, "재생").hits}
+
+
+def test_all_words_fall_back_to_some_words_with_notice(indexed):
+    result = search(indexed, "협의체 얼룩말")
+    assert result.total > 0 and result.notices
+    assert search(indexed, "협의체 얼룩말", match="any").total == result.total
+    assert search(indexed, "협의체 얼룩말", match="all").total == 0
+
+
+def test_lexicon_files_are_validated(tmp_path):
+    bad = tmp_path / "syn.txt"
+    bad.write_text("외톨이\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="syn.txt:1"):
+        load_lexicon(None, bad)
+    bad_dict = tmp_path / "dict.tsv"
+    bad_dict.write_text("도시재생\tNNG\t0\t도시 재건\n", encoding="utf-8")
+    with pytest.raises(LexiconError):
+        load_lexicon(bad_dict, None)
+
+
+def test_synonym_edit_then_reindex_changes_results(tmp_path, sample_copy):
+    synonyms = tmp_path / "synonyms.txt"
+    shutil.copy(DEFAULT_SYNONYMS, synonyms)
+    rt = make_runtime(tmp_path / "data", synonyms=str(synonyms))
+    rt.ingester().run([sample_copy])
+    target = {h.id for h in search(rt, "리빙랩").hits}
+    assert target
+    assert search(rt, "시민실험실", match="all").total == 0
+    old_identity = rt.analyzer.identity
+
+    with synonyms.open("a", encoding="utf-8") as fh:
+        fh.write("\n리빙랩, 시민실험실\n")
+    rt2 = make_runtime(tmp_path / "data", synonyms=str(synonyms))
+    assert rt2.analyzer.identity != old_identity
+    info = rt2.reindex()
+    assert info["reanalyzed"] == rt2.store.count_documents()
+    assert {h.id for h in search(rt2, "시민실험실", match="all").hits} == target
+    # a second reindex with no change re-analyzes nothing
+    assert rt2.reindex()["reanalyzed"] == 0
+
+
+# ------------------------------------------------------------------- KorQuAD benchmark
+@pytest.fixture(scope="module")
+def korquad_results(request):
+    from analyzers import get_analyzer
+    from policykb.backends.embedded import EmbeddedBackend
+    from policykb.evaluation import load_korquad, run_benchmark
+
+    path = shared_path("data", "korquad-v1-dev", "KorQuAD_v1.0_dev.json")
+    docs, queries = load_korquad(path)
+    assert (len(docs), len(queries)) == (964, 5774)
+    tmp = Path(tempfile.mkdtemp())
+    backends = [("embedded", EmbeddedBackend(tmp / "index"))]
+    es_url = request.getfixturevalue("es_url")
+    from policykb.backends.elastic import ElasticBackend
+
+    es = ElasticBackend(es_url, "policykb-eval-test")
+    es.drop_all()
+    backends.append(("elasticsearch", es))
+    results = {m.system: m for m in run_benchmark(docs, queries, get_analyzer(), backends)}
+    es.drop_all()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+@pytest.mark.data
+def test_korquad_ndcg_beats_baselines(korquad_results):
+    ours = korquad_results["policykb (embedded)"]
+    assert ours.ndcg10 >= 0.96
+    assert ours.ndcg10 > korquad_results["bigram-bm25"].ndcg10
+    assert ours.ndcg10 > korquad_results["whitespace-bm25"].ndcg10
+    assert ours.recall100 >= korquad_results["bigram-bm25"].recall100 - 0.001
+
+
+@pytest.mark.data
+def test_korquad_same_figure_on_both_backends(korquad_results):
+    emb = korquad_results["policykb (embedded)"].ndcg10
+    es = korquad_results["policykb (elasticsearch)"].ndcg10
+    assert abs(emb - es) <= 0.005
