@@ -135,6 +135,8 @@ def stats(as_json: bool) -> None:
         "files": rt.store.file_counts(),
         "index": rt.backend.info(),
         "analyzer": rt.analyzer.identity,
+        "lexicon": rt.analyzer.lexicon.sources,
+        "stale_documents": rt.store.count_stale(rt.analyzer.identity),
         "facets": rt.store.facet_counts(),
     }
     if as_json:
@@ -143,7 +145,12 @@ def stats(as_json: bool) -> None:
     click.echo(f"documents: {data['documents']}")
     click.echo(f"files: {data['files']}")
     click.echo(f"index: {data['index']}")
-    click.echo(f"analyzer: {data['analyzer']}")
+    click.echo(f"analyzer: {data['analyzer']} (lexicon: {data['lexicon']})")
+    if data["stale_documents"]:
+        click.echo(
+            f"{data['stale_documents']} documents were analyzed by another analyzer version "
+            "(dictionary or synonyms changed): run `policykb reindex`"
+        )
     for facet, counts in data["facets"].items():
         click.echo(f"{facet}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for f in rt.store.list_files("failed"):

@@ -6,6 +6,7 @@ web request, only a mapping of parameter names to lists of values.
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,16 @@ from analyzers import Analyzer
 from corpus import institutes as registry
 from policykb.backends import SearchBackend
 from policykb.highlight import snippet
-from policykb.models import DOC_TYPES, FACETS, SORTS, FacetValue, Filters, Hit, SearchResult
+from policykb.models import (
+    DOC_TYPES,
+    FACETS,
+    SORTS,
+    BackendHit,
+    FacetValue,
+    Filters,
+    Hit,
+    SearchResult,
+)
 from policykb.query import (
     MATCH_MODES,
     AllOf,
@@ -31,6 +41,20 @@ from policykb.store import DocumentStore
 
 MAX_PAGE = 1000
 MAX_TERMS = 32
+RERANK_WINDOW = 100
+RECENCY_WEIGHT = 0.15  # at most +15% for a document from this year
+RECENCY_YEARS = 10  # ... fading to nothing for documents ten years old
+
+
+def recency_factor(date: str | None, today: datetime.date) -> float:
+    """Score multiplier in [1, 1 + RECENCY_WEIGHT]: newer documents gain a little."""
+    if not date:
+        return 1.0
+    try:
+        age = (today - datetime.date.fromisoformat(date)).days / 365.25
+    except ValueError:
+        return 1.0
+    return 1.0 + RECENCY_WEIGHT * max(0.0, 1.0 - max(0.0, age) / RECENCY_YEARS)
 
 
 class RequestError(ValueError):
@@ -202,18 +226,19 @@ class SearchService:
                 (time.perf_counter() - started) * 1000,
                 notices,
             )
-        result = self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
+        result = self._ranked(aq, filters, req, facets)
         if result.total == 0 and req.match == "auto" and _relaxable(aq.root):
             # No document has every word: show those with some of them, and say so.
             aq = analyze_query(tree, self.analyzer, "any")
-            result = self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
+            result = self._ranked(aq, filters, req, facets)
             if result.total:
                 notices.append(
                     "모든 낱말을 포함한 문서가 없어, 일부 낱말만 포함한 문서를 보여 드립니다."
                 )
-        docs = self.store.get_documents([h.id for h in result.hits])
+        page_hits = result.hits[: req.size]
+        docs = self.store.get_documents([h.id for h in page_hits])
         hits: list[Hit] = []
-        for bh in result.hits:
+        for bh in page_hits:
             doc = docs.get(bh.id)
             if doc is None:
                 continue
@@ -240,6 +265,25 @@ class SearchService:
             (time.perf_counter() - started) * 1000,
             notices,
         )
+
+    def _ranked(self, aq, filters: Filters, req: SearchRequest, facets: bool):
+        """The backend's page of hits; for relevance ranking the first
+        :data:`RERANK_WINDOW` hits are re-ordered with a mild recency prior (both
+        backends, same formula), so recent documents are not buried."""
+        if req.sort != "relevance" or not aq.root.must or req.offset >= RERANK_WINDOW:
+            return self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
+        window = max(RERANK_WINDOW, req.offset + req.size)
+        result = self.backend.search(aq.root, filters, req.sort, 0, window, facets)
+        today = datetime.date.today()
+        dates = {
+            d.id: d.date for d in self.store.get_documents([h.id for h in result.hits]).values()
+        }
+        rescored = [
+            BackendHit(h.id, h.score * recency_factor(dates.get(h.id), today)) for h in result.hits
+        ]
+        rescored.sort(key=lambda h: -h.score)
+        result.hits = rescored[req.offset : req.offset + req.size]
+        return result
 
     def _filters(self, req: SearchRequest, qf) -> Filters:
         institutes: list[str] = []

@@ -209,6 +209,15 @@ class DocumentStore:
                 yield self._doc_from_row(r, self.get_passages(r["id"]))
             last = rows[-1]["id"]
 
+    def count_stale(self, analyzer_id: str) -> int:
+        """Documents analyzed by another analyzer (dictionary, synonyms or Kiwi changed)."""
+        row = (
+            self._conn()
+            .execute("SELECT COUNT(*) FROM documents WHERE analyzer_id != ?", (analyzer_id,))
+            .fetchone()
+        )
+        return row[0]
+
     def count_documents(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM documents").fetchone()[0]
 

@@ -174,3 +174,15 @@ def test_korquad_same_figure_on_both_backends(korquad_results):
     emb = korquad_results["policykb (embedded)"].ndcg10
     es = korquad_results["policykb (elasticsearch)"].ndcg10
     assert abs(emb - es) <= 0.005
+
+
+def test_recency_prior_is_mild_and_bounded():
+    import datetime
+
+    from policykb.service import RECENCY_WEIGHT, recency_factor
+
+    today = datetime.date(2026, 6, 1)
+    assert recency_factor("2026-05-01", today) > recency_factor("2020-05-01", today) > 1.0
+    assert recency_factor("2010-01-01", today) == 1.0
+    assert recency_factor(None, today) == 1.0
+    assert recency_factor("2026-05-31", today) <= 1.0 + RECENCY_WEIGHT
