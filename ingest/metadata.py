@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus import institutes as registry
+from corpus.gazetteer import mentioned_regions
+from ingest.dates import normalize_date, parse_date
+from ingest.press import is_press_release, parse_press_release, parse_report_cover
 from policykb.models import DOC_TYPES
 
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
@@ -47,6 +49,10 @@ class Metadata:
     doc_type: str
     date: str | None
     url: str | None
+    department: str | None = None
+    authors: list[str] = field(default_factory=list)
+    contacts: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
 
 
 def load_manifest(folder: Path) -> dict[str, dict[str, str]]:
@@ -73,42 +79,6 @@ def load_manifest(folder: Path) -> dict[str, dict[str, str]]:
             out[row["file"].strip()] = {k: (row.get(k) or "").strip() for k in MANIFEST_KEYS}
         return out
     return {}
-
-
-_DATE_PATTERNS = (
-    re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일"),
-    re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s*[.\-/]\s*(\d{1,2})\s*[.\-/]\s*(\d{1,2})(?!\d)"),
-    re.compile(r"(?<![\d.])'(\d{2})\s*\.\s*(\d{1,2})\s*\.\s*(\d{1,2})(?!\d)"),
-)
-
-
-def parse_date(text: str) -> str | None:
-    """The first date in ``text`` as ISO (2018. 9. 19., 2018년 9월 19일, '18.9.19, 2018-09-19)."""
-    best: tuple[int, str] | None = None
-    for pat in _DATE_PATTERNS:
-        m = pat.search(text)
-        if not m:
-            continue
-        y, mo, d = m.groups()
-        year = int(y) + (2000 if len(y) == 2 else 0)
-        try:
-            iso = date(year, int(mo), int(d)).isoformat()
-        except ValueError:
-            continue
-        if best is None or m.start() < best[0]:
-            best = (m.start(), iso)
-    return best[1] if best else None
-
-
-def normalize_date(raw: str) -> str | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    if re.fullmatch(r"\d{4}", raw):
-        return f"{raw}-01-01"
-    if re.fullmatch(r"\d{4}-\d{2}", raw):
-        return f"{raw}-01"
-    return parse_date(raw)
 
 
 def guess_institute(text: str, filename: str) -> tuple[str | None, registry.Institute | None]:
@@ -183,15 +153,26 @@ def build_metadata(text: str, path: Path, row: dict[str, str] | None) -> Metadat
     doc_type = row.get("doc_type") or ""
     if doc_type not in DOC_TYPES:
         doc_type = guess_doc_type(text, filename)
+    press = parse_press_release(text) if is_press_release(text) else None
+    cover = parse_report_cover(text)
     date_iso = normalize_date(row.get("date", "")) if row.get("date") else None
+    if date_iso is None and press is not None:
+        date_iso = press.date
     if date_iso is None:
         date_iso = parse_date(filename.replace("_", " ")) or parse_date(text[:2000])
+    if date_iso is None and cover.year:
+        date_iso = f"{cover.year}-01-01"
+    title = row.get("title") or (press.title if press else None) or cover.title
     return Metadata(
-        title=row.get("title") or guess_title(text, filename),
+        title=title or guess_title(text, filename),
         institute=inst.name if inst else "미상",
         institute_published=published,
         regions=regions_for(inst),
         doc_type=doc_type,
         date=date_iso,
         url=row.get("url") or None,
+        department=press.department if press else None,
+        authors=cover.authors,
+        contacts=press.contacts if press else [],
+        places=mentioned_regions(text),
     )

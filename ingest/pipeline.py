@@ -1,48 +1,85 @@
-"""The ingest run: per file, the stages in order, the outcome stored on the file record.
+"""The ingest run: discover -> skip unchanged -> build (extract ... analyze, in worker
+processes) -> dedupe -> store -> index, with every file's outcome stored on its record.
 
 A failing file is recorded with its reason and the run goes on. A document is written to
 the store as ``pending`` and marked ``indexed`` only after the index commit, so a run that
-is killed midway re-does exactly the files whose index write was not committed.
+is killed midway (even with SIGKILL) re-does exactly the files whose index write was not
+committed, and never leaves a half-written index (index commits are atomic).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer
-from ingest.extract import ExtractionError, extract
-from ingest.metadata import MANIFEST_NAMES, ManifestError, build_metadata, load_manifest
-from ingest.normalize import normalize
-from ingest.passages import split_passages
+from ingest import dedup
+from ingest.build import (
+    CACHE_SCHEMA,
+    AnalysisCache,
+    BuildJob,
+    BuildResult,
+    build,
+    build_in_worker,
+    document_id,
+    init_worker,
+)
+from ingest.metadata import MANIFEST_NAMES, ManifestError, load_manifest
 from policykb.backends import SearchBackend
-from policykb.models import Document, Passage, Token
+from policykb.models import Document
 from policykb.store import DocumentStore, FileRecord
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".html", ".htm", ".hwp", ".hwpx", ".docx"}
 BATCH = 50
+PARALLEL_MIN_FILES = 8  # below this, worker start-up (a Kiwi each) costs more than it saves
+
+__all__ = ["Ingester", "IngestReport", "discover", "document_id"]
 
 
 @dataclass
 class IngestReport:
+    total_files: int = 0
+    total_bytes: int = 0
     seen: int = 0
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
     removed: int = 0
+    duplicates: int = 0
+    pages: int = 0
+    bytes: int = 0
+    cache_hits: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (
             f"files {self.seen}: added {self.added}, updated {self.updated}, "
-            f"unchanged {self.unchanged}, failed {self.failed}, removed {self.removed} "
+            f"unchanged {self.unchanged}, failed {self.failed}, removed {self.removed}, "
+            f"duplicates {self.duplicates}; {self.pages} pages, {self.bytes / 1e6:.1f} MB "
             f"({self.seconds:.1f}s)"
         )
+
+    def progress_line(self) -> str:
+        elapsed = max(1e-6, time.monotonic() - self.started)
+        rate = self.bytes / 1e6 / elapsed
+        done_bytes = self.bytes + self.unchanged_bytes
+        left = max(0, self.total_bytes - done_bytes)
+        eta = left / 1e6 / rate if rate > 0 else 0
+        return (
+            f"{self.seen}/{self.total_files} files, {self.pages} pages, "
+            f"{self.bytes / 1e6:.1f} MB, {self.seen / elapsed:.1f} files/s, "
+            f"{rate:.2f} MB/s, ETA {eta:.0f}s, failed {self.failed}"
+        )
+
+    unchanged_bytes: int = 0
 
 
 def discover(paths: Iterable[Path]) -> Iterator[Path]:
@@ -60,52 +97,12 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
             yield p.resolve()
 
 
-def document_id(path: Path) -> str:
-    return hashlib.sha256(str(path).encode()).hexdigest()[:16]
-
-
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _tokens(analyzed) -> list[Token]:
-    return [Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzed]
-
-
-def build_document(
-    path: Path, row: dict[str, str] | None, analyzer: Analyzer, max_bytes: int | None
-) -> Document:
-    """extract -> normalize -> metadata -> passages -> analyze, for one file."""
-    extracted = extract(path, max_bytes)
-    pages = [(p.number, normalize(p.text)) for p in extracted.pages]
-    full = "\n\n".join(t for _, t in pages if t)
-    if not full.strip():
-        raise ExtractionError("empty", "추출된 텍스트가 없습니다.")
-    meta = build_metadata(full, path, row)
-    raw = split_passages(pages)
-    analyzed = analyzer.analyze_many([p.text for p in raw])
-    passages = [
-        Passage(i, rp.page, rp.text, _tokens(toks))
-        for i, (rp, toks) in enumerate(zip(raw, analyzed, strict=True))
-    ]
-    return Document(
-        id=document_id(path),
-        title=meta.title,
-        institute=meta.institute,
-        regions=meta.regions,
-        doc_type=meta.doc_type,
-        date=meta.date,
-        url=meta.url,
-        source_path=str(path),
-        institute_published=meta.institute_published,
-        page_count=max((p.number or 0 for p in extracted.pages), default=0) or None,
-        passages=passages,
-        title_tokens=_tokens(analyzer.analyze(meta.title)),
-    )
 
 
 ProgressFn = Callable[[IngestReport, Path], None]
@@ -118,12 +115,18 @@ class Ingester:
         backend: SearchBackend,
         analyzer: Analyzer,
         max_bytes: int | None = None,
+        workers: int | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
         self.analyzer = analyzer
         self.max_bytes = max_bytes
+        self.workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        with store.connect() as con:
+            con.executescript(CACHE_SCHEMA)
+            dedup.ensure_schema(con)
 
+    # ------------------------------------------------------------------- the run
     def run(
         self,
         paths: list[Path],
@@ -131,28 +134,77 @@ class Ingester:
         retry_failed: bool = False,
         progress: ProgressFn | None = None,
     ) -> IngestReport:
-        started = time.monotonic()
         report = IngestReport()
-        manifests: dict[Path, dict[str, dict[str, str]]] = {}
-        pending: list[tuple[Document, FileRecord, bool]] = []
-        seen_paths: set[str] = set()
         files = list(discover(paths))
         if retry_failed:
             failed = {f.path for f in self.store.list_files("failed")}
             files = [f for f in files if str(f) in failed]
+        report.total_files = len(files)
+        report.total_bytes = sum(f.stat().st_size for f in files)
+        manifests: dict[Path, dict[str, dict[str, str]]] = {}
+        jobs: list[tuple[BuildJob, str, FileRecord | None]] = []
         for path in files:
+            job = self._plan(path, manifests, report)
+            if job is not None:
+                jobs.append(job)
+            elif progress:
+                progress(report, path)
+        pending: list[tuple[Document, FileRecord, bool]] = []
+        for (job, sha, prev), result in zip(
+            jobs, self._build_all([j for j, _, _ in jobs]), strict=True
+        ):
             report.seen += 1
-            seen_paths.add(str(path))
-            self._one(path, manifests, pending, report)
+            report.pages += result.pages
+            report.bytes += result.bytes
+            report.cache_hits += result.cache_hits
+            self._accept(job, sha, prev, result, pending, report)
             if len(pending) >= BATCH:
                 self._flush(pending, report)
             if progress:
-                progress(report, path)
+                progress(report, Path(job.path))
         self._flush(pending, report)
         if sync:
-            self._sync(paths, seen_paths, report)
-        report.seconds = time.monotonic() - started
+            self._sync(paths, {str(f) for f in files}, report)
+        report.seconds = time.monotonic() - report.started
         return report
+
+    def _plan(self, path: Path, manifests, report: IngestReport):
+        """(job, sha, previous record) for a file that needs building, else None."""
+        key = str(path)
+        try:
+            size = path.stat().st_size
+            sha = file_sha256(path)
+        except OSError as exc:
+            report.seen += 1
+            self._fail(key, None, None, "unreadable", f"파일을 읽을 수 없습니다: {exc}", report)
+            return None
+        prev = self.store.get_file(key)
+        if (
+            prev
+            and prev.status == "indexed"
+            and prev.sha256 == sha
+            and prev.analyzer_id == self.analyzer.identity
+        ):
+            report.seen += 1
+            report.unchanged += 1
+            report.unchanged_bytes += size
+            return None
+        job = BuildJob(key, self._manifest_row(path, manifests), self.max_bytes)
+        return job, sha, prev
+
+    def _build_all(self, jobs: list[BuildJob]) -> Iterator[BuildResult]:
+        if self.workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
+            cache = AnalysisCache(self.store.path, self.analyzer.identity)
+            for job in jobs:
+                yield build(job, self.analyzer, cache)
+            return
+        src = self.analyzer.lexicon.sources
+        with ProcessPoolExecutor(
+            max_workers=self.workers,
+            initializer=init_worker,
+            initargs=(src.get("user_dict"), src.get("synonyms"), self.store.path),
+        ) as pool:
+            yield from pool.map(build_in_worker, jobs, chunksize=1)
 
     def _manifest_row(self, path: Path, manifests) -> dict[str, str] | None:
         folder = path.parent
@@ -168,45 +220,46 @@ class Ingester:
                 return rows.get(rel) or rows.get(path.name)
         return None
 
-    def _one(self, path: Path, manifests, pending, report: IngestReport) -> None:
-        key = str(path)
-        try:
-            stat = path.stat()
-            sha = file_sha256(path)
-        except OSError as exc:
-            self._fail(key, None, None, "unreadable", f"파일을 읽을 수 없습니다: {exc}", report)
+    # ------------------------------------------------------------- bookkeeping
+    def _accept(
+        self,
+        job: BuildJob,
+        sha: str,
+        prev: FileRecord | None,
+        result: BuildResult,
+        pending,
+        report: IngestReport,
+    ) -> None:
+        size = result.bytes or None
+        if result.document is None:
+            self._fail(job.path, sha, size, result.reason or "error", result.message or "", report)
             return
-        prev = self.store.get_file(key)
-        if (
-            prev
-            and prev.status == "indexed"
-            and prev.sha256 == sha
-            and prev.analyzer_id == self.analyzer.identity
-        ):
-            report.unchanged += 1
-            return
-        try:
-            doc = build_document(
-                path, self._manifest_row(path, manifests), self.analyzer, self.max_bytes
-            )
-        except ExtractionError as exc:
-            self._fail(key, sha, stat.st_size, exc.reason, exc.message, report)
-            return
-        except Exception as exc:  # a bad file never stops the run
-            self._fail(key, sha, stat.st_size, "error", f"{type(exc).__name__}: {exc}", report)
-            return
+        doc = result.document
         rec = FileRecord(
-            key, doc.id, sha, stat.st_size, "pending", None, self.analyzer.identity, time.time()
+            job.path, doc.id, sha, size, "pending", None, self.analyzer.identity, time.time()
         )
         with self.store.connect() as con:
+            con.executemany(
+                "INSERT OR IGNORE INTO analysis_cache (text_hash, analyzer_id, tokens) "
+                "VALUES (?,?,?)",
+                [(h, self.analyzer.identity, toks) for h, toks in result.new_cache],
+            )
+            doc.canonical_id = dedup.find_canonical(
+                con, doc.id, doc.content_hash or "", doc.simhash or 0
+            )
             self.store.put_document(doc, self.analyzer.identity, con)
             self.store.put_file(rec, con)
-        is_new = prev is None or prev.doc_id is None
-        if is_new:
+            if doc.canonical_id is None:
+                dedup.record(con, doc.id, doc.simhash or 0)
+            else:
+                dedup.forget(con, doc.id)
+        if prev is None or prev.doc_id is None:
             report.added += 1
         else:
             report.updated += 1
-        pending.append((doc, rec, is_new))
+        if doc.canonical_id:
+            report.duplicates += 1
+        pending.append((doc, rec, prev is None or prev.doc_id is None))
 
     def _fail(
         self,
@@ -218,11 +271,11 @@ class Ingester:
         report: IngestReport,
     ) -> None:
         prev = self.store.get_file(key)
+        if prev and prev.doc_id:
+            # The file changed into something unreadable: its old text is no longer
+            # what the file says, so it leaves the store and the index too.
+            self._remove_documents([prev.doc_id])
         with self.store.connect() as con:
-            if prev and prev.doc_id:
-                # The file changed into something unreadable: its old text is no longer
-                # what the file says, so it leaves the index too.
-                self.store.delete_document(prev.doc_id, con)
             self.store.put_file(
                 FileRecord(
                     key,
@@ -236,8 +289,6 @@ class Ingester:
                 ),
                 con,
             )
-        if prev and prev.doc_id:
-            self.backend.delete([prev.doc_id])
         report.failed += 1
         report.failures.append((key, f"[{reason}] {message}"))
 
@@ -246,13 +297,19 @@ class Ingester:
     ) -> None:
         if not pending:
             return
-        outcome = self.backend.index(doc for doc, _, _ in pending)
+        canonical = [doc for doc, _, _ in pending if doc.canonical_id is None]
+        copies = [doc.id for doc, _, _ in pending if doc.canonical_id is not None]
+        outcome = self.backend.index(canonical)
+        if copies:
+            self.backend.delete(copies)  # a copy is counted once: through its canonical
         with self.store.connect() as con:
             for doc, rec, _ in pending:
                 if doc.id in outcome.errors:
                     rec.status = "failed"
                     rec.error = f"[index] 색인에 실패했습니다: {outcome.errors[doc.id]}"
+                    rec.doc_id = None
                     self.store.delete_document(doc.id, con)
+                    dedup.forget(con, doc.id)
                 else:
                     rec.status = "indexed"
                 self.store.put_file(rec, con)
@@ -266,6 +323,36 @@ class Ingester:
                 report.failures.append((rec.path, rec.error or ""))
         pending.clear()
 
+    def _remove_documents(self, ids: list[str]) -> None:
+        """Delete documents; a removed canonical hands over to its first copy."""
+        promote: list[str] = []
+        with self.store.connect() as con:
+            for doc_id in ids:
+                copies = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT id FROM documents WHERE canonical_id = ? ORDER BY id", (doc_id,)
+                    )
+                ]
+                if copies:
+                    heir, rest = copies[0], copies[1:]
+                    con.execute("UPDATE documents SET canonical_id = NULL WHERE id = ?", (heir,))
+                    con.executemany(
+                        "UPDATE documents SET canonical_id = ? WHERE id = ?",
+                        [(heir, c) for c in rest],
+                    )
+                    row = con.execute(
+                        "SELECT simhash FROM documents WHERE id = ?", (heir,)
+                    ).fetchone()
+                    dedup.record(con, heir, row[0] or 0)
+                    promote.append(heir)
+                self.store.delete_document(doc_id, con)
+                dedup.forget(con, doc_id)
+        self.backend.delete(ids)
+        promoted = [d for d in (self.store.get_document(i) for i in promote) if d]
+        if promoted:
+            self.backend.index(promoted)
+
     def _sync(self, roots: list[Path], seen: set[str], report: IngestReport) -> None:
         prefixes = [str(Path(r).resolve()) for r in roots]
         gone = [
@@ -273,12 +360,7 @@ class Ingester:
             for f in self.store.list_files()
             if f.path not in seen and any(f.path.startswith(p) for p in prefixes)
         ]
-        ids = [f.doc_id for f in gone if f.doc_id]
+        self._remove_documents([f.doc_id for f in gone if f.doc_id])
         with self.store.connect() as con:
-            for f in gone:
-                if f.doc_id:
-                    self.store.delete_document(f.doc_id, con)
-                con.execute("DELETE FROM files WHERE path = ?", (f.path,))
-        if ids:
-            self.backend.delete(ids)
+            con.executemany("DELETE FROM files WHERE path = ?", [(f.path,) for f in gone])
         report.removed += len(gone)

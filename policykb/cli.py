@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -29,15 +30,29 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--sync", is_flag=True, help="Remove documents whose files are gone.")
 @click.option("--retry-failed", is_flag=True, help="Only retry files that failed before.")
-@click.option("--quiet", is_flag=True, help="No per-file progress.")
-def ingest(paths: tuple[Path, ...], sync: bool, retry_failed: bool, quiet: bool) -> None:
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Extraction/analysis worker processes (default: up to 2).",
+)
+def ingest(
+    paths: tuple[Path, ...], sync: bool, retry_failed: bool, quiet: bool, workers: int | None
+) -> None:
     rt = _runtime()
 
-    def progress(report, path):
-        if not quiet:
-            click.echo(f"\r[{report.seen}] {path.name[:60]:<60}", nl=False, err=True)
+    last = [0.0]
 
-    report = rt.ingester().run(list(paths), sync=sync, retry_failed=retry_failed, progress=progress)
+    def progress(report, path):
+        now = time.monotonic()
+        if not quiet and (now - last[0] > 0.5 or report.seen == report.total_files):
+            last[0] = now
+            click.echo(f"\r{report.progress_line():<100}", nl=False, err=True)
+
+    report = rt.ingester(workers).run(
+        list(paths), sync=sync, retry_failed=retry_failed, progress=progress
+    )
     if not quiet:
         click.echo("", err=True)
     for path, reason in report.failures:

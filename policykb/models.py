@@ -42,6 +42,13 @@ class Document:
     page_count: int | None = None
     passages: list[Passage] = field(default_factory=list)
     title_tokens: list[Token] = field(default_factory=list)
+    department: str | None = None
+    authors: list[str] = field(default_factory=list)
+    contacts: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)  # regions named in the text
+    content_hash: str | None = None  # of the normalized text (exact duplicates)
+    simhash: int | None = None  # of the text's shingles (near duplicates)
+    canonical_id: str | None = None  # set on a copy: the document it duplicates
 
     @property
     def year(self) -> int | None:

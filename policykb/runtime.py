@@ -38,11 +38,15 @@ class Runtime:
     def service(self) -> SearchService:
         return SearchService(self.settings, self.store, self.backend, self.analyzer)
 
-    def ingester(self):
+    def ingester(self, workers: int | None = None):
         from ingest.pipeline import Ingester
 
         return Ingester(
-            self.store, self.backend, self.analyzer, self.settings.max_file_mb * 1024 * 1024
+            self.store,
+            self.backend,
+            self.analyzer,
+            self.settings.max_file_mb * 1024 * 1024,
+            workers,
         )
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:

@@ -54,6 +54,23 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# Columns added after the first release: (table, column, declaration). Added in place
+# when an older store is opened.
+MIGRATIONS = (
+    ("documents", "department", "TEXT"),
+    ("documents", "authors", "TEXT NOT NULL DEFAULT '[]'"),
+    ("documents", "contacts", "TEXT NOT NULL DEFAULT '[]'"),
+    ("documents", "places", "TEXT NOT NULL DEFAULT '[]'"),
+    ("documents", "content_hash", "TEXT"),
+    ("documents", "simhash", "INTEGER"),
+    ("documents", "canonical_id", "TEXT"),
+)
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash)",
+    "CREATE INDEX IF NOT EXISTS documents_canonical ON documents(canonical_id)",
+    "CREATE INDEX IF NOT EXISTS files_doc ON files(doc_id)",
+)
+
 
 @dataclass(slots=True)
 class FileRecord:
@@ -87,6 +104,12 @@ class DocumentStore:
         self._local = threading.local()
         with self.connect() as con:
             con.executescript(SCHEMA)
+            have = {r[1] for r in con.execute("PRAGMA table_info(documents)")}
+            for table, column, decl in MIGRATIONS:
+                if column not in have:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            for sql in INDEXES:
+                con.execute(sql)
 
     def _conn(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -122,7 +145,8 @@ class DocumentStore:
         con.execute(
             """INSERT OR REPLACE INTO documents (id, title, institute, institute_published,
                regions, doc_type, date, url, source_path, page_count, title_tokens,
-               analyzer_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+               analyzer_id, updated_at, department, authors, contacts, places, content_hash,
+               simhash, canonical_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 doc.id,
                 doc.title,
@@ -137,6 +161,13 @@ class DocumentStore:
                 _tokens_to_json(doc.title_tokens),
                 analyzer_id,
                 time.time(),
+                doc.department,
+                json.dumps(doc.authors, ensure_ascii=False),
+                json.dumps(doc.contacts, ensure_ascii=False),
+                json.dumps(doc.places, ensure_ascii=False),
+                doc.content_hash,
+                doc.simhash,
+                doc.canonical_id,
             ),
         )
         con.executemany(
@@ -162,6 +193,13 @@ class DocumentStore:
             page_count=row["page_count"],
             passages=passages,
             title_tokens=_tokens_from_json(row["title_tokens"]),
+            department=row["department"],
+            authors=json.loads(row["authors"] or "[]"),
+            contacts=json.loads(row["contacts"] or "[]"),
+            places=json.loads(row["places"] or "[]"),
+            content_hash=row["content_hash"],
+            simhash=row["simhash"],
+            canonical_id=row["canonical_id"],
         )
 
     def get_document(self, doc_id: str, with_passages: bool = True) -> Document | None:
@@ -218,8 +256,24 @@ class DocumentStore:
         )
         return row[0]
 
-    def count_documents(self) -> int:
-        return self._conn().execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    def count_documents(self, canonical_only: bool = True) -> int:
+        sql = "SELECT COUNT(*) FROM documents"
+        if canonical_only:
+            sql += " WHERE canonical_id IS NULL"
+        return self._conn().execute(sql).fetchone()[0]
+
+    def copies(self, doc_id: str) -> list[Document]:
+        """The other documents of ``doc_id``'s duplicate group (metadata only)."""
+        con = self._conn()
+        row = con.execute("SELECT canonical_id FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return []
+        root = row[0] or doc_id
+        rows = con.execute(
+            "SELECT * FROM documents WHERE (id = ? OR canonical_id = ?) AND id != ? ORDER BY id",
+            (root, root, doc_id),
+        ).fetchall()
+        return [self._doc_from_row(r, []) for r in rows]
 
     def document_ids(self) -> set[str]:
         return {r[0] for r in self._conn().execute("SELECT id FROM documents")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, abort, jsonify
 
 from policykb.query import QuerySyntaxError
@@ -47,6 +49,19 @@ def document(doc_id: str):
             "date": doc.date,
             "url": doc.url,
             "page_count": doc.page_count,
+            "department": doc.department,
+            "authors": doc.authors,
+            "contacts": doc.contacts,
+            "places": doc.places,
+            "copies": [
+                {
+                    "id": c.id,
+                    "title": c.title,
+                    "institute": c.institute,
+                    "source": Path(c.source_path).name if c.source_path else None,
+                }
+                for c in runtime().store.copies(doc.id)
+            ],
             "passages": [{"seq": p.seq, "page": p.page, "text": p.text} for p in doc.passages],
         }
     )

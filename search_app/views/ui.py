@@ -130,7 +130,14 @@ def document(doc_id: str):
         for p in doc.passages
     ]
     has_file = bool(doc.source_path and Path(doc.source_path).is_file())
-    return render_template("document.html", doc=doc, passages=passages, q=q, has_file=has_file)
+    return render_template(
+        "document.html",
+        doc=doc,
+        passages=passages,
+        q=q,
+        has_file=has_file,
+        copies=rt.store.copies(doc.id),
+    )
 
 
 @bp.get("/documents/<doc_id>/file")

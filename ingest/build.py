@@ -1,0 +1,160 @@
+"""One file -> one Document: extract, normalize, metadata, passages, analyze.
+
+Runs in the ingest process or in worker processes (each builds its own Kiwi: a Kiwi
+cannot be pickled). Analysis results are cached by passage-text hash and analyzer
+identity, so re-ingesting a changed file re-runs Kiwi only on passages that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyzers import Analyzer, get_analyzer
+from ingest import dedup
+from ingest.extract import ExtractionError, extract
+from ingest.metadata import build_metadata
+from ingest.normalize import normalize
+from ingest.passages import split_passages
+from policykb.models import Document, Passage, Token
+
+CACHE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS analysis_cache (
+    text_hash TEXT NOT NULL,
+    analyzer_id TEXT NOT NULL,
+    tokens TEXT NOT NULL,
+    PRIMARY KEY (text_hash, analyzer_id)
+);
+"""
+
+
+def document_id(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()[:16]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass
+class BuildJob:
+    path: str
+    manifest_row: dict[str, str] | None
+    max_bytes: int | None
+
+
+@dataclass
+class BuildResult:
+    path: str
+    document: Document | None = None
+    reason: str | None = None
+    message: str | None = None
+    pages: int = 0
+    bytes: int = 0
+    new_cache: list[tuple[str, str]] = field(default_factory=list)  # (hash, tokens json)
+    cache_hits: int = 0
+
+
+class AnalysisCache:
+    """Read side of the cache (SQLite, shared by processes; written by the main process)."""
+
+    def __init__(self, db_path: str | None, analyzer_id: str) -> None:
+        self.analyzer_id = analyzer_id
+        self.con = None
+        if db_path:
+            self.con = sqlite3.connect(db_path, timeout=30)
+            self.con.executescript(CACHE_SCHEMA)
+
+    def get(self, h: str) -> list[Token] | None:
+        if self.con is None:
+            return None
+        row = self.con.execute(
+            "SELECT tokens FROM analysis_cache WHERE text_hash = ? AND analyzer_id = ?",
+            (h, self.analyzer_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(row[0])]
+
+
+def tokens_json(tokens: list[Token]) -> str:
+    return json.dumps(
+        [[t.term, t.start, t.end, t.position, 1 if t.joined else 0] for t in tokens],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> BuildResult:
+    path = Path(job.path)
+    result = BuildResult(job.path)
+    try:
+        result.bytes = path.stat().st_size
+        extracted = extract(path, job.max_bytes)
+        result.pages = len(extracted.pages)
+        pages = [(p.number, normalize(p.text)) for p in extracted.pages]
+        full = "\n\n".join(t for _, t in pages if t)
+        if not full.strip():
+            raise ExtractionError("empty", "추출된 텍스트가 없습니다.")
+        meta = build_metadata(full, path, job.manifest_row)
+        passages = []
+        for i, rp in enumerate(split_passages(pages)):
+            h = text_hash(rp.text)
+            tokens = cache.get(h) if cache else None
+            if tokens is None:
+                tokens = [
+                    Token(t.term, t.start, t.end, t.position, t.joined)
+                    for t in analyzer.analyze(rp.text)
+                ]
+                result.new_cache.append((h, tokens_json(tokens)))
+            else:
+                result.cache_hits += 1
+            passages.append(Passage(i, rp.page, rp.text, tokens))
+        title_tokens = [
+            Token(t.term, t.start, t.end, t.position, t.joined)
+            for t in analyzer.analyze(meta.title)
+        ]
+        result.document = Document(
+            id=document_id(path),
+            title=meta.title,
+            institute=meta.institute,
+            regions=meta.regions,
+            doc_type=meta.doc_type,
+            date=meta.date,
+            url=meta.url,
+            source_path=str(path),
+            institute_published=meta.institute_published,
+            page_count=max((p.number or 0 for p in extracted.pages), default=0) or None,
+            passages=passages,
+            title_tokens=title_tokens,
+            department=meta.department,
+            authors=meta.authors,
+            contacts=meta.contacts,
+            places=meta.places,
+            content_hash=dedup.content_hash(full),
+            simhash=dedup.to_signed(dedup.simhash(full)),
+        )
+    except ExtractionError as exc:
+        result.reason, result.message = exc.reason, exc.message
+    except MemoryError:
+        result.reason, result.message = "too_large", "메모리가 부족해 처리하지 못했습니다."
+    except Exception as exc:  # a bad file never stops the run
+        result.reason, result.message = "error", f"{type(exc).__name__}: {exc}"
+    return result
+
+
+# ------------------------------------------------------------------ worker processes
+_worker: dict = {}
+
+
+def init_worker(user_dict: str | None, synonyms: str | None, cache_db: str | None) -> None:
+    analyzer = get_analyzer(user_dict, synonyms)
+    _worker["analyzer"] = analyzer
+    _worker["cache"] = AnalysisCache(cache_db, analyzer.identity)
+
+
+def build_in_worker(job: BuildJob) -> BuildResult:
+    return build(job, _worker["analyzer"], _worker["cache"])

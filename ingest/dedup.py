@@ -1,0 +1,117 @@
+"""Exact and near-duplicate detection: a content hash and a 64-bit SimHash over character
+shingles, looked up through 4 bands of 16 bits (any two texts within Hamming distance 3
+share at least one band)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+
+SHINGLE = 4
+BANDS = 4
+BAND_BITS = 16
+NEAR_DISTANCE = 3  # bits out of 64
+_NON_WORD_RE = re.compile(r"[\W_]+")
+
+BANDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS simhash_bands (
+    doc_id TEXT NOT NULL,
+    band INTEGER NOT NULL,
+    value INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS simhash_bands_lookup ON simhash_bands(band, value);
+CREATE INDEX IF NOT EXISTS simhash_bands_doc ON simhash_bands(doc_id);
+"""
+
+
+def _squash(text: str) -> str:
+    """Text without spaces and punctuation: line breaks, hyphenation, page furniture and
+    table layout differ between the HWP, HWPX and PDF copies of a document."""
+    return _NON_WORD_RE.sub("", text.lower())
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(_squash(text).encode()).hexdigest()
+
+
+def simhash(text: str) -> int:
+    squashed = _squash(text)
+    weights = [0] * 64
+    seen: set[str] = set()
+    for i in range(max(1, len(squashed) - SHINGLE + 1)):
+        shingle = squashed[i : i + SHINGLE]
+        if shingle in seen:
+            continue
+        seen.add(shingle)
+        h = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big")
+        for bit in range(64):
+            weights[bit] += 1 if h >> bit & 1 else -1
+    value = 0
+    for bit in range(64):
+        if weights[bit] > 0:
+            value |= 1 << bit
+    return value
+
+
+def to_signed(value: int) -> int:
+    """SQLite integers are signed 64-bit."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def to_unsigned(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+def hamming(a: int, b: int) -> int:
+    return bin(to_unsigned(a) ^ to_unsigned(b)).count("1")
+
+
+def _bands(value: int) -> list[int]:
+    v = to_unsigned(value)
+    return [(v >> (i * BAND_BITS)) & ((1 << BAND_BITS) - 1) for i in range(BANDS)]
+
+
+def ensure_schema(con: sqlite3.Connection) -> None:
+    con.executescript(BANDS_SCHEMA)
+
+
+def record(con: sqlite3.Connection, doc_id: str, value: int) -> None:
+    con.execute("DELETE FROM simhash_bands WHERE doc_id = ?", (doc_id,))
+    con.executemany(
+        "INSERT INTO simhash_bands (doc_id, band, value) VALUES (?,?,?)",
+        [(doc_id, i, b) for i, b in enumerate(_bands(value))],
+    )
+
+
+def forget(con: sqlite3.Connection, doc_id: str) -> None:
+    con.execute("DELETE FROM simhash_bands WHERE doc_id = ?", (doc_id,))
+
+
+def find_canonical(con: sqlite3.Connection, doc_id: str, chash: str, value: int) -> str | None:
+    """The canonical document ``doc_id``'s text duplicates (exactly or nearly), if any."""
+    row = con.execute(
+        "SELECT id FROM documents WHERE content_hash = ? AND id != ? AND canonical_id IS NULL "
+        "ORDER BY id LIMIT 1",
+        (chash, doc_id),
+    ).fetchone()
+    if row:
+        return row[0]
+    candidates: set[str] = set()
+    for i, band in enumerate(_bands(value)):
+        for (other,) in con.execute(
+            "SELECT doc_id FROM simhash_bands WHERE band = ? AND value = ? AND doc_id != ?",
+            (i, band, doc_id),
+        ):
+            candidates.add(other)
+    best: tuple[int, str] | None = None
+    for other in sorted(candidates):
+        r = con.execute(
+            "SELECT simhash FROM documents WHERE id = ? AND canonical_id IS NULL", (other,)
+        ).fetchone()
+        if r is None or r[0] is None:
+            continue
+        d = hamming(value, r[0])
+        if d <= NEAR_DISTANCE and (best is None or d < best[0]):
+            best = (d, other)
+    return best[1] if best else None
