@@ -11,7 +11,9 @@ import sqlite3
 SHINGLE = 4
 BANDS = 4
 BAND_BITS = 16
-NEAR_DISTANCE = 3  # bits out of 64
+NEAR_DISTANCE = 12  # bits out of 64: candidates, then verified on the texts themselves
+MIN_CONTAINMENT = 0.85  # share of the smaller text's shingles found in the other text
+MIN_LENGTH_RATIO = 0.6
 _NON_WORD_RE = re.compile(r"[\W_]+")
 
 BANDS_SCHEMA = """
@@ -88,8 +90,30 @@ def forget(con: sqlite3.Connection, doc_id: str) -> None:
     con.execute("DELETE FROM simhash_bands WHERE doc_id = ?", (doc_id,))
 
 
-def find_canonical(con: sqlite3.Connection, doc_id: str, chash: str, value: int) -> str | None:
-    """The canonical document ``doc_id``'s text duplicates (exactly or nearly), if any."""
+def shingles(text: str) -> set[str]:
+    squashed = _squash(text)
+    return {squashed[i : i + SHINGLE] for i in range(max(1, len(squashed) - SHINGLE + 1))}
+
+
+def near_duplicate(a: set[str], b: set[str]) -> bool:
+    """Same document in another format or edition: most shingles of the smaller text are
+    in the larger one (measured: 0.88-1.0 for HWP/HWPX/PDF copies of one document,
+    0.67-0.78 for different press releases on the same template)."""
+    if not a or not b or min(len(a), len(b)) / max(len(a), len(b)) < MIN_LENGTH_RATIO:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= MIN_CONTAINMENT
+
+
+def _stored_text(con: sqlite3.Connection, doc_id: str) -> str:
+    rows = con.execute("SELECT text FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,))
+    return "\n\n".join(r[0] for r in rows)
+
+
+def find_canonical(
+    con: sqlite3.Connection, doc_id: str, chash: str, value: int, text: str = ""
+) -> str | None:
+    """The canonical document ``doc_id``'s text duplicates (exactly or nearly), if any.
+    SimHash bands propose candidates; each is verified on shingle containment."""
     row = con.execute(
         "SELECT id FROM documents WHERE content_hash = ? AND id != ? AND canonical_id IS NULL "
         "ORDER BY id LIMIT 1",
@@ -104,7 +128,7 @@ def find_canonical(con: sqlite3.Connection, doc_id: str, chash: str, value: int)
             (i, band, doc_id),
         ):
             candidates.add(other)
-    best: tuple[int, str] | None = None
+    close: list[tuple[int, str]] = []
     for other in sorted(candidates):
         r = con.execute(
             "SELECT simhash FROM documents WHERE id = ? AND canonical_id IS NULL", (other,)
@@ -112,6 +136,12 @@ def find_canonical(con: sqlite3.Connection, doc_id: str, chash: str, value: int)
         if r is None or r[0] is None:
             continue
         d = hamming(value, r[0])
-        if d <= NEAR_DISTANCE and (best is None or d < best[0]):
-            best = (d, other)
-    return best[1] if best else None
+        if d <= NEAR_DISTANCE:
+            close.append((d, other))
+    if not close or not text:
+        return None
+    mine = shingles(text)
+    for _d, other in sorted(close):
+        if near_duplicate(mine, shingles(_stored_text(con, other))):
+            return other
+    return None

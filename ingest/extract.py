@@ -154,10 +154,7 @@ def extract_pdf(path: Path) -> Extracted:
 
 
 UNSUPPORTED = {
-    "ole2": "HWP 5(OLE2) 형식은 아직 지원하지 않습니다.",
-    "hwpx": "HWPX 형식은 아직 지원하지 않습니다.",
-    "docx": "DOCX 형식은 아직 지원하지 않습니다.",
-    "zip": "ZIP 압축 파일은 지원하지 않습니다.",
+    "zip": "ZIP 압축 파일은 지원하지 않습니다 (HWPX/DOCX가 아님).",
     "binary": "알 수 없는 바이너리 형식입니다.",
 }
 
@@ -176,4 +173,16 @@ def extract(path: Path, max_bytes: int | None = None) -> Extracted:
         return extract_html(path)
     if kind == "text":
         return extract_text_file(path)
+    if kind == "ole2":
+        from ingest.hwp import extract_hwp
+
+        return extract_hwp(path)
+    if kind == "hwpx":
+        from ingest.hwp import extract_hwpx
+
+        return extract_hwpx(path)
+    if kind == "docx":
+        from ingest.office import extract_docx
+
+        return extract_docx(path)
     raise ExtractionError("unsupported", UNSUPPORTED[kind])

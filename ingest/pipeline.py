@@ -245,7 +245,7 @@ class Ingester:
                 [(h, self.analyzer.identity, toks) for h, toks in result.new_cache],
             )
             doc.canonical_id = dedup.find_canonical(
-                con, doc.id, doc.content_hash or "", doc.simhash or 0
+                con, doc.id, doc.content_hash or "", doc.simhash or 0, doc.text
             )
             self.store.put_document(doc, self.analyzer.identity, con)
             self.store.put_file(rec, con)

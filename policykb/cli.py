@@ -254,3 +254,7 @@ def _shared(rel: str) -> str:
 
     base = Path(os.environ.get("POLICYKB_SHARED_DIR", Path.cwd().parent / "shared"))
     return str(base / "data" / rel)
+
+
+if __name__ == "__main__":
+    main()

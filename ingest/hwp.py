@@ -1,0 +1,294 @@
+"""HWP 5.x (OLE2 compound file) and HWPX (OWPML zip) text extraction.
+
+Both return one Page (number None) whose paragraphs, table cells, text boxes, headers,
+footers and footnotes are separated by blank lines. Each function checks the magic bytes
+and hands a mis-named file to the other, so ``Extracted.format`` is the real format.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import olefile
+
+from ingest.extract import Extracted, ExtractionError, Page
+from ingest.office import (
+    MAX_UNCOMPRESSED_BYTES,
+    ZIP_MAGIC,
+    TextSpec,
+    corrupt_on_error,
+    has_magic,
+    open_zip,
+    read_member,
+    require_text,
+    xml_elements,
+    xml_paragraphs,
+)
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+HWP3_MAGIC = b"HWP Document File V3"
+SIGNATURE = b"HWP Document File"
+
+# FileHeader property bits (HWP 5.0 spec, "파일 인식 정보")
+COMPRESSED = 1 << 0
+PASSWORD = 1 << 1
+DISTRIBUTION = 1 << 2  # 배포용 문서: body in ViewText/, AES-encrypted
+DRM = 1 << 4
+CERT_ENCRYPTED = 1 << 8
+CERT_DRM = 1 << 10
+
+HWPTAG_BEGIN = 16
+PARA_HEADER = HWPTAG_BEGIN + 50
+PARA_TEXT = HWPTAG_BEGIN + 51
+CTRL_HEADER = HWPTAG_BEGIN + 55
+DUTMAL_ID = b"tudt"  # ctrl id "tdut" (덧말) as stored: a little-endian uint32
+
+# Control characters 0-31 in PARA_TEXT: "char" controls take one WCHAR; the inline and
+# extended ones take eight (code, 12 bytes of payload starting with a ctrl id, code).
+_CHAR_CONTROLS = frozenset({0, 10, 13, *range(24, 32)})
+_CONTROL_TEXT = {9: "\t", 10: "\n", 24: "-", 30: " ", 31: " "}
+_DUTMAL_CONTROL = 23
+_PLACEHOLDER = "\ufffc"  # where a 덧말 goes until its CTRL_HEADER is read
+_CONTROL_AT = re.compile(rb"(?=[\x00-\x1f]\x00)")  # candidates; only even offsets count
+
+_OTHER_OLE = {
+    "WordDocument": "MS Word 97-2003(.doc)",
+    "Workbook": "MS Excel(.xls)",
+    "Book": "MS Excel 5(.xls)",
+    "PowerPoint Document": "MS PowerPoint(.ppt)",
+}
+
+
+# ---------------------------------------------------------------------------------- HWP 5
+@dataclass(frozen=True)
+class HwpHeader:
+    version: tuple[int, int, int, int]
+    flags: int
+
+
+def extract_hwp(path: Path) -> Extracted:
+    """Text of an HWP 5.x file; ExtractionError for encrypted, corrupt or non-HWP files."""
+    with path.open("rb") as fh:
+        head = fh.read(len(HWP3_MAGIC))
+    if head.startswith(ZIP_MAGIC):
+        return extract_hwpx(path)
+    if not head.startswith(OLE_MAGIC):
+        raise _not_hwp5(head)
+    with corrupt_on_error("HWP"), olefile.OleFileIO(str(path)) as ole:
+        header = _read_header(ole)
+        _refuse_protected(ole, header)
+        sections = [_section_paragraphs(data) for data in _sections(ole, header)]
+    return Extracted("hwp", [_page(sections, "HWP")])
+
+
+def _not_hwp5(head: bytes) -> ExtractionError:
+    if head.startswith(HWP3_MAGIC):
+        return ExtractionError("unsupported", "HWP 3.x 형식은 지원하지 않습니다.")
+    return ExtractionError("unsupported", "HWP 5(OLE2) 형식의 파일이 아닙니다.")
+
+
+def _read_header(ole: olefile.OleFileIO) -> HwpHeader:
+    if not ole.exists("FileHeader"):
+        raise _not_hwp_ole(ole)
+    data = _read_stream(ole, "FileHeader")
+    if len(data) < 40 or data[:32].rstrip(b"\0") != SIGNATURE:
+        raise ExtractionError("corrupt", "HWP 파일 헤더(FileHeader)가 손상되었습니다.")
+    version = (data[35], data[34], data[33], data[32])  # uint32 0xMMnnPPrr, little-endian
+    header = HwpHeader(version, int.from_bytes(data[36:40], "little"))
+    if header.version[0] != 5:
+        raise ExtractionError("unsupported", f"HWP {header.version[0]}.x 형식은 지원하지 않습니다.")
+    return header
+
+
+def _read_stream(ole: olefile.OleFileIO, name: str) -> bytes:
+    """A stream's bytes; olefile returns short data instead of failing on truncated files."""
+    data = ole.openstream(name).read()
+    if len(data) != ole.get_size(name):
+        raise ExtractionError("corrupt", f"HWP 파일이 잘려 있습니다 ({name} 스트림이 불완전함).")
+    return data
+
+
+def _not_hwp_ole(ole: olefile.OleFileIO) -> ExtractionError:
+    if ole.exists("EncryptedPackage"):
+        return ExtractionError("encrypted", "암호가 걸린 MS Office 문서입니다.")
+    for stream, label in _OTHER_OLE.items():
+        if ole.exists(stream):
+            return ExtractionError("unsupported", f"{label} 형식은 지원하지 않습니다.")
+    return ExtractionError("unsupported", "HWP 문서가 아닌 OLE2 파일입니다.")
+
+
+def _refuse_protected(ole: olefile.OleFileIO, header: HwpHeader) -> None:
+    if header.flags & DISTRIBUTION or ole.exists("ViewText"):
+        raise ExtractionError("encrypted", "배포용(암호화된) HWP 문서라 본문을 읽을 수 없습니다.")
+    if header.flags & PASSWORD:
+        raise ExtractionError("encrypted", "암호가 걸린 HWP 문서입니다.")
+    if header.flags & (DRM | CERT_ENCRYPTED | CERT_DRM):
+        raise ExtractionError("encrypted", "DRM 또는 인증서로 보호된 HWP 문서입니다.")
+
+
+def _sections(ole: olefile.OleFileIO, header: HwpHeader) -> Iterator[bytes]:
+    """BodyText/Section0..N in numeric order, inflated, within a total size budget."""
+    numbered = []
+    for entry in ole.listdir(streams=True, storages=False):
+        if len(entry) == 2 and entry[0] == "BodyText":
+            match = re.fullmatch(r"Section(\d+)", entry[1])
+            if match:
+                numbered.append((int(match[1]), "/".join(entry)))
+    if not numbered:
+        raise ExtractionError("corrupt", "HWP 본문(BodyText) 스트림이 없습니다.")
+    budget = MAX_UNCOMPRESSED_BYTES
+    for _, name in sorted(numbered):
+        data = _read_stream(ole, name)
+        if header.flags & COMPRESSED:
+            data = _inflate(data, budget)
+        budget -= len(data)
+        yield data
+
+
+def _inflate(raw: bytes, budget: int) -> bytes:
+    inflater = zlib.decompressobj(-15)  # raw deflate, no zlib header
+    data = inflater.decompress(raw, max(budget, 0) + 1)  # 0 would mean unlimited
+    if len(data) > budget:
+        raise ExtractionError(
+            "too_large", f"HWP 본문이 압축을 풀면 {MAX_UNCOMPRESSED_BYTES >> 20} MB를 넘습니다."
+        )
+    if not inflater.eof:
+        raise ExtractionError("corrupt", "HWP 본문의 압축 데이터가 잘려 있습니다.")
+    return data
+
+
+def _records(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """(tag id, level, payload) of each record: a 32-bit header holding tag (10 bits),
+    level (10 bits) and size (12 bits; 0xFFF means a 32-bit size follows)."""
+    pos, end = 0, len(data)
+    while pos < end:
+        if pos + 4 > end:
+            raise ExtractionError("corrupt", "HWP 레코드 헤더가 잘려 있습니다.")
+        header = int.from_bytes(data[pos : pos + 4], "little")
+        pos += 4
+        size = header >> 20
+        if size == 0xFFF:
+            if pos + 4 > end:
+                raise ExtractionError("corrupt", "HWP 레코드 크기가 잘려 있습니다.")
+            size = int.from_bytes(data[pos : pos + 4], "little")
+            pos += 4
+        if pos + size > end:
+            raise ExtractionError("corrupt", "HWP 레코드가 잘려 있습니다.")
+        yield header & 0x3FF, (header >> 10) & 0x3FF, data[pos : pos + size]
+        pos += size
+
+
+def _section_paragraphs(data: bytes) -> list[str]:
+    """Text of every paragraph of a section, nested ones (table cells, text boxes, notes,
+    headers) included in record order, with 덧말 put back in place."""
+    paragraphs: list[str] = []
+    owner: dict[int, int] = {}  # level of a PARA_HEADER -> its index in ``paragraphs``
+    for tag, level, body in _records(data):
+        if tag == PARA_HEADER:
+            owner[level] = len(paragraphs)
+            paragraphs.append("")
+        elif tag == PARA_TEXT:
+            index = owner.get(level - 1)
+            if index is None:  # PARA_TEXT without a header: keep the text anyway
+                index = len(paragraphs)
+                paragraphs.append("")
+            paragraphs[index] = _para_text(body)
+        elif tag == CTRL_HEADER and body[:4] == DUTMAL_ID and level - 1 in owner:
+            index = owner[level - 1]
+            paragraphs[index] = paragraphs[index].replace(_PLACEHOLDER, _dutmal(body), 1)
+    texts = (p.replace(_PLACEHOLDER, "") for p in paragraphs)
+    return [t for t in texts if t.strip()]
+
+
+def _para_text(data: bytes) -> str:
+    """Decode HWPTAG_PARA_TEXT (UTF-16LE), skipping control payloads."""
+    parts: list[str] = []
+    pos, end = 0, len(data) & ~1
+    for match in _CONTROL_AT.finditer(data, 0, end):
+        start = match.start()
+        if start < pos or start & 1:
+            continue
+        parts.append(data[pos:start].decode("utf-16le", "replace"))
+        code = data[start]
+        if code == _DUTMAL_CONTROL and data[start + 2 : start + 6] == DUTMAL_ID:
+            parts.append(_PLACEHOLDER)
+        else:
+            parts.append(_CONTROL_TEXT.get(code, ""))
+        pos = start + (2 if code in _CHAR_CONTROLS else 16)
+    parts.append(data[pos:end].decode("utf-16le", "replace"))
+    return "".join(parts)
+
+
+def _dutmal(body: bytes) -> str:
+    """Text of a 덧말 CTRL_HEADER as 본말(덧말): ctrl id, then two (WORD len, WCHAR[]) strings."""
+    texts, pos = [], 4
+    for _ in range(2):
+        if pos + 2 > len(body):
+            break
+        length = int.from_bytes(body[pos : pos + 2], "little")
+        texts.append(body[pos + 2 : pos + 2 + 2 * length].decode("utf-16le", "replace"))
+        pos += 2 + 2 * length
+    main, sub = (texts + ["", ""])[:2]
+    return f"{main}({sub})" if sub else main
+
+
+def _page(sections: list[list[str]], kind: str) -> Page:
+    text = "\n\n".join(p for section in sections for p in section)
+    return Page(None, require_text(text, kind))
+
+
+# ----------------------------------------------------------------------------------- HWPX
+HWPX_SPEC = TextSpec(
+    text={"t": ("", ""), "mainText": ("", ""), "subText": ("(", ")")},  # 덧말: 본말(덧말)
+    inline={"tab": "\t", "lineBreak": "\n", "fwSpace": " ", "nbSpace": " ", "hyphen": "-"},
+    run_parents=frozenset({"t", "run"}),
+)
+HWPX_MANIFEST = "Contents/content.hpf"
+_HWPX_SECTION = re.compile(r"Contents/section(\d+)\.xml")
+_SMALL_XML = 16 * 1024 * 1024
+
+
+def extract_hwpx(path: Path) -> Extracted:
+    """Text of an HWPX (OWPML) file, sections in manifest (spine) order."""
+    if has_magic(path, OLE_MAGIC):
+        return extract_hwp(path)
+    if not has_magic(path, ZIP_MAGIC):
+        raise ExtractionError("unsupported", "HWPX(ZIP) 형식의 파일이 아닙니다.")
+    with corrupt_on_error("HWPX"), open_zip(path, "HWPX") as zf:
+        _refuse_encrypted_hwpx(zf)
+        sections = [xml_paragraphs(zf, name, HWPX_SPEC) for name in _hwpx_sections(zf)]
+    return Extracted("hwpx", [_page(sections, "HWPX")])
+
+
+def _refuse_encrypted_hwpx(zf: zipfile.ZipFile) -> None:
+    name = "META-INF/manifest.xml"
+    if name not in zf.namelist():
+        return
+    if any(el == "encryption-data" for el, _ in xml_elements(read_member(zf, name, _SMALL_XML))):
+        raise ExtractionError("encrypted", "암호가 걸린 HWPX 문서입니다.")
+
+
+def _hwpx_sections(zf: zipfile.ZipFile) -> list[str]:
+    names = set(zf.namelist())
+    ordered = [n for n in _spine(zf, names) if n in names and _HWPX_SECTION.fullmatch(n)]
+    if not ordered:
+        found = [(int(m[1]), n) for n in names if (m := _HWPX_SECTION.fullmatch(n))]
+        ordered = [n for _, n in sorted(found)]
+    if not ordered:
+        raise ExtractionError("unsupported", "HWPX 본문(Contents/section*.xml)이 없습니다.")
+    return list(dict.fromkeys(ordered))
+
+
+def _spine(zf: zipfile.ZipFile, names: set[str]) -> list[str]:
+    """Member names in the order of content.hpf's <opf:spine> (hrefs may be relative)."""
+    if HWPX_MANIFEST not in names:
+        return []
+    elements = xml_elements(read_member(zf, HWPX_MANIFEST, _SMALL_XML))
+    hrefs = {a["id"]: a["href"] for el, a in elements if el == "item" and "id" in a and "href" in a}
+    spine = [hrefs[a["idref"]] for el, a in elements if el == "itemref" and a.get("idref") in hrefs]
+    return [h if h in names else f"Contents/{h}" for h in spine]
