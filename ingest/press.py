@@ -114,12 +114,14 @@ def _department_and_contacts(text: str) -> tuple[str | None, list[str]]:
     department = None
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        m = re.match(r"\s*(작성|담당\s*부서|담당부서|담당)\s*[:：]?\s*(.*)", line)
+        m = re.search(r"(담당\s*부서)\s*[:：]?\s*(.*)", line) or re.match(
+            r"\s*(작성|담당)\s*[:：]?\s*(.*)", line
+        )
         if not m:
             continue
         rest = m.group(2)
-        if not _DEPT_RE.search(rest) and i + 1 < len(lines):
-            rest = rest + " " + lines[i + 1]
+        if not _DEPT_RE.search(rest):  # table cells: the value is on the next lines
+            rest += " " + " ".join([x for x in lines[i + 1 : i + 8] if x.strip()][:3])
         d = _DEPT_RE.search(rest)
         if d:
             department = d.group(1)
