@@ -35,6 +35,12 @@ class Runtime:
         return get_analyzer(self.settings.user_dict, self.settings.synonyms)
 
     @cached_property
+    def saved(self):
+        from policykb.saved import SavedSearches
+
+        return SavedSearches(self.store)
+
+    @cached_property
     def service(self) -> SearchService:
         return SearchService(self.settings, self.store, self.backend, self.analyzer)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -30,10 +31,15 @@ def create_app(
     app.json.sort_keys = False
     app.extensions["policykb"] = Runtime(settings)
 
-    from search_app.views import api, ui
+    from search_app.views import analyst, api, ui
+    from search_app.views.csrf import csrf_token
 
     app.register_blueprint(ui.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(analyst.bp)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     _register_errors(app)
     return app
 
@@ -50,7 +56,9 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(400)
     def bad_request(exc):
-        return error(400, "bad_request", "요청을 이해할 수 없습니다.")
+        description = getattr(exc, "description", "") or ""
+        korean = re.search("[\uac00-\ud7a3]", description)
+        return error(400, "bad_request", description if korean else "요청을 이해할 수 없습니다.")
 
     @app.errorhandler(404)
     def not_found(exc):

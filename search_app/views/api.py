@@ -67,6 +67,13 @@ def document(doc_id: str):
     )
 
 
+@bp.get("/api/openapi.json")
+def openapi():
+    from search_app.openapi import spec
+
+    return jsonify(spec())
+
+
 @bp.get("/healthz")
 def healthz():
     rt = runtime()

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, render_template, request, send_file
 
 from corpus import institutes as registry
+from policykb import analytics
 from policykb.highlight import highlight_passage
 from policykb.models import DOC_TYPES
 from policykb.query import QuerySyntaxError, analyze_query, parse_lenient
@@ -51,6 +52,7 @@ def search():
         result = rt.service.search(req, lenient=True)
     except QuerySyntaxError as exc:
         return render_template("error.html", status=400, message=exc.message), 400
+    suggestion = analytics.spacing_suggestion(rt.service, req, result.total)
 
     facet_links = {}
     field_of = {"institute": "institute", "region": "region", "doc_type": "doc_type"}
@@ -104,7 +106,24 @@ def search():
         prev_url=_url(req, page=result.page - 1) if result.page > 1 else None,
         next_url=_url(req, page=result.page + 1) if result.page < result.pages else None,
         clear_url=_url(SearchRequest(q=req.q, sort=req.sort)),
+        size_links=[(n, _url(req, size=n, page=1)) for n in (10, 20, 50, 100)],
+        suggestion=suggestion,
+        suggestion_url=_url(req, q=suggestion, page=1) if suggestion else None,
+        institute_groups=_institutes_by_region(facet_links["institute"]),
+        tail="?" + urlencode(req.to_params(page=1)) if req.to_params(page=1) else "",
+        permalink=_url(req),
     )
+
+
+def _institutes_by_region(links: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The institute facet grouped by the institutes' first region (national first)."""
+    groups: dict[str, list[dict]] = {}
+    for link in links:
+        inst = registry.lookup(link["value"])
+        region = inst.regions[0] if inst and inst.regions else "전국"
+        groups.setdefault(region, []).append(link)
+    order = ["전국", *registry.REGIONS]
+    return sorted(groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
 
 
 @bp.get("/documents/<doc_id>")
@@ -137,6 +156,7 @@ def document(doc_id: str):
         q=q,
         has_file=has_file,
         copies=rt.store.copies(doc.id),
+        related=analytics.related(rt.service, doc),
     )
 
 

@@ -1,0 +1,239 @@
+"""The OpenAPI 3.1 description of the JSON API (served at /api/openapi.json)."""
+
+from __future__ import annotations
+
+from policykb import __version__
+from policykb.models import DOC_TYPES, SORTS
+
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+_INT = {"type": "integer"}
+_FACET = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["value", "count"],
+        "additionalProperties": False,
+        "properties": {"value": _STR, "count": _INT},
+    },
+}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": _STR, "message": _STR, "param": _STR},
+        }
+    },
+}
+
+
+def _param(name: str, schema: dict, description: str, repeat: bool = False) -> dict:
+    p = {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "array", "items": schema} if repeat else schema,
+    }
+    if repeat:
+        p.update(style="form", explode=True)
+    return p
+
+
+SEARCH_PARAMS = [
+    _param("q", {"type": "string", "maxLength": 500}, "검색어 (query language, see README)"),
+    _param("institute", _STR, "기관 (repeat for OR)", repeat=True),
+    _param("region", _STR, "시·도 (repeat for OR)", repeat=True),
+    _param("doc_type", {"type": "string", "enum": list(DOC_TYPES)}, "문서 유형", repeat=True),
+    _param("year_from", {"type": "integer", "minimum": 1900, "maximum": 2100}, "시작 연도"),
+    _param("year_to", {"type": "integer", "minimum": 1900, "maximum": 2100}, "끝 연도"),
+    _param("sort", {"type": "string", "enum": list(SORTS)}, "정렬"),
+    _param("match", {"type": "string", "enum": ["auto", "all", "any"]}, "낱말 일치 방식"),
+    _param("page", {"type": "integer", "minimum": 1, "maximum": 1000}, "페이지"),
+    _param("size", {"type": "integer", "minimum": 1, "maximum": 100}, "페이지 크기"),
+]
+
+SCHEMAS = {
+    "Error": _ERROR,
+    "SearchResult": {
+        "type": "object",
+        "required": ["total", "page", "size", "hits", "facets"],
+        "properties": {
+            "total": _INT,
+            "page": _INT,
+            "size": _INT,
+            "took_ms": {"type": "number"},
+            "notices": {"type": "array", "items": _STR},
+            "hits": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "title",
+                        "institute",
+                        "regions",
+                        "doc_type",
+                        "date",
+                        "snippet",
+                        "page",
+                    ],
+                    "properties": {
+                        "id": _STR,
+                        "title": _STR,
+                        "institute": _STR,
+                        "regions": {"type": "array", "items": _STR},
+                        "doc_type": {"type": "string", "enum": list(DOC_TYPES)},
+                        "date": _NSTR,
+                        "snippet": _STR,
+                        "page": {"type": ["integer", "null"]},
+                        "score": {"type": "number"},
+                    },
+                },
+            },
+            "facets": {
+                "type": "object",
+                "required": ["institute", "region", "doc_type", "year"],
+                "properties": {k: _FACET for k in ("institute", "region", "doc_type", "year")},
+            },
+        },
+    },
+    "Document": {
+        "type": "object",
+        "required": ["id", "title", "institute", "regions", "doc_type", "date", "passages"],
+        "properties": {
+            "id": _STR,
+            "title": _STR,
+            "institute": _STR,
+            "institute_published": _NSTR,
+            "regions": {"type": "array", "items": _STR},
+            "doc_type": _STR,
+            "date": _NSTR,
+            "url": _NSTR,
+            "page_count": {"type": ["integer", "null"]},
+            "department": _NSTR,
+            "authors": {"type": "array", "items": _STR},
+            "contacts": {"type": "array", "items": _STR},
+            "places": {"type": "array", "items": _STR},
+            "copies": {"type": "array", "items": {"type": "object"}},
+            "passages": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["seq", "page", "text"],
+                    "properties": {
+                        "seq": _INT,
+                        "page": {"type": ["integer", "null"]},
+                        "text": _STR,
+                    },
+                },
+            },
+        },
+    },
+    "Analysis": {
+        "type": "object",
+        "required": ["timeline", "regions"],
+        "properties": {
+            "timeline": {
+                "type": "object",
+                "required": ["group_by", "years", "totals", "series"],
+                "properties": {
+                    "group_by": {"enum": ["institute", "region"]},
+                    "years": {"type": "array", "items": _STR},
+                    "totals": {"type": "object", "additionalProperties": _INT},
+                    "series": {"type": "object"},
+                },
+            },
+            "regions": _FACET,
+        },
+    },
+    "SavedSearches": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["id", "name", "query", "search_url", "feed_url"],
+            "properties": {
+                "id": _INT,
+                "name": _STR,
+                "query": _STR,
+                "search_url": _STR,
+                "feed_url": _STR,
+            },
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "backend"],
+        "properties": {"status": _STR, "backend": _STR, "documents": _INT},
+    },
+}
+
+
+def _json(ref: str, description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+BAD = _json("Error", "잘못된 요청 (Korean message)")
+
+
+def spec() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "policykb API",
+            "version": __version__,
+            "description": "한국 정책연구 문서 검색 API",
+        },
+        "paths": {
+            "/api/search": {
+                "get": {
+                    "summary": "문서 검색",
+                    "parameters": SEARCH_PARAMS,
+                    "responses": {"200": _json("SearchResult", "검색 결과"), "400": BAD},
+                }
+            },
+            "/api/documents/{doc_id}": {
+                "get": {
+                    "summary": "문서",
+                    "parameters": [
+                        {"name": "doc_id", "in": "path", "required": True, "schema": _STR}
+                    ],
+                    "responses": {"200": _json("Document", "문서"), "404": _json("Error", "없음")},
+                }
+            },
+            "/api/analysis": {
+                "get": {
+                    "summary": "연도·지역 분석",
+                    "parameters": [
+                        *SEARCH_PARAMS,
+                        _param(
+                            "group_by", {"type": "string", "enum": ["institute", "region"]}, "묶음"
+                        ),
+                    ],
+                    "responses": {"200": _json("Analysis", "분석"), "400": BAD},
+                }
+            },
+            "/api/saved": {
+                "get": {
+                    "summary": "저장한 검색",
+                    "responses": {"200": _json("SavedSearches", "목록")},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "상태",
+                    "responses": {
+                        "200": _json("Health", "정상"),
+                        "503": _json("Health", "검색 엔진 오류"),
+                    },
+                }
+            },
+        },
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,264 @@
+"""Analyst pages and exports: timeline, region comparison, CSV/RIS/BibTeX, Atom feeds,
+saved searches. Every page has a JSON twin under /api/."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from policykb import analytics, export
+from policykb.query import QuerySyntaxError
+from policykb.service import RequestError, SearchRequest, parse_request
+from search_app.views.common import request_args, runtime
+
+bp = Blueprint("analyst", __name__)
+EXPORT_PAGE = 100
+MAX_EXPORT = 100_000
+
+
+def _request() -> SearchRequest:
+    return parse_request(request_args(), runtime().settings)
+
+
+def _search_url(req: SearchRequest, **changes) -> str:
+    params = req.to_params(**changes)
+    return url_for("ui.search") + ("?" + urlencode(params) if params else "")
+
+
+def _analysis_url(req: SearchRequest, group_by: str) -> str:
+    params = [*req.to_params(page=1), ("group_by", group_by)]
+    return url_for("analyst.analysis") + "?" + urlencode(params)
+
+
+def _bad(exc) -> tuple:
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"code": exc.code, "message": exc.message}}), 400
+    return render_template("error.html", status=400, message=exc.message), 400
+
+
+@bp.errorhandler(RequestError)
+@bp.errorhandler(QuerySyntaxError)
+def bad_request(exc):
+    return _bad(exc)
+
+
+def _analysis(req: SearchRequest, group_by: str) -> dict:
+    service = runtime().service
+    line = analytics.timeline(service, req, group_by)
+    regions = analytics.region_comparison(service, req)
+    return {"timeline": line, "regions": regions}
+
+
+def _group_by() -> str:
+    group_by = request.args.get("group_by", "institute")
+    if group_by not in ("institute", "region"):
+        raise RequestError("group_by는 institute 또는 region이어야 합니다.", "group_by")
+    return group_by
+
+
+@bp.get("/analysis")
+def analysis():
+    req = _request()
+    group_by = _group_by()
+    data = _analysis(req, group_by)
+    line = data["timeline"]
+    peak = max(line.totals.values(), default=0)
+    region_peak = max((n for _, n in data["regions"]), default=0)
+    year_links = {y: _search_url(req, year_from=int(y), year_to=int(y), page=1) for y in line.years}
+    region_links = {r: _search_url(req, region=[r], page=1) for r, _ in data["regions"]}
+    return render_template(
+        "analysis.html",
+        req=req,
+        line=line,
+        regions=data["regions"],
+        peak=peak,
+        region_peak=region_peak,
+        year_links=year_links,
+        region_links=region_links,
+        group_by=group_by,
+        search_url=_search_url(req),
+        group_links={g: _analysis_url(req, g) for g in ("institute", "region")},
+    )
+
+
+@bp.get("/api/analysis")
+def api_analysis():
+    req = _request()
+    data = _analysis(req, _group_by())
+    return jsonify(
+        {
+            "timeline": data["timeline"].to_json(),
+            "regions": [{"value": r, "count": n} for r, n in data["regions"]],
+        }
+    )
+
+
+# ----------------------------------------------------------------------------- export
+def _all_hits(req: SearchRequest):
+    service = runtime().service
+    page = 1
+    sent = 0
+    while sent < MAX_EXPORT:
+        result = service.search(
+            replace(req, page=page, size=EXPORT_PAGE), lenient=True, facets=False
+        )
+        for hit in result.hits:
+            yield hit
+            sent += 1
+        if page >= result.pages or not result.hits or page >= 1000:
+            return
+        page += 1
+
+
+@bp.get("/export.csv")
+def export_csv():
+    req = _request()
+    base = request.host_url.rstrip("/")
+
+    def rows():
+        import re
+
+        for h in _all_hits(req):
+            yield {
+                "id": h.id,
+                "title": h.title,
+                "institute": h.institute,
+                "regions": h.regions,
+                "doc_type": h.doc_type,
+                "date": h.date,
+                "page": h.page,
+                "url": "",
+                "link": f"{base}/documents/{h.id}",
+                "snippet": re.sub(r"<[^>]+>", "", h.snippet),
+            }
+
+    return Response(
+        stream_with_context(export.csv_rows(rows())),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="policykb.csv"'},
+    )
+
+
+def _citation_docs(ids: list[str]):
+    store = runtime().store
+    docs = []
+    for doc_id in ids[:500]:
+        doc = store.get_document(doc_id, with_passages=False)
+        if doc is None:
+            abort(404)
+        docs.append(doc)
+    if not docs:
+        abort(404)
+    return docs
+
+
+def _citations(ids: list[str], fmt: str) -> Response:
+    docs = _citation_docs(ids)
+    base = request.host_url.rstrip("/")
+    if fmt == "ris":
+        body = "".join(export.ris(d, f"{base}/documents/{d.id}") + "\n" for d in docs)
+        mime, ext = "application/x-research-info-systems", "ris"
+    else:
+        body = "\n".join(export.bibtex(d, f"{base}/documents/{d.id}") for d in docs)
+        mime, ext = "application/x-bibtex", "bib"
+    name = f"policykb-{docs[0].id if len(docs) == 1 else 'selection'}.{ext}"
+    return Response(
+        body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@bp.get("/documents/<doc_id>.ris")
+def doc_ris(doc_id: str):
+    return _citations([doc_id], "ris")
+
+
+@bp.get("/documents/<doc_id>.bib")
+def doc_bib(doc_id: str):
+    return _citations([doc_id], "bib")
+
+
+@bp.get("/export.ris")
+def selection_ris():
+    return _citations(request.args.getlist("id"), "ris")
+
+
+@bp.get("/export.bib")
+def selection_bib():
+    return _citations(request.args.getlist("id"), "bib")
+
+
+# ------------------------------------------------------------------------------ feeds
+def _feed(req: SearchRequest, title: str, feed_id: str) -> Response:
+    service = runtime().service
+    result = service.search(
+        replace(req, sort="newest", page=1, size=20), lenient=True, facets=False
+    )
+    docs = service.store.get_documents([h.id for h in result.hits])
+    base = request.host_url.rstrip("/")
+    import re
+
+    entries = [
+        (docs[h.id], f"{base}/documents/{h.id}", re.sub(r"<[^>]+>", "", h.snippet))
+        for h in result.hits
+        if h.id in docs
+    ]
+    body = export.atom(feed_id, title, request.url, base + _search_url(req), entries)
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.get("/feed.atom")
+def search_feed():
+    req = _request()
+    title = f"policykb: {req.q or '전체 문서'}"
+    return _feed(req, title, "urn:policykb:search:" + urlencode(req.to_params()))
+
+
+# ---------------------------------------------------------------------- saved searches
+@bp.post("/saved")
+def save_search():
+    from search_app.views.csrf import check_csrf
+
+    check_csrf()
+    name = (request.form.get("name") or "").strip()[:100]
+    query = (request.form.get("query") or "").lstrip("?")[:2000]
+    from urllib.parse import parse_qs
+
+    args = parse_qs(query)
+    req = parse_request(args, runtime().settings)  # validated like any search
+    saved_id = runtime().saved.add(name or req.q or "전체 문서", urlencode(req.to_params()))
+    return redirect(url_for("analyst.saved_list", created=saved_id))
+
+
+@bp.get("/saved")
+def saved_list():
+    return render_template(
+        "saved.html", items=runtime().saved.list(), created=request.args.get("created")
+    )
+
+
+@bp.get("/api/saved")
+def api_saved_list():
+    return jsonify([s.to_json() for s in runtime().saved.list()])
+
+
+@bp.get("/saved/<int:saved_id>/feed.atom")
+def saved_feed(saved_id: int):
+    from urllib.parse import parse_qs
+
+    item = runtime().saved.get(saved_id)
+    if item is None:
+        abort(404)
+    req = parse_request(parse_qs(item.query), runtime().settings)
+    return _feed(req, f"policykb 저장 검색: {item.name}", f"urn:policykb:saved:{item.id}")

@@ -1,0 +1,158 @@
+"""The UI in a real browser: headless Chromium driven by Playwright against the app served
+on loopback. Screenshots of the main pages go to test-artifacts/ (looked at by humans)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, is_ci
+
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("POLICYKB_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def live_url(app):
+    from werkzeug.serving import make_server
+
+    if app.extensions["policykb"].settings.backend != "embedded":
+        pytest.skip("browser tests run once, on the embedded backend")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def page(live_url):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        if is_ci():
+            pytest.fail(f"playwright required under CI=true: {exc}")
+        pytest.skip(f"playwright not installed: {exc}")
+    if not Path(CHROMIUM).exists():
+        if is_ci():
+            pytest.fail(f"Chromium required under CI=true, not found at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(
+            locale="ko-KR", viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
+        pg = context.new_page()
+        pg.set_default_timeout(15000)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def shot(page, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_search_facets_pagination_document(page, live_url):
+    page.goto(live_url + "/")
+    shot(page, "01-home")
+    page.fill("#q", "스마트시티")
+    page.press("#q", "Enter")
+    page.wait_for_url("**/search?**")
+    assert page.locator("ol.hits > li").count() == 10
+    total = int(page.locator(".summary strong").first.inner_text())
+    assert total > 10
+    assert page.locator("mark").count() > 0
+    shot(page, "02-results")
+
+    # Apply a region facet, then remove it with its chip.
+    page.locator("section.facet", has_text="지역").locator("a", has_text="경기").first.click()
+    page.wait_for_url("**region=**")
+    filtered = int(page.locator(".summary strong").first.inner_text())
+    assert 0 < filtered < total
+    assert page.locator(".chips").inner_text().find("지역: 경기") >= 0
+    shot(page, "03-facet")
+    page.locator(".chips a", has_text="지역: 경기").click()
+    page.wait_for_load_state()
+    assert int(page.locator(".summary strong").first.inner_text()) == total
+
+    # Paginate.
+    first_titles = page.locator("ol.hits h3").all_inner_texts()
+    page.locator(".pager a[rel=next]").click()
+    page.wait_for_url("**page=2**")
+    assert set(page.locator("ol.hits h3").all_inner_texts()).isdisjoint(first_titles)
+
+    # Open a document: highlighted words, jump list, related documents.
+    page.locator("ol.hits h3 a").first.click()
+    page.wait_for_url("**/documents/**")
+    assert page.locator("article.document h1").inner_text()
+    assert page.locator(".fulltext mark").count() > 0
+    shot(page, "04-document")
+
+
+def test_export_csv_and_feed(page, live_url):
+    page.goto(live_url + "/search?q=협의체")
+    with page.expect_download() as info:
+        page.locator(".tools a", has_text="CSV").click()
+    download = info.value
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    lines = text.strip().splitlines()
+    total = int(page.locator(".summary strong").first.inner_text())
+    assert lines[0].startswith("id,title,institute") and len(lines) == total + 1
+
+    href = page.locator(".tools a.feed").get_attribute("href")
+    response = page.request.get(live_url + href)
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    assert "<feed" in response.text()
+
+    # Save the search, then find its feed on the saved-searches page.
+    page.fill("form.save input[name=name]", "협의체 알림")
+    page.locator("form.save button").click()
+    page.wait_for_url("**/saved**")
+    assert page.locator(".saved li", has_text="협의체 알림").count() == 1
+    shot(page, "05-saved")
+
+
+def test_analysis_page_and_korean_rendering(page, live_url):
+    page.goto(live_url + "/analysis?q=스마트시티")
+    assert page.locator("svg.timeline rect").count() > 0
+    assert page.locator("svg.regions rect").count() > 0
+    shot(page, "06-analysis")
+    # Korean text is drawn with a real font: a Hangul string is wider than a tofu box run.
+    widths = page.evaluate("""() => {
+        const c = document.createElement('canvas').getContext('2d');
+        c.font = '16px sans-serif';
+        return [c.measureText('정책연구').width, c.measureText('\\u0378\\u0378\\u0378\\u0378').width];
+    }""")
+    assert widths[0] > 0
+    page.locator("svg.regions a").first.click()
+    page.wait_for_url("**/search?**region=**")
+
+
+def test_keyboard_and_no_javascript_needed(page, live_url):
+    page.goto(live_url + "/search?q=교통")
+    page.keyboard.press("Tab")  # skip link first
+    focused = page.evaluate("document.activeElement.textContent")
+    assert "본문" in focused
+    html = page.content()
+    assert "<script" not in html
+    labels = page.locator("label[for=q]").count()
+    assert labels == 1
