@@ -139,6 +139,12 @@ def guess_title(text: str, filename: str) -> str:
     return Path(filename).stem.replace("_", " ")
 
 
+def safe_url(raw: str | None) -> str | None:
+    """Only http(s) links are kept (a javascript: URL in a manifest must not become a link)."""
+    raw = (raw or "").strip()
+    return raw if re.match(r"https?://[^\s<>\"']+$", raw, re.IGNORECASE) else None
+
+
 def regions_for(inst: registry.Institute | None) -> list[str]:
     return list(inst.regions) if inst else []
 
@@ -170,7 +176,7 @@ def build_metadata(text: str, path: Path, row: dict[str, str] | None) -> Metadat
         regions=regions_for(inst),
         doc_type=doc_type,
         date=date_iso,
-        url=row.get("url") or None,
+        url=safe_url(row.get("url")),
         department=press.department if press else None,
         authors=cover.authors,
         contacts=press.contacts if press else [],

@@ -172,6 +172,45 @@ def stats(as_json: bool) -> None:
         click.echo(f"FAILED {f.path}: {f.error}")
 
 
+@main.group(help="Admin accounts and API tokens.")
+def admin() -> None:
+    pass
+
+
+@admin.command("create-user", help="Create an admin (or reset its password).")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(username: str, password_stdin: bool) -> None:
+    from policykb.accounts import AccountError
+
+    rt = _runtime()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        rt.accounts.create_user(username, password)
+    except AccountError as exc:
+        raise click.UsageError(str(exc)) from exc
+    rt.accounts.audit(username, "create_user", {"via": "cli"})
+    click.echo(f"admin {username} saved")
+
+
+@admin.command("create-token", help="Create an API token for scripts (shown once).")
+@click.argument("username")
+@click.option("--label", default="")
+def create_token(username: str, label: str) -> None:
+    from policykb.accounts import AccountError
+
+    rt = _runtime()
+    try:
+        token = rt.accounts.create_token(username, label)
+    except AccountError as exc:
+        raise click.UsageError(str(exc)) from exc
+    rt.accounts.audit(username, "create_token", {"label": label, "via": "cli"})
+    click.echo(token)
+
+
 @main.command(name="settings", help="List settings, their environment variables and help.")
 def settings_cmd() -> None:
     for s in SETTINGS:

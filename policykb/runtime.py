@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
 from policykb.backends import SearchBackend, open_backend
@@ -30,9 +31,42 @@ class Runtime:
             backend.needs_rebuild = False
         return backend
 
+    @property
+    def lexicon_dir(self) -> Path:
+        """Where admin edits of the dictionary and synonyms are kept."""
+        return self.settings.data_dir / "lexicon"
+
+    def lexicon_paths(self) -> tuple[Path, Path]:
+        """The user dictionary and synonym files in use: an admin-edited copy in the data
+        directory wins over the configured (by default, shipped) files."""
+        user_dict, synonyms = Path(self.settings.user_dict), Path(self.settings.synonyms)
+        edited_dict = self.lexicon_dir / "userdict.tsv"
+        edited_syn = self.lexicon_dir / "synonyms.txt"
+        return (
+            edited_dict if edited_dict.exists() else user_dict,
+            edited_syn if edited_syn.exists() else synonyms,
+        )
+
     @cached_property
     def analyzer(self) -> Analyzer:
-        return get_analyzer(self.settings.user_dict, self.settings.synonyms)
+        return get_analyzer(*self.lexicon_paths())
+
+    def reload_analyzer(self) -> None:
+        """Pick up edited lexicon files (the next reindex re-analyzes with them)."""
+        for name in ("analyzer", "service"):
+            self.__dict__.pop(name, None)
+
+    @cached_property
+    def accounts(self):
+        from policykb.accounts import Accounts
+
+        return Accounts(self.store)
+
+    @cached_property
+    def jobs(self):
+        from policykb.jobs import JobRunner
+
+        return JobRunner()
 
     @cached_property
     def saved(self):

@@ -82,6 +82,24 @@ SETTINGS: tuple[Setting, ...] = (
         "canonical first); run `policykb reindex` after editing.",
         Path,
     ),
+    Setting(
+        "ingest_roots",
+        "",
+        "Folders (':'-separated) admins may ingest from; the data "
+        "directory's uploads/ and the sample corpus are always allowed.",
+    ),
+    Setting(
+        "rate_limit",
+        120,
+        "Search/export requests per minute per client (0: no limit).",
+        _non_negative_int,
+    ),
+    Setting(
+        "cookie_secure",
+        "true",
+        "Mark the session cookie Secure (HTTPS only; browsers accept it on http://localhost too).",
+        lambda v: v.lower() in ("1", "true", "yes"),
+    ),
     Setting("secret_key", "", "Flask session secret; a random one is used when empty."),
 )
 
@@ -101,6 +119,9 @@ class Settings:
     max_file_mb: int
     user_dict: Path
     synonyms: Path
+    ingest_roots: str
+    rate_limit: int
+    cookie_secure: bool
     secret_key: str
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
@@ -23,7 +24,10 @@ def create_app(
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         JSON_AS_ASCII=False,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=(settings.max_file_mb + 1) * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
     )
     if test_config:
         app.config.update(test_config)
@@ -31,21 +35,62 @@ def create_app(
     app.json.sort_keys = False
     app.extensions["policykb"] = Runtime(settings)
 
-    from search_app.views import analyst, api, ui
+    from search_app.views import admin, analyst, api, ui
     from search_app.views.csrf import csrf_token
 
     app.register_blueprint(ui.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(analyst.bp)
+    app.register_blueprint(admin.bp)
     app.jinja_env.globals["csrf_token"] = csrf_token
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.jinja_env.filters["timestamp"] = lambda t: time.strftime(
+        "%Y-%m-%d %H:%M:%S", time.gmtime(t)
+    )
+    _register_limits(app, settings)
     _register_errors(app)
     return app
 
 
+RATE_LIMITED = (
+    "/search",
+    "/api/search",
+    "/export.",
+    "/feed.atom",
+    "/analysis",
+    "/api/analysis",
+    "/saved/",
+)
+
+
+def _register_limits(app: Flask, settings: Settings) -> None:
+    from search_app.ratelimit import RateLimiter
+
+    if not settings.rate_limit:
+        return
+    limiter = RateLimiter(settings.rate_limit)
+    app.extensions["policykb_ratelimit"] = limiter
+
+    @app.before_request
+    def rate_limit():
+        if not request.path.startswith(RATE_LIMITED):
+            return None
+        ok, wait = limiter.allow(request.remote_addr or "-")
+        if ok:
+            return None
+        message = "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요."
+        if _wants_json():
+            response = jsonify({"error": {"code": "rate_limited", "message": message}})
+        else:
+            response = app.make_response(
+                (render_template("error.html", status=429, message=message), 429)
+            )
+        response.status_code = 429
+        response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return response
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith(("/api/", "/admin/api/")) or request.path == "/healthz"
 
 
 def _register_errors(app: Flask) -> None:
@@ -60,6 +105,14 @@ def _register_errors(app: Flask) -> None:
         korean = re.search("[\uac00-\ud7a3]", description)
         return error(400, "bad_request", description if korean else "요청을 이해할 수 없습니다.")
 
+    @app.errorhandler(401)
+    def unauthorized(exc):
+        return error(401, "unauthorized", "로그인이 필요합니다.")
+
+    @app.errorhandler(409)
+    def conflict(exc):
+        return error(409, "conflict", getattr(exc, "description", "") or "충돌이 생겼습니다.")
+
     @app.errorhandler(404)
     def not_found(exc):
         return error(404, "not_found", "찾는 페이지나 문서가 없습니다.")
@@ -70,7 +123,9 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        return error(413, "too_large", "요청이 너무 큽니다.")
+        description = getattr(exc, "description", "") or ""
+        korean = re.search("[\uac00-\ud7a3]", description)
+        return error(413, "too_large", description if korean else "요청이 너무 큽니다.")
 
     @app.errorhandler(BackendError)
     def backend_down(exc):

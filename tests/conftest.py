@@ -35,6 +35,8 @@ def is_ci() -> bool:
 
 
 def make_runtime(data_dir: Path, **overrides) -> Runtime:
+    """A runtime on ``data_dir``; rate limiting is off unless a test asks for it."""
+    overrides.setdefault("rate_limit", 0)
     return Runtime(load_settings({"data_dir": str(data_dir), **overrides}, environ={}))
 
 

@@ -1,0 +1,322 @@
+"""The admin area: login, ingest status and runs, re-index with progress, dictionary and
+synonym editing, index statistics and the audit log. Every route requires a logged-in
+admin (session) or an API token (Authorization: Bearer pkb_…); every form checks CSRF."""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from analyzers.lexicon import LexiconError, parse_synonyms, parse_user_dict
+from corpus import SAMPLE_DIR
+from ingest.pipeline import SUPPORTED_SUFFIXES
+from search_app.views.common import runtime
+from search_app.views.csrf import check_csrf
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+MAX_LEXICON_BYTES = 1_000_000
+
+
+def _client() -> str:
+    return request.remote_addr or "-"
+
+
+def current_user() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        return runtime().accounts.user_for_token(auth[7:].strip())
+    user = session.get("admin")
+    if user and runtime().accounts.exists(user):
+        return user
+    return None
+
+
+def admin_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            if request.path.startswith("/admin/api/") or request.method != "GET":
+                return jsonify(
+                    {"error": {"code": "unauthorized", "message": "관리자 로그인이 필요합니다."}}
+                ), 401
+            return redirect(url_for("admin.login", next=request.path))
+        g.admin = user
+        if request.method == "POST" and not request.headers.get("Authorization"):
+            check_csrf()  # tokens are not sent by browsers on their own: no CSRF risk
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _audit(action: str, **detail) -> None:
+    runtime().accounts.audit(g.admin, action, detail, _client())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        username = (request.form.get("username") or "").strip()
+        password = request.form.get("password") or ""
+        if runtime().accounts.verify(username, password):
+            session.clear()
+            session["admin"] = username
+            runtime().accounts.audit(username, "login", {}, _client())
+            target = request.args.get("next") or ""
+            if not target.startswith("/admin") or target.startswith("//"):
+                target = url_for("admin.dashboard")
+            return redirect(target)
+        time.sleep(0.2)
+        error = "사용자 이름 또는 비밀번호가 맞지 않습니다."
+    return render_template("admin/login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+@admin_required
+def logout():
+    _audit("logout")
+    session.clear()
+    return redirect(url_for("ui.index"))
+
+
+def _stats() -> dict:
+    rt = runtime()
+    return {
+        "documents": rt.store.count_documents(),
+        "documents_with_copies": rt.store.count_documents(canonical_only=False),
+        "files": rt.store.file_counts(),
+        "index": rt.backend.info(),
+        "analyzer": rt.analyzer.identity,
+        "stale_documents": rt.store.count_stale(rt.analyzer.identity),
+        "lexicon": {
+            k: str(v) for k, v in zip(("user_dict", "synonyms"), rt.lexicon_paths(), strict=True)
+        },
+        "facets": rt.store.facet_counts(),
+    }
+
+
+@bp.get("/")
+@admin_required
+def dashboard():
+    rt = runtime()
+    return render_template(
+        "admin/dashboard.html",
+        stats=_stats(),
+        failed=rt.store.list_files("failed")[:500],
+        job=rt.jobs.latest("reindex"),
+        ingest_job=rt.jobs.latest("ingest"),
+        roots=_ingest_roots(),
+    )
+
+
+@bp.get("/api/stats")
+@admin_required
+def api_stats():
+    rt = runtime()
+    data = _stats()
+    data["failed_files"] = [
+        {"path": f.path, "error": f.error} for f in rt.store.list_files("failed")
+    ]
+    return jsonify(data)
+
+
+# ------------------------------------------------------------------------------ ingest
+def _ingest_roots() -> list[Path]:
+    rt = runtime()
+    roots = [rt.settings.data_dir / "uploads", SAMPLE_DIR]
+    roots += [Path(p) for p in rt.settings.ingest_roots.split(":") if p.strip()]
+    return [r.resolve() for r in roots]
+
+
+def _allowed_folder(raw: str) -> Path:
+    path = Path(raw).expanduser().resolve()
+    if not any(path == root or path.is_relative_to(root) for root in _ingest_roots()):
+        abort(
+            400,
+            description="허용되지 않은 폴더입니다. POLICYKB_INGEST_ROOTS에 등록된 폴더만 "
+            "수집할 수 있습니다.",
+        )
+    if not path.exists():
+        abort(400, description="폴더가 없습니다.")
+    return path
+
+
+_SAFE_NAME_RE = re.compile(r"[^0-9A-Za-z가-힣._()\- ]+")
+
+
+def _safe_filename(name: str) -> str:
+    name = Path(name.replace("\\", "/")).name
+    name = _SAFE_NAME_RE.sub("_", name).strip(" .")
+    return name[:150] or "upload"
+
+
+def _start_ingest(paths: list[Path], retry_failed: bool = False):
+    rt = runtime()
+
+    def work(job):
+        def progress(report, _path):
+            job.done, job.total = report.seen, report.total_files
+
+        report = rt.ingester().run(paths, retry_failed=retry_failed, progress=progress)
+        return report.summary()
+
+    try:
+        return rt.jobs.start("ingest", g.admin, work)
+    except RuntimeError:
+        abort(409, description="이미 수집 작업이 진행 중입니다.")
+
+
+@bp.post("/ingest")
+@admin_required
+def ingest():
+    rt = runtime()
+    files = [f for f in request.files.getlist("files") if f and f.filename]
+    if files:
+        folder = rt.settings.data_dir / "uploads" / time.strftime("%Y%m%d-%H%M%S")
+        folder.mkdir(parents=True, exist_ok=True)
+        limit = rt.settings.max_file_mb * 1024 * 1024
+        saved = []
+        for f in files:
+            name = _safe_filename(f.filename)
+            if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                abort(400, description=f"지원하지 않는 파일 형식입니다: {name}")
+            target = folder / name
+            f.save(target)
+            if target.stat().st_size > limit:
+                target.unlink()
+                abort(413, description=f"파일이 너무 큽니다: {name}")
+            saved.append(name)
+        _audit("upload", folder=str(folder), files=saved)
+        _start_ingest([folder])
+    else:
+        folder = _allowed_folder(request.form.get("folder") or "")
+        _audit("ingest", folder=str(folder))
+        _start_ingest([folder])
+    return redirect(url_for("admin.dashboard"))
+
+
+@bp.post("/retry-failed")
+@admin_required
+def retry_failed():
+    paths = sorted({str(Path(f.path).parent) for f in runtime().store.list_files("failed")})
+    _audit("retry_failed", folders=paths)
+    if paths:
+        _start_ingest([Path(p) for p in paths], retry_failed=True)
+    return redirect(url_for("admin.dashboard"))
+
+
+# ----------------------------------------------------------------------------- reindex
+@bp.post("/reindex")
+@admin_required
+def reindex():
+    rt = runtime()
+
+    def work(job):
+        def progress(done, total):
+            job.done, job.total = done, total
+
+        info = rt.reindex(progress)
+        return f"{info['documents']}건 색인 ({info['reanalyzed']}건 재분석)"
+
+    try:
+        job = rt.jobs.start("reindex", g.admin, work)
+    except RuntimeError:
+        abort(409, description="이미 재색인이 진행 중입니다.")
+    _audit("reindex", job=job.id)
+    if request.headers.get("Authorization"):
+        return jsonify(job.to_json()), 202
+    return redirect(url_for("admin.job_page", job_id=job.id))
+
+
+@bp.get("/jobs/<int:job_id>")
+@admin_required
+def job_page(job_id: int):
+    job = runtime().jobs.get(job_id)
+    if job is None:
+        abort(404)
+    return render_template("admin/job.html", job=job.to_json())
+
+
+@bp.get("/api/jobs/<int:job_id>")
+@admin_required
+def api_job(job_id: int):
+    job = runtime().jobs.get(job_id)
+    if job is None:
+        abort(404)
+    return jsonify(job.to_json())
+
+
+# ----------------------------------------------------------------------------- lexicon
+@bp.route("/lexicon", methods=["GET", "POST"])
+@admin_required
+def lexicon():
+    rt = runtime()
+    user_dict, synonyms = rt.lexicon_paths()
+    error = saved = None
+    texts = {
+        "user_dict": user_dict.read_text(encoding="utf-8"),
+        "synonyms": synonyms.read_text(encoding="utf-8"),
+    }
+    if request.method == "POST":
+        new = {k: (request.form.get(k) or "").replace("\r\n", "\n") for k in texts}
+        if any(len(v.encode()) > MAX_LEXICON_BYTES for v in new.values()):
+            abort(413, description="사전 파일이 너무 큽니다.")
+        tmp = rt.lexicon_dir / ".check"
+        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            (tmp / "userdict.tsv").write_text(new["user_dict"], encoding="utf-8")
+            (tmp / "synonyms.txt").write_text(new["synonyms"], encoding="utf-8")
+            parse_user_dict(tmp / "userdict.tsv")
+            parse_synonyms(tmp / "synonyms.txt")
+        except LexiconError as exc:
+            error = f"저장하지 않았습니다: {exc}"
+            texts = new
+        else:
+            for name, key in (("userdict.tsv", "user_dict"), ("synonyms.txt", "synonyms")):
+                (tmp / name).replace(rt.lexicon_dir / name)
+                texts[key] = new[key]
+            rt.reload_analyzer()
+            _audit("lexicon_edit", stale=rt.store.count_stale(rt.analyzer.identity))
+            saved = "저장했습니다. 재색인을 시작하면 모든 문서에 적용됩니다."
+    return render_template("admin/lexicon.html", texts=texts, error=error, saved=saved), (
+        400 if error else 200
+    )
+
+
+@bp.get("/audit")
+@admin_required
+def audit():
+    return render_template("admin/audit.html", entries=runtime().accounts.audit_log())
+
+
+@bp.get("/api/audit")
+@admin_required
+def api_audit():
+    return jsonify(
+        [
+            {
+                "at": e.at,
+                "user": e.username,
+                "action": e.action,
+                "detail": e.detail,
+                "client": e.client,
+            }
+            for e in runtime().accounts.audit_log()
+        ]
+    )
