@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
 import click
 
+from policykb.backends.base import BackendError
 from policykb.settings import SETTINGS, SettingsError, load_settings
+
+
+def _storage_failure(exc: Exception) -> None:
+    """Disk full or unwritable data directory: say so, keep what was committed, exit 4."""
+    click.echo("", err=True)
+    click.echo(
+        f"저장 공간 오류로 작업을 멈췄습니다 (이미 반영된 내용은 그대로 남습니다): {exc}", err=True
+    )
+    sys.exit(4)
 
 
 def _runtime():
@@ -50,9 +61,12 @@ def ingest(
             last[0] = now
             click.echo(f"\r{report.progress_line():<100}", nl=False, err=True)
 
-    report = rt.ingester(workers).run(
-        list(paths), sync=sync, retry_failed=retry_failed, progress=progress
-    )
+    try:
+        report = rt.ingester(workers).run(
+            list(paths), sync=sync, retry_failed=retry_failed, progress=progress
+        )
+    except (OSError, sqlite3.OperationalError, BackendError) as exc:
+        _storage_failure(exc)
     if not quiet:
         click.echo("", err=True)
     for path, reason in report.failures:
@@ -133,7 +147,10 @@ def reindex() -> None:
     def progress(done, total):
         click.echo(f"\rindexed {done}/{total}", nl=False, err=True)
 
-    info = rt.reindex(progress)
+    try:
+        info = rt.reindex(progress)
+    except (OSError, sqlite3.OperationalError, BackendError) as exc:
+        _storage_failure(exc)
     click.echo("", err=True)
     click.echo(
         f"reindexed {info['documents']} documents "

@@ -420,6 +420,17 @@ class ElasticBackend(SearchBackend):
         self._call(self.es.indices.update_aliases, actions=actions)  # atomic switch
         for o in old:
             self._call(self.es.indices.delete, index=o, ignore_unavailable=True)
+        self._drop_orphans(keep=name)
+
+    def _drop_orphans(self, keep: str) -> None:
+        """Physical indices of this alias left by a killed re-index."""
+        try:
+            names = self.es.indices.get(index=f"{self.alias}-v*", expand_wildcards="open")
+        except ApiError:
+            return
+        for orphan in names:
+            if orphan != keep:
+                self._call(self.es.indices.delete, index=orphan, ignore_unavailable=True)
 
     # ------------------------------------------------------------------ reading
     def count(self) -> int:

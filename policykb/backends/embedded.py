@@ -194,6 +194,9 @@ class EmbeddedBackend(SearchBackend):
                     progress(n, total)
             writer.commit()
             writer.wait_merging_threads()
+        except (ValueError, OSError) as exc:  # tantivy I/O errors (disk full, …)
+            writer.rollback()
+            raise BackendError(f"embedded index write failed: {exc}") from exc
         except BaseException:
             writer.rollback()
             raise
