@@ -3,7 +3,7 @@ PYTHON ?= python3
 DATA_DIR ?= ./data
 export POLICYKB_DATA_DIR ?= $(DATA_DIR)
 
-.PHONY: install run ingest serve test lint format check clean
+.PHONY: install run ingest serve test lint format check clean loadtest es-start es-stop
 
 install:  ## install policykb and the test tools into the current Python
 	$(PYTHON) -m pip install -q -e ".[test]"
@@ -27,6 +27,15 @@ format:
 
 test: install lint  ## lint, then the whole test suite
 	$(PYTHON) -m pytest -q
+
+loadtest:  ## 60 s wrk load on gunicorn, alone and during a re-index loop
+	$(PYTHON) scripts/loadtest.py --duration 60
+
+es-start:  ## a loopback Elasticsearch from the Maven-served distribution
+	scripts/es-local start --port 9200
+
+es-stop:
+	scripts/es-local stop
 
 clean:
 	rm -rf $(DATA_DIR) .pytest_cache .ruff_cache
