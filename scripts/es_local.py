@@ -194,9 +194,10 @@ class Node:
                 if not mode & 0o001:
                     parent.chmod(mode | 0o001)
 
-    def start(self, wait: float = 180.0) -> None:
+    def start(self, wait: float = 180.0, keep_data: bool = False) -> None:
         home = fetch(self.version)
-        self.configure()
+        if not (keep_data and (self.dir / "config").exists()):
+            self.configure()
         env = dict(
             os.environ,
             ES_PATH_CONF=str(self.dir / "config"),

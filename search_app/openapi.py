@@ -119,6 +119,14 @@ SCHEMAS = {
             "contacts": {"type": "array", "items": _STR},
             "places": {"type": "array", "items": _STR},
             "copies": {"type": "array", "items": {"type": "object"}},
+            "related": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "title", "institute", "date"],
+                    "properties": {"id": _STR, "title": _STR, "institute": _STR, "date": _NSTR},
+                },
+            },
             "passages": {
                 "type": "array",
                 "items": {

@@ -133,3 +133,38 @@ def test_disk_full_fails_the_run_cleanly(tmp_path):
     report = after.ingester(workers=1).run([tmp_path / "more"])
     assert report.failed == 0
     assert total(after) == n + 200
+
+
+def test_elasticsearch_outage_then_recovery(tmp_path, sample_copy):
+    """A node that goes away: the UI says so (503, Korean message), and search works again
+    when it is back, without restarting the app."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import es_local
+    import pytest
+
+    from search_app import create_app
+
+    node = es_local.Node("outage-node", 9291, 9391, cluster="policykb-outage", heap_mb=384)
+    try:
+        node.start()
+    except es_local.ESUnavailable as exc:
+        pytest.skip(f"no Elasticsearch: {exc}")
+    try:
+        rt = es_runtime(tmp_path / "data", node.url, "policykb-outage")
+        rt.ingester().run([sample_copy])
+        app = create_app({"TESTING": True}, settings=rt.settings)
+        app.extensions["policykb"] = rt
+        client = app.test_client()
+        assert client.get("/api/search?q=협의체").status_code == 200
+        node.stop()
+        r = client.get("/search?q=협의체")
+        assert r.status_code == 503 and "검색 엔진에 연결할 수 없습니다" in r.get_data(as_text=True)
+        assert client.get("/healthz").status_code == 503
+        node.start(keep_data=True)
+        deadline = time.monotonic() + 90
+        while client.get("/api/search?q=협의체").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(1)
+        assert client.get("/api/search?q=협의체").get_json()["total"] > 0
+    finally:
+        node.stop()

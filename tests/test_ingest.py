@@ -18,7 +18,7 @@ from ingest.metadata import build_metadata
 from ingest.normalize import normalize
 from ingest.press import infer_year
 from policykb.service import parse_request
-from tests.conftest import REPO, make_runtime, shared_path
+from tests.conftest import REPO, es_runtime, make_runtime, shared_path
 
 
 def meta_of(path: Path):
@@ -178,7 +178,8 @@ def test_cli_exit_status_and_summary_report_failures(tmp_path):
     assert "failed 1" in result.output and "bad.hwp" in result.output
 
 
-def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path, sample_copy):
+@pytest.mark.parametrize("backend", ["embedded", "elasticsearch"])
+def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path, sample_copy, backend, request):
     import random
 
     folder = tmp_path / "docs"
@@ -194,6 +195,20 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path, sample_copy)
             )
     data = tmp_path / "data"
     env = dict(os.environ, POLICYKB_DATA_DIR=str(data))
+    overrides = {}
+    if backend == "elasticsearch":
+        es_url = request.getfixturevalue("es_url")
+        overrides = {
+            "backend": "elasticsearch",
+            "es_url": es_url,
+            "es_index": "policykb-killed-ingest",
+        }
+        es_runtime(data, es_url, "policykb-killed-ingest")  # start from an empty alias
+        env.update(
+            POLICYKB_BACKEND="elasticsearch",
+            POLICYKB_ES_URL=es_url,
+            POLICYKB_ES_INDEX="policykb-killed-ingest",
+        )
     cmd = [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", "--workers", "1", str(folder)]
     proc = subprocess.Popen(
         cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -215,7 +230,7 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path, sample_copy)
                 break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    rt = make_runtime(data)
+    rt = make_runtime(data, **overrides)
     partial = rt.store.count_documents()
     assert 0 < partial < len(files) * 4
     report = rt.ingester().run([folder])
@@ -230,6 +245,8 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path, sample_copy)
     assert len(seen) == len(set(seen)) == len(files) * 4
     files_table = rt.store.file_counts()
     assert files_table == {"indexed": len(files) * 4}
+    if backend == "elasticsearch":
+        rt.backend.drop_all()
 
 
 @pytest.mark.data

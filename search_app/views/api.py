@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, jsonify
 
+from policykb import analytics
 from policykb.query import QuerySyntaxError
 from policykb.service import RequestError, parse_request
 from search_app.views.common import request_args, runtime
@@ -61,6 +62,10 @@ def document(doc_id: str):
                     "source": Path(c.source_path).name if c.source_path else None,
                 }
                 for c in runtime().store.copies(doc.id)
+            ],
+            "related": [
+                {"id": d.id, "title": d.title, "institute": d.institute, "date": d.date}
+                for d, _score in analytics.related(runtime().service, doc)
             ],
             "passages": [{"seq": p.seq, "page": p.page, "text": p.text} for p in doc.passages],
         }
