@@ -75,8 +75,10 @@ def snippet(passages: list[Passage], terms: frozenset[str]) -> tuple[str, int | 
             best_i, best_n = i, n
     anchor = spans[best_i][0]
     start = max(0, anchor - SNIPPET_CHARS // 4)
-    # Do not cut a word in half at the start.
-    if start > 0:
+    line_start = p.text.rfind("\n", 0, anchor) + 1
+    if line_start > start:
+        start = line_start  # begin at the line of the first match, not in the line above
+    elif start > 0:  # do not cut a word in half at the start
         space = p.text.rfind(" ", max(0, start - 15), start)
         if space >= 0:
             start = space + 1
