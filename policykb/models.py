@@ -19,6 +19,11 @@ class Token:
     position: int
     joined: bool = False
 
+    def __reduce__(self):
+        # Plain-tuple pickling: ingest workers send millions of tokens to the parent and
+        # the dataclass default (__getstate__ over fields()) costs more than analysis.
+        return (Token, (self.term, self.start, self.end, self.position, self.joined))
+
 
 @dataclass(slots=True)
 class Passage:
@@ -26,6 +31,9 @@ class Passage:
     page: int | None
     text: str
     tokens: list[Token] = field(default_factory=list)
+
+    def __reduce__(self):
+        return (Passage, (self.seq, self.page, self.text, self.tokens))
 
 
 @dataclass(slots=True)
