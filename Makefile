@@ -39,3 +39,8 @@ es-stop:
 
 clean:
 	rm -rf $(DATA_DIR) .pytest_cache .ruff_cache
+
+.PHONY: bench
+bench: install  ## benchmark suite (~15-20 min on 2 cores): bench/results/latest.{json,md}
+	$(PYTHON) -m pip install -q gunicorn psutil pyinstrument py-spy
+	$(PYTHON) -m bench

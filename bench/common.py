@@ -145,7 +145,8 @@ class Section:
         for g in self.goals:
             print("   " + g.line(), flush=True)
         for label, frames in self.profiles.items():
-            print(f"   profile ({label}), top self time:", flush=True)
+            tool = "" if label.startswith("py-spy") else "pyinstrument, "
+            print(f"   profile ({tool}{label}), top self time:", flush=True)
             for f in frames[:8]:
                 print(f"     {f['percent']:5.1f}%  {f['function']}  {f['where']}", flush=True)
         print(flush=True)
@@ -194,6 +195,62 @@ def uss_mb(pid: int) -> float:
         return float("nan")
 
 
+class CpuMeter:
+    """Cores used on average by this process tree and by everything else on the machine
+    between ``start()`` and ``stop()`` (other load makes parallel speed-ups look worse).
+    Child processes count as ours once reaped; ``pids`` (e.g. our Elasticsearch node) too."""
+
+    def __init__(self, pids: tuple[int, ...] = ()) -> None:
+        self.pids = tuple(p for p in pids if p)
+
+    def _ours_now(self) -> float:
+        return _own_cpu_seconds() + sum(_pid_cpu_seconds(p) for p in self.pids)
+
+    def start(self) -> CpuMeter:
+        self._t = time.perf_counter()
+        self._busy = _busy_seconds()
+        self._ours = self._ours_now()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        elapsed = max(1e-9, time.perf_counter() - self._t)
+        ours = self._ours_now() - self._ours
+        busy = _busy_seconds() - self._busy
+        return {"ours": ours / elapsed, "others": max(0.0, busy - ours) / elapsed}
+
+
+def _busy_seconds() -> float:
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _pid_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def other_load_note(loads: list[dict[str, float]]) -> str:
+    others = [x["others"] for x in loads]
+    if not others:
+        return ""
+    return (
+        f"Other processes on the machine used {min(others):.2f}-{max(others):.2f} cores "
+        "during these measurements (of 2)."
+    )
+
+
 # ---------------------------------------------------------------------------- profiling
 def profile_call(fn: Callable[[], Any], top: int = 15) -> tuple[Any, list[dict]]:
     """Run ``fn`` under pyinstrument; return its result and the functions with the most
@@ -215,7 +272,10 @@ def profile_call(fn: Callable[[], Any], top: int = 15) -> tuple[Any, list[dict]]
     selfs: dict[tuple[str, str], float] = {}
 
     def walk(frame) -> None:
-        key = (frame.function or "?", f"{frame.file_path_short}:{frame.line_no}")
+        # pyinstrument puts a function's own time in a synthetic "[self]" child: charge it
+        # to the real function.
+        real = frame.parent if frame.is_synthetic and frame.parent is not None else frame
+        key = (real.function or "?", f"{real.file_path_short}:{real.line_no}")
         own = frame.time - sum(c.time for c in frame.children)
         selfs[key] = selfs.get(key, 0.0) + max(0.0, own)
         for child in frame.children:
@@ -228,6 +288,66 @@ def profile_call(fn: Callable[[], Any], top: int = 15) -> tuple[Any, list[dict]]
         for (fn_, where), s in ranked
     ]
     return result, frames
+
+
+def pyspy_call(fn: Callable[[], Any], top: int = 15) -> tuple[Any, list[dict]]:
+    """Run ``fn`` while py-spy samples this process, all its threads and its child
+    processes; return the leaf functions with the most samples, each tagged with where it
+    ran (main thread, another thread of this process, or a child process). Empty list when
+    py-spy is missing or cannot attach."""
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("py-spy")
+    if exe is None:
+        return fn(), []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "raw.txt"
+        spy = subprocess.Popen(
+            [exe, "record", "--pid", str(os.getpid()), "--subprocesses", "--threads",
+             "--nonblocking", "--rate", "200", "--format", "raw", "-o", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(1.0)  # attach
+        try:
+            result = fn()
+        finally:
+            spy.send_signal(signal.SIGINT)
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+        if not out.exists():
+            return result, []
+        counts: dict[tuple[str, str], int] = {}
+        total = 0
+        for line in out.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            if not n.isdigit():
+                continue
+            frames = stack.split(";")
+            procs = sum(1 for f in frames if f.startswith("process "))
+            thread = next((f for f in frames if f.startswith("thread ")), "")
+            role = (
+                "worker process"
+                if procs > 1
+                else ("main thread" if thread.endswith("MainThread") else "other thread")
+            )
+            counts[(role, frames[-1])] = counts.get((role, frames[-1]), 0) + int(n)
+            total += int(n)
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    return result, [
+        {
+            "function": leaf.split(" (")[0],
+            "where": f"{role}: " + leaf.partition(" (")[2].rstrip(")"),
+            "seconds": None,
+            "percent": 100 * n / max(1, total),
+        }
+        for (role, leaf), n in ranked
+    ]
 
 
 # ------------------------------------------------------------------------- kdi-epic data
@@ -453,13 +573,14 @@ def remember_public_text(path: Path, text: str) -> None:
     _PUBLIC_TEXTS[str(path)] = text
 
 
-def public_texts() -> dict[str, str]:
-    """Production-extracted, normalized text of every readable public-docs file."""
+def public_texts(include_pdf: bool = True) -> dict[str, str]:
+    """Production-extracted, normalized text of every readable public-docs file (PDFs not
+    yet extracted by the extraction benchmark are skipped unless ``include_pdf``)."""
     from ingest.extract import ExtractionError, extract
     from ingest.normalize import normalize
 
     for p in public_doc_files():
-        if str(p) in _PUBLIC_TEXTS:
+        if str(p) in _PUBLIC_TEXTS or (not include_pdf and p.suffix.lower() == ".pdf"):
             continue
         try:
             pages = extract(p).pages

@@ -1,0 +1,1 @@
+"""policykb benchmark suite: `python -m bench` (see bench/README.md)."""
