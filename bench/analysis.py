@@ -338,7 +338,7 @@ def run(rows: list[KdiRow], quick: bool, rounds: int) -> Section:
         Goal(
             "parallel analysis, 2 workers vs 1 process (incl. worker startup)",
             ">= 1.8x",
-            fmt_ratio(speedup),
+            f"{speedup:.2f}x",
             speedup >= 1.8,
             f"startup excluded {fmt_ratio(sums['single'] / sums['work'])}; tokens as tuples "
             f"{fmt_ratio(sums['single'] / sums['compact'])}; this machine's ceiling for 2 "

@@ -85,6 +85,8 @@ def memory(sections: dict[str, Section]) -> Section:
     http = sections.get("HTTP")
     if http:
         for label, res in http.data.items():
+            if "(run " in label:
+                continue
             mem = res.get("memory", {}) if isinstance(res, dict) else {}
             if mem:
                 table.add(f"gunicorn master ({label})", f"{mem['master'][0]:.0f}", "")
@@ -129,6 +131,15 @@ def write(sections: dict[str, Section], meta: dict) -> tuple[str, str]:
     ]
     goals: list[Goal] = [g for s in ordered for g in s.goals]
     md += [f"- {g.line()}" for g in goals]
+    busy = busy_sections(sections)
+    if busy:
+        md += [
+            "",
+            "**Warning:** other processes used up to "
+            + ", ".join(f"{v:.2f} cores during {k}" for k, v in busy.items())
+            + " (of 2). Figures that need both cores (parallel analysis, HTTP throughput, "
+            "Elasticsearch) are understated in this run; re-run on a quiet machine.",
+        ]
     for s in ordered:
         md += ["", f"## {s.name}", ""]
         if s.seconds >= 1:
@@ -147,6 +158,23 @@ def write(sections: dict[str, Section], meta: dict) -> tuple[str, str]:
     text = "\n".join(md) + "\n"
     (RESULTS / "latest.md").write_text(text)
     return str(RESULTS / "latest.json"), str(RESULTS / "latest.md")
+
+
+def busy_sections(sections: dict[str, Section], threshold: float = 0.25) -> dict[str, float]:
+    """Sections during which other processes used more than ``threshold`` cores."""
+    out: dict[str, float] = {}
+    for name in ("Analysis", "Search"):
+        loads = sections[name].data.get("other_load_cores", []) if name in sections else []
+        if loads and max(loads) > threshold:
+            out[name] = max(loads)
+    http = sections.get("HTTP")
+    if http:
+        loads = [
+            r["load"]["others"] for r in http.data.values() if isinstance(r, dict) and "load" in r
+        ]
+        if loads and max(loads) > threshold:
+            out["HTTP"] = max(loads)
+    return out
 
 
 def now() -> str:

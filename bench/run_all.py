@@ -96,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     meta["failed"] = failed
     json_path, md_path = report.write(sections, meta)
     log(f"wrote {json_path} and {md_path}; total {meta['total_seconds'] / 60:.1f} min")
+    busy = report.busy_sections(sections)
+    if busy:
+        log(
+            "WARNING: other processes were busy during "
+            + ", ".join(f"{k} ({v:.2f} cores)" for k, v in busy.items())
+            + "; two-core figures are understated"
+        )
     if failed:
         log(f"FAILED areas: {', '.join(failed)}")
     return 1 if failed else 0
@@ -168,6 +175,8 @@ def run_corpus(args, rows, sections: dict[str, Section], area) -> None:
                     "POLICYKB_ES_INDEX": indexing.es_alias(biggest),
                 }
                 configs.append(http_load.Config("elasticsearch", es_env, 2))
+            if not args.quick:  # the goal's configuration again: run-to-run spread
+                configs.append(http_load.Config("embedded", emb_env, 2))
             es_pids = (es.pid,) if es is not None and es.pid else ()
             area("HTTP", lambda: http_load.run(configs, args.http_seconds, biggest, es_pids))
         if "per_size" in holder:

@@ -256,7 +256,7 @@ def run(
             Goal(
                 f"Elasticsearch p50 vs embedded, service, {biggest:,} docs",
                 "<= 2x",
-                fmt_ratio(ratio_service),
+                f"{ratio_service:.2f}x",
                 ratio_service <= 2,
                 f"backend call alone {fmt_ratio(ratio_backend)}; ES p50 {es[0]:.1f} ms",
             )
