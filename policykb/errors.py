@@ -63,6 +63,15 @@ class EngineError(PolicyKBError):
 
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
+# SQLite and tantivy report these as text ("database or disk is full", "os error 28").
+_NO_SPACE_WORDS = ("disk is full", "no space", "file too large", "quota", "os error 28")
+_NO_PERMISSION_WORDS = (
+    "readonly database",
+    "read-only",
+    "permission denied",
+    "operation not permitted",
+    "os error 13",
+)
 
 
 def storage_error(exc: BaseException) -> StorageError:
@@ -70,18 +79,24 @@ def storage_error(exc: BaseException) -> StorageError:
     text = str(exc)
     lowered = text.lower()
     err = getattr(exc, "errno", None)
-    if err in _NO_SPACE or "disk is full" in lowered or "no space" in lowered:
+    if err in _NO_SPACE or any(w in lowered for w in _NO_SPACE_WORDS):
         return StorageError("디스크 공간이 부족합니다", text, code="storage_full")
     if (
         err in _NO_PERMISSION
-        or "readonly database" in lowered
-        or "read-only" in lowered
-        or "permission denied" in lowered
+        or any(w in lowered for w in _NO_PERMISSION_WORDS)
         or (isinstance(exc, sqlite3.OperationalError) and "unable to open" in lowered)
     ):
         return StorageError(
             "데이터 디렉터리에 쓸 권한이 없습니다 (POLICYKB_DATA_DIR의 소유자와 권한을 확인하세요)",
             text,
             code="storage_permission",
+        )
+    if "disk i/o error" in lowered or err == errno.EIO:
+        # SQLite's word for a failed write (a file-size limit, a failing device, a disk
+        # that filled up between two checks).
+        return StorageError(
+            "디스크에 쓰지 못했습니다 (공간 부족, 파일 크기 제한 또는 장치 오류)",
+            text,
+            code="storage_io",
         )
     return StorageError("데이터를 저장하지 못했습니다", text)
