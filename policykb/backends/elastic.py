@@ -51,10 +51,10 @@ FACET_FIELDS = {
 FILTER_FIELDS = {"institute": "institute", "region": "regions", "doc_type": "doc_type"}
 BULK_CHUNK = 1000  # measured best of 200/500/1000 (bench/README.md, Indexing)
 SUPPORTED_MAJOR = (8,)
-# Every REST API this backend calls; all are in the server core of Elasticsearch 8 (the
+# Every REST API this backend calls, all in the server core of Elasticsearch 8: the
 # integration-test distribution the tests run has only the apm, transport-netty4 and
-# x-pack-core/security modules: no reindex (delete-by-query) and no rest-root (GET /)). Listed in the README; check_server() checks the version
-# and the whitespace analyzer when the backend opens.
+# x-pack-core/security modules (no reindex module, so no delete-by-query; no rest-root,
+# so no GET /). Listed in the README; check_server() runs when the backend opens.
 REQUIRED_APIS = (
     "POST /_analyze",
     "PUT /<index>",
@@ -361,16 +361,15 @@ class ElasticBackend(SearchBackend):
                 code="engine_version",
             )
         try:
-            self.es.indices.analyze(analyzer="whitespace", text="정책 검색")
-        except ApiError as exc:
-            err = self._error(exc)
+            self._call(self.es.indices.analyze, analyzer="whitespace", text="정책 검색")
+        except BackendError as exc:
+            if exc.code == "engine_unreachable":
+                raise
             raise BackendError(
                 "Elasticsearch에 policykb가 쓰는 whitespace 분석기가 없습니다",
-                err.reason,
+                exc.reason,
                 code="engine_api_missing",
             ) from exc
-        except (ESConnectionError, TransportError) as exc:
-            raise self._error(exc) from exc
 
     def _new_index_name(self) -> str:
         return f"{self.alias}-v{SCHEMA_VERSION}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**6}"
