@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from corpus import SAMPLE_DIR
+from policykb.errors import EngineError, InputError, StorageError
 from policykb.models import Filters
 from policykb.query import Bool
 from policykb.runtime import Runtime
@@ -306,31 +307,40 @@ def test_sigkill_then_resume(tmp_path, engines):
 
 
 # -------------------------------------------------------------------- acceptance
+def _cli_ingest(rt: Runtime, base: Path) -> tuple[Runtime, int, str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", str(base)],
+        env=_cli_env(rt),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return rt, proc.returncode, proc.stdout, proc.stderr
+
+
 @pytest.fixture(scope="module")
-def public_docs(tmp_path_factory, es_url):
-    """`policykb ingest ../shared/data/public-docs` through the CLI, once per engine for the
-    module: (runtime, exit status, stdout, stderr) for each.
+def public_docs_embedded(tmp_path_factory):
+    """`policykb ingest ../shared/data/public-docs` through the CLI on the embedded engine,
+    once for the module: (runtime, exit status, stdout, stderr)."""
+    base = shared_path("data", "public-docs")
+    return _cli_ingest(make_runtime(tmp_path_factory.mktemp("public-emb")), base)
+
+
+@pytest.fixture(scope="module")
+def public_docs(public_docs_embedded, tmp_path_factory, es_url):
+    """The same command on Elasticsearch: {"embedded": run, "elasticsearch": run}.
 
     To halve CI time the Elasticsearch run starts with the embedded run's analysis cache
     (Kiwi's output for the same texts, as a second ingest of the same files would have):
     extraction, duplicates, the store and every index write still run in full."""
-    base = shared_path("data", "public-docs")
-    emb = make_runtime(tmp_path_factory.mktemp("public-emb"))
+    emb = public_docs_embedded[0]
     es = es_runtime(tmp_path_factory.mktemp("public-es"), es_url, "policykb-ic-public-docs")
-    runs = {}
-    for name, rt in (("embedded", emb), ("elasticsearch", es)):
-        if rt is es:
-            _copy_analysis_cache(emb, es)
-        proc = subprocess.run(
-            [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", str(base)],
-            env=_cli_env(rt),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        runs[name] = (rt, proc.returncode, proc.stdout, proc.stderr)
-    yield runs
+    _copy_analysis_cache(emb, es)
+    yield {
+        "embedded": public_docs_embedded,
+        "elasticsearch": _cli_ingest(es, shared_path("data", "public-docs")),
+    }
     es.backend.drop_all()
 
 
@@ -354,10 +364,31 @@ def test_public_docs_cli_ingest_is_the_same_on_both_engines(public_docs):
     (es, code_es, out_es, err_es) = public_docs["elasticsearch"]
     assert code_emb in (0, 3), err_emb[-2000:]  # 3: some files have no text (recorded)
     assert code_es == code_emb, err_es[-2000:]
-    assert "Traceback" not in err_es and "오류" not in err_es
+    assert "Traceback" not in err_es
+    assert not any(e.label in err_es for e in (StorageError, EngineError, InputError))
     assert _outcome(out_es, err_es) == _outcome(out_emb, err_emb)
     assert emb.store.count_documents(canonical_only=False) >= 100
     ids = assert_parity(Engines(emb, es), PUBLIC_QUERIES)
     assert len(ids) == emb.store.count_documents()
     for params in PUBLIC_QUERIES[:3]:
         assert search(es, params).total > 0, params
+
+
+@pytest.mark.data
+def test_every_public_document_yields_text_or_a_reason(public_docs_embedded):
+    """(Moved from test_ingest.py to share this module's ingest of public-docs.)"""
+    rt = public_docs_embedded[0]
+    assert len(rt.store.list_files()) >= 100
+    for rec in rt.store.list_files():
+        assert rec.status in ("indexed", "failed"), rec
+        if rec.status == "failed":
+            assert rec.error and rec.error.startswith("[")
+        else:
+            doc = rt.store.get_document(rec.doc_id)
+            assert any("\uac00" <= ch <= "\ud7a3" for ch in doc.text), rec.path
+    reasons = {}
+    for rec in rt.store.list_files("failed"):
+        key = rec.error.split("]")[0][1:]
+        reasons[key] = reasons.get(key, 0) + 1
+    print("public-docs: failed by reason:", reasons)
+    assert "error" not in reasons  # every failure is a known, typed reason
