@@ -167,11 +167,15 @@ def test_changed_files(tmp_path, engines):
         edited.read_text(encoding="utf-8") + "\n\n해양쓰레기 수거 선박을 새로 도입한다.\n",
         encoding="utf-8",
     )
-    # A file whose content became another document altogether.
+    # A file whose content became another document altogether, and one that became a
+    # copy of another file (it leaves the index: found through its canonical).
     shutil.copy(SAMPLE_DIR / "jni_2019_energy_valley_report.txt", folder / SAMPLE_TEXTS[1])
+    shutil.copy(folder / SAMPLE_TEXTS[3], folder / SAMPLE_TEXTS[2])
     changed = ingest_both(engines, [folder])
-    assert changed["updated"] == 2 and changed["unchanged"] == len(SAMPLE_TEXTS) - 2
-    assert_parity(engines, [*SAMPLE_QUERIES, {"q": "해양쓰레기"}, {"q": "에너지밸리"}])
+    assert changed["updated"] == 3 and changed["unchanged"] == len(SAMPLE_TEXTS) - 3
+    assert changed["duplicates"] == 1
+    ids = assert_parity(engines, [*SAMPLE_QUERIES, {"q": "해양쓰레기"}, {"q": "에너지밸리"}])
+    assert len(ids) == len(SAMPLE_TEXTS) - 1
     for rt in engines.both():
         assert search(rt, {"q": "해양쓰레기"}).total == 1
 
