@@ -135,6 +135,7 @@ class Ingester:
         progress: ProgressFn | None = None,
     ) -> IngestReport:
         report = IngestReport()
+        self.backend.count()  # an unreachable or unsuitable engine fails before any work
         files = list(discover(paths))
         if retry_failed:
             failed = {f.path for f in self.store.list_files("failed")}

@@ -10,17 +10,49 @@ from pathlib import Path
 
 import click
 
-from policykb.backends.base import BackendError
+from policykb.errors import (
+    EXIT_FILES_FAILED,
+    InputError,
+    PolicyKBError,
+    storage_error,
+)
 from policykb.settings import SETTINGS, SettingsError, load_settings
 
+HINTS = {
+    "storage": "디스크 공간과 POLICYKB_DATA_DIR의 권한을 확인한 뒤 같은 명령을 다시 실행하세요.",
+    "engine": "POLICYKB_ES_URL과 Elasticsearch의 상태를 확인한 뒤 같은 명령을 다시 실행하세요.",
+    "input": "`policykb --help`와 README를 참고하세요.",
+}
 
-def _storage_failure(exc: Exception) -> None:
-    """Disk full or unwritable data directory: say so, keep what was committed, exit 4."""
+
+def report_error(exc: PolicyKBError) -> None:
+    """Print ``exc`` by its cause (class label, Korean message, the underlying reason) and
+    exit with its class's status."""
     click.echo("", err=True)
-    click.echo(
-        f"저장 공간 오류로 작업을 멈췄습니다 (이미 반영된 내용은 그대로 남습니다): {exc}", err=True
-    )
-    sys.exit(4)
+    click.echo(f"{exc.label}: {exc.message}", err=True)
+    if exc.reason:
+        click.echo(f"  원인: {exc.reason}", err=True)
+    if not isinstance(exc, InputError):
+        click.echo(
+            "  이미 반영된 내용은 그대로 남습니다; 다시 실행하면 이어서 처리합니다.", err=True
+        )
+    hint = next((h for k, h in HINTS.items() if exc.code.startswith(k)), None)
+    if hint:
+        click.echo(f"  {hint}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class Commands(click.Group):
+    """Every command's errors are reported by cause: storage (exit 4), engine (exit 5),
+    input (exit 2); see the README's "Errors and exit codes"."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PolicyKBError as exc:
+            report_error(exc)
+        except (OSError, sqlite3.OperationalError) as exc:
+            report_error(storage_error(exc))
 
 
 def _runtime():
@@ -29,16 +61,16 @@ def _runtime():
     try:
         return Runtime(load_settings())
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise InputError("설정 값이 잘못되었습니다", str(exc), code="input_settings") from exc
 
 
-@click.group(help="policykb: Korean public-policy document search.")
+@click.group(cls=Commands, help="policykb: Korean public-policy document search.")
 def main() -> None:
     pass
 
 
 @main.command(help="Ingest files or folders (a folder may hold manifest.csv/manifest.jsonl).")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--sync", is_flag=True, help="Remove documents whose files are gone.")
 @click.option("--retry-failed", is_flag=True, help="Only retry files that failed before.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
@@ -51,6 +83,9 @@ def main() -> None:
 def ingest(
     paths: tuple[Path, ...], sync: bool, retry_failed: bool, quiet: bool, workers: int | None
 ) -> None:
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InputError("입력 경로가 없습니다", ", ".join(missing), code="input_path")
     rt = _runtime()
 
     last = [0.0]
@@ -61,12 +96,9 @@ def ingest(
             last[0] = now
             click.echo(f"\r{report.progress_line():<100}", nl=False, err=True)
 
-    try:
-        report = rt.ingester(workers).run(
-            list(paths), sync=sync, retry_failed=retry_failed, progress=progress
-        )
-    except (OSError, sqlite3.OperationalError, BackendError) as exc:
-        _storage_failure(exc)
+    report = rt.ingester(workers).run(
+        list(paths), sync=sync, retry_failed=retry_failed, progress=progress
+    )
     if not quiet:
         click.echo("", err=True)
     for path, reason in report.failures:
@@ -74,7 +106,12 @@ def ingest(
     click.echo(report.summary())
     click.echo(f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}")
     if report.failed:
-        sys.exit(3)
+        click.echo(
+            f"입력 파일 {report.failed}개를 처리하지 못했습니다 (이유는 위 FAILED 줄과 "
+            "`policykb stats`; 고친 뒤 `policykb ingest --retry-failed`).",
+            err=True,
+        )
+        sys.exit(EXIT_FILES_FAILED)
 
 
 @main.command(help="Serve the web UI and JSON API (development server).")
@@ -126,7 +163,7 @@ def search(
     try:
         result = rt.service.search(parse_request(args, rt.settings))
     except (RequestError, QuerySyntaxError) as exc:
-        raise click.UsageError(exc.message) from exc
+        raise InputError(exc.message, code="input_query") from exc
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
@@ -147,10 +184,7 @@ def reindex() -> None:
     def progress(done, total):
         click.echo(f"\rindexed {done}/{total}", nl=False, err=True)
 
-    try:
-        info = rt.reindex(progress)
-    except (OSError, sqlite3.OperationalError, BackendError) as exc:
-        _storage_failure(exc)
+    info = rt.reindex(progress)
     click.echo("", err=True)
     click.echo(
         f"reindexed {info['documents']} documents "
@@ -208,7 +242,7 @@ def create_user(username: str, password_stdin: bool) -> None:
     try:
         rt.accounts.create_user(username, password)
     except AccountError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise InputError(str(exc), code="input_account") from exc
     rt.accounts.audit(username, "create_user", {"via": "cli"})
     click.echo(f"admin {username} saved")
 
@@ -223,7 +257,7 @@ def create_token(username: str, label: str) -> None:
     try:
         token = rt.accounts.create_token(username, label)
     except AccountError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise InputError(str(exc), code="input_account") from exc
     rt.accounts.audit(username, "create_token", {"label": label, "via": "cli"})
     click.echo(token)
 

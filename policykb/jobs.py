@@ -8,6 +8,8 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from policykb.errors import PolicyKBError
+
 
 @dataclass
 class Job:
@@ -69,6 +71,9 @@ class JobRunner:
             try:
                 job.message = work(job)
                 job.state = "done"
+            except PolicyKBError as exc:  # named by its cause (storage, engine, input)
+                job.state = "failed"
+                job.message = f"{exc.label}: {exc}"
             except Exception as exc:  # reported on the job, the server keeps running
                 job.state = "failed"
                 job.message = f"{type(exc).__name__}: {exc}"

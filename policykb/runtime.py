@@ -27,7 +27,9 @@ class Runtime:
     def backend(self) -> SearchBackend:
         backend = open_backend(self.settings)
         if backend.needs_rebuild:
-            backend.rebuild(self.store.iter_documents(), self.store.count_documents())
+            backend.rebuild(
+                self.store.iter_documents(canonical_only=True), self.store.count_documents()
+            )
             backend.needs_rebuild = False
         return backend
 
@@ -106,7 +108,8 @@ class Runtime:
             self._reanalyze(doc)
             reanalyzed += 1
         total = self.store.count_documents()
-        self.backend.rebuild(self.store.iter_documents(), total, progress)
+        # Copies are found through their canonical and never indexed (as in ingest).
+        self.backend.rebuild(self.store.iter_documents(canonical_only=True), total, progress)
         return {"documents": total, "reanalyzed": reanalyzed}
 
     def _reanalyze(self, doc: Document) -> None:

@@ -232,13 +232,17 @@ class DocumentStore:
             Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"])) for r in rows
         ]
 
-    def iter_documents(self, batch: int = 200) -> Iterator[Document]:
-        """All documents with passages, in id order, read in batches."""
+    def iter_documents(self, batch: int = 200, canonical_only: bool = False) -> Iterator[Document]:
+        """All documents with passages, in id order, read in batches; ``canonical_only``
+        leaves out copies (duplicates), which are never indexed."""
         last = ""
+        where = "id > ?" + (" AND canonical_id IS NULL" if canonical_only else "")
         while True:
             rows = (
                 self._conn()
-                .execute("SELECT * FROM documents WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
+                .execute(
+                    f"SELECT * FROM documents WHERE {where} ORDER BY id LIMIT ?", (last, batch)
+                )
                 .fetchall()
             )
             if not rows:

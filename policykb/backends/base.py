@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from analyzers.bigram import char_bigrams
+from policykb.errors import EngineError
 from policykb.models import BackendResult, Document, Filters, Token
 from policykb.query import Bool
 
@@ -42,8 +43,9 @@ TERM_FIELDS: tuple[tuple[str, float], ...] = (
 )
 
 
-class BackendError(RuntimeError):
-    """The engine failed or cannot be reached; the message is safe to show."""
+class BackendError(EngineError, RuntimeError):
+    """The engine refused a request or cannot be reached; ``message`` (Korean) is safe to
+    show, ``reason`` carries the engine's own words."""
 
 
 class IndexOutdated(BackendError):

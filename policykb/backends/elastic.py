@@ -50,6 +50,30 @@ FACET_FIELDS = {
 }
 FILTER_FIELDS = {"institute": "institute", "region": "regions", "doc_type": "doc_type"}
 BULK_CHUNK = 1000  # measured best of 200/500/1000 (bench/README.md, Indexing)
+SUPPORTED_MAJOR = (8,)
+# Every REST API this backend calls, all in the server core of Elasticsearch 8: the
+# integration-test distribution the tests run has only the apm, transport-netty4 and
+# x-pack-core/security modules (no reindex module, so no delete-by-query; no rest-root,
+# so no GET /). Listed in the README; check_server() runs when the backend opens.
+REQUIRED_APIS = (
+    "POST /_analyze",
+    "PUT /<index>",
+    "DELETE /<index>",
+    "GET /<index>",
+    "GET /_alias/<alias>",
+    "POST /_aliases",
+    "PUT /<index>/_settings",
+    "POST /<index>/_refresh",
+    "GET /<index>/_stats",
+    "GET /_cluster/health",
+    "GET /_nodes/_local",
+    "POST /_bulk (index, delete)",
+    "POST /<alias>/_search (bool, term, match_phrase, dis_max; terms and filter aggregations)",
+    "POST /<alias>/_count",
+)
+# Bulk item errors that refuse the whole index, not one document: the run stops with an
+# engine error instead of marking every file failed.
+INDEX_LEVEL_ERRORS = {"cluster_block_exception", "index_not_found_exception"}
 
 
 def mapping() -> dict:
@@ -262,6 +286,19 @@ def search_body(
     return body
 
 
+def _api_reason(exc: ApiError) -> tuple[str, str]:
+    """(error type, reason) from an Elasticsearch error response."""
+    body = getattr(exc, "body", None)
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        causes = err.get("root_cause") or [err]
+        first = causes[0] if isinstance(causes[0], dict) else err
+        return str(first.get("type", "")), str(first.get("reason", err))
+    if err:
+        return "", str(err)
+    return "", str(getattr(exc, "message", exc))
+
+
 class ElasticBackend(SearchBackend):
     name = "elasticsearch"
 
@@ -283,13 +320,56 @@ class ElasticBackend(SearchBackend):
         self._ready = False
 
     # ---------------------------------------------------------------- lifecycle
+    def _error(self, exc: Exception) -> BackendError:
+        """The engine error ``exc`` means, in Korean, with Elasticsearch's own reason."""
+        if isinstance(exc, ApiError):
+            status = getattr(exc.meta, "status", None)
+            kind, reason = _api_reason(exc)
+            if "no handler found" in reason:
+                return BackendError(
+                    "이 Elasticsearch에는 policykb가 쓰는 API가 없습니다 "
+                    "(README의 'Elasticsearch APIs' 참고)",
+                    reason,
+                    code="engine_api_missing",
+                )
+            return BackendError(
+                f"Elasticsearch가 요청을 거부했습니다 (HTTP {status})",
+                f"{kind}: {reason}" if kind else reason,
+                code="engine_refused",
+            )
+        return BackendError(
+            f"Elasticsearch({self.url})에 연결할 수 없습니다",
+            str(exc),
+            code="engine_unreachable",
+        )
+
     def _call(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ESConnectionError, TransportError) as exc:
-            raise BackendError(f"Elasticsearch unavailable at {self.url}: {exc}") from exc
-        except ApiError as exc:
-            raise BackendError(f"Elasticsearch error: {exc}") from exc
+        except (ESConnectionError, TransportError, ApiError) as exc:
+            raise self._error(exc) from exc
+
+    def check_server(self) -> None:
+        """The server speaks the APIs this backend uses (see :data:`REQUIRED_APIS`): a
+        supported major version and the built-in ``whitespace`` analyzer."""
+        version = self.server_version()  # not GET /: that lives in the rest-root module
+        if int(version.split(".")[0]) not in SUPPORTED_MAJOR:
+            raise BackendError(
+                f"Elasticsearch {version}은(는) 지원하지 않습니다 "
+                f"({'/'.join(f'{m}.x' for m in SUPPORTED_MAJOR)}가 필요합니다)",
+                f"server version {version}",
+                code="engine_version",
+            )
+        try:
+            self._call(self.es.indices.analyze, analyzer="whitespace", text="정책 검색")
+        except BackendError as exc:
+            if exc.code == "engine_unreachable":
+                raise
+            raise BackendError(
+                "Elasticsearch에 policykb가 쓰는 whitespace 분석기가 없습니다",
+                exc.reason,
+                code="engine_api_missing",
+            ) from exc
 
     def _new_index_name(self) -> str:
         return f"{self.alias}-v{SCHEMA_VERSION}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**6}"
@@ -304,21 +384,18 @@ class ElasticBackend(SearchBackend):
         try:
             res = self.es.indices.get_alias(name=self.alias)
         except ApiError as exc:
-            if (
-                getattr(exc, "status_code", None) == 404
-                or getattr(exc, "meta", None)
-                and exc.meta.status == 404
-            ):
+            if getattr(exc.meta, "status", None) == 404:
                 return []
-            raise BackendError(f"Elasticsearch error: {exc}") from exc
+            raise self._error(exc) from exc
         except (ESConnectionError, TransportError) as exc:
-            raise BackendError(f"Elasticsearch unavailable at {self.url}: {exc}") from exc
+            raise self._error(exc) from exc
         return sorted(res.body.keys() if hasattr(res, "body") else res.keys())
 
     def ensure_index(self) -> None:
         """Create the first physical index and the alias if there is none."""
         if self._ready:
             return
+        self.check_server()
         if not self.physical_indices():
             name = self._new_index_name()
             self._create_index(name)
@@ -340,11 +417,18 @@ class ElasticBackend(SearchBackend):
         progress: ProgressFn | None = None,
         total: int = 0,
     ) -> IndexOutcome:
+        return self._run_bulk(self._actions(docs, index), progress, total)
+
+    def _run_bulk(
+        self, actions: Iterable[dict], progress: ProgressFn | None = None, total: int = 0
+    ) -> IndexOutcome:
+        """Stream bulk actions (retrying 429s). A document the engine refused is listed in
+        the outcome; a refusal of the whole index (a write block, a missing index) raises."""
         outcome = IndexOutcome()
         try:
             for ok, item in streaming_bulk(
                 self.es,
-                self._actions(docs, index),
+                actions,
                 chunk_size=BULK_CHUNK,
                 max_chunk_bytes=20 * 1024 * 1024,
                 raise_on_error=False,
@@ -353,17 +437,24 @@ class ElasticBackend(SearchBackend):
                 initial_backoff=1,
                 max_backoff=30,
             ):
-                info = next(iter(item.values()))
-                if ok:
+                op, info = next(iter(item.items()))
+                if ok or (op == "delete" and info.get("result") == "not_found"):
                     outcome.indexed += 1
                 else:
                     err = info.get("error")
+                    kind = err.get("type", "") if isinstance(err, dict) else ""
                     reason = err.get("reason", str(err)) if isinstance(err, dict) else str(err)
+                    if kind in INDEX_LEVEL_ERRORS or op == "delete":
+                        raise BackendError(
+                            f"Elasticsearch가 요청을 거부했습니다 (HTTP {info.get('status')})",
+                            f"{kind}: {reason}",
+                            code="engine_refused",
+                        )
                     outcome.errors[str(info.get("_id"))] = reason
                 if progress and (outcome.indexed + len(outcome.errors)) % 200 == 0:
                     progress(outcome.indexed, total)
-        except (ESConnectionError, TransportError) as exc:
-            raise BackendError(f"Elasticsearch unavailable at {self.url}: {exc}") from exc
+        except (ESConnectionError, TransportError, ApiError) as exc:
+            raise self._error(exc) from exc
         if progress:
             progress(outcome.indexed, total)
         return outcome
@@ -375,17 +466,15 @@ class ElasticBackend(SearchBackend):
         return outcome
 
     def delete(self, ids: Iterable[str]) -> None:
+        """Bulk ``delete`` actions by id through the write alias (no delete-by-query: that
+        API lives in the ``reindex`` module, which the integration-test distribution
+        lacks); an id that is not indexed is not an error."""
         self.ensure_index()
-        ids = list(ids)
+        ids = list(dict.fromkeys(ids))
         if not ids:
             return
-        self._call(
-            self.es.delete_by_query,
-            index=self.alias,
-            query={"ids": {"values": ids}},
-            refresh=True,
-            conflicts="proceed",
-        )
+        self._run_bulk({"_op_type": "delete", "_index": self.alias, "_id": i} for i in ids)
+        self._call(self.es.indices.refresh, index=self.alias)
 
     def rebuild(
         self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None

@@ -37,6 +37,7 @@ from policykb.backends.base import (
     proximity_pairs,
     split_joined,
 )
+from policykb.errors import storage_error
 from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters, Token
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
@@ -196,7 +197,7 @@ class EmbeddedBackend(SearchBackend):
             writer.wait_merging_threads()
         except (ValueError, OSError) as exc:  # tantivy I/O errors (disk full, …)
             writer.rollback()
-            raise BackendError(f"embedded index write failed: {exc}") from exc
+            raise storage_error(exc) from exc  # the index lives in the data directory
         except BaseException:
             writer.rollback()
             raise
@@ -378,7 +379,7 @@ class EmbeddedBackend(SearchBackend):
             facet_counts = self._facets(searcher, base, filters) if facets else {}
             return BackendResult(res.count, hits, facet_counts)
         except (ValueError, OSError) as exc:
-            raise BackendError(f"embedded index error: {exc}") from exc
+            raise BackendError("내장 검색 색인을 읽지 못했습니다", str(exc)) from exc
 
     def _facets(self, searcher, base: Query, filters: Filters) -> dict[str, dict[str, int]]:
         # Facets whose filter is not set share one aggregation over the fully filtered query.
