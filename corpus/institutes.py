@@ -252,6 +252,18 @@ for _inst in INSTITUTES:
         _BY_NAME[_n.replace(" ", "").lower()] = _inst
 
 
+UNKNOWN = "미상"  # the institute of a document whose publisher is not in the registry
+
+
+def canonical_names(name: str) -> list[str] | None:
+    """Institute names a filter on ``name`` matches: the institute's whole lineage, just
+    :data:`UNKNOWN` for documents of unknown publishers, None for an unknown name."""
+    if name.strip() == UNKNOWN:
+        return [UNKNOWN]
+    inst = lookup(name)
+    return [i.name for i in lineage(inst)] if inst else None
+
+
 def lookup(name: str) -> Institute | None:
     """Find an institute by current name, former name, alias or key (spaces ignored)."""
     return _BY_NAME.get(name.strip().replace(" ", "").lower())

@@ -171,7 +171,7 @@ def build_metadata(text: str, path: Path, row: dict[str, str] | None) -> Metadat
     title = row.get("title") or (press.title if press else None) or cover.title
     return Metadata(
         title=title or guess_title(text, filename),
-        institute=inst.name if inst else "미상",
+        institute=inst.name if inst else registry.UNKNOWN,
         institute_published=published,
         regions=regions_for(inst),
         doc_type=doc_type,

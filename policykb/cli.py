@@ -119,6 +119,7 @@ def ingest(
 @click.option("--port", default=None, type=int, help="Port (default: POLICYKB_PORT).")
 def serve(host: str | None, port: int | None) -> None:
     from search_app import create_app
+    from search_app.serving import RequestHandler
 
     app = create_app()
     settings = app.extensions["policykb"].settings
@@ -128,6 +129,7 @@ def serve(host: str | None, port: int | None) -> None:
         debug=False,
         use_reloader=False,
         threaded=True,
+        request_handler=RequestHandler,
     )
 
 

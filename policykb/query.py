@@ -290,10 +290,10 @@ def resolve_region(value: str) -> str:
 
 
 def resolve_institutes(value: str) -> list[str]:
-    inst = registry.lookup(value)
-    if inst is None:
+    names = registry.canonical_names(value)
+    if names is None:
         raise QuerySyntaxError(f"알 수 없는 기관입니다: {value}", "unknown_institute")
-    return [i.name for i in registry.lineage(inst)]
+    return names
 
 
 def resolve_doc_type(value: str) -> str:

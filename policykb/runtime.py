@@ -62,7 +62,11 @@ class Runtime:
     def accounts(self):
         from policykb.accounts import Accounts
 
-        return Accounts(self.store)
+        return Accounts(
+            self.store,
+            idle_seconds=self.settings.session_idle_minutes * 60,
+            max_seconds=self.settings.session_max_hours * 3600,
+        )
 
     @cached_property
     def jobs(self):

@@ -149,10 +149,11 @@ def parse_request(args: Mapping[str, Sequence[str]], settings: Settings) -> Sear
     institutes: list[str] = []
     for raw in args.get("institute") or []:
         if raw and raw.strip():
-            inst = registry.lookup(raw)
-            if inst is None:
+            names = registry.canonical_names(raw)
+            if names is None:
                 raise RequestError(f"알 수 없는 기관입니다: {raw}", "institute")
-            institutes.append(inst.name)
+            inst = registry.lookup(raw)
+            institutes.append(inst.name if inst else registry.UNKNOWN)
     try:
         regions = [resolve_region(r) for r in (args.get("region") or []) if r and r.strip()]
         doc_types = [

@@ -33,6 +33,21 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
+def _public_url(raw: str) -> str:
+    """An absolute http(s) URL without query or fragment; no trailing slash."""
+    from urllib.parse import urlsplit
+
+    raw = raw.strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    if parts.query or parts.fragment or any(c.isspace() for c in raw):
+        raise ValueError("must not hold a query, a fragment or spaces")
+    return raw.rstrip("/")
+
+
 def _backend(raw: str) -> str:
     if raw not in ("embedded", "elasticsearch"):
         raise ValueError("must be 'embedded' or 'elasticsearch'")
@@ -101,6 +116,31 @@ SETTINGS: tuple[Setting, ...] = (
         lambda v: v.lower() in ("1", "true", "yes"),
     ),
     Setting("secret_key", "", "Flask session secret; a random one is used when empty."),
+    Setting(
+        "public_url",
+        "",
+        "Public base URL of the site (e.g. https://kb.example.org); absolute links in feeds "
+        "and exports use it, never the request's Host header. Empty: http://HOST:PORT.",
+        _public_url,
+    ),
+    Setting(
+        "session_idle_minutes",
+        30,
+        "An admin session ends after this many minutes without a request.",
+        _positive_int,
+    ),
+    Setting(
+        "session_max_hours",
+        12,
+        "An admin session ends this many hours after login, however active.",
+        _positive_int,
+    ),
+    Setting(
+        "saved_search_limit",
+        50,
+        "Most saved searches one browser or user may keep.",
+        _positive_int,
+    ),
 )
 
 
@@ -123,6 +163,15 @@ class Settings:
     rate_limit: int
     cookie_secure: bool
     secret_key: str
+    public_url: str
+    session_idle_minutes: int
+    session_max_hours: int
+    saved_search_limit: int
+
+    @property
+    def base_url(self) -> str:
+        """Base of absolute links: the configured public URL, else the serve address."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def store_path(self) -> Path:

@@ -12,6 +12,7 @@ from flask import Flask, jsonify, render_template, request
 from policykb.backends import BackendError
 from policykb.runtime import Runtime
 from policykb.settings import Settings, load_settings
+from search_app.security import register_security_headers
 
 
 def create_app(
@@ -48,6 +49,7 @@ def create_app(
     )
     _register_limits(app, settings)
     _register_errors(app)
+    register_security_headers(app)
     return app
 
 

@@ -18,11 +18,11 @@ CHROMIUM = os.environ.get("POLICYKB_CHROMIUM", shutil.which("chromium") or "/usr
 
 @pytest.fixture(scope="module")
 def live_url(app):
-    from werkzeug.serving import make_server
+    from search_app.serving import make_server
 
     if app.extensions["policykb"].settings.backend != "embedded":
         pytest.skip("browser tests run once, on the embedded backend")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import (
     Blueprint,
+    make_response,
     abort,
     g,
     jsonify,
@@ -24,7 +25,7 @@ from flask import (
 from analyzers.lexicon import LexiconError, parse_synonyms, parse_user_dict
 from corpus import SAMPLE_DIR
 from ingest.pipeline import SUPPORTED_SUFFIXES
-from search_app.views.common import runtime
+from search_app.views.common import runtime, safe_redirect_target
 from search_app.views.csrf import check_csrf
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -39,10 +40,13 @@ def current_user() -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         return runtime().accounts.user_for_token(auth[7:].strip())
-    user = session.get("admin")
-    if user and runtime().accounts.exists(user):
-        return user
-    return None
+    sid = session.get("sid")
+    if not sid:
+        return None
+    user = runtime().accounts.session_user(sid)
+    if user is None or user != session.get("admin"):
+        return None
+    return user
 
 
 def admin_required(view):
@@ -72,16 +76,29 @@ def login():
     error = None
     if request.method == "POST":
         check_csrf()
-        username = (request.form.get("username") or "").strip()
+        accounts = runtime().accounts
+        username = (request.form.get("username") or "").strip()[:64]
         password = request.form.get("password") or ""
-        if runtime().accounts.verify(username, password):
+        wait = accounts.login_wait(username, _client())
+        if wait > 0:
+            error = "로그인 시도가 너무 많습니다. 잠시 후 다시 시도해 주세요."
+            response = make_response(render_template("admin/login.html", error=error), 429)
+            response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+            return response
+        if accounts.verify(username, password):
+            accounts.clear_login_failures(username)
+            old = session.get("sid")
+            if old:
+                accounts.end_session(old)
             session.clear()
             session["admin"] = username
-            runtime().accounts.audit(username, "login", {}, _client())
-            target = request.args.get("next") or ""
-            if not target.startswith("/admin") or target.startswith("//"):
-                target = url_for("admin.dashboard")
+            session["sid"] = accounts.start_session(username)
+            accounts.audit(username, "login", {}, _client())
+            target = safe_redirect_target(
+                request.args.get("next"), "/admin", url_for("admin.dashboard")
+            )
             return redirect(target)
+        accounts.record_login_failure(username, _client())
         time.sleep(0.2)
         error = "사용자 이름 또는 비밀번호가 맞지 않습니다."
     return render_template("admin/login.html", error=error), 401 if error else 200
@@ -91,6 +108,8 @@ def login():
 @admin_required
 def logout():
     _audit("logout")
+    if session.get("sid"):
+        runtime().accounts.end_session(session["sid"])
     session.clear()
     return redirect(url_for("ui.index"))
 

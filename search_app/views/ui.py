@@ -120,9 +120,12 @@ def _institutes_by_region(links: list[dict]) -> list[tuple[str, list[dict]]]:
     groups: dict[str, list[dict]] = {}
     for link in links:
         inst = registry.lookup(link["value"])
-        region = inst.regions[0] if inst and inst.regions else "전국"
+        if inst is None:  # publisher not in the registry (미상): a group of its own, last
+            region = registry.UNKNOWN
+        else:
+            region = inst.regions[0] if inst.regions else "전국"
         groups.setdefault(region, []).append(link)
-    order = ["전국", *registry.REGIONS]
+    order = ["전국", *registry.REGIONS, registry.UNKNOWN]
     return sorted(groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
 
 
