@@ -148,8 +148,7 @@ class Accounts:
                 (now - self.idle_seconds, now - self.max_seconds),
             )
             con.execute(
-                "INSERT INTO sessions (sid_hash, username, created_at, last_seen) "
-                "VALUES (?,?,?,?)",
+                "INSERT INTO sessions (sid_hash, username, created_at, last_seen) VALUES (?,?,?,?)",
                 (_token_hash(sid), username, now, now),
             )
         return sid
@@ -188,7 +187,10 @@ class Accounts:
         """Seconds before ``client`` may try to log in as ``username`` again (0: now)."""
         now = time.time() if now is None else now
         waits = []
-        for key, limit in ((f"user:{username}", ACCOUNT_FAILURES), (f"ip:{client}", CLIENT_FAILURES)):
+        for key, limit in (
+            (f"user:{username}", ACCOUNT_FAILURES),
+            (f"ip:{client}", CLIENT_FAILURES),
+        ):
             rows = [
                 r[0]
                 for r in self.store._conn().execute(

@@ -120,6 +120,13 @@ class Hit:
     page: int | None
     score: float
 
+    @property
+    def snippet_text(self) -> str:
+        """The snippet as plain text (no marks, no HTML entities)."""
+        from policykb.highlight import html_to_text
+
+        return html_to_text(self.snippet)
+
     def to_json(self) -> dict:
         return {
             "id": self.id,
@@ -129,6 +136,7 @@ class Hit:
             "doc_type": self.doc_type,
             "date": self.date,
             "snippet": self.snippet,
+            "snippet_text": self.snippet_text,
             "page": self.page,
             "score": round(self.score, 4),
         }

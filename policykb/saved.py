@@ -1,7 +1,14 @@
-"""Saved searches (name + normalized query string), kept in the document store's database."""
+"""Saved searches (name + normalized query string), kept in the document store's database.
+
+Each belongs to an owner (a browser-held identity or a logged-in user) and only its owner
+lists or deletes it; its feed is reached by an unguessable key, so a feed reader needs no
+cookie and nobody can enumerate other people's searches. An owner keeps a bounded number.
+"""
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -15,6 +22,22 @@ CREATE TABLE IF NOT EXISTS saved_searches (
     created_at REAL NOT NULL
 );
 """
+# Added after the first release: databases created before get them by ALTER TABLE (their
+# rows have no owner, so nobody lists them).
+COLUMNS = {"owner": "TEXT", "key": "TEXT"}
+INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS saved_searches_key ON saved_searches (key);
+CREATE INDEX IF NOT EXISTS saved_searches_owner ON saved_searches (owner, id);
+"""
+_FIELDS = "id, name, query, created_at, owner, key"
+
+
+class SavedLimitError(ValueError):
+    """The owner already keeps the most saved searches allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} saved searches")
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -23,14 +46,17 @@ class SavedSearch:
     name: str
     query: str  # URL query string of the search
     created_at: float
+    owner: str | None
+    key: str | None
 
     def to_json(self) -> dict:
         return {
             "id": self.id,
+            "key": self.key,
             "name": self.name,
             "query": self.query,
             "search_url": "/search?" + self.query,
-            "feed_url": f"/saved/{self.id}/feed.atom",
+            "feed_url": f"/saved/{self.key}/feed.atom",
         }
 
 
@@ -39,27 +65,52 @@ class SavedSearches:
         self.store = store
         with store.connect() as con:
             con.executescript(SCHEMA)
+            have = {r[1] for r in con.execute("PRAGMA table_info(saved_searches)")}
+            for name, kind in COLUMNS.items():
+                if name not in have:
+                    try:
+                        con.execute(f"ALTER TABLE saved_searches ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError:  # another process added it meanwhile
+                        pass
+            con.executescript(INDEXES)
 
-    def add(self, name: str, query: str) -> int:
+    def add(self, owner: str, name: str, query: str, limit: int) -> SavedSearch:
+        """Save a search for ``owner``; :class:`SavedLimitError` when ``limit`` is reached."""
+        key = secrets.token_urlsafe(16)
+        now = time.time()
         with self.store.connect() as con:
+            (count,) = con.execute(
+                "SELECT COUNT(*) FROM saved_searches WHERE owner = ?", (owner,)
+            ).fetchone()
+            if count >= limit:
+                raise SavedLimitError(limit)
             cur = con.execute(
-                "INSERT INTO saved_searches (name, query, created_at) VALUES (?,?,?)",
-                (name, query, time.time()),
+                "INSERT INTO saved_searches (name, query, created_at, owner, key) "
+                "VALUES (?,?,?,?,?)",
+                (name, query, now, owner, key),
             )
-            return int(cur.lastrowid)
+            return SavedSearch(int(cur.lastrowid), name, query, now, owner, key)
 
-    def get(self, saved_id: int) -> SavedSearch | None:
+    def by_key(self, key: str) -> SavedSearch | None:
         row = (
             self.store._conn()
-            .execute(
-                "SELECT id, name, query, created_at FROM saved_searches WHERE id = ?", (saved_id,)
-            )
+            .execute(f"SELECT {_FIELDS} FROM saved_searches WHERE key = ?", (key,))
             .fetchone()
         )
         return SavedSearch(*row) if row else None
 
-    def list(self) -> list[SavedSearch]:
+    def list(self, owner: str | None) -> list[SavedSearch]:
+        """The owner's saved searches, newest first (none without an owner)."""
+        if not owner:
+            return []
         rows = self.store._conn().execute(
-            "SELECT id, name, query, created_at FROM saved_searches ORDER BY id DESC"
+            f"SELECT {_FIELDS} FROM saved_searches WHERE owner = ? ORDER BY id DESC", (owner,)
         )
         return [SavedSearch(*r) for r in rows]
+
+    def delete(self, owner: str, key: str) -> bool:
+        with self.store.connect() as con:
+            cur = con.execute(
+                "DELETE FROM saved_searches WHERE owner = ? AND key = ?", (owner, key)
+            )
+            return cur.rowcount > 0

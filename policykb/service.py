@@ -137,8 +137,19 @@ def _int(args, name: str, default: int | None, lo: int, hi: int, label: str) -> 
     return value
 
 
-def parse_request(args: Mapping[str, Sequence[str]], settings: Settings) -> SearchRequest:
-    """Validate raw parameters (name -> list of strings) into a :class:`SearchRequest`."""
+STRICT_PARAMS = ("sort", "match", "year_from", "year_to", "page", "size")
+
+
+def parse_request(
+    args: Mapping[str, Sequence[str]], settings: Settings, strict: bool = False
+) -> SearchRequest:
+    """Validate raw parameters (name -> list of strings) into a :class:`SearchRequest`.
+    HTML forms send empty fields (an unused year box), which mean "not given"; with
+    ``strict`` (the JSON API) an empty value of a typed parameter is an error instead."""
+    if strict:
+        for name in STRICT_PARAMS:
+            if any(v is None or str(v).strip() == "" for v in args.get(name) or []):
+                raise RequestError(f"{name} 값이 비어 있습니다.", name, "empty_value")
     q = (_one(args, "q") or "").strip()
     if len(q) > settings.max_query_length:
         raise RequestError(

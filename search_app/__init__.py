@@ -29,6 +29,7 @@ def create_app(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SAVED_SEARCH_LIMIT=settings.saved_search_limit,
     )
     if test_config:
         app.config.update(test_config)
@@ -53,6 +54,7 @@ def create_app(
     return app
 
 
+MAX_URI_BYTES = 8192  # longer request targets get a 414 (a 500-character query fits)
 RATE_LIMITED = (
     "/search",
     "/api/search",
@@ -60,7 +62,7 @@ RATE_LIMITED = (
     "/feed.atom",
     "/analysis",
     "/api/analysis",
-    "/saved/",
+    "/saved",
 )
 
 
@@ -121,7 +123,21 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(405)
     def not_allowed(exc):
-        return error(405, "method_not_allowed", "허용되지 않는 요청 방식입니다.")
+        response = app.make_response(
+            error(405, "method_not_allowed", "허용되지 않는 요청 방식입니다.")
+        )
+        methods = getattr(exc, "valid_methods", None) or []
+        response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
+
+    @app.before_request
+    def uri_length():
+        raw = len(request.path.encode()) + len(request.environ.get("QUERY_STRING", ""))
+        if raw > MAX_URI_BYTES:
+            return error(
+                414, "uri_too_long", "주소(URL)가 너무 깁니다. 검색어나 조건을 줄여 주세요."
+            )
+        return None
 
     @app.errorhandler(413)
     def too_large(exc):

@@ -49,7 +49,11 @@ SEARCH_PARAMS = [
     _param("region", _STR, "시·도 (repeat for OR)", repeat=True),
     _param("doc_type", {"type": "string", "enum": list(DOC_TYPES)}, "문서 유형", repeat=True),
     _param("year_from", {"type": "integer", "minimum": 1900, "maximum": 2100}, "시작 연도"),
-    _param("year_to", {"type": "integer", "minimum": 1900, "maximum": 2100}, "끝 연도"),
+    _param(
+        "year_to",
+        {"type": "integer", "minimum": 1900, "maximum": 2100},
+        "끝 연도. year_from보다 이르면 400 (param: year_from)",
+    ),
     _param("sort", {"type": "string", "enum": list(SORTS)}, "정렬"),
     _param("match", {"type": "string", "enum": ["auto", "all", "any"]}, "낱말 일치 방식"),
     _param("page", {"type": "integer", "minimum": 1, "maximum": 1000}, "페이지"),
@@ -79,6 +83,7 @@ SCHEMAS = {
                         "doc_type",
                         "date",
                         "snippet",
+                        "snippet_text",
                         "page",
                     ],
                     "properties": {
@@ -88,7 +93,16 @@ SCHEMAS = {
                         "regions": {"type": "array", "items": _STR},
                         "doc_type": {"type": "string", "enum": list(DOC_TYPES)},
                         "date": _NSTR,
-                        "snippet": _STR,
+                        "snippet": {
+                            "type": "string",
+                            "contentMediaType": "text/html",
+                            "description": "HTML: the text is escaped, matched words are "
+                            "wrapped in <mark>…</mark>; insert as HTML, not as text.",
+                        },
+                        "snippet_text": {
+                            "type": "string",
+                            "description": "The same snippet as plain text (no markup).",
+                        },
                         "page": {"type": ["integer", "null"]},
                         "score": {"type": "number"},
                     },
@@ -162,9 +176,10 @@ SCHEMAS = {
         "type": "array",
         "items": {
             "type": "object",
-            "required": ["id", "name", "query", "search_url", "feed_url"],
+            "required": ["id", "key", "name", "query", "search_url", "feed_url"],
             "properties": {
                 "id": _INT,
+                "key": _STR,
                 "name": _STR,
                 "query": _STR,
                 "search_url": _STR,
@@ -188,6 +203,27 @@ def _json(ref: str, description: str) -> dict:
 
 
 BAD = _json("Error", "잘못된 요청 (Korean message)")
+UNAVAILABLE = _json("Error", "검색 엔진에 연결할 수 없음")
+# Answered by every route (the app's error handlers and limits, not the view).
+COMMON = {
+    "405": {
+        **_json("Error", "허용되지 않는 요청 방식 (Allow names the allowed methods)"),
+        "headers": {"Allow": {"schema": _STR, "description": "allowed methods"}},
+    },
+    "414": _json("Error", "주소(URL)가 너무 긺"),
+    "429": {
+        **_json("Error", "요청이 너무 많음"),
+        "headers": {"Retry-After": {"schema": _INT, "description": "seconds to wait"}},
+    },
+}
+
+
+def _with_common(paths: dict) -> dict:
+    for ops in paths.values():
+        for op in ops.values():
+            for status, response in COMMON.items():
+                op["responses"].setdefault(status, response)
+    return paths
 
 
 def spec() -> dict:
@@ -198,50 +234,77 @@ def spec() -> dict:
             "version": __version__,
             "description": "한국 정책연구 문서 검색 API",
         },
-        "paths": {
-            "/api/search": {
-                "get": {
-                    "summary": "문서 검색",
-                    "parameters": SEARCH_PARAMS,
-                    "responses": {"200": _json("SearchResult", "검색 결과"), "400": BAD},
-                }
-            },
-            "/api/documents/{doc_id}": {
-                "get": {
-                    "summary": "문서",
-                    "parameters": [
-                        {"name": "doc_id", "in": "path", "required": True, "schema": _STR}
-                    ],
-                    "responses": {"200": _json("Document", "문서"), "404": _json("Error", "없음")},
-                }
-            },
-            "/api/analysis": {
-                "get": {
-                    "summary": "연도·지역 분석",
-                    "parameters": [
-                        *SEARCH_PARAMS,
-                        _param(
-                            "group_by", {"type": "string", "enum": ["institute", "region"]}, "묶음"
-                        ),
-                    ],
-                    "responses": {"200": _json("Analysis", "분석"), "400": BAD},
-                }
-            },
-            "/api/saved": {
-                "get": {
-                    "summary": "저장한 검색",
-                    "responses": {"200": _json("SavedSearches", "목록")},
-                }
-            },
-            "/healthz": {
-                "get": {
-                    "summary": "상태",
-                    "responses": {
-                        "200": _json("Health", "정상"),
-                        "503": _json("Health", "검색 엔진 오류"),
-                    },
-                }
-            },
-        },
+        "paths": _with_common(
+            {
+                "/api/search": {
+                    "get": {
+                        "summary": "문서 검색",
+                        "parameters": SEARCH_PARAMS,
+                        "responses": {
+                            "200": _json("SearchResult", "검색 결과"),
+                            "400": BAD,
+                            "503": UNAVAILABLE,
+                        },
+                    }
+                },
+                "/api/documents/{doc_id}": {
+                    "get": {
+                        "summary": "문서",
+                        "parameters": [
+                            {"name": "doc_id", "in": "path", "required": True, "schema": _STR}
+                        ],
+                        "responses": {
+                            "200": _json("Document", "문서"),
+                            "404": _json("Error", "없음"),
+                            "503": UNAVAILABLE,
+                        },
+                    }
+                },
+                "/api/analysis": {
+                    "get": {
+                        "summary": "연도·지역 분석",
+                        "parameters": [
+                            *SEARCH_PARAMS,
+                            _param(
+                                "group_by",
+                                {"type": "string", "enum": ["institute", "region"]},
+                                "묶음",
+                            ),
+                        ],
+                        "responses": {
+                            "200": _json("Analysis", "분석"),
+                            "400": BAD,
+                            "503": UNAVAILABLE,
+                        },
+                    }
+                },
+                "/api/saved": {
+                    "get": {
+                        "summary": "저장한 검색",
+                        "responses": {"200": _json("SavedSearches", "이 브라우저·사용자의 목록")},
+                    }
+                },
+                "/api/openapi.json": {
+                    "get": {
+                        "summary": "이 API 설명 (OpenAPI 3.1)",
+                        "responses": {
+                            "200": {
+                                "description": "OpenAPI document",
+                                "content": {"application/json": {"schema": {"type": "object"}}},
+                            }
+                        },
+                    }
+                },
+                "/healthz": {
+                    "get": {
+                        "summary": "상태",
+                        "responses": {
+                            "200": _json("Health", "정상"),
+                            "503": _json("Health", "검색 엔진 오류"),
+                        },
+                    }
+                },
+            }
+        ),
         "components": {"schemas": SCHEMAS},
     }

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from flask import (
     Blueprint,
-    make_response,
     abort,
     g,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,

@@ -3,25 +3,29 @@ saved searches. Every page has a JSON twin under /api/."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     jsonify,
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
 
 from policykb import analytics, export
 from policykb.query import QuerySyntaxError
+from policykb.saved import SavedLimitError
 from policykb.service import RequestError, SearchRequest, parse_request
-from search_app.views.common import request_args, runtime
+from search_app.views.common import public_link, request_args, runtime
 
 bp = Blueprint("analyst", __name__)
 EXPORT_PAGE = 100
@@ -29,7 +33,8 @@ MAX_EXPORT = 100_000
 
 
 def _request() -> SearchRequest:
-    return parse_request(request_args(), runtime().settings)
+    strict = request.path.startswith("/api/")
+    return parse_request(request_args(), runtime().settings, strict=strict)
 
 
 def _search_url(req: SearchRequest, **changes) -> str:
@@ -44,7 +49,11 @@ def _analysis_url(req: SearchRequest, group_by: str) -> str:
 
 def _bad(exc) -> tuple:
     if request.path.startswith("/api/"):
-        return jsonify({"error": {"code": exc.code, "message": exc.message}}), 400
+        body = {"code": exc.code, "message": exc.message}
+        param = getattr(exc, "param", None) or ("q" if isinstance(exc, QuerySyntaxError) else None)
+        if param:
+            body["param"] = param
+        return jsonify({"error": body}), 400
     return render_template("error.html", status=400, message=exc.message), 400
 
 
@@ -125,11 +134,8 @@ def _all_hits(req: SearchRequest):
 @bp.get("/export.csv")
 def export_csv():
     req = _request()
-    base = request.host_url.rstrip("/")
 
     def rows():
-        import re
-
         for h in _all_hits(req):
             yield {
                 "id": h.id,
@@ -140,8 +146,8 @@ def export_csv():
                 "date": h.date,
                 "page": h.page,
                 "url": "",
-                "link": f"{base}/documents/{h.id}",
-                "snippet": re.sub(r"<[^>]+>", "", h.snippet),
+                "link": public_link(f"/documents/{h.id}"),
+                "snippet": h.snippet_text,
             }
 
     return Response(
@@ -166,12 +172,11 @@ def _citation_docs(ids: list[str]):
 
 def _citations(ids: list[str], fmt: str) -> Response:
     docs = _citation_docs(ids)
-    base = request.host_url.rstrip("/")
     if fmt == "ris":
-        body = "".join(export.ris(d, f"{base}/documents/{d.id}") + "\n" for d in docs)
+        body = "".join(export.ris(d, public_link(f"/documents/{d.id}")) + "\n" for d in docs)
         mime, ext = "application/x-research-info-systems", "ris"
     else:
-        body = "\n".join(export.bibtex(d, f"{base}/documents/{d.id}") for d in docs)
+        body = "\n".join(export.bibtex(d, public_link(f"/documents/{d.id}")) for d in docs)
         mime, ext = "application/x-bibtex", "bib"
     name = f"policykb-{docs[0].id if len(docs) == 1 else 'selection'}.{ext}"
     return Response(
@@ -200,21 +205,22 @@ def selection_bib():
 
 
 # ------------------------------------------------------------------------------ feeds
-def _feed(req: SearchRequest, title: str, feed_id: str) -> Response:
+def _feed(req: SearchRequest, title: str, feed_id: str, self_path: str) -> Response:
+    """An Atom feed of the 20 newest matches; ``self_path`` is the feed's own app path
+    with a percent-encoded query (RFC 4287 wants an IRI; an ASCII URI is one)."""
     service = runtime().service
     result = service.search(
         replace(req, sort="newest", page=1, size=20), lenient=True, facets=False
     )
     docs = service.store.get_documents([h.id for h in result.hits])
-    base = request.host_url.rstrip("/")
-    import re
-
     entries = [
-        (docs[h.id], f"{base}/documents/{h.id}", re.sub(r"<[^>]+>", "", h.snippet))
+        (docs[h.id], public_link(f"/documents/{h.id}"), h.snippet_text)
         for h in result.hits
         if h.id in docs
     ]
-    body = export.atom(feed_id, title, request.url, base + _search_url(req), entries)
+    body = export.atom(
+        feed_id, title, public_link(self_path), public_link(_search_url(req)), entries
+    )
     return Response(body, mimetype="application/atom+xml")
 
 
@@ -222,10 +228,26 @@ def _feed(req: SearchRequest, title: str, feed_id: str) -> Response:
 def search_feed():
     req = _request()
     title = f"policykb: {req.q or '전체 문서'}"
-    return _feed(req, title, "urn:policykb:search:" + urlencode(req.to_params()))
+    query = urlencode(req.to_params())
+    self_path = url_for("analyst.search_feed") + ("?" + query if query else "")
+    return _feed(req, title, "urn:policykb:search:" + query, self_path)
 
 
 # ---------------------------------------------------------------------- saved searches
+def _owner(create: bool = False) -> str | None:
+    """Who owns saved searches made in this request: the logged-in admin, else an
+    identity held by this browser (a random id in its signed session cookie)."""
+    from search_app.views.admin import current_user
+
+    user = current_user()
+    if user:
+        return f"user:{user}"
+    browser = session.get("owner")
+    if browser is None and create:
+        browser = session["owner"] = secrets.token_urlsafe(16)
+    return f"browser:{browser}" if browser else None
+
+
 @bp.post("/saved")
 def save_search():
     from search_app.views.csrf import check_csrf
@@ -233,32 +255,54 @@ def save_search():
     check_csrf()
     name = (request.form.get("name") or "").strip()[:100]
     query = (request.form.get("query") or "").lstrip("?")[:2000]
-    from urllib.parse import parse_qs
-
     args = parse_qs(query)
     req = parse_request(args, runtime().settings)  # validated like any search
-    saved_id = runtime().saved.add(name or req.q or "전체 문서", urlencode(req.to_params()))
-    return redirect(url_for("analyst.saved_list", created=saved_id))
+    limit = current_app.config.get("SAVED_SEARCH_LIMIT") or runtime().settings.saved_search_limit
+    try:
+        item = runtime().saved.add(
+            _owner(create=True), name or req.q or "전체 문서", urlencode(req.to_params()), limit
+        )
+    except SavedLimitError as exc:
+        message = (
+            f"검색은 최대 {exc.limit}개까지 저장할 수 있습니다. "
+            "저장한 검색 페이지에서 필요 없는 것을 지운 뒤 다시 시도해 주세요."
+        )
+        return render_template("error.html", status=429, message=message), 429
+    return redirect(url_for("analyst.saved_list", created=item.key))
+
+
+@bp.post("/saved/<key>/delete")
+def delete_saved(key: str):
+    from search_app.views.csrf import check_csrf
+
+    check_csrf()
+    owner = _owner()
+    if not owner or not runtime().saved.delete(owner, key):
+        abort(404)
+    return redirect(url_for("analyst.saved_list"))
 
 
 @bp.get("/saved")
 def saved_list():
     return render_template(
-        "saved.html", items=runtime().saved.list(), created=request.args.get("created")
+        "saved.html", items=runtime().saved.list(_owner()), created=request.args.get("created")
     )
 
 
 @bp.get("/api/saved")
 def api_saved_list():
-    return jsonify([s.to_json() for s in runtime().saved.list()])
+    return jsonify([s.to_json() for s in runtime().saved.list(_owner())])
 
 
-@bp.get("/saved/<int:saved_id>/feed.atom")
-def saved_feed(saved_id: int):
-    from urllib.parse import parse_qs
-
-    item = runtime().saved.get(saved_id)
+@bp.get("/saved/<key>/feed.atom")
+def saved_feed(key: str):
+    item = runtime().saved.by_key(key)
     if item is None:
         abort(404)
     req = parse_request(parse_qs(item.query), runtime().settings)
-    return _feed(req, f"policykb 저장 검색: {item.name}", f"urn:policykb:saved:{item.id}")
+    return _feed(
+        req,
+        f"policykb 저장 검색: {item.name}",
+        f"urn:policykb:saved:{item.key}",
+        url_for("analyst.saved_feed", key=item.key),
+    )

@@ -25,7 +25,7 @@ def _error(status: int, code: str, message: str, param: str | None = None):
 def search():
     rt = runtime()
     try:
-        req = parse_request(request_args(), rt.settings)
+        req = parse_request(request_args(), rt.settings, strict=True)
         result = rt.service.search(req)
     except RequestError as exc:
         return _error(400, exc.code, exc.message, exc.param)

@@ -30,3 +30,12 @@ def safe_redirect_target(target: str | None, prefix: str, default: str) -> str:
     if parts.path != prefix and not parts.path.startswith(prefix.rstrip("/") + "/"):
         return default
     return target
+
+
+def public_link(path: str) -> str:
+    """Absolute URL of an app path (``/documents/x``) under the configured public base URL
+    (``POLICYKB_PUBLIC_URL``), never under the request's Host header."""
+    root = request.script_root
+    if root and path.startswith(root + "/"):
+        path = path[len(root) :]
+    return runtime().settings.base_url + path
