@@ -1,19 +1,27 @@
 """The UI in a real browser: headless Chromium driven by Playwright against the app served
-on loopback. Screenshots of the main pages go to test-artifacts/ (looked at by humans)."""
+on loopback. Screenshots of the main pages go to test-artifacts/ (looked at by humans).
+Every page (from the URL map) is checked with axe-core (npm package, WCAG 2.x A/AA) at
+1280 px and 320 px, for reflow at 320 px and for Content-Security-Policy violations."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
+from tests import pages
 from tests.conftest import REPO, is_ci
+from tests.test_pages import NODE_MODULES, need_tool
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("POLICYKB_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+WIDTHS = (1280, 320)
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +164,67 @@ def test_keyboard_and_no_javascript_needed(page, live_url):
     assert "<script" not in html
     labels = page.locator("label[for=q]").count()
     assert labels == 1
+
+
+def _html_pages(app) -> list[pages.Page]:
+    """Every HTML page once (a query variant only when it renders differently)."""
+    seen, out = set(), []
+    for page, r in pages.fetch_all(app):
+        if not pages.is_html(r):
+            continue
+        html = r.get_data(as_text=True)
+        key = re.sub(r'value="[^"]{20,}"|\(\d+ ms\)|\d+', "", html)
+        if key not in seen:
+            seen.add(key)
+            out.append(page)
+    return out
+
+
+AXE_RUN = """async (tags) => {
+    const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+    return r.violations.map(v => `${v.id} (${v.impact}): ${v.help} at ` +
+        v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '));
+}"""
+
+
+def test_every_page_passes_axe_reflows_and_keeps_the_csp(app, page, live_url):
+    need_tool(AXE, "axe-core (npm axe-core)")
+    urls = _html_pages(app)
+    assert len(urls) >= 8
+    context = page.context.browser.new_context(locale="ko-KR")
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    pg.add_init_script(path=str(AXE))  # injected by the browser, so the page's CSP holds
+    csp_errors: list[str] = []
+    pg.on(
+        "console",
+        lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    pg.goto(live_url + "/admin/login")
+    pg.fill("input[name=username]", pages.PAGE_CHECK_USER)
+    pg.fill("input[name=password]", pages.PAGE_CHECK_PASSWORD)
+    pg.locator("form.login button").click()
+    pg.wait_for_url("**/admin/")
+    pg.goto(live_url + "/search?q=" + pages.QUERY)  # an entry for the saved-searches page
+    pg.locator("form.save button").click()
+    pg.wait_for_url("**/saved**")
+    problems = []
+    for width in WIDTHS:
+        pg.set_viewport_size({"width": width, "height": 900})
+        for p in urls:
+            if p.url.startswith("/admin/login"):
+                continue  # logged in: the login page is checked by the Nu/axe run below
+            pg.goto(live_url + p.url)
+            problems += [f"{width}px {p.url}: {v}" for v in pg.evaluate(AXE_RUN, WCAG_TAGS)]
+            if width == 320:
+                wide = pg.evaluate("document.documentElement.scrollWidth")
+                if wide > width:
+                    problems.append(f"320px {p.url}: page is {wide}px wide (no reflow)")
+    context.clear_cookies()
+    for width in WIDTHS:  # the login page, logged out
+        pg.set_viewport_size({"width": width, "height": 900})
+        pg.goto(live_url + "/admin/login")
+        problems += [f"{width}px /admin/login: {v}" for v in pg.evaluate(AXE_RUN, WCAG_TAGS)]
+    context.close()
+    assert not csp_errors, csp_errors
+    assert not problems, "\n".join(problems)
