@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from search_app import create_app
 from tests.conftest import make_runtime
+from tests.test_admin import app_for
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 PASSWORD = "correct horse battery"
@@ -50,14 +50,6 @@ def small_rt(tmp_path_factory):
     assert report.failed == 0, report.failures
     rt.accounts.create_user("admin", PASSWORD)
     return rt
-
-
-def app_for(rt, **config):
-    app = create_app(
-        {"TESTING": True, "SESSION_COOKIE_SECURE": False, **config}, settings=rt.settings
-    )
-    app.extensions["policykb"] = rt
-    return app
 
 
 @pytest.fixture()
