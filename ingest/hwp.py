@@ -43,6 +43,7 @@ CERT_ENCRYPTED = 1 << 8
 CERT_DRM = 1 << 10
 
 HWPTAG_BEGIN = 16
+DISTRIBUTE_DOC_DATA = HWPTAG_BEGIN + 12  # the 256-byte record opening each ViewText section
 PARA_HEADER = HWPTAG_BEGIN + 50
 PARA_TEXT = HWPTAG_BEGIN + 51
 CTRL_HEADER = HWPTAG_BEGIN + 55
@@ -86,6 +87,59 @@ def extract_hwp(path: Path) -> Extracted:
     return Extracted("hwp", [_page(sections, "HWP")])
 
 
+class _MsvcRand:
+    """The C runtime's srand()/rand() the distribution format is defined with (HWP 5.0
+    spec, "배포용 문서 데이터"): a 32-bit LCG whose rand() yields bits 16..30."""
+
+    def __init__(self, seed: int) -> None:
+        self.state = seed & 0xFFFFFFFF
+
+    def rand(self) -> int:
+        self.state = (self.state * 214013 + 2531011) & 0xFFFFFFFF
+        return (self.state >> 16) & 0x7FFF
+
+
+def distribution_key(record: bytes) -> bytes:
+    """The AES-128 key hidden in a 256-byte HWPTAG_DISTRIBUTE_DOC_DATA payload.
+
+    Its first 4 bytes (little-endian) seed the generator; the generator yields runs of
+    (byte, length 1..16) that are XOR-ed over bytes 4..255 (the seed bytes consume the
+    run but are not changed). The key is the 16 bytes at 4 + (seed's low nibble)."""
+    if len(record) != 256:
+        raise ExtractionError("corrupt", "배포용 문서 데이터 레코드의 길이가 256바이트가 아닙니다.")
+    data = bytearray(record)
+    rng = _MsvcRand(int.from_bytes(data[:4], "little"))
+    value = remaining = 0
+    for i in range(256):
+        if remaining == 0:
+            value = rng.rand() & 0xFF
+            remaining = (rng.rand() & 0x0F) + 1
+        if i >= 4:
+            data[i] ^= value
+        remaining -= 1
+    offset = 4 + (data[0] & 0x0F)
+    return bytes(data[offset : offset + 16])
+
+
+def decrypt_view_text(stream: bytes) -> bytes:
+    """A ViewText/SectionN stream decrypted: its first record holds the key, the rest is
+    AES-128-ECB ciphertext of the (possibly compressed) section."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    records = _records(stream[:260])
+    tag, _level, payload = next(records, (None, 0, b""))
+    if tag != DISTRIBUTE_DOC_DATA or len(payload) != 256:
+        raise ExtractionError(
+            "encrypted",
+            "배포용 HWP 문서의 ViewText 스트림이 배포용 문서 데이터 레코드로 시작하지 않습니다 "
+            "(공개된 HWP 5.0 형식 밖의 보호).",
+        )
+    body = stream[260:]
+    body = body[: len(body) - len(body) % 16]
+    decryptor = Cipher(algorithms.AES(distribution_key(payload)), modes.ECB()).decryptor()
+    return decryptor.update(body) + decryptor.finalize()
+
+
 def _not_hwp5(head: bytes) -> ExtractionError:
     if head.startswith(HWP3_MAGIC):
         return ExtractionError("unsupported", "HWP 3.x 형식은 지원하지 않습니다.")
@@ -122,8 +176,12 @@ def _not_hwp_ole(ole: olefile.OleFileIO) -> ExtractionError:
     return ExtractionError("unsupported", "HWP 문서가 아닌 OLE2 파일입니다.")
 
 
+def _is_distribution(ole: olefile.OleFileIO, header: HwpHeader) -> bool:
+    return bool(header.flags & DISTRIBUTION) or ole.exists("ViewText")
+
+
 def _refuse_protected(ole: olefile.OleFileIO, header: HwpHeader) -> None:
-    if header.flags & DISTRIBUTION or ole.exists("ViewText"):
+    if _is_distribution(ole, header) and not ole.exists("ViewText"):
         raise ExtractionError("encrypted", "배포용(암호화된) HWP 문서라 본문을 읽을 수 없습니다.")
     if header.flags & PASSWORD:
         raise ExtractionError("encrypted", "암호가 걸린 HWP 문서입니다.")
@@ -132,10 +190,12 @@ def _refuse_protected(ole: olefile.OleFileIO, header: HwpHeader) -> None:
 
 
 def _sections(ole: olefile.OleFileIO, header: HwpHeader) -> Iterator[bytes]:
-    """BodyText/Section0..N in numeric order, inflated, within a total size budget."""
+    """BodyText/Section0..N (ViewText/ for a 배포용 document, decrypted) in numeric
+    order, inflated, within a total size budget."""
+    storage = "ViewText" if _is_distribution(ole, header) else "BodyText"
     numbered = []
     for entry in ole.listdir(streams=True, storages=False):
-        if len(entry) == 2 and entry[0] == "BodyText":
+        if len(entry) == 2 and entry[0] == storage:
             match = re.fullmatch(r"Section(\d+)", entry[1])
             if match:
                 numbered.append((int(match[1]), "/".join(entry)))
@@ -144,6 +204,8 @@ def _sections(ole: olefile.OleFileIO, header: HwpHeader) -> Iterator[bytes]:
     budget = MAX_UNCOMPRESSED_BYTES
     for _, name in sorted(numbered):
         data = _read_stream(ole, name)
+        if storage == "ViewText":
+            data = decrypt_view_text(data)
         if header.flags & COMPRESSED:
             data = _inflate(data, budget)
         budget -= len(data)

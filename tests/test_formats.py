@@ -167,13 +167,33 @@ def test_misnamed_files_are_read_by_content(rel, kind):
 
 @pytest.mark.data
 @pytest.mark.parametrize("extractor", [extract_hwp, extract_hwpx])
-def test_distribution_document_is_refused_as_encrypted(extractor):
+def test_distribution_document_is_decrypted_and_matches_its_pdf(extractor):
+    """배포용 HWP: ViewText decrypted per the HWP 5.0 spec; its text is the one its
+    "Print To PDF" twin shows (and the plain BodyText stream carries nothing)."""
     path = public("samples/task1768/distribution_doc.hwpx")
     assert sniff(path) == "ole2"
+    text = text_of(extractor(path))
+    pdf = text_of(extract(public("pdf/distribution_doc-2024.pdf")))
+    assert "2026년 의회운영업무추진비 집행계획" in text
+    assert containment(trigrams(pdf), trigrams(text)) >= PDF_IN_SOURCE
+
+
+@pytest.mark.data
+def test_distribution_document_with_a_foreign_view_text_is_refused(tmp_path):
+    """A ViewText stream that does not open with the spec's distribution record (some
+    other protection) is refused with the reason, never read as garbage."""
+    data = bytearray(public("samples/task1768/distribution_doc.hwpx").read_bytes())
+    olefile = pytest.importorskip("olefile")
+    with olefile.OleFileIO(bytes(data)) as ole:
+        entry = ole.direntries[ole._find("ViewText/Section0")]
+        assert entry.size >= ole.minisectorcutoff  # in regular sectors
+        at = (entry.isectStart + 1) * ole.sectorsize
+    data[at : at + 4] = (0x10 | (256 << 20)).to_bytes(4, "little")  # another tag id
+    path = tmp_path / "protected.hwp"
+    path.write_bytes(bytes(data))
     with pytest.raises(ExtractionError) as exc:
-        extractor(path)
-    assert exc.value.reason == "encrypted"
-    assert "배포용" in exc.value.message
+        extract_hwp(path)
+    assert exc.value.reason == "encrypted" and "배포용" in exc.value.message
 
 
 @pytest.mark.data
@@ -197,7 +217,7 @@ def test_every_public_hwp_and_hwpx_yields_hangul_or_a_reason():
         assert hangul > 0, rel
         # never fewer Hangul than the crude throwaway readers that built INDEX.tsv
         assert hangul >= reference.get(rel, 0), rel
-    assert failures == {"samples/task1768/distribution_doc.hwpx": "encrypted"}
+    assert failures == {}
 
 
 @pytest.mark.data
