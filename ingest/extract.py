@@ -168,6 +168,28 @@ def extract_pdf_pdfium(path: Path) -> list[Page]:
         doc.close()
 
 
+_RUN = re.compile(r"(.)\1*", re.DOTALL)
+
+
+def undo_overprint(line: str) -> str:
+    """A line drawn n times over itself (bold by overprinting) comes out with every
+    character repeated n times ("222000222555... 111111월월월"); give it back once."""
+    runs = [m.group() for m in _RUN.finditer(line) if not m.group().isspace()]
+    if len(runs) < 3:
+        return line
+    n = min(len(r) for r in runs)
+    if n < 3 or any(len(r) % n for r in runs):
+        return line
+    return "".join(
+        m.group() if m.group().isspace() else m.group()[0] * (len(m.group()) // n)
+        for m in _RUN.finditer(line)
+    )
+
+
+def _undo_overprint_pages(pages: list[Page]) -> list[Page]:
+    return [Page(p.number, "\n".join(undo_overprint(x) for x in p.text.split("\n"))) for p in pages]
+
+
 def _check_pdf_text(pages: list[Page]) -> None:
     text = "".join(p.text for p in pages)
     if not text.strip():
@@ -192,7 +214,7 @@ def _first_page_pdfplumber(path: Path) -> str | None:
         return None
 
 
-def extract_pdf(path: Path) -> Extracted:
+def extract_pdf(path: Path, ocr: str = "off") -> Extracted:
     """PDFium for the pages, pdfplumber for page 1; pdfplumber throughout when PDFium
     cannot read the file or finds no Hangul."""
     try:
@@ -201,7 +223,7 @@ def extract_pdf(path: Path) -> Extracted:
         first = _first_page_pdfplumber(path)
         if first and HANGUL_RE.search(first):
             pages[0] = Page(1, first)
-        return Extracted("pdf", pages)
+        return Extracted("pdf", _undo_overprint_pages(pages))
     except ExtractionError as first:
         if first.reason == "encrypted":
             raise
@@ -219,8 +241,9 @@ UNSUPPORTED = {
 }
 
 
-def extract(path: Path, max_bytes: int | None = None) -> Extracted:
-    """Extract ``path`` or raise :class:`ExtractionError` with the reason."""
+def extract(path: Path, max_bytes: int | None = None, ocr: str = "off") -> Extracted:
+    """Extract ``path`` or raise :class:`ExtractionError` with the reason. ``ocr="auto"``
+    reads PDF pages without usable Hangul with Tesseract (ingest.ocr)."""
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise ExtractionError("too_large", f"파일이 너무 큽니다 ({size / 1e6:.1f} MB).")
@@ -228,7 +251,7 @@ def extract(path: Path, max_bytes: int | None = None) -> Extracted:
         raise ExtractionError("empty", "빈 파일입니다.")
     kind = sniff(path)
     if kind == "pdf":
-        return extract_pdf(path)
+        return extract_pdf(path, ocr=ocr)
     if kind == "html":
         return extract_html(path)
     if kind == "text":

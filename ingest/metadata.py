@@ -10,12 +10,14 @@ from pathlib import Path
 
 from corpus import institutes as registry
 from corpus.gazetteer import mentioned_regions
+from ingest import layouts
 from ingest.dates import normalize_date, parse_date
 from ingest.press import is_press_release, parse_press_release, parse_report_cover
 from policykb.models import DOC_TYPES
 
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
-MANIFEST_KEYS = ("file", "title", "institute", "doc_type", "date", "url")
+MANIFEST_KEYS = ("file", "title", "institute", "doc_type", "date", "url", "publisher")
+UNKNOWN = "미상"
 
 HEADER_WORDS = (
     "보도자료",
@@ -53,6 +55,7 @@ class Metadata:
     authors: list[str] = field(default_factory=list)
     contacts: list[str] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
+    publisher: str = UNKNOWN  # the issuing body (발행기관); registry institutes keep theirs
 
 
 def load_manifest(folder: Path) -> dict[str, dict[str, str]]:
@@ -107,16 +110,7 @@ def guess_institute(text: str, filename: str) -> tuple[str | None, registry.Inst
 
 
 def guess_doc_type(text: str, filename: str) -> str:
-    head = text[:600] + " " + filename
-    if "보도자료" in head or "보도일시" in head:
-        return "보도자료"
-    if any(w in head for w in ("정책브리프", "이슈리포트", "이슈 리포트", "브리프")):
-        return "정책브리프"
-    if any(w in head for w in ("세미나", "토론회", "포럼", "워크숍")):
-        return "세미나자료"
-    if any(w in head for w in ("연구보고서", "연구책임자", "기본연구", "정책연구", "수시연구")):
-        return "연구보고서"
-    return "기타"
+    return layouts.classify(text, filename)
 
 
 def guess_title(text: str, filename: str) -> str:
@@ -162,13 +156,31 @@ def build_metadata(text: str, path: Path, row: dict[str, str] | None) -> Metadat
     press = parse_press_release(text) if is_press_release(text) else None
     cover = parse_report_cover(text)
     date_iso = normalize_date(row.get("date", "")) if row.get("date") else None
-    if date_iso is None and press is not None:
+    decided, layout_date = layouts.date_for(text, doc_type)
+    if date_iso is None and decided:
+        date_iso = layout_date
+    elif date_iso is None and press is not None:
         date_iso = press.date
-    if date_iso is None:
+    if date_iso is None and not decided:
         date_iso = parse_date(filename.replace("_", " ")) or parse_date(text[:2000])
     if date_iso is None and cover.year:
         date_iso = f"{cover.year}-01-01"
-    title = row.get("title") or (press.title if press else None) or cover.title
+    title = (
+        row.get("title")
+        or layouts.title_for(text, doc_type)
+        or (press.title if press else None)
+        or cover.title
+    )
+    issuer = layouts.issuer_for(text, doc_type)
+    department = press.department if press else None
+    publisher = row.get("publisher") or ""
+    if not publisher and inst is not None and (
+        row.get("institute") or _named_early(text, filename, published)
+    ):
+        publisher = inst.name  # registry institutes keep their identity
+    if not publisher:
+        publisher = issuer.publisher or (inst.name if inst else "") or UNKNOWN
+        department = department or issuer.department
     return Metadata(
         title=title or guess_title(text, filename),
         institute=inst.name if inst else registry.UNKNOWN,
@@ -177,8 +189,17 @@ def build_metadata(text: str, path: Path, row: dict[str, str] | None) -> Metadat
         doc_type=doc_type,
         date=date_iso,
         url=safe_url(row.get("url")),
-        department=press.department if press else None,
+        department=department,
         authors=cover.authors,
         contacts=press.contacts if press else [],
         places=mentioned_regions(text),
+        publisher=publisher,
     )
+
+
+def _named_early(text: str, filename: str, spelling: str | None) -> bool:
+    """The registry institute is named in the file name or at the top of the text (not
+    merely cited in the body of another body's document)."""
+    if not spelling:
+        return False
+    return spelling.replace(" ", "") in filename.replace(" ", "") or spelling in text[:1500]
