@@ -44,6 +44,8 @@ class BuildJob:
     path: str
     manifest_row: dict[str, str] | None
     max_bytes: int | None
+    ocr: str = "off"  # POLICYKB_OCR: auto reads PDF pages without usable Hangul
+    ocr_cache: str | None = None  # folder of cached OCR pages
 
 
 @dataclass
@@ -56,6 +58,7 @@ class BuildResult:
     bytes: int = 0
     new_cache: list[tuple[str, str]] = field(default_factory=list)  # (hash, tokens json)
     cache_hits: int = 0
+    ocr_pages: int = 0  # pages read with Tesseract
 
 
 class AnalysisCache:
@@ -93,7 +96,12 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
     result = BuildResult(job.path)
     try:
         result.bytes = path.stat().st_size
-        extracted = extract(path, job.max_bytes)
+        extracted = extract(
+            path,
+            job.max_bytes,
+            ocr=job.ocr,
+            ocr_cache=Path(job.ocr_cache) if job.ocr_cache else None,
+        )
         result.pages = len(extracted.pages)
         pages = [(p.number, normalize(p.text)) for p in extracted.pages]
         full = "\n\n".join(t for _, t in pages if t)
@@ -136,7 +144,15 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
             places=meta.places,
             content_hash=dedup.content_hash(full),
             simhash=dedup.to_signed(dedup.simhash(full)),
+            publisher=meta.publisher,
         )
+        ocr_pages = [p for p in extracted.pages if p.ocr_confidence is not None]
+        if ocr_pages:
+            result.ocr_pages = len(ocr_pages)
+            result.document.ocr_pages = [p.number for p in ocr_pages if p.number]
+            result.document.ocr_confidence = round(
+                sum(p.ocr_confidence or 0 for p in ocr_pages) / len(ocr_pages), 1
+            )
     except ExtractionError as exc:
         result.reason, result.message = exc.reason, exc.message
     except MemoryError:

@@ -25,6 +25,7 @@ class ExtractionError(Exception):
 class Page:
     number: int | None  # 1-based page number; None for formats without pages
     text: str
+    ocr_confidence: float | None = None  # set when the text is Tesseract's (0-100)
 
 
 @dataclass(slots=True)
@@ -187,7 +188,10 @@ def undo_overprint(line: str) -> str:
 
 
 def _undo_overprint_pages(pages: list[Page]) -> list[Page]:
-    return [Page(p.number, "\n".join(undo_overprint(x) for x in p.text.split("\n"))) for p in pages]
+    return [
+        Page(p.number, "\n".join(undo_overprint(x) for x in p.text.split("\n")), p.ocr_confidence)
+        for p in pages
+    ]
 
 
 def _check_pdf_text(pages: list[Page]) -> None:
@@ -214,9 +218,19 @@ def _first_page_pdfplumber(path: Path) -> str | None:
         return None
 
 
-def extract_pdf(path: Path, ocr: str = "off") -> Extracted:
+def extract_pdf(path: Path, ocr: str = "off", ocr_cache: Path | None = None) -> Extracted:
     """PDFium for the pages, pdfplumber for page 1; pdfplumber throughout when PDFium
-    cannot read the file or finds no Hangul."""
+    cannot read the file or finds no Hangul. With ``ocr="auto"``, pages whose text layer
+    has no usable Hangul (and image-only pages) are read with Tesseract instead."""
+    if ocr == "auto":
+        try:
+            pages = extract_pdf_pdfium(path)
+        except ExtractionError as exc:
+            if exc.reason == "encrypted":
+                raise
+            pages = None
+        if pages is not None and _ocr_wanted(pages):
+            return _with_ocr(path, pages, ocr_cache)
     try:
         pages = extract_pdf_pdfium(path)
         _check_pdf_text(pages)
@@ -235,13 +249,47 @@ def extract_pdf(path: Path, ocr: str = "off") -> Extracted:
         return Extracted("pdf", pages)
 
 
+def _ocr_wanted(pages: list[Page]) -> bool:
+    from ingest.ocr import needs_ocr
+
+    return any(needs_ocr(p.text) for p in pages) and (
+        not HANGUL_RE.search("".join(p.text for p in pages))
+        or any(len(p.text.strip()) < 20 for p in pages)
+    )
+
+
+def _with_ocr(path: Path, pages: list[Page], cache: Path | None = None) -> Extracted:
+    """Pages without usable Hangul replaced by Tesseract's text (document-wide garbage
+    layers: every such page; otherwise only image-only pages)."""
+    from ingest.ocr import OcrUnavailable, needs_ocr, ocr_pdf_pages
+
+    garbage_layer = not HANGUL_RE.search("".join(p.text for p in pages))
+    wanted = [
+        p.number
+        for p in pages
+        if p.number and needs_ocr(p.text) and (garbage_layer or len(p.text.strip()) < 20)
+    ]
+    try:
+        recognized = {o.number: o for o in ocr_pdf_pages(path, wanted, cache=cache)}
+    except OcrUnavailable as exc:
+        raise ExtractionError("ocr_unavailable", str(exc)) from None
+    out = []
+    for p in pages:
+        o = recognized.get(p.number or 0)
+        out.append(Page(p.number, o.text, o.confidence) if o else p)
+    _check_pdf_text(out)
+    return Extracted("pdf", _undo_overprint_pages(out))
+
+
 UNSUPPORTED = {
     "zip": "ZIP 압축 파일은 지원하지 않습니다 (HWPX/DOCX가 아님).",
     "binary": "알 수 없는 바이너리 형식입니다.",
 }
 
 
-def extract(path: Path, max_bytes: int | None = None, ocr: str = "off") -> Extracted:
+def extract(
+    path: Path, max_bytes: int | None = None, ocr: str = "off", ocr_cache: Path | None = None
+) -> Extracted:
     """Extract ``path`` or raise :class:`ExtractionError` with the reason. ``ocr="auto"``
     reads PDF pages without usable Hangul with Tesseract (ingest.ocr)."""
     size = path.stat().st_size
@@ -251,7 +299,7 @@ def extract(path: Path, max_bytes: int | None = None, ocr: str = "off") -> Extra
         raise ExtractionError("empty", "빈 파일입니다.")
     kind = sniff(path)
     if kind == "pdf":
-        return extract_pdf(path, ocr=ocr)
+        return extract_pdf(path, ocr=ocr, ocr_cache=ocr_cache)
     if kind == "html":
         return extract_html(path)
     if kind == "text":

@@ -161,7 +161,11 @@ def press_title(text: str) -> str | None:
             continue
         body_sentence = bool(re.search(r"(했다|하였다|한다|된다|이다|있다|밝혔다)\.?$", line))
         # a wrapped body line (PDF text has no paragraph breaks): long, ends mid-sentence
-        wrapped = bool(run) and len(line) >= 30 and bool(re.search(r"[로은는이가을를에와과며고서]$", line))
+        wrapped = (
+            bool(run)
+            and len(line) >= 30
+            and bool(re.search(r"[로은는이가을를에와과며고서]$", line))
+        )
         if body_sentence or wrapped or len(line) > 90:
             break
         if run and len(" ".join(run)) + len(line) > 110:
@@ -457,7 +461,11 @@ def _first_body(value: str) -> str | None:
 
 
 def _unit_after(text: str, spelling: str) -> str | None:
-    m = re.search(re.escape(spelling) + r"\s*([가-힣0-9]{2,15}(?:사업소|센터|지역협력단|사무국|본부|처|실|국|과|팀))", text)
+    m = re.search(
+        re.escape(spelling)
+        + r"\s*([가-힣0-9]{2,15}(?:사업소|센터|지역협력단|사무국|본부|처|실|국|과|팀))",
+        text,
+    )
     return m.group(1) if m else None
 
 
@@ -497,7 +505,9 @@ def date_for(text: str, doc_type: str) -> tuple[bool, str | None]:
     leaves the date to the generic rules."""
     head = text[:6000]
     if doc_type == "결재문서":
-        m = re.search(r"시행\s+[^\s()]+\s*\(?\s*((?:19|20)\d{2}\s*\.\s*\d{1,2}\s*\.\s*\d{1,2})", head)
+        m = re.search(
+            r"시행\s+[^\s()]+\s*\(?\s*((?:19|20)\d{2}\s*\.\s*\d{1,2}\s*\.\s*\d{1,2})", head
+        )
         m = m or re.search(r"결재일자\s*((?:19|20)\d{2}\s*\.\s*\d{1,2}\s*\.\s*\d{1,2})", head)
         if m:
             return True, parse_date(m.group(1))

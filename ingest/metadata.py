@@ -174,8 +174,10 @@ def build_metadata(text: str, path: Path, row: dict[str, str] | None) -> Metadat
     issuer = layouts.issuer_for(text, doc_type)
     department = press.department if press else None
     publisher = row.get("publisher") or ""
-    if not publisher and inst is not None and (
-        row.get("institute") or _named_early(text, filename, published)
+    if (
+        not publisher
+        and inst is not None
+        and (row.get("institute") or _named_early(text, filename, published))
     ):
         publisher = inst.name  # registry institutes keep their identity
     if not publisher:

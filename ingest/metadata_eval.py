@@ -60,7 +60,9 @@ def normalize_title(text: str) -> str:
 
 
 def load_labels(path: Path = LABELS) -> list[Label]:
-    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    rows = [
+        line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")
+    ]
     out = []
     for row in csv.DictReader(rows, delimiter="\t", quoting=csv.QUOTE_NONE):
         values = {k: (v or "") for k, v in row.items()}

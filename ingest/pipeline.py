@@ -9,6 +9,8 @@ committed, and never leaves a half-written index (index commits are atomic).
 
 from __future__ import annotations
 
+import logging
+
 import hashlib
 import os
 import time
@@ -38,6 +40,8 @@ SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".html", ".htm", ".hwp", ".hwpx", "
 BATCH = 50
 PARALLEL_MIN_FILES = 8  # below this, worker start-up (a Kiwi each) costs more than it saves
 
+log = logging.getLogger(__name__)
+
 __all__ = ["Ingester", "IngestReport", "discover", "document_id"]
 
 
@@ -55,6 +59,7 @@ class IngestReport:
     pages: int = 0
     bytes: int = 0
     cache_hits: int = 0
+    ocr_pages: int = 0  # pages read with Tesseract (POLICYKB_OCR=auto)
     failures: list[tuple[str, str]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
@@ -63,7 +68,9 @@ class IngestReport:
         return (
             f"files {self.seen}: added {self.added}, updated {self.updated}, "
             f"unchanged {self.unchanged}, failed {self.failed}, removed {self.removed}, "
-            f"duplicates {self.duplicates}; {self.pages} pages, {self.bytes / 1e6:.1f} MB "
+            f"duplicates {self.duplicates}; {self.pages} pages"
+            + (f" ({self.ocr_pages} by OCR)" if self.ocr_pages else "")
+            + f", {self.bytes / 1e6:.1f} MB "
             f"({self.seconds:.1f}s)"
         )
 
@@ -77,6 +84,7 @@ class IngestReport:
             f"{self.seen}/{self.total_files} files, {self.pages} pages, "
             f"{self.bytes / 1e6:.1f} MB, {self.seen / elapsed:.1f} files/s, "
             f"{rate:.2f} MB/s, ETA {eta:.0f}s, failed {self.failed}"
+            + (f", OCR {self.ocr_pages} pages" if self.ocr_pages else "")
         )
 
     unchanged_bytes: int = 0
@@ -116,7 +124,11 @@ class Ingester:
         analyzer: Analyzer,
         max_bytes: int | None = None,
         workers: int | None = None,
+        ocr: str = "off",
+        ocr_cache: str | None = None,
     ) -> None:
+        self.ocr = ocr  # "auto": Tesseract for PDF pages without usable Hangul (in workers)
+        self.ocr_cache = ocr_cache
         self.store = store
         self.backend = backend
         self.analyzer = analyzer
@@ -136,6 +148,13 @@ class Ingester:
     ) -> IngestReport:
         report = IngestReport()
         self.backend.count()  # an unreachable or unsuitable engine fails before any work
+        if self.ocr == "auto":
+            from ingest import ocr
+
+            try:
+                ocr.check_tesseract()
+            except ocr.OcrUnavailable as exc:  # PDFs needing OCR fail with this reason
+                log.warning("%s", exc)
         files = list(discover(paths))
         if retry_failed:
             failed = {f.path for f in self.store.list_files("failed")}
@@ -158,6 +177,7 @@ class Ingester:
             report.pages += result.pages
             report.bytes += result.bytes
             report.cache_hits += result.cache_hits
+            report.ocr_pages += result.ocr_pages
             self._accept(job, sha, prev, result, pending, report)
             if len(pending) >= BATCH:
                 self._flush(pending, report)
@@ -190,7 +210,9 @@ class Ingester:
             report.unchanged += 1
             report.unchanged_bytes += size
             return None
-        job = BuildJob(key, self._manifest_row(path, manifests), self.max_bytes)
+        job = BuildJob(
+            key, self._manifest_row(path, manifests), self.max_bytes, self.ocr, self.ocr_cache
+        )
         return job, sha, prev
 
     def _build_all(self, jobs: list[BuildJob]) -> Iterator[BuildResult]:

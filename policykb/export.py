@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
-from policykb.models import Document
+from policykb.models import UNKNOWN_PUBLISHER, Document
 
 CSV_COLUMNS = (
     "id",
@@ -22,12 +22,18 @@ CSV_COLUMNS = (
     "url",
     "link",
     "snippet",
+    "publisher",
 )
 RIS_TYPES = {
     "보도자료": "PRESS",
     "연구보고서": "RPRT",
     "정책브리프": "RPRT",
     "세미나자료": "CONF",
+    "정책연구": "RPRT",
+    "규제영향분석서": "GOVDOC",
+    "공고·제안요청서": "GOVDOC",
+    "결재문서": "GOVDOC",
+    "서식·별표": "GOVDOC",
     "기타": "GEN",
 }
 BIB_TYPES = {
@@ -35,8 +41,17 @@ BIB_TYPES = {
     "연구보고서": "techreport",
     "정책브리프": "techreport",
     "세미나자료": "inproceedings",
+    "정책연구": "techreport",
     "기타": "misc",
 }
+
+
+def publisher_name(doc: Document) -> str:
+    """The issuing body; for a document without one the institute as printed (미상 when
+    neither is known)."""
+    if doc.publisher and doc.publisher != UNKNOWN_PUBLISHER:
+        return doc.publisher
+    return doc.institute_published or doc.institute or UNKNOWN_PUBLISHER
 
 
 def csv_rows(rows: Iterable[dict]) -> Iterator[str]:
@@ -65,7 +80,9 @@ def ris(doc: Document, link: str) -> str:
     lines = [f"TY  - {RIS_TYPES.get(doc.doc_type, 'GEN')}", f"TI  - {doc.title}"]
     for author in doc.authors:
         lines.append(f"AU  - {author}")
-    lines.append(f"PB  - {doc.institute_published or doc.institute}")
+    lines.append(f"PB  - {publisher_name(doc)}")
+    if doc.department:
+        lines.append(f"AD  - {doc.department}")
     if doc.date:
         lines.append(f"PY  - {doc.date[:4]}")
         lines.append(f"DA  - {doc.date.replace('-', '/')}")
@@ -89,8 +106,8 @@ def bibtex(doc: Document, link: str) -> str:
     if doc.authors:
         fields.append(("author", " and ".join(_bib_escape(a) for a in doc.authors)))
     else:
-        fields.append(("author", "{" + _bib_escape(doc.institute) + "}"))
-    publisher = _bib_escape(doc.institute_published or doc.institute)
+        fields.append(("author", "{" + _bib_escape(publisher_name(doc)) + "}"))
+    publisher = _bib_escape(publisher_name(doc))
     fields.append(("institution" if kind == "techreport" else "publisher", publisher))
     if doc.date:
         fields += [("year", doc.date[:4]), ("month", str(int(doc.date[5:7])))]

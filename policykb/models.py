@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DOC_TYPES: tuple[str, ...] = ("보도자료", "연구보고서", "정책브리프", "세미나자료", "기타")
+DOC_TYPES: tuple[str, ...] = (
+    "보도자료",
+    "연구보고서",
+    "정책브리프",
+    "세미나자료",
+    "정책연구",
+    "규제영향분석서",
+    "공고·제안요청서",
+    "결재문서",
+    "서식·별표",
+    "기타",
+)
+UNKNOWN_PUBLISHER = "미상"
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
-FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year")
+FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year", "publisher")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,13 @@ class Document:
     content_hash: str | None = None  # of the normalized text (exact duplicates)
     simhash: int | None = None  # of the text's shingles (near duplicates)
     canonical_id: str | None = None  # set on a copy: the document it duplicates
+    publisher: str = UNKNOWN_PUBLISHER  # issuing body (발행기관); registry institutes: theirs
+    ocr_confidence: float | None = None  # mean Tesseract confidence of its OCR pages
+    ocr_pages: list[int] = field(default_factory=list)  # pages whose text is OCR text
+
+    def is_ocr_page(self, page: int | None) -> bool:
+        """True for a passage on a page read by OCR."""
+        return page is not None and page in self.ocr_pages
 
     @property
     def year(self) -> int | None:
@@ -74,17 +93,23 @@ class Filters:
     doc_types: tuple[str, ...] = ()
     year_from: int | None = None
     year_to: int | None = None
+    publishers: tuple[str, ...] = ()  # issuing bodies (발행기관), "미상" included
 
     def without(self, facet: str) -> Filters:
         """These filters minus the one on ``facet`` (for counting that facet)."""
+        p = self.publishers
         if facet == "institute":
-            return Filters((), self.regions, self.doc_types, self.year_from, self.year_to)
+            return Filters((), self.regions, self.doc_types, self.year_from, self.year_to, p)
         if facet == "region":
-            return Filters(self.institutes, (), self.doc_types, self.year_from, self.year_to)
+            return Filters(self.institutes, (), self.doc_types, self.year_from, self.year_to, p)
         if facet == "doc_type":
-            return Filters(self.institutes, self.regions, (), self.year_from, self.year_to)
+            return Filters(self.institutes, self.regions, (), self.year_from, self.year_to, p)
         if facet == "year":
-            return Filters(self.institutes, self.regions, self.doc_types, None, None)
+            return Filters(self.institutes, self.regions, self.doc_types, None, None, p)
+        if facet == "publisher":
+            return Filters(
+                self.institutes, self.regions, self.doc_types, self.year_from, self.year_to
+            )
         raise ValueError(facet)
 
 
@@ -119,6 +144,7 @@ class Hit:
     snippet: str  # HTML, original words wrapped in <mark>
     page: int | None
     score: float
+    publisher: str = UNKNOWN_PUBLISHER
 
     @property
     def snippet_text(self) -> str:
@@ -139,6 +165,7 @@ class Hit:
             "snippet_text": self.snippet_text,
             "page": self.page,
             "score": round(self.score, 4),
+            "publisher": self.publisher,
         }
 
 

@@ -93,6 +93,8 @@ class Runtime:
             self.analyzer,
             self.settings.max_file_mb * 1024 * 1024,
             workers,
+            ocr=self.settings.ocr,
+            ocr_cache=str(self.settings.data_dir / "ocr-cache"),
         )
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:

@@ -83,6 +83,7 @@ class SearchRequest:
     # all: every word, strictly; any: at least one, ranked by how many match.
     match: str = "auto"
     notices: tuple[str, ...] = field(default=())
+    publishers: tuple[str, ...] = ()  # issuing bodies (발행기관) as shown, "미상" included
 
     @property
     def offset(self) -> int:
@@ -101,6 +102,7 @@ class SearchRequest:
             "page": self.page,
             "size": self.size,
             "match": self.match,
+            "publisher": list(self.publishers),
         }
         values.update(changes)
         out: list[tuple[str, str]] = []
@@ -185,6 +187,13 @@ def parse_request(
     match = _one(args, "match") or "auto"
     if match not in MATCH_MODES:
         raise RequestError(f"match는 auto, all, any 중 하나여야 합니다: {match}", "match")
+    publishers = [p.strip() for p in (args.get("publisher") or []) if p and p.strip()]
+    for p in publishers:
+        if len(p) > MAX_PUBLISHER_LENGTH:
+            raise RequestError(
+                f"발행기관 이름이 너무 깁니다 ({len(p)}자, 최대 {MAX_PUBLISHER_LENGTH}자).",
+                "publisher",
+            )
     return SearchRequest(
         q,
         tuple(dict.fromkeys(institutes)),
@@ -196,7 +205,11 @@ def parse_request(
         page,
         size,
         match,
+        publishers=tuple(dict.fromkeys(publishers)),
     )
+
+
+MAX_PUBLISHER_LENGTH = 100
 
 
 class SearchService:
@@ -266,6 +279,7 @@ class SearchService:
                     html,
                     page,
                     bh.score,
+                    doc.publisher,
                 )
             )
         return SearchResult(
@@ -310,6 +324,7 @@ class SearchService:
             tuple(dict.fromkeys([*req.doc_types, *qf.doc_types])),
             year_from,
             year_to,
+            req.publishers,
         )
 
     def _facet_values(
@@ -320,6 +335,7 @@ class SearchService:
             "region": set(filters.regions),
             "doc_type": set(filters.doc_types),
             "year": set(),
+            "publisher": set(filters.publishers),
         }
         out: dict[str, list[FacetValue]] = {}
         for facet in FACETS:

@@ -54,6 +54,12 @@ def _backend(raw: str) -> str:
     return raw
 
 
+def _ocr_mode(raw: str) -> str:
+    if raw not in ("auto", "off"):
+        raise ValueError("must be 'auto' or 'off'")
+    return raw
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -141,6 +147,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Most saved searches one browser or user may keep.",
         _positive_int,
     ),
+    Setting(
+        "ocr",
+        "auto",
+        "OCR with Tesseract (tesseract-ocr + tesseract-ocr-kor) in the ingest workers: 'auto' "
+        "reads PDF pages whose text layer has no usable Hangul and image-only pages (cached "
+        "under the data directory's ocr-cache/ by file hash and OCR settings); 'off' never.",
+        _ocr_mode,
+    ),
 )
 
 
@@ -167,6 +181,7 @@ class Settings:
     session_idle_minutes: int
     session_max_hours: int
     saved_search_limit: int
+    ocr: str = "auto"
 
     @property
     def base_url(self) -> str:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from policykb.models import Document, Passage, Token
+from policykb.models import UNKNOWN_PUBLISHER, Document, Passage, Token
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -64,6 +64,8 @@ MIGRATIONS = (
     ("documents", "content_hash", "TEXT"),
     ("documents", "simhash", "INTEGER"),
     ("documents", "canonical_id", "TEXT"),
+    ("documents", "publisher", "TEXT NOT NULL DEFAULT '미상'"),
+    ("documents", "ocr", "TEXT"),  # JSON {"confidence": mean, "pages": [..]} of OCR text
 )
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash)",
@@ -170,6 +172,16 @@ class DocumentStore:
                 doc.canonical_id,
             ),
         )
+        con.execute(
+            "UPDATE documents SET publisher = ?, ocr = ? WHERE id = ?",
+            (
+                doc.publisher or UNKNOWN_PUBLISHER,
+                json.dumps({"confidence": doc.ocr_confidence, "pages": doc.ocr_pages})
+                if doc.ocr_pages
+                else None,
+                doc.id,
+            ),
+        )
         con.executemany(
             "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
             [(doc.id, p.seq, p.page, p.text, _tokens_to_json(p.tokens)) for p in doc.passages],
@@ -180,6 +192,16 @@ class DocumentStore:
         con.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
     def _doc_from_row(self, row: sqlite3.Row, passages: list[Passage]) -> Document:
+        doc = self._doc_core(row, passages)
+        keys = row.keys()
+        if "publisher" in keys:
+            doc.publisher = row["publisher"] or UNKNOWN_PUBLISHER
+        if "ocr" in keys and row["ocr"]:
+            ocr = json.loads(row["ocr"])
+            doc.ocr_confidence, doc.ocr_pages = ocr.get("confidence"), ocr.get("pages") or []
+        return doc
+
+    def _doc_core(self, row: sqlite3.Row, passages: list[Passage]) -> Document:
         return Document(
             id=row["id"],
             title=row["title"],

@@ -48,6 +48,12 @@ SEARCH_PARAMS = [
     _param("institute", _STR, "기관 (repeat for OR)", repeat=True),
     _param("region", _STR, "시·도 (repeat for OR)", repeat=True),
     _param("doc_type", {"type": "string", "enum": list(DOC_TYPES)}, "문서 유형", repeat=True),
+    _param(
+        "publisher",
+        {"type": "string", "maxLength": 100},
+        "발행기관 (repeat for OR; 미상 for documents without one)",
+        repeat=True,
+    ),
     _param("year_from", {"type": "integer", "minimum": 1900, "maximum": 2100}, "시작 연도"),
     _param(
         "year_to",
@@ -105,13 +111,16 @@ SCHEMAS = {
                         },
                         "page": {"type": ["integer", "null"]},
                         "score": {"type": "number"},
+                        "publisher": _STR,
                     },
                 },
             },
             "facets": {
                 "type": "object",
                 "required": ["institute", "region", "doc_type", "year"],
-                "properties": {k: _FACET for k in ("institute", "region", "doc_type", "year")},
+                "properties": {
+                    k: _FACET for k in ("institute", "region", "doc_type", "year", "publisher")
+                },
             },
         },
     },
@@ -129,6 +138,15 @@ SCHEMAS = {
             "url": _NSTR,
             "page_count": {"type": ["integer", "null"]},
             "department": _NSTR,
+            "publisher": {"type": "string", "description": "발행기관; 미상 when unknown"},
+            "ocr": {
+                "type": ["object", "null"],
+                "description": "set when some pages were read by OCR (Tesseract)",
+                "properties": {
+                    "confidence": {"type": ["number", "null"]},
+                    "pages": {"type": "array", "items": _INT},
+                },
+            },
             "authors": {"type": "array", "items": _STR},
             "contacts": {"type": "array", "items": _STR},
             "places": {"type": "array", "items": _STR},

@@ -37,7 +37,10 @@ def is_ci() -> bool:
 def make_runtime(data_dir: Path, **overrides) -> Runtime:
     """A runtime on ``data_dir``; rate limiting is off unless a test asks for it."""
     overrides.setdefault("rate_limit", 0)
-    return Runtime(load_settings({"data_dir": str(data_dir), **overrides}, environ={}))
+    # OCR off unless a test asks for it: Tesseract takes seconds a page (tests/test_ocr.py)
+    return Runtime(
+        load_settings({"data_dir": str(data_dir), "ocr": "off", **overrides}, environ={})
+    )
 
 
 # ------------------------------------------------------------------------ Elasticsearch

@@ -4,12 +4,14 @@ facet counts, snippets' marked words and error behaviour."""
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
 from policykb.query import QuerySyntaxError
 from policykb.service import RequestError, parse_request
-from tests.conftest import es_runtime, make_runtime
+from tests.conftest import SHARED, es_runtime, make_runtime
 
 QUERIES = [
     {"q": "협의체"},
@@ -26,15 +28,37 @@ QUERIES = [
     {"q": "", "sort": "oldest"},
     {"q": "ai"},
     {"q": "2023년"},
+    {"q": "", "publisher": ["미상"]},
+    {"q": "해외직접투자", "publisher": ["기획재정부", "서울특별시"]},
+    {"q": "", "publisher": ["서울특별시"], "doc_type": ["결재문서"]},
 ]
+# Real public documents beside the sample corpus, so the publisher facet has ministries,
+# a local government and 미상 (a press-release fragment without header) to count.
+PUBLIC_EXTRAS = (
+    "samples/hwpx/hwpx-h-03.hwpx",
+    "samples/hwpx/hwpx-02.hwpx",
+    "samples/task2279/36477373_gyeoljae.hwpx",
+    "samples/76076_regulatory_analysis.hwp",
+)
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory, sample_copy, es_url):
+def conformance_corpus(sample_copy, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("conf-corpus")
+    shutil.copytree(sample_copy, folder / "sample")
+    public = SHARED / "data" / "public-docs"
+    if public.is_dir():
+        for i, rel in enumerate(PUBLIC_EXTRAS):
+            shutil.copy(public / rel, folder / f"public-{i}{Path(rel).suffix}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, conformance_corpus, es_url):
     emb = make_runtime(tmp_path_factory.mktemp("conf-emb"))
-    emb.ingester().run([sample_copy])
+    emb.ingester().run([conformance_corpus])
     es = es_runtime(tmp_path_factory.mktemp("conf-es"), es_url, "policykb-conformance")
-    es.ingester().run([sample_copy])
+    es.ingester().run([conformance_corpus])
     yield emb, es
     es.backend.drop_all()
 
@@ -62,7 +86,7 @@ def test_same_hits_totals_and_facets(pair, params):
     emb, es = (run(rt, params) for rt in pair)
     assert emb.total == es.total
     assert {h.id for h in emb.hits} == {h.id for h in es.hits}
-    for facet in ("institute", "region", "doc_type", "year"):
+    for facet in ("institute", "region", "doc_type", "year", "publisher"):
         assert {(f.value, f.count) for f in emb.facets[facet]} == {
             (f.value, f.count) for f in es.facets[facet]
         }, facet
@@ -107,3 +131,16 @@ def test_pagination_agrees(pair):
     for rt in (emb, es):
         pages = [run(rt, {"q": "", "sort": "oldest", "size": "5", "page": str(p)}) for p in (1, 2)]
         assert len({h.id for r in pages for h in r.hits}) == 10
+
+
+def test_publisher_facet_counts_known_bodies_and_unknown(pair):
+    """Both engines count the issuing bodies, 미상 included, and filter on them."""
+    if not (SHARED / "data" / "public-docs").is_dir():
+        pytest.skip("public-docs not available")
+    for rt in pair:
+        result = run(rt, {"q": ""})
+        counts = {f.value: f.count for f in result.facets["publisher"]}
+        assert counts.get("기획재정부") == 1 and counts.get("서울특별시") == 1
+        assert counts.get("고용노동부") == 1 and counts.get("미상", 0) >= 1
+        only = run(rt, {"q": "", "publisher": ["기획재정부"]})
+        assert only.total == 1 and only.hits[0].publisher == "기획재정부"

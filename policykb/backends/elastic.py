@@ -38,17 +38,30 @@ from policykb.backends.base import (
     proximity_pairs,
     split_joined,
 )
-from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters
+from policykb.models import (
+    FACETS,
+    UNKNOWN_PUBLISHER,
+    BackendHit,
+    BackendResult,
+    Document,
+    Filters,
+)
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: publisher
 FACET_FIELDS = {
     "institute": "institute",
     "region": "regions",
     "doc_type": "doc_type",
     "year": "year",
+    "publisher": "publisher",
 }
-FILTER_FIELDS = {"institute": "institute", "region": "regions", "doc_type": "doc_type"}
+FILTER_FIELDS = {
+    "institute": "institute",
+    "region": "regions",
+    "doc_type": "doc_type",
+    "publisher": "publisher",
+}
 BULK_CHUNK = 1000  # measured best of 200/500/1000 (bench/README.md, Indexing)
 SUPPORTED_MAJOR = (8,)
 # Every REST API this backend calls, all in the server core of Elasticsearch 8: the
@@ -104,6 +117,7 @@ def mapping() -> dict:
             "institute": {"type": "keyword"},
             "regions": {"type": "keyword"},
             "doc_type": {"type": "keyword"},
+            "publisher": {"type": "keyword"},
             "year": {"type": "integer"},
             "datenum": {"type": "integer"},
         },
@@ -141,6 +155,7 @@ def to_source(doc: Document) -> dict:
         "institute": doc.institute,
         "regions": doc.regions,
         "doc_type": doc.doc_type,
+        "publisher": doc.publisher or UNKNOWN_PUBLISHER,
         "year": doc.year,
         "datenum": date_number(doc.date),
     }
@@ -244,6 +259,8 @@ def filters_to_es(f: Filters) -> list[dict]:
         out.append({"terms": {"regions": list(f.regions)}})
     if f.doc_types:
         out.append({"terms": {"doc_type": list(f.doc_types)}})
+    if f.publishers:
+        out.append({"terms": {"publisher": list(f.publishers)}})
     if f.year_from is not None or f.year_to is not None:
         rng = {}
         if f.year_from is not None:

@@ -38,16 +38,25 @@ from policykb.backends.base import (
     split_joined,
 )
 from policykb.errors import storage_error
-from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters, Token
+from policykb.models import (
+    FACETS,
+    UNKNOWN_PUBLISHER,
+    BackendHit,
+    BackendResult,
+    Document,
+    Filters,
+    Token,
+)
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: publisher
 WRITER_HEAP = 64_000_000
 FACET_FIELDS = {
     "institute": "institute",
     "region": "regions",
     "doc_type": "doc_type",
     "year": "year",
+    "publisher": "publisher",
 }
 
 
@@ -60,6 +69,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_text_field("institute", fast=True, tokenizer_name="raw")
     sb.add_text_field("regions", fast=True, tokenizer_name="raw")
     sb.add_text_field("doc_type", fast=True, tokenizer_name="raw")
+    sb.add_text_field("publisher", fast=True, tokenizer_name="raw")
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_integer_field("datenum", indexed=True, fast=True)
     return sb.build()
@@ -170,6 +180,7 @@ class EmbeddedBackend(SearchBackend):
         for r in doc.regions:
             d.add_text("regions", r)
         d.add_text("doc_type", doc.doc_type)
+        d.add_text("publisher", doc.publisher or UNKNOWN_PUBLISHER)
         if doc.year is not None:
             d.add_integer("year", doc.year)
         d.add_integer("datenum", date_number(doc.date))
@@ -344,6 +355,8 @@ class EmbeddedBackend(SearchBackend):
             out.append(Query.term_set_query(self.schema, "regions", list(f.regions)))
         if f.doc_types:
             out.append(Query.term_set_query(self.schema, "doc_type", list(f.doc_types)))
+        if f.publishers:
+            out.append(Query.term_set_query(self.schema, "publisher", list(f.publishers)))
         if f.year_from is not None or f.year_to is not None:
             out.append(
                 Query.range_query(

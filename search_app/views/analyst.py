@@ -148,6 +148,7 @@ def export_csv():
                 "url": "",
                 "link": public_link(f"/documents/{h.id}"),
                 "snippet": h.snippet_text,
+                "publisher": h.publisher,
             }
 
     return Response(

@@ -51,6 +51,10 @@ def document(doc_id: str):
             "url": doc.url,
             "page_count": doc.page_count,
             "department": doc.department,
+            "publisher": doc.publisher,
+            "ocr": {"confidence": doc.ocr_confidence, "pages": doc.ocr_pages}
+            if doc.ocr_pages
+            else None,
             "authors": doc.authors,
             "contacts": doc.contacts,
             "places": doc.places,
@@ -67,7 +71,10 @@ def document(doc_id: str):
                 {"id": d.id, "title": d.title, "institute": d.institute, "date": d.date}
                 for d, _score in analytics.related(runtime().service, doc)
             ],
-            "passages": [{"seq": p.seq, "page": p.page, "text": p.text} for p in doc.passages],
+            "passages": [
+                {"seq": p.seq, "page": p.page, "text": p.text, "ocr": doc.is_ocr_page(p.page)}
+                for p in doc.passages
+            ],
         }
     )
 

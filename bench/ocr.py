@@ -1,0 +1,144 @@
+"""OCR: every no-Hangul PDF of public-docs read with Tesseract (ingest.ocr) and compared
+with its HWP/HWPX twin: Hangul character accuracy 1 - CER over the Hangul characters
+(whitespace and everything else dropped), pages/s; then the labelled metadata set with
+OCR on. Output: bench/results/ocr.{json,md} (``python -m bench --only ocr``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import RESULTS, SHARED, Goal, Section, Table, log
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# no-Hangul PDF -> its twin (SOURCE.md: same document as HWP/HWPX)
+PAIRS = {
+    "pdf/issue2020/(250813) (보도자료) 2025년 7월중 가계대출 동향-hwp-2022.pdf": "samples/issue2020/(250813) (보도자료) 2025년 7월중 가계대출 동향.hwp",
+    "pdf/issue2020/(250813) (보도자료) 2025년 7월중 가계대출 동향-hwpx-2022.pdf": "samples/issue2020/(250813) (보도자료) 2025년 7월중 가계대출 동향.hwpx",
+    "pdf/issue2020/passport_application_lawgo-2022.pdf": "samples/issue2020/passport_application_lawgo.hwp",
+    "pdf/task2097/1741000_project_application-2020.pdf": "samples/task2097/1741000_project_application.hwp",
+    "pdf/task2097/21298295_byeolpyo5_disaster-2020.pdf": "samples/task2097/21298295_byeolpyo5_disaster.hwp",
+    "pdf/task2137/156618554_petfood_press-2020.pdf": "samples/task2137/156618554_petfood_press.hwp",
+    "pdf/task2243/36382819_gyeoljae_pm_traffic-2020.pdf": "samples/task2243/36382819_gyeoljae_pm_traffic.hwpx",
+    "pdf/task2243/36386907_gyeoljae_sewoon-2020.pdf": "samples/task2243/36386907_gyeoljae_sewoon.hwpx",
+    "pdf/task2243/36395325_gyeoljae_consulting-2020.pdf": "samples/task2243/36395325_gyeoljae_consulting.hwpx",
+    "pdf/issue2020/niklp_2022_workplan-2022.pdf": None,  # no twin in the snapshot
+}
+
+
+def hangul_accuracy(ocr_text: str, reference: str) -> float:
+    """1 - CER over the Hangul characters of both texts."""
+    from rapidfuzz.distance import Levenshtein
+
+    hyp = "".join(HANGUL.findall(ocr_text))
+    ref = "".join(HANGUL.findall(reference))
+    if not ref:
+        return 0.0
+    return max(0.0, 1 - Levenshtein.distance(hyp, ref) / len(ref))
+
+
+def run(quick: bool = False) -> Section:
+    import os
+
+    from ingest import ocr
+    from ingest.extract import extract
+
+    root = SHARED / "public-docs"
+    if not root.is_dir():
+        root = SHARED / "data" / "public-docs"
+    version = ocr.check_tesseract()
+    sec = Section("OCR")
+    table = Table(
+        f"OCR (Tesseract {version}, {ocr.LANG}, psm {ocr.PSM}, {ocr.DEFAULT_DPI} DPI) vs twins",
+        ["file", "pages", "s", "pages/s", "Hangul", "confidence", "accuracy"],
+    )
+    rows, accs, total_pages, total_s = [], [], 0, 0.0
+    pairs = list(PAIRS.items())[:3] if quick else list(PAIRS.items())
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["POLICYKB_OCR_CACHE"] = cache  # measure Tesseract, not the cache
+        for pdf, twin in pairs:
+            t = time.perf_counter()
+            ex = extract(root / pdf, ocr="auto")
+            dt = time.perf_counter() - t
+            text = "\n".join(p.text for p in ex.pages)
+            confs = [p.ocr_confidence for p in ex.pages if p.ocr_confidence is not None]
+            acc = hangul_accuracy(text, extract(root / twin).pages[0].text) if twin else None
+            if acc is not None:
+                accs.append(acc)
+            n = len(ex.pages)
+            total_pages += n
+            total_s += dt
+            conf = sum(confs) / len(confs) if confs else 0.0
+            hangul = len(HANGUL.findall(text))
+            rows.append(
+                {
+                    "file": pdf,
+                    "pages": n,
+                    "seconds": dt,
+                    "hangul": hangul,
+                    "confidence": conf,
+                    "accuracy": acc,
+                    "twin": twin,
+                }
+            )
+            table.add(
+                Path(pdf).name[:48],
+                n,
+                f"{dt:.1f}",
+                f"{n / dt:.3f}",
+                hangul,
+                f"{conf:.1f}",
+                "-" if acc is None else f"{acc:.3f}",
+            )
+            log(f"  {pdf}: {n} pages {dt:.1f}s acc {acc}")
+    mean = sum(accs) / len(accs) if accs else 0.0
+    table.notes.append(
+        f"mean accuracy {mean:.3f} over {len(accs)} twins; {total_pages / total_s:.3f} pages/s (2 shared cores)"
+    )
+    sec.tables.append(table)
+    sec.goals.append(
+        Goal(
+            "every no-Hangul PDF yields Hangul",
+            "all",
+            f"{sum(r['hangul'] > 0 for r in rows)}/{len(rows)}",
+            all(r["hangul"] > 0 for r in rows),
+        )
+    )
+    sec.goals.append(
+        Goal("OCR Hangul accuracy vs twins (mean)", ">= 0.90", f"{mean:.3f}", mean >= 0.90)
+    )
+    sec.data = {
+        "files": rows,
+        "mean_accuracy": mean,
+        "pages_per_second": total_pages / total_s,
+        "dpi": ocr.DEFAULT_DPI,
+        "psm": ocr.PSM,
+        "lang": ocr.LANG,
+        "tesseract": version,
+    }
+    return sec
+
+
+def write(sec: Section) -> tuple[Path, Path]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    jp, mp = RESULTS / "ocr.json", RESULTS / "ocr.md"
+    jp.write_text(json.dumps(sec.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    md = [
+        "# OCR benchmark",
+        "",
+        *(t.markdown() for t in sec.tables),
+        "",
+        *("- " + g.line() for g in sec.goals),
+        "",
+    ]
+    mp.write_text("\n".join(md), encoding="utf-8")
+    return jp, mp
+
+
+if __name__ == "__main__":
+    s = run()
+    s.print()
+    print(write(s))

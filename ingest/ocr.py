@@ -1,0 +1,189 @@
+"""OCR of PDF pages with Tesseract (Debian packages tesseract-ocr + tesseract-ocr-kor)
+through pytesseract; pages are rendered with PDFium (pypdfium2).
+
+Used by ingest.extract for pages whose text layer has no usable Hangul (fonts without a
+ToUnicode map) and for image-only pages. Results are cached on disk by the file's hash
+and the OCR settings, so re-ingesting or re-indexing never runs Tesseract twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Measured on the 10 no-Hangul PDFs of public-docs against their HWP/HWPX twins
+# (bench/ocr.py, petfood page 1: 100 DPI 0.48, 120 0.53, 150 0.54 (psm 11), 200 0.38,
+# 300 0.30): their Hangul is drawn with a fallback font whose jamo sit apart; finer
+# renderings separate them further.
+DEFAULT_DPI = 150
+LANG = "kor"
+PSM = 11  # sparse text: best on the jamo-drawn cairo PDFs (0.54 vs 0.47 for psm 6)
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+MISSING_MESSAGE = (
+    "OCR에 필요한 Tesseract가 설치되어 있지 않습니다 (Debian: apt-get install tesseract-ocr "
+    "tesseract-ocr-kor). 텍스트 레이어가 없는 PDF는 읽을 수 없습니다. POLICYKB_OCR=off로 끌 수 "
+    "있습니다."
+)
+
+
+class OcrUnavailable(RuntimeError):
+    """Tesseract, its Korean data or pytesseract is missing."""
+
+
+@dataclass(slots=True)
+class OcrPage:
+    number: int
+    text: str
+    confidence: float  # mean word confidence reported by Tesseract, 0-100
+
+
+@lru_cache(maxsize=1)
+def check_tesseract() -> str:
+    """Tesseract's version; OcrUnavailable with a Korean message when anything is missing."""
+    if shutil.which("tesseract") is None:
+        raise OcrUnavailable(MISSING_MESSAGE)
+    try:
+        import pytesseract
+    except ImportError as exc:
+        raise OcrUnavailable(MISSING_MESSAGE + " (pytesseract 패키지 없음)") from exc
+    langs = set(pytesseract.get_languages(config=""))
+    if "kor" not in langs:
+        raise OcrUnavailable(MISSING_MESSAGE + " (한국어 데이터 kor 없음)")
+    return str(pytesseract.get_tesseract_version())
+
+
+def available() -> bool:
+    try:
+        check_tesseract()
+        return True
+    except OcrUnavailable:
+        return False
+
+
+def settings_key(dpi: int = DEFAULT_DPI) -> str:
+    return f"tesseract-{check_tesseract()}|{LANG}|psm{PSM}|dpi{dpi}"
+
+
+def cache_dir() -> Path:
+    """``$POLICYKB_DATA_DIR/ocr-cache`` (or ``POLICYKB_OCR_CACHE``)."""
+    explicit = os.environ.get("POLICYKB_OCR_CACHE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("POLICYKB_DATA_DIR", "./data")) / "ocr-cache"
+
+
+def _cache_path(root: Path, file_hash: str, key: str, page: int) -> Path:
+    k = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return root / file_hash[:2] / f"{file_hash}-{k}-p{page}.json"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ocr_pdf_pages(
+    path: Path, numbers: list[int], dpi: int = DEFAULT_DPI, cache: Path | None = None
+) -> list[OcrPage]:
+    """OCR of the 1-based ``numbers`` pages of a PDF, from the cache (``cache`` or
+    :func:`cache_dir`) when it has them."""
+    root = cache or cache_dir()
+    import pypdfium2 as pdfium
+    import pytesseract
+
+    key = settings_key(dpi)
+    file_hash = file_sha256(path)
+    out: list[OcrPage] = []
+    doc = None
+    try:
+        for n, number in enumerate(numbers, start=1):
+            cached = _cache_path(root, file_hash, key, number)
+            if cached.is_file():
+                data = json.loads(cached.read_text(encoding="utf-8"))
+                out.append(OcrPage(number, data["text"], data["confidence"]))
+                continue
+            if doc is None:
+                doc = pdfium.PdfDocument(str(path))
+            image = doc[number - 1].render(scale=dpi / 72, grayscale=True).to_pil()
+            page = _recognize(pytesseract, image, number)
+            log.info(
+                "OCR %s p.%d (%d/%d): %d자, 신뢰도 %.1f",
+                path.name,
+                number,
+                n,
+                len(numbers),
+                len(page.text),
+                page.confidence,
+            )
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_suffix(".tmp")
+                tmp.write_text(
+                    json.dumps({"text": page.text, "confidence": page.confidence}),
+                    encoding="utf-8",
+                )
+                tmp.replace(cached)
+            except OSError as exc:  # a read-only data dir only loses the cache
+                log.warning("OCR cache not written (%s): %s", cached, exc)
+            out.append(page)
+    finally:
+        if doc is not None:
+            doc.close()
+    return out
+
+
+def _recognize(pytesseract, image, number: int) -> OcrPage:
+    """Text in reading order (blocks and lines as Tesseract found them) and the mean
+    confidence of its words."""
+    data = pytesseract.image_to_data(
+        image, lang=LANG, config=f"--psm {PSM}", output_type=pytesseract.Output.DICT
+    )
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    confs: list[float] = []
+    for i, word in enumerate(data["text"]):
+        word = (word or "").strip()
+        conf = float(data["conf"][i])
+        if not word or conf < 0:
+            continue
+        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        lines.setdefault(key, []).append(word)
+        confs.append(conf)
+    text_lines, last_block = [], None
+    for key in sorted(lines):
+        if last_block is not None and key[0] != last_block:
+            text_lines.append("")
+        text_lines.append(" ".join(lines[key]))
+        last_block = key[0]
+    confidence = round(sum(confs) / len(confs), 1) if confs else 0.0
+    return OcrPage(number, "\n".join(text_lines), confidence)
+
+
+def needs_ocr(text: str) -> bool:
+    """A page whose text layer has no usable Hangul: empty, or Latin/digit garbage from
+    fonts without a ToUnicode map."""
+    return len(HANGUL.findall(text)) < 5
+
+
+__all__ = [
+    "DEFAULT_DPI",
+    "MISSING_MESSAGE",
+    "OcrPage",
+    "OcrUnavailable",
+    "available",
+    "check_tesseract",
+    "needs_ocr",
+    "ocr_pdf_pages",
+    "settings_key",
+]
