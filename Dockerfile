@@ -1,6 +1,9 @@
 # policykb web app (served by gunicorn). Build context: the repository root.
 FROM python:3.11-slim
 WORKDIR /app
+# OCR of PDFs without a usable text layer (POLICYKB_OCR=auto)
+RUN apt-get update && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-kor \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY policykb ./policykb
 COPY analyzers ./analyzers

@@ -22,7 +22,7 @@ from collections.abc import Callable  # noqa: E402
 from bench import report  # noqa: E402
 from bench.common import Section, log, machine_info, self_peak_mb, stopwatch  # noqa: E402
 
-AREAS = ("extraction", "analysis", "indexing", "search", "http")
+AREAS = ("extraction", "analysis", "indexing", "search", "http", "ocr")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         area("Ingest", lambda: analysis.ingest_public_docs(args.quick))
     if args.only & {"indexing", "search", "http"}:
         run_corpus(args, rows, sections, area)
+    if "ocr" in args.only:
+        from bench import ocr
+
+        def do_ocr() -> Section:
+            sec = ocr.run(args.quick)
+            ocr.write(sec)  # bench/results/ocr.{json,md}
+            return sec
+
+        area("OCR", do_ocr)
     sections["_main"] = Section("_main", data={"peak_mb": self_peak_mb()})
     area("Memory", lambda: report.memory(sections))
     meta["total_seconds"] = time.perf_counter() - started

@@ -70,7 +70,7 @@ def available() -> bool:
 
 
 def settings_key(dpi: int = DEFAULT_DPI) -> str:
-    return f"tesseract-{check_tesseract()}|{LANG}|psm{PSM}|dpi{dpi}"
+    return f"tesseract-{check_tesseract()}|{LANG}|psm{PSM}|dpi{dpi}|joined-syllables"
 
 
 def cache_dir() -> Path:
@@ -164,10 +164,31 @@ def _recognize(pytesseract, image, number: int) -> OcrPage:
     for key in sorted(lines):
         if last_block is not None and key[0] != last_block:
             text_lines.append("")
-        text_lines.append(" ".join(lines[key]))
+        text_lines.append(join_syllables(lines[key]))
         last_block = key[0]
     confidence = round(sum(confs) / len(confs), 1) if confs else 0.0
     return OcrPage(number, "\n".join(text_lines), confidence)
+
+
+_SYLLABLE = re.compile(r"[\uac00-\ud7a3]")
+
+
+def join_syllables(words: list[str]) -> str:
+    """Tesseract's Korean model often returns one syllable per word (농 식 품 부); runs of
+    single syllables are joined back (농식품부) so the words can be searched."""
+    out: list[str] = []
+    run = ""
+    for w in words:
+        if len(w) == 1 and _SYLLABLE.match(w):
+            run += w
+            continue
+        if run:
+            out.append(run)
+            run = ""
+        out.append(w)
+    if run:
+        out.append(run)
+    return " ".join(out)
 
 
 def needs_ocr(text: str) -> bool:

@@ -348,5 +348,42 @@ def _shared(rel: str) -> str:
     return str(base / "data" / rel)
 
 
+
+
+@main.command(
+    "metadata-eval",
+    help="Titles, publishers, types and dates against the labelled public-docs set.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="public-docs folder (default: $POLICYKB_SHARED_DIR/data/public-docs).",
+)
+@click.option(
+    "--labels", type=click.Path(exists=True, path_type=Path), default=None, help="Labels TSV."
+)
+@click.option(
+    "--ocr",
+    type=click.Choice(["auto", "off"]),
+    default="auto",
+    help="OCR for PDFs without a text layer (auto: Tesseract, cached).",
+)
+@click.option("--misses/--no-misses", default=True, help="List every wrong field.")
+def metadata_eval_cmd(data_dir, labels, ocr, misses) -> None:
+    import os
+
+    from ingest.metadata_eval import LABELS, evaluate, format_report, load_labels
+
+    if data_dir is None:
+        shared = Path(os.environ.get("POLICYKB_SHARED_DIR", "../shared"))
+        data_dir = shared / "data" / "public-docs"
+    if not Path(data_dir).is_dir():
+        raise click.ClickException(f"public-docs 폴더가 없습니다: {data_dir}")
+    outcomes = evaluate(Path(data_dir), load_labels(labels or LABELS), ocr=ocr)
+    click.echo(format_report(outcomes, misses=misses))
+
+
 if __name__ == "__main__":
     main()

@@ -55,8 +55,10 @@ def test_csv_export_streams_every_result(client):
         "url",
         "link",
         "snippet",
+        "publisher",
     ]
     assert all(row["link"].endswith("/documents/" + row["id"]) for row in rows)
+    assert all(row["publisher"] for row in rows)  # registry institutes: their own name
 
 
 def test_citations_parse_in_reference_manager_formats(client):
