@@ -9,9 +9,8 @@ committed, and never leaves a half-written index (index commits are atomic).
 
 from __future__ import annotations
 
-import logging
-
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator

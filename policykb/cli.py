@@ -348,8 +348,6 @@ def _shared(rel: str) -> str:
     return str(base / "data" / rel)
 
 
-
-
 @main.command(
     "metadata-eval",
     help="Titles, publishers, types and dates against the labelled public-docs set.",
