@@ -4,7 +4,8 @@ the analyzed clauses defined here.
 
 Syntax: words (all required), "exact phrase", -exclusion (-word, -"phrase"), OR (or |)
 between items, parentheses, and field filters in Korean or English:
-기관:/institute:, 지역:/region:, 유형:/type:, 연도:/year: (2019 or 2018..2020).
+기관:/institute:, 지역:/region:, 유형:/type:, 연도:/year: (2019 or 2018..2020), 발행기관:/publisher:
+(the issuing body as shown, 미상 included; aliases such as 국토부 resolve to 국토교통부).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ FIELD_NAMES = {
     "doc_type": "doc_type",
     "연도": "year",
     "year": "year",
+    "발행기관": "publisher",
+    "publisher": "publisher",
 }
 
 _TOKEN_RE = re.compile(
@@ -246,6 +249,19 @@ class QueryFilters:
     doc_types: list[str] = field(default_factory=list)
     year_from: int | None = None
     year_to: int | None = None
+    publishers: list[str] = field(default_factory=list)
+
+
+def resolve_publisher(value: str) -> str:
+    """A publisher filter value: a government body's canonical name for its aliases
+    (국토부 -> 국토교통부), a registry institute's name, or the value as given."""
+    from corpus import government
+
+    body = government.lookup(value)
+    if body:
+        return body.name
+    inst = registry.lookup(value)
+    return inst.name if inst else value.strip()
 
 
 @dataclass
@@ -415,6 +431,8 @@ def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "auto") -> Ana
         elif node.field == "year":
             lo, hi = parse_year_range(node.value)
             filters.year_from, filters.year_to = lo, hi
+        elif node.field == "publisher":
+            filters.publishers.append(resolve_publisher(node.value))
 
     root = convert_and(tree.children, True)
     if root is None:

@@ -34,6 +34,7 @@ from policykb.query import (
     parse_lenient,
     resolve_doc_type,
     resolve_institutes,
+    resolve_publisher,
     resolve_region,
 )
 from policykb.settings import Settings
@@ -187,7 +188,7 @@ def parse_request(
     match = _one(args, "match") or "auto"
     if match not in MATCH_MODES:
         raise RequestError(f"match는 auto, all, any 중 하나여야 합니다: {match}", "match")
-    publishers = [p.strip() for p in (args.get("publisher") or []) if p and p.strip()]
+    publishers = [resolve_publisher(p) for p in (args.get("publisher") or []) if p and p.strip()]
     for p in publishers:
         if len(p) > MAX_PUBLISHER_LENGTH:
             raise RequestError(
@@ -324,7 +325,7 @@ class SearchService:
             tuple(dict.fromkeys([*req.doc_types, *qf.doc_types])),
             year_from,
             year_to,
-            req.publishers,
+            tuple(dict.fromkeys([*req.publishers, *qf.publishers])),
         )
 
     def _facet_values(
@@ -360,4 +361,6 @@ def _relaxable(root) -> bool:
 
 def _has_field_filter(aq) -> bool:
     f = aq.filters
-    return bool(f.institutes or f.regions or f.doc_types or f.year_from or f.year_to)
+    return bool(
+        f.institutes or f.regions or f.doc_types or f.year_from or f.year_to or f.publishers
+    )

@@ -31,6 +31,7 @@ QUERIES = [
     {"q": "", "publisher": ["미상"]},
     {"q": "해외직접투자", "publisher": ["기획재정부", "서울특별시"]},
     {"q": "", "publisher": ["서울특별시"], "doc_type": ["결재문서"]},
+    {"q": "발행기관:기재부"},
 ]
 # Real public documents beside the sample corpus, so the publisher facet has ministries,
 # a local government and 미상 (a press-release fragment without header) to count.

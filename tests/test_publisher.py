@@ -50,6 +50,8 @@ def test_publisher_facet_filter_and_unknown(client):
     assert seoul["title"] == "일괄요금경정"
     assert _doc(client, "미상")["publisher"] == "미상"
     assert client.get("/api/search?publisher=" + "가" * 101).status_code == 400
+    by_query = client.get("/api/search", query_string={"q": "발행기관:기재부"}).get_json()
+    assert [h["publisher"] for h in by_query["hits"]] == ["기획재정부"]
 
 
 @pytest.mark.data
