@@ -375,6 +375,7 @@ _UNIT_RE = re.compile(
     r"박물관|도서관|위원회|연구원|개발원|원|실|국|과|단|처|청))$"
 )
 _COUNCIL_RE = re.compile(r"(?<![가-힣])([가-힣]{1,6}(?:구|군|시)의회)")
+_REGIONAL_OFFICE_RE = re.compile(r"(?<![가-힣])([가-힣]{1,4}지방)([가-힣]{1,6}청)(?![가-힣])")
 _MINISTER_RE = re.compile(
     r"([가-힣]{2,15}(?:부|처|청|위원회|공사|공단))\s*\(\s*(?:장관|차관|청장|처장|위원장|사장|"
     r"이사장)\b"
@@ -408,6 +409,10 @@ def issuer_for(text: str, doc_type: str) -> Issuer:
             body = government.lookup(m.group(1))
             if body:
                 return Issuer(body.name)
+    # 4b. a regional office of a national agency (경인지방통계청 -> 통계청)
+    m = _REGIONAL_OFFICE_RE.search(head)
+    if m and government.lookup(m.group(2)):
+        return Issuer(government.lookup(m.group(2)).name, m.group(0))
     # 5. a body named near the top (not in an address: 경기도 부천시 양지로 …)
     found = _not_addresses("\n".join(lines[:12]))
     if found:
