@@ -258,6 +258,7 @@ def test_retry_failed(tmp_path, engines):
 
 def _cli_env(rt: Runtime) -> dict[str, str]:
     env = dict(os.environ, POLICYKB_DATA_DIR=str(rt.settings.data_dir))
+    env["POLICYKB_OCR"] = rt.settings.ocr  # off in tests (tests/test_ocr.py runs Tesseract)
     env.pop("POLICYKB_BACKEND", None)
     if rt.settings.backend == "elasticsearch":
         env.update(
