@@ -83,7 +83,10 @@ def ingest_public(reingest: bool = False) -> tuple[Path, dict]:
     rt = Runtime(load_settings({"data_dir": str(data), "rate_limit": 0}, environ={}))
     if rt.store.count_documents() and not reingest:
         with stopwatch() as t:
-            rt.backend.count()  # a schema change rebuilds here
+            if rt.backend.count() == 0:  # index removed (or schema change): refill it
+                rt.backend.rebuild(
+                    rt.store.iter_documents(canonical_only=True), rt.store.count_documents()
+                )
         log(f"public-docs: cached data dir {data} ({t[0]:.1f} s to open)")
         return data, {"cached": True, "documents": rt.store.count_documents()}
     with stopwatch() as t:
