@@ -3,6 +3,7 @@
 python -m bench                      # the full suite (what `make bench` runs)
 python -m bench --quick              # small sizes, short runs: a smoke test
 python -m bench --sizes 5000,20000,50000 --only analysis,search
+python -m bench --only fulltext      # long reports vs short documents (bench/fulltext.py)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable  # noqa: E402
 from bench import report  # noqa: E402
 from bench.common import Section, log, machine_info, self_peak_mb, stopwatch  # noqa: E402
 
-AREAS = ("extraction", "analysis", "indexing", "search", "http", "ocr")
+AREAS = ("extraction", "analysis", "indexing", "search", "http", "ocr", "fulltext")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -98,6 +99,15 @@ def main(argv: list[str] | None = None) -> int:
             return sec
 
         area("OCR", do_ocr)
+    if "fulltext" in args.only:
+        from bench import fulltext
+
+        def do_fulltext() -> Section:
+            sec = fulltext.run(args.quick, not args.no_es, reps=min(args.reps, 5))
+            fulltext.write(sec, meta)
+            return sec
+
+        area("Full text", do_fulltext)
     sections["_main"] = Section("_main", data={"peak_mb": self_peak_mb()})
     area("Memory", lambda: report.memory(sections))
     meta["total_seconds"] = time.perf_counter() - started

@@ -58,11 +58,14 @@ def region_comparison(service: SearchService, req: SearchRequest) -> list[tuple[
     return [(r, counts.get(r, 0)) for r in REGIONS]
 
 
+RELATED_PASSAGES = 40  # a long report's characteristic terms come from its opening passages
+
+
 def related(service: SearchService, doc: Document, k: int = 5) -> list[tuple[Document, float]]:
     """More like this: the document's most characteristic terms as an any-word query, over
     every institute, the document itself and its copies excluded."""
     counts: Counter[str] = Counter()
-    for p in doc.passages:
+    for p in doc.passages[:RELATED_PASSAGES]:
         counts.update(
             t.term
             for t in p.tokens

@@ -119,6 +119,26 @@ class BackendHit:
     score: float
 
 
+@dataclass(frozen=True, slots=True)
+class PassageMatch:
+    """A passage of a document that contains query terms (engine-side passage entry)."""
+
+    seq: int
+    page: int | None
+    score: float = 0.0
+
+
+@dataclass(slots=True)
+class DocPassages:
+    """The passage-level view of one hit: its best-matching passages (best first, a few at
+    most), every page holding a match with the number of matching passages there, and how
+    many passages match in all."""
+
+    best: list[PassageMatch] = field(default_factory=list)
+    pages: list[tuple[int, int]] = field(default_factory=list)  # (page, passages), ascending
+    matched: int = 0
+
+
 @dataclass(slots=True)
 class BackendResult:
     total: int
@@ -145,6 +165,8 @@ class Hit:
     page: int | None
     score: float
     publisher: str = UNKNOWN_PUBLISHER
+    pages: list[int] = field(default_factory=list)  # every page where the query matches
+    matched_passages: int = 0
 
     @property
     def snippet_text(self) -> str:
@@ -164,6 +186,8 @@ class Hit:
             "snippet": self.snippet,
             "snippet_text": self.snippet_text,
             "page": self.page,
+            "pages": self.pages,
+            "matched_passages": self.matched_passages,
             "score": round(self.score, 4),
             "publisher": self.publisher,
         }

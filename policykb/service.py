@@ -262,13 +262,20 @@ class SearchService:
                     "모든 낱말을 포함한 문서가 없어, 일부 낱말만 포함한 문서를 보여 드립니다."
                 )
         page_hits = result.hits[: req.size]
-        docs = self.store.get_documents([h.id for h in page_hits])
+        ids = [h.id for h in page_hits]
+        docs = self.store.get_documents(ids)
+        # Passage level: the engine names each hit's best passages and the pages with
+        # matches; the snippet reads only those passages (or the first one).
+        located = self.backend.passages(ids, aq.highlight_terms) if aq.highlight_terms else {}
+        wanted = {i: [m.seq for m in located[i].best] if i in located else [0] for i in docs}
+        read = self.store.get_passages_by_seq(wanted, aq.highlight_terms)
         hits: list[Hit] = []
         for bh in page_hits:
             doc = docs.get(bh.id)
             if doc is None:
                 continue
-            html, page = snippet(self.store.get_passages(bh.id), aq.highlight_terms)
+            html, page = snippet(read.get(bh.id, []), aq.highlight_terms)
+            where = located.get(bh.id)
             hits.append(
                 Hit(
                     doc.id,
@@ -281,6 +288,8 @@ class SearchService:
                     page,
                     bh.score,
                     doc.publisher,
+                    [p for p, _n in where.pages] if where else [],
+                    where.matched if where else 0,
                 )
             )
         return SearchResult(

@@ -71,6 +71,8 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash)",
     "CREATE INDEX IF NOT EXISTS documents_canonical ON documents(canonical_id)",
     "CREATE INDEX IF NOT EXISTS files_doc ON files(doc_id)",
+    # Windows of a long document by page (document page, page navigator).
+    "CREATE INDEX IF NOT EXISTS passages_page ON passages(doc_id, page, seq)",
 )
 
 
@@ -94,8 +96,16 @@ def _tokens_to_json(tokens: list[Token]) -> str:
     )
 
 
-def _tokens_from_json(raw: str) -> list[Token]:
+def _tokens_from_json(raw: str, only: frozenset[str] | None = None) -> list[Token]:
+    """Tokens of a stored passage; with ``only``, just those whose term is in it (all a
+    snippet or a highlight needs, and much cheaper for a long passage)."""
+    if only is not None:
+        return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(raw) if t[0] in only]
     return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(raw)]
+
+
+def _passage_from_row(r: sqlite3.Row, only: frozenset[str] | None = None) -> Passage:
+    return Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"], only))
 
 
 class DocumentStore:
@@ -250,9 +260,66 @@ class DocumentStore:
             )
             .fetchall()
         )
-        return [
-            Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"])) for r in rows
-        ]
+        return [_passage_from_row(r) for r in rows]
+
+    def get_passages_by_seq(
+        self, wanted: dict[str, list[int]], only_terms: frozenset[str] | None = None
+    ) -> dict[str, list[Passage]]:
+        """Only the passages named (doc id -> seqs), each document's in seq order: reading a
+        hit's snippet never decodes the rest of a long document. With ``only_terms`` the
+        passages carry only the tokens of those terms."""
+        out: dict[str, list[Passage]] = {}
+        con = self._conn()
+        for doc_id, seqs in wanted.items():
+            seqs = sorted(set(seqs))
+            if not seqs:
+                continue
+            marks = ",".join("?" * len(seqs))
+            rows = con.execute(
+                f"SELECT seq, page, text, tokens FROM passages WHERE doc_id = ? "
+                f"AND seq IN ({marks}) ORDER BY seq",
+                (doc_id, *seqs),
+            ).fetchall()
+            out[doc_id] = [_passage_from_row(r, only_terms) for r in rows]
+        return out
+
+    def get_passage_window(
+        self,
+        doc_id: str,
+        first_seq: int,
+        limit: int,
+        page_below: int | None = None,
+        with_tokens: bool = True,
+        only_terms: frozenset[str] | None = None,
+    ) -> list[Passage]:
+        """Up to ``limit`` passages from ``first_seq`` on (and, with ``page_below``, only
+        those on earlier pages): one window of a long document (tokens restricted to
+        ``only_terms`` when given)."""
+        sql = (
+            "SELECT seq, page, text, "
+            + ("tokens" if with_tokens else "'[]' AS tokens")
+            + " FROM passages WHERE doc_id = ? AND seq >= ?"
+        )
+        args: list = [doc_id, first_seq]
+        if page_below is not None:
+            sql += " AND page < ?"
+            args.append(page_below)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        rows = self._conn().execute(sql, args).fetchall()
+        return [_passage_from_row(r, only_terms) for r in rows]
+
+    def passage_outline(self, doc_id: str) -> tuple[int, list[tuple[int, int]]]:
+        """(number of passages, [(page, first seq on that page)]) of a document, read from
+        the (doc_id, page) index without touching texts or tokens."""
+        con = self._conn()
+        n = con.execute("SELECT COUNT(*) FROM passages WHERE doc_id = ?", (doc_id,)).fetchone()[0]
+        rows = con.execute(
+            "SELECT page, MIN(seq) FROM passages WHERE doc_id = ? AND page IS NOT NULL "
+            "GROUP BY page ORDER BY page",
+            (doc_id,),
+        ).fetchall()
+        return n, [(r[0], r[1]) for r in rows]
 
     def iter_documents(self, batch: int = 200, canonical_only: bool = False) -> Iterator[Document]:
         """All documents with passages, in id order, read in batches; ``canonical_only``

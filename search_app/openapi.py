@@ -109,7 +109,20 @@ SCHEMAS = {
                             "type": "string",
                             "description": "The same snippet as plain text (no markup).",
                         },
-                        "page": {"type": ["integer", "null"]},
+                        "page": {
+                            "type": ["integer", "null"],
+                            "description": "page of the snippet's passage",
+                        },
+                        "pages": {
+                            "type": "array",
+                            "items": _INT,
+                            "description": "every page where the query matches, ascending "
+                            "(empty for documents without page numbers)",
+                        },
+                        "matched_passages": {
+                            "type": "integer",
+                            "description": "passages of the document that contain a query word",
+                        },
                         "score": {"type": "number"},
                         "publisher": _STR,
                     },
@@ -159,8 +172,15 @@ SCHEMAS = {
                     "properties": {"id": _STR, "title": _STR, "institute": _STR, "date": _NSTR},
                 },
             },
+            "passages_total": {"type": "integer", "description": "passages in the document"},
+            "passages_offset": {"type": "integer"},
+            "passages_next": {
+                "type": ["integer", "null"],
+                "description": "offset of the next slice of passages, null at the end",
+            },
             "passages": {
                 "type": "array",
+                "description": "one slice of the text: passages_offset .. +limit",
                 "items": {
                     "type": "object",
                     "required": ["seq", "page", "text"],
@@ -269,10 +289,17 @@ def spec() -> dict:
                     "get": {
                         "summary": "문서",
                         "parameters": [
-                            {"name": "doc_id", "in": "path", "required": True, "schema": _STR}
+                            {"name": "doc_id", "in": "path", "required": True, "schema": _STR},
+                            _param("offset", {"type": "integer", "minimum": 0}, "첫 문단 번호"),
+                            _param(
+                                "limit",
+                                {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
+                                "문단 수",
+                            ),
                         ],
                         "responses": {
                             "200": _json("Document", "문서"),
+                            "400": BAD,
                             "404": _json("Error", "없음"),
                             "503": UNAVAILABLE,
                         },

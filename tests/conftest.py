@@ -115,12 +115,18 @@ BACKENDS = ["embedded", "elasticsearch"]
 def indexed(request, tmp_path_factory, sample_copy) -> Runtime:
     """The sample corpus ingested into a fresh data directory on each backend (shared,
     read-only use): every test using it is part of the conformance suite."""
+    yield from ingested_on(request, tmp_path_factory, [sample_copy], "policykb-test-suite")
+
+
+def ingested_on(request, tmp_path_factory, folders: list[Path], alias: str):
+    """Fixture body: ``folders`` ingested into a fresh data dir on the backend named by
+    ``request.param``; the Elasticsearch indices are dropped afterwards."""
     data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
     if request.param == "elasticsearch":
-        rt = es_runtime(data_dir, request.getfixturevalue("es_url"), "policykb-test-suite")
+        rt = es_runtime(data_dir, request.getfixturevalue("es_url"), alias)
     else:
         rt = make_runtime(data_dir)
-    report = rt.ingester().run([sample_copy])
+    report = rt.ingester().run(folders)
     assert report.failed == 0, report.failures
     yield rt
     if request.param == "elasticsearch":

@@ -145,3 +145,38 @@ def test_publisher_facet_counts_known_bodies_and_unknown(pair):
         assert counts.get("고용노동부") == 1 and counts.get("미상", 0) >= 1
         only = run(rt, {"q": "", "publisher": ["기획재정부"]})
         assert only.total == 1 and only.hits[0].publisher == "기획재정부"
+
+
+@pytest.mark.parametrize("params", QUERIES[:9], ids=lambda p: repr(p)[:60])
+def test_same_pages_and_passages(pair, params):
+    """Passage level: both engines name the same pages with matches, the same number of
+    matching passages and snippets from the same page."""
+    emb, es = (run(rt, params) for rt in pair)
+    for e, s in zip(
+        emb.hits, sorted(es.hits, key=lambda h: [x.id for x in emb.hits].index(h.id)), strict=True
+    ):
+        assert (e.id, e.pages, e.matched_passages, e.page) == (
+            s.id,
+            s.pages,
+            s.matched_passages,
+            s.page,
+        )
+    if any(h.pages for h in emb.hits):
+        assert all(h.page in h.pages for h in emb.hits if h.pages)
+
+
+def test_passage_lookup_agrees(pair):
+    emb, es = pair
+    ids = sorted(emb.store.document_ids())
+    for terms in (["도시"], ["스마트", "스마트시티"], ["없는낱말"]):
+        a, b = (
+            emb.backend.passages(ids, terms, per_doc=3),
+            es.backend.passages(ids, terms, per_doc=3),
+        )
+        assert a.keys() == b.keys()
+        for doc_id in a:
+            assert (a[doc_id].pages, a[doc_id].matched) == (b[doc_id].pages, b[doc_id].matched)
+            assert {m.seq for m in a[doc_id].best} & {m.seq for m in b[doc_id].best}
+            assert [m.seq for m in emb.backend.matching_passages(doc_id, terms)] == [
+                m.seq for m in es.backend.matching_passages(doc_id, terms)
+            ]

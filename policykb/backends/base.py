@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from analyzers.bigram import char_bigrams
 from policykb.errors import EngineError
-from policykb.models import BackendResult, Document, Filters, Token
+from policykb.models import BackendResult, DocPassages, Document, Filters, PassageMatch, Token
 from policykb.query import Bool
 
 # Gap inserted between passages so phrases never match across a passage boundary.
@@ -76,6 +76,88 @@ def split_joined(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
     return [t for t in tokens if not t.joined], [t for t in tokens if t.joined]
 
 
+# Passage entries: every passage is also indexed on its own (document id, seq, page and its
+# terms, parts and joined compounds in one field), so a hit's best passages and the pages
+# where it matches come from the engine and a snippet reads a few passages, not the whole
+# document. Document-level scoring never sees these entries (a separate index on both
+# engines, so collection statistics are unchanged).
+BEST_PASSAGES = 3  # candidates per hit handed to the snippet builder
+MAX_MATCH_PAGES = 2000  # pages (or passages) listed per document at most
+
+
+def passage_entries(doc: Document) -> list[tuple[int, int | None, list[str]]]:
+    """(seq, page, terms) of each passage that has terms."""
+    out = []
+    for p in doc.passages:
+        terms = [t.term for t in p.tokens]
+        if terms:
+            out.append((p.seq, p.page, terms))
+    return out
+
+
+def pages_agg(n_docs: int) -> dict:
+    """Aggregation (the same JSON on both engines): matching passages per document, and
+    per page within each."""
+    return {
+        "docs": {
+            "terms": {"field": "doc_id", "size": n_docs},
+            "aggs": {
+                "pages": {
+                    "terms": {"field": "page", "size": MAX_MATCH_PAGES, "order": {"_key": "asc"}}
+                }
+            },
+        }
+    }
+
+
+def read_pages_agg(result: dict) -> tuple[dict[str, int], dict[str, list[tuple[int, int]]]]:
+    matched, pages = {}, {}
+    for b in result["docs"]["buckets"]:
+        matched[b["key"]] = int(b["doc_count"])
+        pages[b["key"]] = [(int(p["key"]), int(p["doc_count"])) for p in b["pages"]["buckets"]]
+    return matched, pages
+
+
+def seqs_agg(limit: int) -> dict:
+    """Aggregation: every matching passage of one document (seq order) with its page."""
+    return {
+        "seqs": {
+            "terms": {"field": "seq", "size": limit, "order": {"_key": "asc"}},
+            "aggs": {"page": {"terms": {"field": "page", "size": 1}}},
+        }
+    }
+
+
+def read_seqs_agg(result: dict) -> list[PassageMatch]:
+    out = []
+    for b in result["seqs"]["buckets"]:
+        pb = b["page"]["buckets"]
+        out.append(PassageMatch(int(b["key"]), int(pb[0]["key"]) if pb else None))
+    return out
+
+
+def best_first(rows: list[PassageMatch]) -> list[PassageMatch]:
+    """Sort in place by score (4 decimals, so both engines agree on ties), then seq."""
+    rows.sort(key=lambda m: (-round(m.score, 4), m.seq))
+    return rows
+
+
+def doc_passages_from(
+    best: dict[str, list[PassageMatch]],
+    pages: dict[str, list[tuple[int, int]]],
+    matched: dict[str, int],
+    ids: Iterable[str],
+) -> dict[str, DocPassages]:
+    """Assemble the per-document answer (documents without a matching passage omitted)."""
+    out: dict[str, DocPassages] = {}
+    for doc_id in ids:
+        if matched.get(doc_id):
+            out[doc_id] = DocPassages(
+                best.get(doc_id, []), sorted(pages.get(doc_id, [])), matched[doc_id]
+            )
+    return out
+
+
 @dataclass
 class IndexOutcome:
     indexed: int = 0
@@ -115,6 +197,21 @@ class SearchBackend(ABC):
     ) -> BackendResult:
         """Matching ids in order, the total, and facet counts (each facet counted under
         the query and every filter except its own)."""
+
+    @abstractmethod
+    def passages(
+        self, doc_ids: list[str], terms: Iterable[str], per_doc: int = BEST_PASSAGES
+    ) -> dict[str, DocPassages]:
+        """For each of ``doc_ids`` with a passage containing one of ``terms``: its
+        ``per_doc`` best passages by BM25 over the passage entries (ties: lower seq first),
+        the pages with matches and the number of matching passages."""
+
+    @abstractmethod
+    def matching_passages(
+        self, doc_id: str, terms: Iterable[str], limit: int = MAX_MATCH_PAGES
+    ) -> list[PassageMatch]:
+        """Every passage of ``doc_id`` containing one of ``terms`` (seq order, at most
+        ``limit``; scores are 0)."""
 
     @abstractmethod
     def rebuild(

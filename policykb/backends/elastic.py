@@ -22,7 +22,9 @@ from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch.helpers import streaming_bulk
 
 from policykb.backends.base import (
+    BEST_PASSAGES,
     BIGRAM_BOOST,
+    MAX_MATCH_PAGES,
     PAIR_BOOST,
     PAIR_SLOP,
     PASSAGE_POSITION_GAP,
@@ -33,9 +35,16 @@ from policykb.backends.base import (
     IndexOutcome,
     ProgressFn,
     SearchBackend,
+    best_first,
     date_number,
+    doc_passages_from,
+    pages_agg,
     passage_bigrams,
+    passage_entries,
     proximity_pairs,
+    read_pages_agg,
+    read_seqs_agg,
+    seqs_agg,
     split_joined,
 )
 from policykb.models import (
@@ -43,12 +52,14 @@ from policykb.models import (
     UNKNOWN_PUBLISHER,
     BackendHit,
     BackendResult,
+    DocPassages,
     Document,
     Filters,
+    PassageMatch,
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 4  # 4: publisher
+SCHEMA_VERSION = 5  # 4: publisher; 5: passage entries in a second index (alias <alias>-passages)
 FACET_FIELDS = {
     "institute": "institute",
     "region": "regions",
@@ -73,6 +84,7 @@ REQUIRED_APIS = (
     "PUT /<index>",
     "DELETE /<index>",
     "GET /<index>",
+    "GET /<index>/_mapping (schema version of an existing index)",
     "GET /_alias/<alias>",
     "POST /_aliases",
     "PUT /<index>/_settings",
@@ -81,7 +93,8 @@ REQUIRED_APIS = (
     "GET /_cluster/health",
     "GET /_nodes/_local",
     "POST /_bulk (index, delete)",
-    "POST /<alias>/_search (bool, term, match_phrase, dis_max; terms and filter aggregations)",
+    "POST /<alias>/_search (bool, term, match_phrase, dis_max; terms, filter, max and "
+    "top_hits aggregations; docvalue_fields)",
     "POST /<alias>/_count",
 )
 # Bulk item errors that refuse the whole index, not one document: the run stops with an
@@ -121,6 +134,40 @@ def mapping() -> dict:
             "year": {"type": "integer"},
             "datenum": {"type": "integer"},
         },
+    }
+
+
+def passage_mapping() -> dict:
+    """Passage entries: document id, seq, page and the passage's terms (parts and joined
+    compounds in one field, term lookups only)."""
+    return {
+        "dynamic": "strict",
+        "_source": {"includes": ["doc_id", "seq", "page"]},
+        "_meta": {"policykb_schema": SCHEMA_VERSION},
+        "properties": {
+            "doc_id": {"type": "keyword"},
+            "seq": {"type": "integer"},
+            "page": {"type": "integer"},
+            "body": {"type": "text", "analyzer": "whitespace", "index_options": "freqs"},
+        },
+    }
+
+
+def passage_sources(doc: Document) -> Iterator[tuple[str, dict]]:
+    for seq, page, terms in passage_entries(doc):
+        source: dict = {"doc_id": doc.id, "seq": seq, "body": " ".join(terms)}
+        if page is not None:
+            source["page"] = page
+        yield f"{doc.id}\x1f{seq}", source
+
+
+def passage_query(doc_ids: list[str], terms: list[str]) -> dict:
+    return {
+        "bool": {
+            "filter": [{"terms": {"doc_id": doc_ids}}],
+            "should": [_term("body", t) for t in terms],
+            "minimum_should_match": 1,
+        }
     }
 
 
@@ -281,7 +328,11 @@ def search_body(
         "from": offset,
         "size": limit,
         "track_total_hits": True,
-        "_source": ["id"],
+        # Ids from doc values: loading stored fields would decompress the blocks that hold
+        # a long report's whole recovery source (270 ms for ten 300-page hits).
+        "_source": False,
+        "stored_fields": ["_none_"],
+        "docvalue_fields": ["id"],
     }
     post = filters_to_es(filters)
     if post:
@@ -334,7 +385,24 @@ class ElasticBackend(SearchBackend):
         self.es = client or Elasticsearch(
             url, request_timeout=30, retry_on_timeout=True, max_retries=2
         )
+        self.passage_alias = f"{alias}-passages"
         self._ready = False
+        self._outdated: bool | None = None
+
+    @property
+    def needs_rebuild(self) -> bool:  # type: ignore[override]
+        """True when the alias points at an index of an older schema (no passage entries):
+        the runtime refills it from the store."""
+        if self._outdated is None:
+            try:
+                self.ensure_index()
+            except BackendError:
+                return False
+        return bool(self._outdated)
+
+    @needs_rebuild.setter
+    def needs_rebuild(self, value: bool) -> None:
+        self._outdated = value
 
     # ---------------------------------------------------------------- lifecycle
     def _error(self, exc: Exception) -> BackendError:
@@ -388,18 +456,24 @@ class ElasticBackend(SearchBackend):
                 code="engine_api_missing",
             ) from exc
 
-    def _new_index_name(self) -> str:
-        return f"{self.alias}-v{SCHEMA_VERSION}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**6}"
+    def _new_index_name(self, alias: str | None = None) -> str:
+        stamp = f"{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**6}"
+        return f"{alias or self.alias}-v{SCHEMA_VERSION}-{stamp}"
 
-    def _create_index(self, name: str, bulk_load: bool = False) -> None:
+    def _create_index(self, name: str, bulk_load: bool = False, passages: bool = False) -> None:
         settings = index_settings(self.shards, 0 if bulk_load else self.replicas)
         if bulk_load:
             settings["refresh_interval"] = "-1"
-        self._call(self.es.indices.create, index=name, settings=settings, mappings=mapping())
+        self._call(
+            self.es.indices.create,
+            index=name,
+            settings=settings,
+            mappings=passage_mapping() if passages else mapping(),
+        )
 
-    def physical_indices(self) -> list[str]:
+    def physical_indices(self, alias: str | None = None) -> list[str]:
         try:
-            res = self.es.indices.get_alias(name=self.alias)
+            res = self.es.indices.get_alias(name=alias or self.alias)
         except ApiError as exc:
             if getattr(exc.meta, "status", None) == 404:
                 return []
@@ -413,28 +487,48 @@ class ElasticBackend(SearchBackend):
         if self._ready:
             return
         self.check_server()
-        if not self.physical_indices():
+        existing = self.physical_indices()
+        if not existing:
             name = self._new_index_name()
             self._create_index(name)
             self._call(
                 self.es.indices.update_aliases,
                 actions=[{"add": {"index": name, "alias": self.alias, "is_write_index": True}}],
             )
+            if self._outdated is None:
+                self._outdated = False
+        elif self._outdated is None:
+            res = self._call(self.es.indices.get_mapping, index=existing[0])
+            meta = next(iter(dict(res).values()))["mappings"].get("_meta", {})
+            self._outdated = meta.get("policykb_schema") != SCHEMA_VERSION
+        if not self.physical_indices(self.passage_alias):
+            name = self._new_index_name(self.passage_alias)
+            self._create_index(name, passages=True)
+            self._call(
+                self.es.indices.update_aliases,
+                actions=[
+                    {"add": {"index": name, "alias": self.passage_alias, "is_write_index": True}}
+                ],
+            )
         self._ready = True
 
     # ------------------------------------------------------------------ writing
-    def _actions(self, docs: Iterable[Document], index: str) -> Iterator[dict]:
+    def _actions(self, docs: Iterable[Document], index: str, passage_index: str) -> Iterator[dict]:
         for doc in docs:
+            # Passages first: a document is never searchable before its passages are.
+            for pid, source in passage_sources(doc):
+                yield {"_op_type": "index", "_index": passage_index, "_id": pid, "_source": source}
             yield {"_op_type": "index", "_index": index, "_id": doc.id, "_source": to_source(doc)}
 
     def _bulk(
         self,
         docs: Iterable[Document],
         index: str,
+        passage_index: str,
         progress: ProgressFn | None = None,
         total: int = 0,
     ) -> IndexOutcome:
-        return self._run_bulk(self._actions(docs, index), progress, total)
+        return self._run_bulk(self._actions(docs, index, passage_index), progress, total)
 
     def _run_bulk(
         self, actions: Iterable[dict], progress: ProgressFn | None = None, total: int = 0
@@ -455,8 +549,11 @@ class ElasticBackend(SearchBackend):
                 max_backoff=30,
             ):
                 op, info = next(iter(item.items()))
+                item_id = str(info.get("_id"))
+                is_passage = "\x1f" in item_id
                 if ok or (op == "delete" and info.get("result") == "not_found"):
-                    outcome.indexed += 1
+                    if not is_passage:
+                        outcome.indexed += 1
                 else:
                     err = info.get("error")
                     kind = err.get("type", "") if isinstance(err, dict) else ""
@@ -467,7 +564,7 @@ class ElasticBackend(SearchBackend):
                             f"{kind}: {reason}",
                             code="engine_refused",
                         )
-                    outcome.errors[str(info.get("_id"))] = reason
+                    outcome.errors[item_id.split("\x1f")[0]] = reason
                 if progress and (outcome.indexed + len(outcome.errors)) % 200 == 0:
                     progress(outcome.indexed, total)
         except (ESConnectionError, TransportError, ApiError) as exc:
@@ -476,10 +573,48 @@ class ElasticBackend(SearchBackend):
             progress(outcome.indexed, total)
         return outcome
 
+    def _stale_passages(self, keep: dict[str, set[int]]) -> list[str]:
+        """Ids of passage entries of these documents whose seq is not in ``keep``."""
+        out: list[str] = []
+        ids = list(keep)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            res = self._call(
+                self.es.search,
+                index=self.passage_alias,
+                query={"terms": {"doc_id": part}},
+                size=0,
+                aggs={
+                    "docs": {
+                        "terms": {"field": "doc_id", "size": len(part)},
+                        "aggs": {"top": {"max": {"field": "seq"}}},
+                    }
+                },
+            )
+            for b in res["aggregations"]["docs"]["buckets"]:
+                top = int(b["top"]["value"] or 0)
+                out += [f"{b['key']}\x1f{s}" for s in range(top + 1) if s not in keep[b["key"]]]
+        return out
+
+    def _delete_passages(self, pids: list[str]) -> None:
+        if not pids:
+            return
+        # A missing entry (a passage without terms) counts as deleted.
+        self._run_bulk(
+            {"_op_type": "delete", "_index": self.passage_alias, "_id": pid} for pid in pids
+        )
+        self._call(self.es.indices.refresh, index=self.passage_alias)
+
     def index(self, docs: Iterable[Document]) -> IndexOutcome:
         self.ensure_index()
-        outcome = self._bulk(docs, self.alias)
-        self._call(self.es.indices.refresh, index=self.alias)
+        docs = list(docs)
+        # A re-ingested document may have fewer passages than before: drop the others.
+        stale = self._stale_passages(
+            {d.id: {seq for seq, _p, _t in passage_entries(d)} for d in docs}
+        )
+        self._delete_passages(stale)
+        outcome = self._bulk(docs, self.alias, self.passage_alias)
+        self._call(self.es.indices.refresh, index=[self.alias, self.passage_alias])
         return outcome
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -492,16 +627,20 @@ class ElasticBackend(SearchBackend):
             return
         self._run_bulk({"_op_type": "delete", "_index": self.alias, "_id": i} for i in ids)
         self._call(self.es.indices.refresh, index=self.alias)
+        self._delete_passages(self._stale_passages({i: set() for i in ids}))
 
     def rebuild(
         self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
     ) -> None:
         self.ensure_index()
         old = self.physical_indices()
+        old_passages = self.physical_indices(self.passage_alias)
         name = self._new_index_name()
+        pname = self._new_index_name(self.passage_alias)
         self._create_index(name, bulk_load=True)
+        self._create_index(pname, bulk_load=True, passages=True)
         try:
-            outcome = self._bulk(docs, name, progress, total)
+            outcome = self._bulk(docs, name, pname, progress, total)
             if outcome.errors:
                 first = next(iter(outcome.errors.items()))
                 raise BackendError(
@@ -510,32 +649,42 @@ class ElasticBackend(SearchBackend):
                 )
             self._call(
                 self.es.indices.put_settings,
-                index=name,
+                index=[name, pname],
                 settings={"refresh_interval": "1s", "number_of_replicas": self.replicas},
             )
-            self._call(self.es.indices.refresh, index=name)
+            self._call(self.es.indices.refresh, index=[name, pname])
             if self.replicas:
                 self._call(
-                    self.es.cluster.health, index=name, wait_for_status="green", timeout="60s"
+                    self.es.cluster.health,
+                    index=[name, pname],
+                    wait_for_status="green",
+                    timeout="60s",
                 )
         except BaseException:
-            self._call(self.es.indices.delete, index=name, ignore_unavailable=True)
+            self._call(self.es.indices.delete, index=[name, pname], ignore_unavailable=True)
             raise
         actions = [{"remove": {"index": o, "alias": self.alias}} for o in old]
+        actions += [{"remove": {"index": o, "alias": self.passage_alias}} for o in old_passages]
         actions.append({"add": {"index": name, "alias": self.alias, "is_write_index": True}})
+        actions.append(
+            {"add": {"index": pname, "alias": self.passage_alias, "is_write_index": True}}
+        )
         self._call(self.es.indices.update_aliases, actions=actions)  # atomic switch
-        for o in old:
+        for o in old + old_passages:
             self._call(self.es.indices.delete, index=o, ignore_unavailable=True)
-        self._drop_orphans(keep=name)
+        self._drop_orphans(keep={name, pname})
+        self._outdated = False
 
-    def _drop_orphans(self, keep: str) -> None:
+    def _drop_orphans(self, keep: set[str]) -> None:
         """Physical indices of this alias left by a killed re-index."""
         try:
-            names = self.es.indices.get(index=f"{self.alias}-v*", expand_wildcards="open")
+            names = self.es.indices.get(
+                index=f"{self.alias}-v*,{self.passage_alias}-v*", expand_wildcards="open"
+            )
         except ApiError:
             return
         for orphan in names:
-            if orphan != keep:
+            if orphan not in keep:
                 self._call(self.es.indices.delete, index=orphan, ignore_unavailable=True)
 
     # ------------------------------------------------------------------ reading
@@ -570,7 +719,7 @@ class ElasticBackend(SearchBackend):
         body = search_body(query, filters, sort, offset, limit, facets)
         res = self._call(self.es.search, index=self.alias, **body)
         hits = [
-            BackendHit(h["_source"]["id"], float(h.get("_score") or 0.0))
+            BackendHit(h["fields"]["id"][0], float(h.get("_score") or 0.0))
             for h in res["hits"]["hits"]
         ]
         out: dict[str, dict[str, int]] = {}
@@ -579,9 +728,65 @@ class ElasticBackend(SearchBackend):
             out[facet] = {str(b["key"]): int(b["doc_count"]) for b in buckets}
         return BackendResult(int(res["hits"]["total"]["value"]), hits, out)
 
+    def passages(
+        self, doc_ids: list[str], terms: Iterable[str], per_doc: int = BEST_PASSAGES
+    ) -> dict[str, DocPassages]:
+        ids, terms = list(dict.fromkeys(doc_ids)), sorted(set(terms))
+        if not ids or not terms:
+            return {}
+        self.ensure_index()
+        aggs = pages_agg(len(ids))
+        aggs["docs"]["aggs"]["best"] = {
+            "top_hits": {
+                "size": per_doc,
+                "sort": [{"_score": "desc"}, {"seq": "asc"}],
+                "track_scores": True,
+                "_source": False,
+                "stored_fields": ["_none_"],
+                "docvalue_fields": ["seq", "page"],
+            }
+        }
+        res = self._call(
+            self.es.search,
+            index=self.passage_alias,
+            query=passage_query(ids, terms),
+            size=0,
+            aggs=aggs,
+        )
+        matched, pages = read_pages_agg(res["aggregations"])
+        best = {}
+        for b in res["aggregations"]["docs"]["buckets"]:
+            rows = [
+                PassageMatch(
+                    h["fields"]["seq"][0],
+                    (h["fields"].get("page") or [None])[0],
+                    float(h["_score"]),
+                )
+                for h in b["best"]["hits"]["hits"]
+            ]
+            best[b["key"]] = best_first(rows)
+        return doc_passages_from(best, pages, matched, ids)
+
+    def matching_passages(
+        self, doc_id: str, terms: Iterable[str], limit: int = MAX_MATCH_PAGES
+    ) -> list[PassageMatch]:
+        terms = sorted(set(terms))
+        if not terms:
+            return []
+        self.ensure_index()
+        aggs = seqs_agg(limit)
+        res = self._call(
+            self.es.search,
+            index=self.passage_alias,
+            query=passage_query([doc_id], terms),
+            size=0,
+            aggs=aggs,
+        )
+        return read_seqs_agg(res["aggregations"])
+
     def drop_all(self) -> None:
         """Delete the alias's indices (tests)."""
-        for name in self.physical_indices():
+        for name in self.physical_indices() + self.physical_indices(self.passage_alias):
             self._call(self.es.indices.delete, index=name, ignore_unavailable=True)
         self._ready = False
 

@@ -13,14 +13,16 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import tantivy
 from tantivy import Occur, Query
 
 from policykb.backends.base import (
+    BEST_PASSAGES,
     BIGRAM_BOOST,
+    MAX_MATCH_PAGES,
     PAIR_BOOST,
     PAIR_SLOP,
     PHRASE_BOOST,
@@ -31,10 +33,17 @@ from policykb.backends.base import (
     IndexOutdated,
     ProgressFn,
     SearchBackend,
+    best_first,
     body_tokens,
     date_number,
+    doc_passages_from,
+    pages_agg,
     passage_bigrams,
+    passage_entries,
     proximity_pairs,
+    read_pages_agg,
+    read_seqs_agg,
+    seqs_agg,
     split_joined,
 )
 from policykb.errors import storage_error
@@ -43,13 +52,16 @@ from policykb.models import (
     UNKNOWN_PUBLISHER,
     BackendHit,
     BackendResult,
+    DocPassages,
     Document,
     Filters,
+    PassageMatch,
     Token,
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 4  # 4: publisher
+SCHEMA_VERSION = 5  # 4: publisher; 5: passage entries (a second index in each generation)
+PASSAGES_DIR = "passages"
 WRITER_HEAP = 64_000_000
 FACET_FIELDS = {
     "institute": "institute",
@@ -75,6 +87,17 @@ def build_schema() -> tantivy.Schema:
     return sb.build()
 
 
+def build_passage_schema() -> tantivy.Schema:
+    """One entry per passage: its document, seq, page and terms (parts and joined
+    compounds together; only term lookups, no phrases, so no positions)."""
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("doc_id", stored=True, fast=True, tokenizer_name="raw")
+    sb.add_integer_field("seq", stored=True, indexed=False, fast=True)
+    sb.add_integer_field("page", stored=True, indexed=False, fast=True)
+    sb.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
+    return sb.build()
+
+
 def _pretokenized(tokens: list[Token]) -> tantivy.PreTokenizedString:
     text = " ".join(t.term for t in tokens)
     return tantivy.PreTokenizedString(
@@ -89,9 +112,11 @@ class EmbeddedBackend(SearchBackend):
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.schema = build_schema()
+        self.passage_schema = build_passage_schema()
         self._lock = threading.Lock()  # one writer at a time within this process
         self._generation: str | None = None
         self._index: tantivy.Index | None = None
+        self._pindex: tantivy.Index | None = None
         self._last_reload = 0.0
         self.needs_rebuild = False
         try:
@@ -121,6 +146,8 @@ class EmbeddedBackend(SearchBackend):
         path.mkdir(parents=True)
         (path / "policykb.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
         tantivy.Index(self.schema, path=str(path))
+        (path / PASSAGES_DIR).mkdir()
+        tantivy.Index(self.passage_schema, path=str(path / PASSAGES_DIR))
         return name, path
 
     def _switch_to(self, name: str) -> None:
@@ -141,6 +168,7 @@ class EmbeddedBackend(SearchBackend):
                 "run `policykb reindex`"
             )
         self._index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self._pindex = tantivy.Index(self.passage_schema, path=str(path / PASSAGES_DIR), reuse=True)
         self._generation = name
 
     def _fresh_index(self) -> tantivy.Index:
@@ -151,8 +179,13 @@ class EmbeddedBackend(SearchBackend):
         now = time.monotonic()
         if now - self._last_reload > 0.5:
             self._index.reload()
+            self._pindex.reload()
             self._last_reload = now
         return self._index
+
+    def _fresh_passages(self) -> tantivy.Index:
+        self._fresh_index()
+        return self._pindex
 
     # ------------------------------------------------------------------ writing
     def _make_doc(self, doc: Document) -> tantivy.Document:
@@ -186,31 +219,56 @@ class EmbeddedBackend(SearchBackend):
         d.add_integer("datenum", date_number(doc.date))
         return d
 
+    def _passage_docs(self, doc: Document) -> Iterator[tantivy.Document]:
+        for seq, page, terms in passage_entries(doc):
+            d = tantivy.Document()
+            d.add_text("doc_id", doc.id)
+            d.add_integer("seq", seq)
+            if page is not None:
+                d.add_integer("page", page)
+            d.add_pre_tokenized_text(
+                "body",
+                tantivy.PreTokenizedString(
+                    " ".join(terms), [tantivy.Token(t, i, 0, 0) for i, t in enumerate(terms)]
+                ),
+            )
+            yield d
+
     def _write(
         self,
         index: tantivy.Index,
+        pindex: tantivy.Index,
         docs: Iterable[Document],
         delete_first: bool,
         progress: ProgressFn | None = None,
         total: int = 0,
     ) -> int:
         writer = index.writer(WRITER_HEAP, 1)
+        pwriter = pindex.writer(WRITER_HEAP, 1)
         n = 0
         try:
             for doc in docs:
                 if delete_first:
                     writer.delete_documents_by_term("id", doc.id)
+                    pwriter.delete_documents_by_term("doc_id", doc.id)
                 writer.add_document(self._make_doc(doc))
+                for pd in self._passage_docs(doc):
+                    pwriter.add_document(pd)
                 n += 1
                 if progress and n % 100 == 0:
                     progress(n, total)
+            # Passages first: a document is never searchable before its passages are.
+            pwriter.commit()
             writer.commit()
+            pwriter.wait_merging_threads()
             writer.wait_merging_threads()
         except (ValueError, OSError) as exc:  # tantivy I/O errors (disk full, …)
             writer.rollback()
+            pwriter.rollback()
             raise storage_error(exc) from exc  # the index lives in the data directory
         except BaseException:
             writer.rollback()
+            pwriter.rollback()
             raise
         if progress:
             progress(n, total)
@@ -219,19 +277,25 @@ class EmbeddedBackend(SearchBackend):
     def index(self, docs: Iterable[Document]) -> IndexOutcome:
         with self._lock:
             index = self._fresh_index()
-            n = self._write(index, docs, delete_first=True)
+            n = self._write(index, self._pindex, docs, delete_first=True)
             index.reload()
+            self._pindex.reload()
             return IndexOutcome(n)
 
     def delete(self, ids: Iterable[str]) -> None:
         with self._lock:
             index = self._fresh_index()
             writer = index.writer(WRITER_HEAP, 1)
+            pwriter = self._pindex.writer(WRITER_HEAP, 1)
             for doc_id in ids:
                 writer.delete_documents_by_term("id", doc_id)
+                pwriter.delete_documents_by_term("doc_id", doc_id)
             writer.commit()
+            pwriter.commit()
             writer.wait_merging_threads()
+            pwriter.wait_merging_threads()
             index.reload()
+            self._pindex.reload()
 
     def rebuild(
         self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
@@ -240,13 +304,17 @@ class EmbeddedBackend(SearchBackend):
             name, path = self._new_generation()
             try:
                 index = tantivy.Index(self.schema, path=str(path), reuse=True)
-                self._write(index, docs, delete_first=False, progress=progress, total=total)
+                pindex = tantivy.Index(
+                    self.passage_schema, path=str(path / PASSAGES_DIR), reuse=True
+                )
+                self._write(index, pindex, docs, delete_first=False, progress=progress, total=total)
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
                 raise
             self._switch_to(name)
             self._open_current()
             self._index.reload()
+            self._pindex.reload()
             # Old generations (and leftovers of killed rebuilds) go; open readers elsewhere
             # keep their files until they reopen.
             for child in self.index_dir.iterdir():
@@ -260,7 +328,7 @@ class EmbeddedBackend(SearchBackend):
     def info(self) -> dict:
         size = sum(
             f.stat().st_size
-            for f in (self.index_dir / (self._generation or "")).glob("*")
+            for f in (self.index_dir / (self._generation or "")).rglob("*")
             if f.is_file()
         )
         return {
@@ -406,3 +474,69 @@ class EmbeddedBackend(SearchBackend):
             for n in names:
                 out[n] = {str(b["key"]): int(b["doc_count"]) for b in result[n]["buckets"]}
         return out
+
+    # ----------------------------------------------------------------- passages
+    def _passage_query(self, doc_ids: list[str], terms: Iterable[str]) -> Query | None:
+        terms = sorted(set(terms))
+        if not terms or not doc_ids:
+            return None
+        return Query.boolean_query(
+            [
+                (Occur.Must, Query.term_set_query(self.passage_schema, "doc_id", doc_ids)),
+                (
+                    Occur.Must,
+                    Query.boolean_query(
+                        [
+                            (Occur.Should, Query.term_query(self.passage_schema, "body", t))
+                            for t in terms
+                        ]
+                    ),
+                ),
+            ]
+        )
+
+    def passages(
+        self, doc_ids: list[str], terms: Iterable[str], per_doc: int = BEST_PASSAGES
+    ) -> dict[str, DocPassages]:
+        terms = list(terms)
+        ids = list(dict.fromkeys(doc_ids))
+        if self._passage_query(ids, terms) is None:
+            return {}
+        try:
+            searcher = self._fresh_passages().searcher()
+            query = self._passage_query(ids, terms)
+            matched, pages = read_pages_agg(searcher.aggregate(query, pages_agg(len(ids))))
+            if not matched:
+                return {}
+            best: dict[str, list[PassageMatch]] = {d: [] for d in matched}
+            found = searcher.search(query, per_doc * len(matched) * 2)
+
+            def read(score: float, addr) -> tuple[str, PassageMatch]:
+                stored = searcher.doc(addr)
+                seq, page = int(stored["seq"][0]), stored.get_first("page")
+                return stored["doc_id"][0], PassageMatch(seq, page, float(score))
+
+            for score, addr in found.hits:
+                doc_id, match = read(score, addr)
+                if len(best[doc_id]) < per_doc:
+                    best[doc_id].append(match)
+            for doc_id, rows in best.items():
+                if len(rows) < min(per_doc, matched[doc_id]):
+                    one = searcher.search(self._passage_query([doc_id], terms), per_doc)
+                    rows[:] = [read(score, addr)[1] for score, addr in one.hits]
+                best_first(rows)
+            return doc_passages_from(best, pages, matched, ids)
+        except (ValueError, OSError) as exc:
+            raise BackendError(f"embedded index error: {exc}") from exc
+
+    def matching_passages(
+        self, doc_id: str, terms: Iterable[str], limit: int = MAX_MATCH_PAGES
+    ) -> list[PassageMatch]:
+        query = self._passage_query([doc_id], list(terms))
+        if query is None:
+            return []
+        try:
+            res = self._fresh_passages().searcher().aggregate(query, seqs_agg(limit))
+        except (ValueError, OSError) as exc:
+            raise BackendError(f"embedded index error: {exc}") from exc
+        return read_seqs_agg(res)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, jsonify
+from flask import Blueprint, abort, jsonify, request
 
 from policykb import analytics
 from policykb.query import QuerySyntaxError
@@ -34,11 +34,42 @@ def search():
     return jsonify(result.to_json())
 
 
+PASSAGES_LIMIT = 200  # passages per response by default (a long report comes in slices)
+PASSAGES_MAX = 1000
+
+
+def _bounded(name: str, default: int, lo: int, hi: int):
+    raw = request.args.get(name)
+    if raw is None:
+        return default, None
+    raw = raw.strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        return None, _error(
+            400, "bad_request", f"{name}은(는) {lo}에서 {hi} 사이의 정수여야 합니다: {raw}", name
+        )
+    return value, None
+
+
 @bp.get("/api/documents/<doc_id>")
 def document(doc_id: str):
-    doc = runtime().store.get_document(doc_id)
+    store = runtime().store
+    doc = store.get_document(doc_id, with_passages=False)
     if doc is None:
         abort(404)
+    offset, err = _bounded("offset", 0, 0, 10_000_000)
+    if err:
+        return err
+    limit, err = _bounded("limit", PASSAGES_LIMIT, 1, PASSAGES_MAX)
+    if err:
+        return err
+    total, _pages = store.passage_outline(doc.id)
+    window = store.get_passage_window(doc.id, offset, limit, with_tokens=False)
+    doc.passages = store.get_passage_window(doc.id, 0, analytics.RELATED_PASSAGES)
+    last = window[-1].seq + 1 if window else offset
     return jsonify(
         {
             "id": doc.id,
@@ -71,9 +102,12 @@ def document(doc_id: str):
                 {"id": d.id, "title": d.title, "institute": d.institute, "date": d.date}
                 for d, _score in analytics.related(runtime().service, doc)
             ],
+            "passages_total": total,
+            "passages_offset": offset,
+            "passages_next": last if last < total else None,
             "passages": [
                 {"seq": p.seq, "page": p.page, "text": p.text, "ocr": doc.is_ocr_page(p.page)}
-                for p in doc.passages
+                for p in window
             ],
         }
     )

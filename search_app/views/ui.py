@@ -9,9 +9,9 @@ from flask import Blueprint, abort, render_template, request, send_file
 
 from corpus import institutes as registry
 from policykb import analytics
-from policykb.highlight import highlight_passage
 from policykb.models import DOC_TYPES
 from policykb.query import QuerySyntaxError, analyze_query, parse_lenient
+from policykb.reader import read_window
 from policykb.service import RequestError, SearchRequest, parse_request
 from search_app.views.common import request_args, runtime
 
@@ -143,10 +143,21 @@ def _institutes_by_region(links: list[dict]) -> list[tuple[str, list[dict]]]:
     return sorted(groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
 
 
+def _nonneg(name: str) -> int | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None  # a hand-edited link: show the default window instead of an error
+    return value if 0 <= value <= 10_000_000 else None
+
+
 @bp.get("/documents/<doc_id>")
 def document(doc_id: str):
     rt = runtime()
-    doc = rt.store.get_document(doc_id)
+    doc = rt.store.get_document(doc_id, with_passages=False)
     if doc is None:
         abort(404)
     q = (request.args.get("q") or "")[: rt.settings.max_query_length]
@@ -157,19 +168,25 @@ def document(doc_id: str):
             terms = analyze_query(tree, rt.analyzer).highlight_terms
         except QuerySyntaxError:
             terms = frozenset()
-    passages = [
-        {
-            "page": p.page,
-            "html": highlight_passage(p, terms),
-            "hit": any(t.term in terms for t in p.tokens),
-        }
-        for p in doc.passages
-    ]
+    window = read_window(
+        rt.store, rt.backend, doc, terms, page=_nonneg("page"), start=_nonneg("from")
+    )
+    doc.passages = rt.store.get_passage_window(doc.id, 0, analytics.RELATED_PASSAGES)
+
+    def at(start: int | None, anchor: str = "") -> str | None:
+        if start is None:
+            return None
+        params = [("q", q)] if q else []
+        if start:
+            params.append(("from", str(start)))
+        return f"/documents/{doc.id}" + ("?" + urlencode(params) if params else "") + anchor
+
     has_file = bool(doc.source_path and Path(doc.source_path).is_file())
     return render_template(
         "document.html",
         doc=doc,
-        passages=passages,
+        window=window,
+        at=at,
         q=q,
         has_file=has_file,
         copies=rt.store.copies(doc.id),

@@ -1,0 +1,148 @@
+"""Long documents on both engines: a real 157-page report (public-docs) searches with page
+numbers, its snippet reads only the passages the engine names, and its document page comes
+in bounded windows with a navigator and a jump list that work without JavaScript."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from policykb.service import parse_request
+from tests.conftest import ingested_on, shared_path
+
+REPORT = ("data", "public-docs", "pdf", "80168_regulatory_analysis-2022.pdf")
+QUERY = "비용"  # on about 30 of its pages
+
+
+@pytest.fixture(scope="module", params=["embedded", "elasticsearch"])
+def long_rt(request, tmp_path_factory, sample_copy):
+    src = shared_path(*REPORT)
+    folder = tmp_path_factory.mktemp("longdocs")
+    shutil.copy(src, folder / src.name)
+    yield from ingested_on(request, tmp_path_factory, [folder, sample_copy], "policykb-longdocs")
+
+
+@pytest.fixture(scope="module")
+def long_client(long_rt):
+    from search_app import create_app
+
+    app = create_app({"TESTING": True}, settings=long_rt.settings)
+    app.extensions["policykb"] = long_rt
+    return app.test_client()
+
+
+def _report_hit(rt, q=QUERY):
+    result = rt.service.search(parse_request({"q": [q], "size": ["50"]}, rt.settings))
+    docs = rt.store.get_documents([h.id for h in result.hits])
+    hits = [
+        h
+        for h in result.hits
+        if (docs[h.id].source_path or "").endswith(REPORT[-1])  # the report, whatever its title
+    ]
+    assert hits, [h.title for h in result.hits]
+    return hits[0]
+
+
+def test_hit_lists_the_pages_where_the_query_matches(long_rt):
+    hit = _report_hit(long_rt)
+    assert len(hit.pages) >= 10 and hit.pages == sorted(hit.pages)
+    assert hit.page in hit.pages  # the snippet comes from one of them
+    assert "<mark>비용</mark>" in hit.snippet
+    assert hit.matched_passages >= len(hit.pages)
+    # Every listed page really has the word, and a page without it is not listed.
+    doc = long_rt.store.get_document(hit.id)
+    pages_with_word = {p.page for p in doc.passages if any(t.term == "비용" for t in p.tokens)}
+    assert set(hit.pages) <= pages_with_word
+    assert len(set(hit.pages)) >= 0.8 * len(pages_with_word)
+
+
+def test_snippet_reads_only_the_passages_the_engine_names(long_rt, monkeypatch):
+    def whole_document(*_a, **_k):
+        raise AssertionError("a search must not load a whole document's passages")
+
+    monkeypatch.setattr(long_rt.store, "get_passages", whole_document)
+    hit = _report_hit(long_rt)
+    assert "<mark>" in hit.snippet
+
+
+def test_engine_returns_best_passages_with_the_query_terms(long_rt):
+    hit = _report_hit(long_rt)
+    found = long_rt.backend.passages([hit.id], ["비용"], per_doc=3)[hit.id]
+    assert 1 <= len(found.best) <= 3
+    read = long_rt.store.get_passages_by_seq({hit.id: [m.seq for m in found.best]})[hit.id]
+    assert all(any(t.term == "비용" for t in p.tokens) for p in read)
+    assert [p for p, _ in found.pages] == hit.pages
+    every = long_rt.backend.matching_passages(hit.id, ["비용"])
+    assert len(every) == found.matched and [m.seq for m in every] == sorted(m.seq for m in every)
+
+
+def test_api_hit_has_pages(long_rt, long_client):
+    body = long_client.get(f"/api/search?q={QUERY}&size=50").get_json()
+    report_id = _report_hit(long_rt).id
+    hit = next(h for h in body["hits"] if h["id"] == report_id)
+    assert hit["pages"] and hit["page"] in hit["pages"] and hit["matched_passages"] > 0
+
+
+def test_document_page_is_a_bounded_window_with_navigation(long_rt, long_client):
+    hit = _report_hit(long_rt)
+    resp = long_client.get(f"/documents/{hit.id}?q={QUERY}")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    full = sum(len(p.text) for p in long_rt.store.get_document(hit.id).passages)
+    shown = re.findall(r'<div class="passage[^"]*" id="p(\d+)"', html)
+    assert 0 < len(shown) <= 40 and len(html) < full  # not the whole text
+    first_page = hit.pages[0]
+    assert f'id="page-{first_page}"' in html  # opens at the first match
+    assert "<mark>비용</mark>" in html
+    # Jump list names pages beyond the window, as links that load their window.
+    far = hit.pages[-1]
+    link = re.search(rf'<a href="(/documents/{hit.id}\?q=[^"#]+&amp;from=\d+)#page-{far}">', html)
+    assert link, "jump link to the last matching page"
+    far_html = long_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert f'id="page-{far}"' in far_html and "<mark>비용</mark>" in far_html
+    # Next window without JavaScript: a plain link; the window after continues the text.
+    nxt = re.search(r'<a rel="next" class="more" href="([^"]+)"', html).group(1)
+    after = long_client.get(nxt.replace("&amp;", "&")).get_data(as_text=True)
+    shown_after = re.findall(r'<div class="passage[^"]*" id="p(\d+)"', after)
+    assert int(shown_after[0]) == int(shown[-1]) + 1
+    # A page number from the navigator form.
+    page_html = long_client.get(f"/documents/{hit.id}?page=100").get_data(as_text=True)
+    assert 'id="page-100"' in page_html and 'rel="prev"' in page_html
+    # The script is a static file (no inline scripts), the download unchanged.
+    assert re.search(r'<script src="/static/document\.js"', html)
+    assert "<script>" not in html
+    file = long_client.get(f"/documents/{hit.id}/file")
+    assert file.status_code == 200 and len(file.data) > 1_000_000
+
+
+def test_api_document_comes_in_slices(long_rt, long_client):
+    hit = _report_hit(long_rt)
+    body = long_client.get(f"/api/documents/{hit.id}?limit=50").get_json()
+    assert len(body["passages"]) == 50 and body["passages_next"] == 50
+    rest = long_client.get(f"/api/documents/{hit.id}?offset=50&limit=1000").get_json()
+    assert rest["passages"][0]["seq"] == 50 and rest["passages_next"] is None
+    assert 50 + len(rest["passages"]) == body["passages_total"]
+    bad = long_client.get(f"/api/documents/{hit.id}?limit=0")
+    assert bad.status_code == 400 and bad.get_json()["error"]["param"] == "limit"
+
+
+def test_index_of_an_older_schema_is_rebuilt_from_the_store(long_rt):
+    """Runs last on each engine: an index made before passage entries existed (schema 3)
+    is refilled from the store when the app opens it, and hits get their pages again."""
+    import json
+
+    from policykb.runtime import Runtime
+
+    backend = long_rt.backend
+    if backend.name == "embedded":
+        meta = backend.index_dir / backend._generation / "policykb.json"
+        meta.write_text(json.dumps({"schema_version": 3}))
+    else:
+        for name in backend.physical_indices():
+            backend.es.indices.put_mapping(index=name, meta={"policykb_schema": 3})
+    reopened = Runtime(long_rt.settings)
+    assert reopened.backend.needs_rebuild is False  # rebuilt while opening
+    hit = _report_hit(reopened)
+    assert hit.pages and "<mark>비용</mark>" in hit.snippet
