@@ -116,8 +116,10 @@ class Ingester:
         analyzer: Analyzer,
         max_bytes: int | None = None,
         workers: int | None = None,
+        on_change: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
+        self.on_change = on_change  # called after a run that changed the store
         self.backend = backend
         self.analyzer = analyzer
         self.max_bytes = max_bytes
@@ -166,6 +168,8 @@ class Ingester:
         self._flush(pending, report)
         if sync:
             self._sync(paths, {str(f) for f in files}, report)
+        if self.on_change and (report.added or report.updated or report.removed):
+            self.on_change()
         report.seconds = time.monotonic() - report.started
         return report
 
