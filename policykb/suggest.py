@@ -34,12 +34,13 @@ import unicodedata
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from analyzers import jamo
 from policykb.models import Document
+from policykb.service import RequestError
 
 log = logging.getLogger(__name__)
 
@@ -504,3 +505,27 @@ class Suggester:
     def corrections(self, q: str, limit: int = 3) -> list[Suggestion]:
         index = self.index()
         return index.corrections(q, limit) if index is not None else []
+
+
+def parse_suggest_request(args: Mapping[str, Sequence[str]]) -> tuple[str, int]:
+    """Validate ``q`` and ``limit`` (name -> list of strings, as from a query string)."""
+    values = args.get("q")
+    if values is None:
+        raise RequestError("검색어(q)를 입력해 주세요.", "q", "missing_parameter")
+    q = str(values[-1] if values else "").strip()
+    if len(q) > MAX_QUERY:
+        raise RequestError(
+            f"추천을 받을 검색어가 너무 깁니다 ({len(q)}자). {MAX_QUERY}자 이하로 줄여 주세요.",
+            "q",
+            "query_too_long",
+        )
+    if any(unicodedata.category(ch) == "Cc" for ch in q):
+        raise RequestError("검색어에 제어 문자를 쓸 수 없습니다.", "q")
+    raw = (args.get("limit") or ["10"])[-1].strip() or "10"
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise RequestError(f"limit은(는) 정수여야 합니다: {raw!r}", "limit") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise RequestError(f"limit은(는) 1에서 {MAX_LIMIT} 사이여야 합니다: {limit}", "limit")
+    return q, limit

@@ -58,6 +58,7 @@ MAX_URI_BYTES = 8192  # longer request targets get a 414 (a 500-character query 
 RATE_LIMITED = (
     "/search",
     "/api/search",
+    "/api/suggest",
     "/export.",
     "/feed.atom",
     "/analysis",
