@@ -136,12 +136,12 @@ class Collector:
                 term = t.term
                 if len(term) < 2 or _NUMERIC_RE.match(term):
                     continue
-                if not t.joined and term.endswith("다") and len(term) >= 3:
-                    continue  # predicates (추진하다) are not search words
+                if not t.joined and term.endswith("다"):
+                    continue  # predicates (추진하다, 크다) are not search words
                 terms.add(term)
-                if t.joined:
+                if t.joined or term.isascii():  # keep how it is written: 주택 공급, FTA
                     surface = _SPACE_RE.sub(" ", text[t.start : t.end]).strip()
-                    if surface and surface != term and surface.replace(" ", "") == term:
+                    if surface != term and surface.replace(" ", "").lower() == term.lower():
                         self.surfaces.setdefault(term, Counter())[surface] += 1
         self.df.update(terms)
         title = _SPACE_RE.sub(" ", doc.title or "").strip()
@@ -198,8 +198,8 @@ def build(
         text, kind = term, "term"
         if surfaces:
             surface, uses = surfaces.most_common(1)[0]
-            if uses * 2 > n:  # mostly written apart: suggest it as written (주택 공급)
-                text, kind = surface, "phrase"
+            if uses * 2 > n:  # mostly written so: suggest it as written (주택 공급, FTA)
+                text, kind = surface, ("phrase" if " " in surface else "term")
         add(text, kind, n)
     for word in dictionary:
         add(word, "dictionary", max(DICT_WEIGHT, col.df.get(word.replace(" ", ""), 0)))
