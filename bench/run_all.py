@@ -22,7 +22,7 @@ from collections.abc import Callable  # noqa: E402
 from bench import report  # noqa: E402
 from bench.common import Section, log, machine_info, self_peak_mb, stopwatch  # noqa: E402
 
-AREAS = ("extraction", "analysis", "indexing", "search", "http")
+AREAS = ("extraction", "analysis", "indexing", "search", "http", "suggest")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         area("Ingest", lambda: analysis.ingest_public_docs(args.quick))
     if args.only & {"indexing", "search", "http"}:
         run_corpus(args, rows, sections, area)
+    if "suggest" in args.only:
+        from bench import suggest
+
+        def do_suggest() -> Section:
+            sec = suggest.run(rows, max(args.sizes), args.reps // 2 or 1, args.quick)
+            suggest.write(sec, {**meta, "finished": report.now()})
+            return sec
+
+        area("Suggest", do_suggest)
     sections["_main"] = Section("_main", data={"peak_mb": self_peak_mb()})
     area("Memory", lambda: report.memory(sections))
     meta["total_seconds"] = time.perf_counter() - started
