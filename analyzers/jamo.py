@@ -93,19 +93,26 @@ def syllable_jamo(ch: str) -> tuple[str, str, str]:
     return INITIALS[code // 588], MEDIALS[(code % 588) // 28], FINALS[code % 28]
 
 
+def _keys_of(ch: str) -> str:
+    if is_syllable(ch):
+        return "".join(_SPLIT.get(j, j) for j in syllable_jamo(ch))
+    if is_jamo(ch):
+        return _SPLIT.get(ch, ch)
+    return ch.lower()
+
+
+# Every syllable and jamo, precomputed: keystrokes() runs for every suggestion entry.
+_KEYSTROKES = {
+    chr(c): _keys_of(chr(c))
+    for c in (*range(SYLLABLE_FIRST, SYLLABLE_LAST + 1), *range(0x3131, 0x318F))
+}
+
+
 def keystrokes(text: str) -> str:
     """The jamo typed for ``text`` on a 두벌식 keyboard; other characters are kept,
     latin letters lowercased (스마트 -> ㅅㅡㅁㅏㅌㅡ, 왜 -> ㅇㅗㅐ)."""
-    out: list[str] = []
-    for ch in text:
-        if is_syllable(ch):
-            for j in syllable_jamo(ch):
-                out.append(_SPLIT.get(j, j))
-        elif is_jamo(ch):
-            out.append(_SPLIT.get(ch, ch))
-        else:
-            out.append(ch.lower())
-    return "".join(out)
+    table = _KEYSTROKES
+    return "".join([table.get(ch) or ch.lower() for ch in text])
 
 
 def initials(text: str) -> str:

@@ -119,30 +119,38 @@ class Collector:
 
     def __init__(self) -> None:
         self.df: Counter[str] = Counter()
-        self.surfaces: dict[str, Counter[str]] = {}
+        self.surfaces: Counter[tuple[str, str]] = Counter()  # (term, as written)
         self.titles: Counter[str] = Counter()
         self.names: dict[str, Counter[str]] = {"institute": Counter(), "publisher": Counter()}
         self.documents = 0
+        self._usable: dict[str, bool] = {}  # term -> worth suggesting (not a number, ...)
 
     def add(self, doc: Document) -> None:
         if doc.canonical_id:  # a copy: counted once, with its original
             return
         self.documents += 1
+        surfaces, usable = self.surfaces, self._usable
         terms: set[str] = set()
         for text, tokens in [(doc.title, doc.title_tokens)] + [
             (p.text, p.tokens) for p in doc.passages
         ]:
             for t in tokens:
                 term = t.term
-                if len(term) < 2 or _NUMERIC_RE.match(term):
+                ok = usable.get(term)
+                if ok is None:
+                    ok = usable[term] = len(term) >= 2 and not _NUMERIC_RE.match(term)
+                # predicates (추진하다, 크다) are not search words
+                if not ok or (not t.joined and term.endswith("다")):
                     continue
-                if not t.joined and term.endswith("다"):
-                    continue  # predicates (추진하다, 크다) are not search words
                 terms.add(term)
                 if t.joined or term.isascii():  # keep how it is written: 주택 공급, FTA
-                    surface = _SPACE_RE.sub(" ", text[t.start : t.end]).strip()
-                    if surface != term and surface.replace(" ", "").lower() == term.lower():
-                        self.surfaces.setdefault(term, Counter())[surface] += 1
+                    surface = text[t.start : t.end]
+                    if surface == term:
+                        continue
+                    if "  " in surface or "\n" in surface:
+                        surface = _SPACE_RE.sub(" ", surface).strip()
+                    if surface.replace(" ", "").lower() == term.lower():
+                        surfaces[(term, surface)] += 1
         self.df.update(terms)
         title = _SPACE_RE.sub(" ", doc.title or "").strip()
         if 2 <= len(title) <= MAX_TITLE:
@@ -193,11 +201,14 @@ def build(
 
     terms = [(t, n) for t, n in col.df.items() if n >= min_df]
     terms.sort(key=lambda tn: -tn[1])
+    written: dict[str, tuple[str, int]] = {}  # term -> its most common written form
+    for (term, surface), uses in col.surfaces.items():
+        if uses > written.get(term, ("", 0))[1]:
+            written[term] = (surface, uses)
     for term, n in terms[:MAX_TERMS]:
-        surfaces = col.surfaces.get(term)
         text, kind = term, "term"
-        if surfaces:
-            surface, uses = surfaces.most_common(1)[0]
+        if term in written:
+            surface, uses = written[term]
             if uses * 2 > n:  # mostly written so: suggest it as written (주택 공급, FTA)
                 text, kind = surface, ("phrase" if " " in surface else "term")
         add(text, kind, n)
