@@ -250,6 +250,7 @@ def test_search_box_combobox_by_keyboard_only(page, live_url):
     assert page.locator("section.results").bounding_box()["y"] == results_top
     status = page.locator("form.searchbox [role=status]")
     assert "추천 검색어" in status.text_content()
+    page.screenshot(path=str(ARTIFACTS / "suggest-open.png"))
     page.keyboard.press("ArrowDown")
     first_id = options.first.get_attribute("id")
     assert box.get_attribute("aria-activedescendant") == first_id
@@ -267,7 +268,6 @@ def test_search_box_combobox_by_keyboard_only(page, live_url):
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "q=%EC%8A%A4%EB%A7%88%ED%8A%B8%EC%8B%9C%ED%8B%B0" in page.url  # 스마트시티
-    page.screenshot(path=str(ARTIFACTS / "suggest.png"))
 
 
 def test_combobox_keeps_only_the_latest_answer(page, live_url):
