@@ -470,13 +470,32 @@ class SuggestIndex:
                     have.add(text)
         return out
 
+    def known(self, word: str) -> bool:
+        """Whether ``word`` (spacing ignored) is an entry itself."""
+        key = key_of(word)
+        j = bisect_left(self.pkeys, key)
+        return j < len(self.pkeys) and self.pkeys[j] == key
+
     def corrections(self, q: str, limit: int = 3) -> list[Suggestion]:
         """What ``q`` may have meant (typo, layout, 초성 expansion), excluding itself and
-        plain completions: the candidates for "did you mean"."""
+        plain completions: the candidates for "did you mean". A query of several words
+        that has none as a whole gets its unknown words corrected one by one."""
         own = key_of(q)
-        return [s for s in self.suggest(q, 10) if s.match != "prefix" and key_of(s.text) != own][
-            :limit
+        out: list[Suggestion] = []
+        words = q.split()
+        if len(words) > 1:
+            fixed = []
+            for word in words:
+                best = None if self.known(word) else next(iter(self.corrections(word, 1)), None)
+                fixed.append(best.text if best else word)
+            if fixed != words:
+                out.append(Suggestion(" ".join(fixed), "phrase", "typo", 0, 0.0))
+        out += [
+            s
+            for s in self.suggest(q, 10)
+            if s.match != "prefix" and key_of(s.text) != own and s.text not in {o.text for o in out}
         ]
+        return out[:limit]
 
 
 # ------------------------------------------------------------------------------ service

@@ -210,6 +210,12 @@ def test_suggestions_rank_frequent_words_first_and_ignore_spacing(indexed):
     assert weights == sorted(weights, reverse=True)
 
 
+def test_corrections_fix_a_query_word_by_word(index):
+    assert index.corrections("탄소중닙 스마트시트")[0].text == "탄소중립 스마트시티"
+    assert index.corrections("tmakxmtlxl 대중교툥")[0].text == "스마트시티 대중교통"
+    assert all(s.text != "스마트시티" for s in index.corrections("스마트시티"))
+
+
 def test_index_is_saved_in_the_data_dir_and_reloaded(indexed, tmp_path):
     """Ingest writes the index next to the store; the service reads it back, and picks up
     a newer one written by another process."""
