@@ -161,8 +161,11 @@ def _kdi_title_documents(analyzer) -> list[Document]:
 
 
 @pytest.fixture(scope="module")
-def kdi_docs(indexed):
-    return _kdi_title_documents(indexed.analyzer)
+def kdi_docs():
+    """Analyzed once per module (not per backend): the shipped lexicon, as `indexed` uses."""
+    from analyzers import get_analyzer
+
+    return _kdi_title_documents(get_analyzer())
 
 
 @pytest.fixture(scope="module")
