@@ -113,7 +113,7 @@ def svg(
     label_id: str | None = None,
 ) -> str:
     """The map as SVG. With ``links`` every tile is a link (for the page: the SVG is then a
-    group of links, not an image); without, a standalone file for export."""
+    group of links named by their text, not an image); without, a standalone file for export."""
     tiles, legend = layout(counts)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
@@ -136,9 +136,10 @@ def svg(
             f'fill="{t.text}" data-region={quoteattr(t.region)}>{t.count}</text>'
         )
         if links is not None and t.region in links:
+            # The visible text (region, count) is the link's name: no aria-label, which
+            # would have to contain it anyway (WCAG 2.5.3, label in name).
             out.append(
                 f"<a href={quoteattr(links[t.region])} "
-                f"aria-label={quoteattr(f'{t.region} {t.count}건: 이 지역 문서 보기')} "
                 f'class="tile" data-region={quoteattr(t.region)}>{body}</a>'
             )
         else:

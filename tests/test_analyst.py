@@ -202,7 +202,10 @@ def test_tile_map_has_every_region_with_the_bar_charts_counts(client):
     }
     svg = re.search(r'<svg[^>]*class="tilemap".*?</svg>', html, re.S).group(0)
     assert 'role="img"' not in svg
-    tiles = re.findall(r'<a href="([^"]+)" aria-label="(\S+) (\d+)건[^"]*" class="tile"', svg)
+    tiles = re.findall(
+        r'<a href="([^"]+)" class="tile" data-region="(\S+)">.*?data-region="\S+">(\d+)</text>',
+        svg,
+    )
     assert len(tiles) == 17 == len(regions)
     for href, region, n in tiles:
         assert int(n) == regions[region]

@@ -299,3 +299,30 @@ def test_tile_map_renders_and_filters(page, live_url):
     assert "region=%EA%B2%BD%EA%B8%B0" in page.url
     total = int(page.locator(".summary strong").first.text_content())
     assert total == count
+
+
+def test_axe_with_suggestions_open_and_on_the_tile_map(page, live_url):
+    """No axe violation (WCAG A/AA) on the search page with the suggestion list open, nor
+    on /analysis with the tile map; the page's CSP is kept (no inline script or style)."""
+    need_tool(AXE, "axe-core (npm axe-core)")
+    context = page.context.browser.new_context(locale="ko-KR")
+    pg = context.new_page()
+    pg.add_init_script(path=str(AXE))
+    csp_errors: list[str] = []
+    pg.on(
+        "console",
+        lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    pg.goto(live_url + "/search?q=교통")
+    pg.locator("#q").fill("")
+    pg.locator("#q").focus()
+    pg.keyboard.type("ㅅㅁㅌ")
+    pg.locator("#q-suggestions").wait_for(state="visible")
+    pg.keyboard.press("ArrowDown")
+    problems = [f"/search (open): {v}" for v in pg.evaluate(AXE_RUN, WCAG_TAGS)]
+    pg.goto(live_url + "/analysis?q=스마트시티")
+    pg.locator("svg.tilemap").wait_for()
+    problems += [f"/analysis: {v}" for v in pg.evaluate(AXE_RUN, WCAG_TAGS)]
+    context.close()
+    assert not csp_errors, csp_errors
+    assert not problems, "\n".join(problems)

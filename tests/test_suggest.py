@@ -247,7 +247,7 @@ def test_a_damaged_index_file_is_ignored(tmp_path):
 def test_api_suggest_matches_its_openapi_description(client):
     spec = client.get("/api/openapi.json").get_json()
     op = spec["paths"]["/api/suggest"]["get"]
-    assert set(op["responses"]) == {"200", "400", "429"}
+    assert {"200", "400", "429"} <= set(op["responses"])
     schema = {**spec["paths"]["/api/suggest"]["get"]["responses"]["200"]["content"]}
     ok = client.get("/api/suggest?q=ㅅㅁㅌㅅㅌ&limit=3")
     assert ok.status_code == 200
