@@ -23,7 +23,7 @@ from collections.abc import Callable  # noqa: E402
 from bench import report  # noqa: E402
 from bench.common import Section, log, machine_info, self_peak_mb, stopwatch  # noqa: E402
 
-AREAS = ("extraction", "analysis", "indexing", "search", "http", "ocr", "fulltext")
+AREAS = ("extraction", "analysis", "indexing", "search", "http", "ocr", "fulltext", "suggest")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -108,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             return sec
 
         area("Full text", do_fulltext)
+    if "suggest" in args.only:
+        from bench import suggest
+
+        def do_suggest() -> Section:
+            sec = suggest.run(rows, max(args.sizes), args.reps // 2 or 1, args.quick)
+            suggest.write(sec, {**meta, "finished": report.now()})
+            return sec
+
+        area("Suggest", do_suggest)
     sections["_main"] = Section("_main", data={"peak_mb": self_peak_mb()})
     area("Memory", lambda: report.memory(sections))
     meta["total_seconds"] = time.perf_counter() - started

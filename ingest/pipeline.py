@@ -125,10 +125,12 @@ class Ingester:
         workers: int | None = None,
         ocr: str = "off",
         ocr_cache: str | None = None,
+        on_change: Callable[[], object] | None = None,
     ) -> None:
         self.ocr = ocr  # "auto": Tesseract for PDF pages without usable Hangul (in workers)
         self.ocr_cache = ocr_cache
         self.store = store
+        self.on_change = on_change  # called after a run that changed the store
         self.backend = backend
         self.analyzer = analyzer
         self.max_bytes = max_bytes
@@ -185,6 +187,8 @@ class Ingester:
         self._flush(pending, report)
         if sync:
             self._sync(paths, {str(f) for f in files}, report)
+        if self.on_change and (report.added or report.updated or report.removed):
+            self.on_change()
         report.seconds = time.monotonic() - report.started
         return report
 

@@ -1,5 +1,5 @@
 """Analyst views over a search: timeline by year (stacked by institute or region), the
-17 시·도 comparison, related documents and spacing suggestions."""
+17 시·도 comparison, related documents, spacing suggestions and "did you mean"."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from corpus.institutes import REGIONS
 from policykb.models import Document, Filters
 from policykb.query import AllOf, Bool, TermAlt
 from policykb.service import SearchRequest, SearchService
+from policykb.suggest import Suggester
 
 MAX_SERIES = 6
 OTHER = "기타"
@@ -105,3 +106,22 @@ def spacing_suggestion(service: SearchService, req: SearchRequest, total: int) -
         variant = " ".join(parts)
     other = service.search(replace(req, q=variant, page=1, size=1), lenient=True).total
     return variant if other > total else None
+
+
+FEW_RESULTS = 3  # a query with fewer hits than this may get a "did you mean"
+_PLAIN_RE = re.compile(r"^[0-9A-Za-z\uac00-\ud7a3\u3131-\u318e ]+$")
+
+
+def did_you_mean(
+    service: SearchService, suggester: Suggester, req: SearchRequest, total: int
+) -> str | None:
+    """A correction of a plain query that finds little (a typo, the wrong keyboard
+    layout, 초성): the first candidate that finds clearly more documents."""
+    q = req.q.strip()
+    if total >= FEW_RESULTS or not q or not _PLAIN_RE.match(q):
+        return None
+    for candidate in suggester.corrections(q):
+        other = service.search(replace(req, q=candidate.text, page=1, size=1), lenient=True)
+        if other.total >= 2 * total + 2:
+            return candidate.text
+    return None

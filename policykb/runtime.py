@@ -8,11 +8,13 @@ from functools import cached_property
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
+from policykb import suggest
 from policykb.backends import SearchBackend, open_backend
 from policykb.models import Document, Passage, Token
 from policykb.service import SearchService
 from policykb.settings import Settings
 from policykb.store import DocumentStore
+from policykb.suggest import Suggester
 
 
 @dataclass
@@ -80,6 +82,31 @@ class Runtime:
 
         return SavedSearches(self.store)
 
+    @property
+    def suggest_path(self) -> Path:
+        return self.settings.data_dir / "suggest.idx"
+
+    @cached_property
+    def suggester(self) -> Suggester:
+        """Suggestions for the search box; built from the store on first use when the data
+        directory has none yet (a store from before suggestions existed)."""
+        if not self.suggest_path.exists() and self.store.count_documents():
+            self.rebuild_suggestions()
+        return Suggester(self.suggest_path)
+
+    def rebuild_suggestions(self) -> int:
+        """Rebuild the suggestion index from the store (after ingest and reindex)."""
+        from corpus import institutes as registry
+
+        names = [n for i in registry.INSTITUTES for n in (i.name, *i.aliases)]
+        index = suggest.build(
+            self.store.iter_documents(canonical_only=True),
+            dictionary=[w.word for w in self.analyzer.lexicon.user_words],
+            names=names,
+        )
+        index.save(self.suggest_path)
+        return len(index)
+
     @cached_property
     def service(self) -> SearchService:
         return SearchService(self.settings, self.store, self.backend, self.analyzer)
@@ -95,6 +122,7 @@ class Runtime:
             workers,
             ocr=self.settings.ocr,
             ocr_cache=str(self.settings.data_dir / "ocr-cache"),
+            on_change=self.rebuild_suggestions,
         )
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
@@ -116,6 +144,7 @@ class Runtime:
         total = self.store.count_documents()
         # Copies are found through their canonical and never indexed (as in ingest).
         self.backend.rebuild(self.store.iter_documents(canonical_only=True), total, progress)
+        self.rebuild_suggestions()
         return {"documents": total, "reanalyzed": reanalyzed}
 
     def _reanalyze(self, doc: Document) -> None:

@@ -55,6 +55,10 @@ def create_app(
 
 
 MAX_URI_BYTES = 8192  # longer request targets get a 414 (a 500-character query fits)
+# Suggestions come with every keystroke: their own bucket, SUGGEST_RATE times the rate, so
+# typing never uses up the searches.
+SUGGEST_PATH = "/api/suggest"
+SUGGEST_RATE = 4
 RATE_LIMITED = (
     "/search",
     "/api/search",
@@ -72,13 +76,18 @@ def _register_limits(app: Flask, settings: Settings) -> None:
     if not settings.rate_limit:
         return
     limiter = RateLimiter(settings.rate_limit)
+    suggest_limiter = RateLimiter(settings.rate_limit * SUGGEST_RATE)
     app.extensions["policykb_ratelimit"] = limiter
 
     @app.before_request
     def rate_limit():
-        if not request.path.startswith(RATE_LIMITED):
+        if request.path == SUGGEST_PATH:
+            bucket = suggest_limiter
+        elif request.path.startswith(RATE_LIMITED):
+            bucket = limiter
+        else:
             return None
-        ok, wait = limiter.allow(request.remote_addr or "-")
+        ok, wait = bucket.allow(request.remote_addr or "-")
         if ok:
             return None
         message = "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요."

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from policykb import __version__
 from policykb.models import DOC_TYPES, SORTS
+from policykb.suggest import KINDS as SUGGESTION_KINDS
+from policykb.suggest import MAX_LIMIT as MAX_SUGGEST_LIMIT
+from policykb.suggest import MAX_QUERY as MAX_SUGGEST_QUERY
 
 _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}
@@ -225,6 +228,27 @@ SCHEMAS = {
             },
         },
     },
+    "Suggestions": {
+        "type": "object",
+        "required": ["q", "suggestions"],
+        "properties": {
+            "q": _STR,
+            "suggestions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["text", "kind", "match", "weight"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "text": _STR,
+                        "kind": {"enum": list(SUGGESTION_KINDS)},
+                        "match": {"enum": ["prefix", "initials", "layout", "typo"]},
+                        "weight": _INT,
+                    },
+                },
+            },
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "backend"],
@@ -282,6 +306,32 @@ def spec() -> dict:
                             "200": _json("SearchResult", "검색 결과"),
                             "400": BAD,
                             "503": UNAVAILABLE,
+                        },
+                    }
+                },
+                "/api/suggest": {
+                    "get": {
+                        "summary": "검색어 추천 (자동 완성, 초성, 오타, 한/영 전환)",
+                        "parameters": [
+                            {
+                                **_param(
+                                    "q",
+                                    {"type": "string", "maxLength": MAX_SUGGEST_QUERY},
+                                    "입력 중인 검색어 (띄어쓰기 무시; ㅅㅁㅌ, tmakxm도 가능)",
+                                ),
+                                "required": True,
+                            },
+                            _param(
+                                "limit",
+                                {"type": "integer", "minimum": 1, "maximum": MAX_SUGGEST_LIMIT},
+                                "추천 수 (기본 10)",
+                            ),
+                        ],
+                        "responses": {
+                            "200": _json(
+                                "Suggestions", "추천 검색어 (많이 쓰인 것, 잘 맞는 것 먼저)"
+                            ),
+                            "400": BAD,
                         },
                     }
                 },

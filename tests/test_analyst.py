@@ -32,10 +32,11 @@ def test_timeline_and_regions_agree_with_facets(client):
 
 def test_analysis_page_draws_clickable_charts(client):
     html = client.get("/analysis?q=스마트시티").get_data(as_text=True)
-    assert html.count("<svg") == 2 and "<rect" in html
+    assert html.count("<svg") == 3 and "<rect" in html  # timeline, bars, tile map
     assert re.search(r'<a href="/search\?q=[^"]*year_from=\d{4}', html)
     assert re.search(r'<a href="/search\?q=[^"]*region=', html)
-    assert "<script" not in html
+    # the charts need no script; the only one is the search box's static file
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)
 
 
 def test_csv_export_streams_every_result(client):
@@ -191,3 +192,35 @@ def test_csv_export_of_a_thousand_results(tmp_path):
     assert {row["title"] for row in rows} == {d.title for d in documents}
     dates = [row["date"] for row in rows]
     assert dates == sorted(dates)
+
+
+def test_tile_map_has_every_region_with_the_bar_charts_counts(client):
+    """The 시·도 tile map: 17 tiles that link to the region filter, no links inside an
+    image role, the same numbers as the bar chart and the JSON, and SVG/PNG exports."""
+    html = client.get("/analysis?q=스마트시티").get_data(as_text=True)
+    regions = {
+        r["value"]: r["count"]
+        for r in client.get("/api/analysis?q=스마트시티").get_json()["regions"]
+    }
+    svg = re.search(r'<svg[^>]*class="tilemap".*?</svg>', html, re.S).group(0)
+    assert 'role="img"' not in svg
+    tiles = re.findall(
+        r'<a href="([^"]+)" class="tile" data-region="(\S+)">.*?data-region="\S+">(\d+)</text>',
+        svg,
+    )
+    assert len(tiles) == 17 == len(regions)
+    for href, region, n in tiles:
+        assert int(n) == regions[region]
+        assert "region=" in href and "q=" in href
+    table = dict(re.findall(r'<td data-region="(\S+)">(\d+)</td>', html))
+    assert {r: int(n) for r, n in table.items()} == regions
+    r = client.get("/analysis/regions.svg?q=스마트시티")
+    assert r.mimetype == "image/svg+xml" and "attachment" in r.headers["Content-Disposition"]
+    ET.fromstring(r.data)  # well-formed, standalone
+    assert r.data.decode().count("<rect") >= 17
+    png = client.get("/analysis/regions.png?q=스마트시티")
+    assert png.mimetype == "image/png" and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(png.data))
+    assert img.width >= 400 and len(img.getcolors(1 << 16) or []) > 10  # drawn, with text

@@ -21,7 +21,7 @@ from flask import (
     url_for,
 )
 
-from policykb import analytics, export
+from policykb import analytics, export, tilemap
 from policykb.query import QuerySyntaxError
 from policykb.saved import SavedLimitError
 from policykb.service import RequestError, SearchRequest, parse_request
@@ -87,6 +87,7 @@ def analysis():
     region_peak = max((n for _, n in data["regions"]), default=0)
     year_links = {y: _search_url(req, year_from=int(y), year_to=int(y), page=1) for y in line.years}
     region_links = {r: _search_url(req, region=[r], page=1) for r, _ in data["regions"]}
+    tail = urlencode(req.to_params(page=1))
     return render_template(
         "analysis.html",
         req=req,
@@ -99,7 +100,37 @@ def analysis():
         group_by=group_by,
         search_url=_search_url(req),
         group_links={g: _analysis_url(req, g) for g in ("institute", "region")},
+        tile_map=tilemap.svg(data["regions"], region_links, label_id="map-h"),
+        map_exports={
+            ext: url_for(f"analyst.regions_{ext}") + ("?" + tail if tail else "")
+            for ext in ("svg", "png")
+        },
     )
+
+
+def _map_export(ext: str) -> Response:
+    req = _request()
+    regions = analytics.region_comparison(runtime().service, req)
+    title = f"시·도별 문서 수: {req.q}" if req.q else "시·도별 문서 수"
+    if ext == "svg":
+        body, mime = tilemap.svg(regions, title=title).encode(), "image/svg+xml"
+    else:
+        body, mime = tilemap.png(regions, title=title), "image/png"
+    return Response(
+        body,
+        mimetype=mime,
+        headers={"Content-Disposition": f'attachment; filename="policykb-regions.{ext}"'},
+    )
+
+
+@bp.get("/analysis/regions.svg")
+def regions_svg():
+    return _map_export("svg")
+
+
+@bp.get("/analysis/regions.png")
+def regions_png():
+    return _map_export("png")
 
 
 @bp.get("/api/analysis")

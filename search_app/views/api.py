@@ -9,6 +9,7 @@ from flask import Blueprint, abort, jsonify, request
 from policykb import analytics
 from policykb.query import QuerySyntaxError
 from policykb.service import RequestError, parse_request
+from policykb.suggest import parse_suggest_request
 from search_app.views.common import request_args, runtime
 
 bp = Blueprint("api", __name__)
@@ -52,6 +53,18 @@ def _bounded(name: str, default: int, lo: int, hi: int):
             400, "bad_request", f"{name}은(는) {lo}에서 {hi} 사이의 정수여야 합니다: {raw}", name
         )
     return value, None
+
+
+@bp.get("/api/suggest")
+def suggest():
+    try:
+        q, limit = parse_suggest_request(request_args())
+    except RequestError as exc:
+        return _error(400, exc.code, exc.message, exc.param)
+    items = runtime().suggester.suggest(q, limit)
+    response = jsonify({"q": q, "suggestions": [s.to_json() for s in items]})
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
 
 
 @bp.get("/api/documents/<doc_id>")

@@ -30,6 +30,7 @@ _FACET_ATTRS = {
     "doc_type": "doc_types",
     "publisher": "publishers",
 }
+SUGGESTION_LINKS = 6  # suggested queries listed under the results (the no-JavaScript box)
 SORT_LABELS = {"relevance": "관련도순", "newest": "최신순", "oldest": "오래된순"}
 
 
@@ -65,6 +66,14 @@ def search():
     except QuerySyntaxError as exc:
         return render_template("error.html", status=400, message=exc.message), 400
     suggestion = analytics.spacing_suggestion(rt.service, req, result.total)
+    correction = None
+    if not suggestion:
+        correction = analytics.did_you_mean(rt.service, rt.suggester, req, result.total)
+    related_queries = [
+        (s.text, _url(SearchRequest(q=s.text)))
+        for s in (rt.suggester.suggest(req.q, SUGGESTION_LINKS + 1) if req.q else [])
+        if s.text.replace(" ", "") != req.q.replace(" ", "") and s.text != correction
+    ][:SUGGESTION_LINKS]
 
     facet_links = {}
     field_of = {
@@ -123,6 +132,9 @@ def search():
         size_links=[(n, _url(req, size=n, page=1)) for n in (10, 20, 50, 100)],
         suggestion=suggestion,
         suggestion_url=_url(req, q=suggestion, page=1) if suggestion else None,
+        correction=correction,
+        correction_url=_url(req, q=correction, page=1) if correction else None,
+        related_queries=related_queries,
         institute_groups=_institutes_by_region(facet_links["institute"]),
         tail="?" + urlencode(req.to_params(page=1)) if req.to_params(page=1) else "",
         permalink=_url(req),
