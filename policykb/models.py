@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DOC_TYPES: tuple[str, ...] = ("보도자료", "연구보고서", "정책브리프", "세미나자료", "기타")
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
-FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year")
+FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year", "author")
+# Facets with many values show only their most frequent ones.
+FACET_SIZES: dict[str, int] = {"author": 30}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,12 @@ class Document:
     content_hash: str | None = None  # of the normalized text (exact duplicates)
     simhash: int | None = None  # of the text's shingles (near duplicates)
     canonical_id: str | None = None  # set on a copy: the document it duplicates
+    author_tokens: list[Token] = field(default_factory=list)  # the analyzed author names
+
+    @property
+    def has_original(self) -> bool:
+        """False for a catalogue record whose file (원문) has not arrived."""
+        return self.source_path is not None
 
     @property
     def year(self) -> int | None:
@@ -74,17 +82,20 @@ class Filters:
     doc_types: tuple[str, ...] = ()
     year_from: int | None = None
     year_to: int | None = None
+    authors: tuple[str, ...] = ()
 
     def without(self, facet: str) -> Filters:
         """These filters minus the one on ``facet`` (for counting that facet)."""
         if facet == "institute":
-            return Filters((), self.regions, self.doc_types, self.year_from, self.year_to)
+            return replace(self, institutes=())
         if facet == "region":
-            return Filters(self.institutes, (), self.doc_types, self.year_from, self.year_to)
+            return replace(self, regions=())
         if facet == "doc_type":
-            return Filters(self.institutes, self.regions, (), self.year_from, self.year_to)
+            return replace(self, doc_types=())
         if facet == "year":
-            return Filters(self.institutes, self.regions, self.doc_types, None, None)
+            return replace(self, year_from=None, year_to=None)
+        if facet == "author":
+            return replace(self, authors=())
         raise ValueError(facet)
 
 
@@ -119,6 +130,9 @@ class Hit:
     snippet: str  # HTML, original words wrapped in <mark>
     page: int | None
     score: float
+    authors: list[str] = field(default_factory=list)
+    url: str | None = None
+    has_original: bool = True
 
     @property
     def snippet_text(self) -> str:
@@ -139,6 +153,9 @@ class Hit:
             "snippet_text": self.snippet_text,
             "page": self.page,
             "score": round(self.score, 4),
+            "authors": self.authors,
+            "url": self.url,
+            "has_original": self.has_original,
         }
 
 

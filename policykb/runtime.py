@@ -132,6 +132,9 @@ class Runtime:
             Token(t.term, t.start, t.end, t.position, t.joined)
             for t in self.analyzer.analyze(doc.title)
         ]
+        from ingest.build import analyze_authors
+
+        doc.author_tokens = analyze_authors(self.analyzer, doc.authors)
         with self.store.connect() as con:
             self.store.put_document(doc, self.analyzer.identity, con)
             con.execute(

@@ -83,6 +83,7 @@ class SearchRequest:
     # all: every word, strictly; any: at least one, ranked by how many match.
     match: str = "auto"
     notices: tuple[str, ...] = field(default=())
+    authors: tuple[str, ...] = ()
 
     @property
     def offset(self) -> int:
@@ -101,6 +102,7 @@ class SearchRequest:
             "page": self.page,
             "size": self.size,
             "match": self.match,
+            "author": list(self.authors),
         }
         values.update(changes)
         out: list[tuple[str, str]] = []
@@ -185,6 +187,12 @@ def parse_request(
     match = _one(args, "match") or "auto"
     if match not in MATCH_MODES:
         raise RequestError(f"match는 auto, all, any 중 하나여야 합니다: {match}", "match")
+    authors = []
+    for raw in args.get("author") or []:
+        if raw and raw.strip():
+            if len(raw.strip()) > 100:
+                raise RequestError("저자 이름이 너무 깁니다 (100자 이하).", "author")
+            authors.append(raw.strip())
     return SearchRequest(
         q,
         tuple(dict.fromkeys(institutes)),
@@ -196,6 +204,7 @@ def parse_request(
         page,
         size,
         match,
+        authors=tuple(dict.fromkeys(authors)),
     )
 
 
@@ -266,6 +275,9 @@ class SearchService:
                     html,
                     page,
                     bh.score,
+                    authors=doc.authors,
+                    url=doc.url,
+                    has_original=doc.has_original,
                 )
             )
         return SearchResult(
@@ -310,6 +322,7 @@ class SearchService:
             tuple(dict.fromkeys([*req.doc_types, *qf.doc_types])),
             year_from,
             year_to,
+            tuple(req.authors),
         )
 
     def _facet_values(
@@ -320,6 +333,7 @@ class SearchService:
             "region": set(filters.regions),
             "doc_type": set(filters.doc_types),
             "year": set(),
+            "author": set(filters.authors),
         }
         out: dict[str, list[FacetValue]] = {}
         for facet in FACETS:

@@ -7,9 +7,11 @@ The search index can always be rebuilt from here; the store is never rebuilt fro
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +54,14 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Deleted documents, for OAI-PMH harvesters (deletedRecord = persistent).
+CREATE TABLE IF NOT EXISTS deleted_documents (
+    id TEXT PRIMARY KEY,
+    institute TEXT,
+    regions TEXT,
+    deleted_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deleted_documents_at ON deleted_documents(deleted_at, id);
 """
 
 # Columns added after the first release: (table, column, declaration). Added in place
@@ -64,11 +74,16 @@ MIGRATIONS = (
     ("documents", "content_hash", "TEXT"),
     ("documents", "simhash", "INTEGER"),
     ("documents", "canonical_id", "TEXT"),
+    ("documents", "author_tokens", "TEXT NOT NULL DEFAULT '[]'"),
+    ("documents", "match_key", "TEXT"),
 )
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash)",
     "CREATE INDEX IF NOT EXISTS documents_canonical ON documents(canonical_id)",
     "CREATE INDEX IF NOT EXISTS files_doc ON files(doc_id)",
+    "CREATE INDEX IF NOT EXISTS documents_url ON documents(url)",
+    "CREATE INDEX IF NOT EXISTS documents_match_key ON documents(match_key)",
+    "CREATE INDEX IF NOT EXISTS documents_updated ON documents(updated_at, id)",
 )
 
 
@@ -82,6 +97,23 @@ class FileRecord:
     error: str | None
     analyzer_id: str | None
     updated_at: float
+
+
+_TITLE_NOISE_RE = re.compile(r"[\W_]+")
+
+
+def normalize_title(title: str) -> str:
+    """A title reduced for matching: NFKC, lower case, no spaces or punctuation."""
+    return _TITLE_NOISE_RE.sub("", unicodedata.normalize("NFKC", title or "").lower())
+
+
+def match_key(institute: str | None, year: int | None, title: str | None) -> str | None:
+    """institute|year|normalized title: how a file is recognized as a catalogue record's
+    original when their URLs differ."""
+    norm = normalize_title(title or "")
+    if not norm or not institute or institute == "미상" or year is None:
+        return None
+    return f"{institute}|{year}|{norm}"
 
 
 def _tokens_to_json(tokens: list[Token]) -> str:
@@ -108,6 +140,15 @@ class DocumentStore:
             for table, column, decl in MIGRATIONS:
                 if column not in have:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            if "match_key" not in have:
+                rows = con.execute("SELECT id, institute, date, title FROM documents").fetchall()
+                con.executemany(
+                    "UPDATE documents SET match_key = ? WHERE id = ?",
+                    [
+                        (match_key(r[1], int(r[2][:4]) if r[2] else None, r[3]), r[0])
+                        for r in rows
+                    ],
+                )
             for sql in INDEXES:
                 con.execute(sql)
 
@@ -146,7 +187,8 @@ class DocumentStore:
             """INSERT OR REPLACE INTO documents (id, title, institute, institute_published,
                regions, doc_type, date, url, source_path, page_count, title_tokens,
                analyzer_id, updated_at, department, authors, contacts, places, content_hash,
-               simhash, canonical_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+               simhash, canonical_id, author_tokens, match_key)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 doc.id,
                 doc.title,
@@ -168,14 +210,26 @@ class DocumentStore:
                 doc.content_hash,
                 doc.simhash,
                 doc.canonical_id,
+                _tokens_to_json(doc.author_tokens),
+                match_key(doc.institute, doc.year, doc.title),
             ),
         )
+        con.execute("DELETE FROM deleted_documents WHERE id = ?", (doc.id,))
         con.executemany(
             "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
             [(doc.id, p.seq, p.page, p.text, _tokens_to_json(p.tokens)) for p in doc.passages],
         )
 
     def delete_document(self, doc_id: str, con: sqlite3.Connection) -> None:
+        row = con.execute(
+            "SELECT institute, regions FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+        if row is not None:
+            con.execute(
+                "INSERT OR REPLACE INTO deleted_documents (id, institute, regions, deleted_at) "
+                "VALUES (?,?,?,?)",
+                (doc_id, row[0], row[1], time.time()),
+            )
         con.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
         con.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
@@ -200,6 +254,7 @@ class DocumentStore:
             content_hash=row["content_hash"],
             simhash=row["simhash"],
             canonical_id=row["canonical_id"],
+            author_tokens=_tokens_from_json(row["author_tokens"] or "[]"),
         )
 
     def get_document(self, doc_id: str, with_passages: bool = True) -> Document | None:

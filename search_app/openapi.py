@@ -48,6 +48,7 @@ SEARCH_PARAMS = [
     _param("institute", _STR, "기관 (repeat for OR)", repeat=True),
     _param("region", _STR, "시·도 (repeat for OR)", repeat=True),
     _param("doc_type", {"type": "string", "enum": list(DOC_TYPES)}, "문서 유형", repeat=True),
+    _param("author", {"type": "string", "maxLength": 100}, "저자 (repeat for OR)", repeat=True),
     _param("year_from", {"type": "integer", "minimum": 1900, "maximum": 2100}, "시작 연도"),
     _param(
         "year_to",
@@ -105,13 +106,21 @@ SCHEMAS = {
                         },
                         "page": {"type": ["integer", "null"]},
                         "score": {"type": "number"},
+                        "authors": {"type": "array", "items": _STR},
+                        "url": _NSTR,
+                        "has_original": {
+                            "type": "boolean",
+                            "description": "false: 원문 없음 (catalogue record only)",
+                        },
                     },
                 },
             },
             "facets": {
                 "type": "object",
                 "required": ["institute", "region", "doc_type", "year"],
-                "properties": {k: _FACET for k in ("institute", "region", "doc_type", "year")},
+                "properties": {
+                    k: _FACET for k in ("institute", "region", "doc_type", "year", "author")
+                },
             },
         },
     },
@@ -130,6 +139,7 @@ SCHEMAS = {
             "page_count": {"type": ["integer", "null"]},
             "department": _NSTR,
             "authors": {"type": "array", "items": _STR},
+            "has_original": {"type": "boolean"},
             "contacts": {"type": "array", "items": _STR},
             "places": {"type": "array", "items": _STR},
             "copies": {"type": "array", "items": {"type": "object"}},

@@ -38,15 +38,16 @@ from policykb.backends.base import (
     proximity_pairs,
     split_joined,
 )
-from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters
+from policykb.models import FACET_SIZES, FACETS, BackendHit, BackendResult, Document, Filters
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FACET_FIELDS = {
     "institute": "institute",
     "region": "regions",
     "doc_type": "doc_type",
     "year": "year",
+    "author": "author",
 }
 FILTER_FIELDS = {"institute": "institute", "region": "regions", "doc_type": "doc_type"}
 BULK_CHUNK = 1000  # measured best of 200/500/1000 (bench/README.md, Indexing)
@@ -104,6 +105,8 @@ def mapping() -> dict:
             "institute": {"type": "keyword"},
             "regions": {"type": "keyword"},
             "doc_type": {"type": "keyword"},
+            "authors": text,
+            "author": {"type": "keyword"},
             "year": {"type": "integer"},
             "datenum": {"type": "integer"},
         },
@@ -141,6 +144,8 @@ def to_source(doc: Document) -> dict:
         "institute": doc.institute,
         "regions": doc.regions,
         "doc_type": doc.doc_type,
+        "authors": " ".join(t.term for t in doc.author_tokens if not t.joined),
+        "author": doc.authors,
         "year": doc.year,
         "datenum": date_number(doc.date),
     }
@@ -244,6 +249,8 @@ def filters_to_es(f: Filters) -> list[dict]:
         out.append({"terms": {"regions": list(f.regions)}})
     if f.doc_types:
         out.append({"terms": {"doc_type": list(f.doc_types)}})
+    if f.authors:
+        out.append({"terms": {"author": list(f.authors)}})
     if f.year_from is not None or f.year_to is not None:
         rng = {}
         if f.year_from is not None:
@@ -277,7 +284,8 @@ def search_body(
         aggs = {}
         for facet in FACETS:
             other = filters_to_es(filters.without(facet))
-            terms = {"terms": {"field": FACET_FIELDS[facet], "size": 1000}}
+            size = FACET_SIZES.get(facet, 1000)
+            terms = {"terms": {"field": FACET_FIELDS[facet], "size": size}}
             aggs[facet] = {
                 "filter": {"bool": {"filter": other}} if other else {"match_all": {}},
                 "aggs": {"values": terms},

@@ -38,28 +38,30 @@ from policykb.backends.base import (
     split_joined,
 )
 from policykb.errors import storage_error
-from policykb.models import FACETS, BackendHit, BackendResult, Document, Filters, Token
+from policykb.models import FACET_SIZES, FACETS, BackendHit, BackendResult, Document, Filters, Token
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 WRITER_HEAP = 64_000_000
 FACET_FIELDS = {
     "institute": "institute",
     "region": "regions",
     "doc_type": "doc_type",
     "year": "year",
+    "author": "author",
 }
 
 
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
-    for name in ("title", "title_joined", "body", "body_joined"):
+    for name in ("title", "title_joined", "body", "body_joined", "authors"):
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("body_bigram", tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field("institute", fast=True, tokenizer_name="raw")
     sb.add_text_field("regions", fast=True, tokenizer_name="raw")
     sb.add_text_field("doc_type", fast=True, tokenizer_name="raw")
+    sb.add_text_field("author", fast=True, tokenizer_name="raw")
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_integer_field("datenum", indexed=True, fast=True)
     return sb.build()
@@ -155,6 +157,7 @@ class EmbeddedBackend(SearchBackend):
             ("title_joined", title_joined),
             ("body", body),
             ("body_joined", body_joined),
+            ("authors", [t for t in doc.author_tokens if not t.joined]),
         ):
             if tokens:
                 d.add_pre_tokenized_text(name, _pretokenized(tokens))
@@ -170,6 +173,8 @@ class EmbeddedBackend(SearchBackend):
         for r in doc.regions:
             d.add_text("regions", r)
         d.add_text("doc_type", doc.doc_type)
+        for a in doc.authors:
+            d.add_text("author", a)
         if doc.year is not None:
             d.add_integer("year", doc.year)
         d.add_integer("datenum", date_number(doc.date))
@@ -344,6 +349,8 @@ class EmbeddedBackend(SearchBackend):
             out.append(Query.term_set_query(self.schema, "regions", list(f.regions)))
         if f.doc_types:
             out.append(Query.term_set_query(self.schema, "doc_type", list(f.doc_types)))
+        if f.authors:
+            out.append(Query.term_set_query(self.schema, "author", list(f.authors)))
         if f.year_from is not None or f.year_to is not None:
             out.append(
                 Query.range_query(
@@ -388,7 +395,10 @@ class EmbeddedBackend(SearchBackend):
             groups.setdefault(filters.without(facet), []).append(facet)
         out: dict[str, dict[str, int]] = {}
         for f, names in groups.items():
-            aggs = {n: {"terms": {"field": FACET_FIELDS[n], "size": 10000}} for n in names}
+            aggs = {
+                n: {"terms": {"field": FACET_FIELDS[n], "size": FACET_SIZES.get(n, 10000)}}
+                for n in names
+            }
             result = searcher.aggregate(self._with_filters(base, f), aggs)
             for n in names:
                 out[n] = {str(b["key"]): int(b["doc_count"]) for b in result[n]["buckets"]}

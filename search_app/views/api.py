@@ -52,6 +52,7 @@ def document(doc_id: str):
             "page_count": doc.page_count,
             "department": doc.department,
             "authors": doc.authors,
+            "has_original": doc.has_original,
             "contacts": doc.contacts,
             "places": doc.places,
             "copies": [

@@ -17,7 +17,13 @@ from search_app.views.common import request_args, runtime
 
 bp = Blueprint("ui", __name__)
 
-FACET_LABELS = {"institute": "기관", "region": "지역", "doc_type": "문서 유형", "year": "연도"}
+FACET_LABELS = {
+    "institute": "기관",
+    "region": "지역",
+    "doc_type": "문서 유형",
+    "year": "연도",
+    "author": "저자",
+}
 SORT_LABELS = {"relevance": "관련도순", "newest": "최신순", "oldest": "오래된순"}
 
 
@@ -55,7 +61,18 @@ def search():
     suggestion = analytics.spacing_suggestion(rt.service, req, result.total)
 
     facet_links = {}
-    field_of = {"institute": "institute", "region": "region", "doc_type": "doc_type"}
+    field_of = {
+        "institute": "institute",
+        "region": "region",
+        "doc_type": "doc_type",
+        "author": "author",
+    }
+    attr_of = {
+        "institute": "institutes",
+        "region": "regions",
+        "doc_type": "doc_types",
+        "author": "authors",
+    }
     for facet, values in result.facets.items():
         links = []
         for fv in values:
@@ -68,12 +85,7 @@ def search():
                     else _url(req, year_from=year, year_to=year, page=1)
                 )
             else:
-                current = getattr(
-                    req,
-                    {"institute": "institutes", "region": "regions", "doc_type": "doc_types"}[
-                        facet
-                    ],
-                )
+                current = getattr(req, attr_of[facet])
                 selected = fv.value in current
                 url = _url(req, **{field_of[facet]: _toggle(current, fv.value), "page": 1})
             links.append({"value": fv.value, "count": fv.count, "selected": selected, "url": url})
@@ -86,6 +98,8 @@ def search():
         chips.append(("지역", name, _url(req, region=_toggle(req.regions, name), page=1)))
     for name in req.doc_types:
         chips.append(("유형", name, _url(req, doc_type=_toggle(req.doc_types, name), page=1)))
+    for name in req.authors:
+        chips.append(("저자", name, _url(req, author=_toggle(req.authors, name), page=1)))
     if req.year_from or req.year_to:
         label = f"{req.year_from or ''}–{req.year_to or ''}"
         chips.append(("연도", label, _url(req, year_from=None, year_to=None, page=1)))
