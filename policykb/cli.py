@@ -114,6 +114,58 @@ def ingest(
         sys.exit(EXIT_FILES_FAILED)
 
 
+@main.group(help="Bibliographic catalogues of the institutes (metadata-only records).")
+def catalogue() -> None:
+    pass
+
+
+@catalogue.command(
+    "import",
+    help="Import catalogue files: the ri-portal JSON, or JSON Lines/CSV with title, authors, "
+    "year or date, institute, doc_type, url, id.",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--source", default=None, help="Source name (default: each file's name).")
+@click.option("--sync", is_flag=True, help="Remove this source's records no longer listed.")
+@click.option(
+    "--institutes",
+    "institutes_file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="institutes.json with regions (default: the one beside each file, if any).",
+)
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
+    from ingest.catalogue import CatalogueImporter
+
+    rt = _runtime()
+    last = [0.0]
+
+    def progress(report, total):
+        now = time.monotonic()
+        if not quiet and now - last[0] > 0.5:
+            last[0] = now
+            click.echo(f"\r{report.progress_line(total):<100}", nl=False, err=True)
+
+    try:
+        report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
+            list(files),
+            source=source,
+            sync=sync,
+            institutes_file=institutes_file,
+            progress=progress,
+        )
+    except (OSError, sqlite3.OperationalError, BackendError) as exc:
+        _storage_failure(exc)
+    if not quiet:
+        click.echo("", err=True)
+    for where, reason in report.rejections:
+        click.echo(f"REJECTED {where}: {reason}", err=True)
+    click.echo(report.summary())
+    click.echo(f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}")
+    click.echo(f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}")
+
+
 @main.command(help="Serve the web UI and JSON API (development server).")
 @click.option("--host", default=None, help="Bind address (default: POLICYKB_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default: POLICYKB_PORT).")
@@ -175,7 +227,10 @@ def search(
     click.echo(f"{result.total}건 ({result.took_ms:.1f} ms)")
     for n, hit in enumerate(result.hits, start=result.size * (result.page - 1) + 1):
         snippet = html.unescape(re.sub(r"</?mark>", "*", hit.snippet))
-        click.echo(f"{n:3}. {hit.title}  [{hit.institute} · {hit.doc_type} · {hit.date or '-'}]")
+        mark = "" if hit.has_original else "  (원문 없음)"
+        click.echo(
+            f"{n:3}. {hit.title}  [{hit.institute} · {hit.doc_type} · {hit.date or '-'}]{mark}"
+        )
         click.echo(f"     {snippet}" + (f"  (p.{hit.page})" if hit.page else ""))
 
 

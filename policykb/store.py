@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus import institutes as registry
 from policykb.models import Document, Passage, Token
 
 SCHEMA = """
@@ -62,6 +63,12 @@ CREATE TABLE IF NOT EXISTS deleted_documents (
     deleted_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deleted_documents_at ON deleted_documents(deleted_at, id);
+-- Institutes named by catalogues that the shipped registry does not know (non-members).
+CREATE TABLE IF NOT EXISTS registered_institutes (
+    name TEXT PRIMARY KEY,
+    regions TEXT NOT NULL,
+    kind TEXT NOT NULL
+);
 """
 
 # Columns added after the first release: (table, column, declaration). Added in place
@@ -144,13 +151,22 @@ class DocumentStore:
                 rows = con.execute("SELECT id, institute, date, title FROM documents").fetchall()
                 con.executemany(
                     "UPDATE documents SET match_key = ? WHERE id = ?",
-                    [
-                        (match_key(r[1], int(r[2][:4]) if r[2] else None, r[3]), r[0])
-                        for r in rows
-                    ],
+                    [(match_key(r[1], int(r[2][:4]) if r[2] else None, r[3]), r[0]) for r in rows],
                 )
             for sql in INDEXES:
                 con.execute(sql)
+            for name, regions, kind in con.execute(
+                "SELECT name, regions, kind FROM registered_institutes"
+            ).fetchall():
+                registry.register(name, tuple(json.loads(regions)), kind)
+
+    def save_institute(self, inst: registry.Institute) -> None:
+        """Remember an institute registered at run time (every process loads it on open)."""
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO registered_institutes (name, regions, kind) VALUES (?,?,?)",
+                (inst.name, json.dumps(list(inst.regions), ensure_ascii=False), inst.kind),
+            )
 
     def _conn(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
