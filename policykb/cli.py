@@ -166,6 +166,40 @@ def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
     click.echo(f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}")
 
 
+@main.command(help="Fetch the originals of catalogue records from their URLs and ingest them.")
+@click.option("--retry-failed", is_flag=True, help="Only the records whose harvest failed.")
+@click.option("--source", default=None, help="Only this catalogue source.")
+@click.option("--limit", type=int, default=None, help="At most this many records.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def harvest(retry_failed: bool, source: str | None, limit: int | None, quiet: bool) -> None:
+    rt = _runtime()
+    last = [0.0]
+
+    def progress(report, total):
+        now = time.monotonic()
+        if not quiet and now - last[0] > 0.5:
+            last[0] = now
+            done = report.fetched + report.unchanged + report.failed
+            click.echo(
+                f"\r{done}/{total} records, fetched {report.fetched}, "
+                f"unchanged {report.unchanged}, failed {report.failed}",
+                nl=False,
+                err=True,
+            )
+
+    try:
+        report = rt.harvester().run(
+            retry_failed=retry_failed, source=source, limit=limit, progress=progress
+        )
+    except (OSError, sqlite3.OperationalError, BackendError) as exc:
+        _storage_failure(exc)
+    if not quiet:
+        click.echo("", err=True)
+    for url, reason in report.failures:
+        click.echo(f"FAILED {url}: {reason}", err=True)
+    click.echo(report.summary())
+
+
 @main.command(help="Serve the web UI and JSON API (development server).")
 @click.option("--host", default=None, help="Bind address (default: POLICYKB_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default: POLICYKB_PORT).")

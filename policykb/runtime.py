@@ -95,6 +95,24 @@ class Runtime:
             workers,
         )
 
+    def harvester(self, **overrides):
+        from ingest.harvest import Harvester
+
+        s = self.settings
+
+        def ingest(files):
+            return self.ingester().run(files)
+
+        params = dict(
+            rate=s.harvest_rate,
+            concurrency=s.harvest_concurrency,
+            timeout=s.harvest_timeout,
+            retries=s.harvest_retries,
+            max_bytes=s.max_file_mb * 1024 * 1024,
+        )
+        params.update(overrides)
+        return Harvester(self.store, s.data_dir / "harvest", ingest, **params)
+
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
         """Re-analyze documents analyzed by another analyzer version (from the stored text,
         not the files), then build a new index generation and switch to it."""

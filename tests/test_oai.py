@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
