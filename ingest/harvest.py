@@ -327,7 +327,8 @@ class Harvester:
         if have_file and prev.get("last_modified"):
             conditional["If-Modified-Since"] = prev["last_modified"]
         for hop in range(2):  # the record's URL, then at most one landing-page link
-            resp, head, tmp = self._get(url, conditional if hop == 0 else {}, out)
+            # The validators belong to the file, wherever the landing page sent us.
+            resp, head, tmp = self._get(url, conditional, out)
             if resp.status_code == 304:
                 out.status = "unchanged"
                 out.file_path = prev.get("file_path")
