@@ -19,6 +19,7 @@ from ingest.catalogue import CatalogueImporter
 from ingest.harvest import file_link, sniff
 from policykb.service import parse_request
 from tests.conftest import REPO, make_runtime, shared_path
+from tests.test_admin import PASSWORD, app_for, login, token_of
 from tests.harvest_server import SiteServer
 
 GOOD_ROUTES = ["files"] * 6 + ["redirect"] * 3 + ["landing"] * 3 + ["mislabeled"] * 3
@@ -134,6 +135,24 @@ def test_harvest_twenty_records_five_broken(tmp_path):
         # Failures are data: retry them (the server still fails them the same way).
         retry = rt.harvester(rate=50, timeout=1, retries=1).run(retry_failed=True)
         assert retry.candidates == 5 and retry.failed == 5
+
+        # ... shown in the admin area, with a retry button.
+        rt.accounts.create_user("admin", PASSWORD)
+        client = app_for(rt).test_client()
+        login(client)
+        page = client.get("/admin/").get_data(as_text=True)
+        assert "원문 수집(harvest) 실패 (5)" in page
+        for reason in EXPECTED_REASONS.values():
+            assert reason in page
+        r = client.post("/admin/harvest/retry", data={"csrf_token": token_of(client, "/admin/")})
+        assert r.status_code == 302
+        job = rt.jobs.latest("harvest")
+        for _ in range(300):
+            if job.state != "running":
+                break
+            time.sleep(0.1)
+        assert job.state == "done", job.message
+        assert len(harvest_failures(rt)) == 5
 
 
 def _harvest_cmd(data_dir: Path) -> subprocess.Popen:
