@@ -26,6 +26,7 @@ class Runtime:
     @cached_property
     def backend(self) -> SearchBackend:
         backend = open_backend(self.settings)
+        backend.check_schema()
         if backend.needs_rebuild:
             backend.rebuild(
                 self.store.iter_documents(canonical_only=True), self.store.count_documents()

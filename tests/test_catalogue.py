@@ -242,3 +242,12 @@ def test_split_authors():
     assert split_authors("강영준, 정재욱, 김경하") == ["강영준", "정재욱", "김경하"]
     assert split_authors(["a", "a", " b "]) == ["a", "b"]
     assert split_authors(None) == []
+
+
+def test_report_cover_authors_are_a_field_and_facet(indexed):
+    """연구책임자/연구진 of ingested report covers (the sample corpus), on both engines."""
+    facet = search(indexed, q="").facets["author"]
+    assert facet, "no author facet from report covers"
+    top = facet[0]
+    assert search(indexed, author=top.value).total == top.count
+    assert search(indexed, q=top.value, match="all").total >= 1

@@ -19,8 +19,8 @@ from ingest.catalogue import CatalogueImporter
 from ingest.harvest import file_link, sniff
 from policykb.service import parse_request
 from tests.conftest import REPO, make_runtime, shared_path
-from tests.test_admin import PASSWORD, app_for, login, token_of
 from tests.harvest_server import SiteServer
+from tests.test_admin import PASSWORD, app_for, login, token_of
 
 GOOD_ROUTES = ["files"] * 6 + ["redirect"] * 3 + ["landing"] * 3 + ["mislabeled"] * 3
 BROKEN = {

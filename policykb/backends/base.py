@@ -131,5 +131,8 @@ class SearchBackend(ABC):
     @abstractmethod
     def info(self) -> dict: ...
 
+    def check_schema(self) -> None:  # noqa: B027 - optional hook
+        """Set :attr:`needs_rebuild` when the live index was made by an older schema."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -413,6 +413,32 @@ class ElasticBackend(SearchBackend):
             )
         self._ready = True
 
+    def check_schema(self) -> None:
+        """An index of an older schema (e.g. without the author fields) is replaced by an
+        empty one of this schema, and the caller refills it from the store."""
+        try:
+            indices = self.physical_indices()
+            if not indices:
+                return
+            res = self.es.indices.get_mapping(index=self.alias)
+        except (BackendError, ApiError, ESConnectionError, TransportError):
+            return  # unreachable now: searches will report it
+        body = res.body if hasattr(res, "body") else res
+        versions = {
+            (m.get("mappings", {}).get("_meta") or {}).get("policykb_schema") for m in body.values()
+        }
+        if versions == {SCHEMA_VERSION}:
+            return
+        name = self._new_index_name()
+        self._create_index(name)
+        actions = [{"remove": {"index": o, "alias": self.alias}} for o in indices]
+        actions.append({"add": {"index": name, "alias": self.alias, "is_write_index": True}})
+        self._call(self.es.indices.update_aliases, actions=actions)
+        for o in indices:
+            self._call(self.es.indices.delete, index=o, ignore_unavailable=True)
+        self._ready = True
+        self.needs_rebuild = True
+
     # ------------------------------------------------------------------ writing
     def _actions(self, docs: Iterable[Document], index: str) -> Iterator[dict]:
         for doc in docs:
