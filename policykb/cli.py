@@ -224,6 +224,7 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--institute", multiple=True)
 @click.option("--region", multiple=True)
 @click.option("--doc-type", "doc_type", multiple=True)
+@click.option("--author", multiple=True)
 @click.option("--year-from", type=int)
 @click.option("--year-to", type=int)
 @click.option("--sort", default="relevance")
@@ -231,7 +232,7 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--size", default=10, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 def search(
-    query, institute, region, doc_type, year_from, year_to, sort, page, size, as_json
+    query, institute, region, doc_type, author, year_from, year_to, sort, page, size, as_json
 ) -> None:
     from policykb.query import QuerySyntaxError
     from policykb.service import RequestError, parse_request
@@ -242,6 +243,7 @@ def search(
         "institute": list(institute),
         "region": list(region),
         "doc_type": list(doc_type),
+        "author": list(author),
         "year_from": [str(year_from)] if year_from else [],
         "year_to": [str(year_to)] if year_to else [],
         "sort": [sort],
