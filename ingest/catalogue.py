@@ -269,23 +269,21 @@ def normalize_record(
 
 
 # ------------------------------------------------------------------------ joining
+def _first_match(con: sqlite3.Connection, sql: str, url: str | None, key: str | None):
+    """The first id ``sql`` (with a ``{column}`` slot) finds by URL, else by match key."""
+    for column, value in (("url", url), ("match_key", key)):
+        if value:
+            row = con.execute(sql.format(column=column), (value,)).fetchone()
+            if row:
+                return row[0]
+    return None
+
+
 def find_record_doc(con: sqlite3.Connection, url: str | None, key: str | None) -> str | None:
     """The document id of the catalogue record a file is the original of: same URL, else
     same institute + year + normalized title."""
-    if url:
-        row = con.execute(
-            "SELECT doc_id FROM catalogue_records WHERE url = ? ORDER BY key LIMIT 1", (url,)
-        ).fetchone()
-        if row:
-            return row[0]
-    if key:
-        row = con.execute(
-            "SELECT doc_id FROM catalogue_records WHERE match_key = ? ORDER BY key LIMIT 1",
-            (key,),
-        ).fetchone()
-        if row:
-            return row[0]
-    return None
+    sql = "SELECT doc_id FROM catalogue_records WHERE {column} = ? ORDER BY key LIMIT 1"
+    return _first_match(con, sql, url, key)
 
 
 def merge_record(doc: Document, rec: CatalogueRecord, analyzer: Analyzer) -> None:
@@ -475,23 +473,11 @@ class CatalogueImporter:
 
     def _original_for(self, con: sqlite3.Connection, rec: CatalogueRecord) -> str | None:
         """A document already holding this record's original (ingested before the import)."""
-        if rec.url:
-            row = con.execute(
-                "SELECT id FROM documents WHERE url = ? AND source_path IS NOT NULL "
-                "AND canonical_id IS NULL ORDER BY id LIMIT 1",
-                (rec.url,),
-            ).fetchone()
-            if row:
-                return row[0]
-        if rec.match_key:
-            row = con.execute(
-                "SELECT id FROM documents WHERE match_key = ? AND source_path IS NOT NULL "
-                "AND canonical_id IS NULL ORDER BY id LIMIT 1",
-                (rec.match_key,),
-            ).fetchone()
-            if row:
-                return row[0]
-        return None
+        sql = (
+            "SELECT id FROM documents WHERE {column} = ? AND source_path IS NOT NULL "
+            "AND canonical_id IS NULL ORDER BY id LIMIT 1"
+        )
+        return _first_match(con, sql, rec.url, rec.match_key)
 
     def _finish_unindexed(self) -> None:
         """Records written to the store by a run killed before its index commit."""

@@ -55,6 +55,20 @@ class Commands(click.Group):
             report_error(storage_error(exc))
 
 
+def _report(rt, quiet: bool, problems, label: str, *lines: str) -> None:
+    """The end of a long command: its problems, one per line, then its counts."""
+    if not quiet:
+        click.echo("", err=True)
+    for where, reason in problems:
+        click.echo(f"{label} {where}: {reason}", err=True)
+    for line in lines:
+        click.echo(line)
+
+
+def _in_store_and_index(rt) -> str:
+    return f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}"
+
+
 def _runtime():
     from policykb.runtime import Runtime
 
@@ -99,12 +113,7 @@ def ingest(
     report = rt.ingester(workers).run(
         list(paths), sync=sync, retry_failed=retry_failed, progress=progress
     )
-    if not quiet:
-        click.echo("", err=True)
-    for path, reason in report.failures:
-        click.echo(f"FAILED {path}: {reason}", err=True)
-    click.echo(report.summary())
-    click.echo(f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}")
+    _report(rt, quiet, report.failures, "FAILED", report.summary(), _in_store_and_index(rt))
     if report.failed:
         click.echo(
             f"입력 파일 {report.failed}개를 처리하지 못했습니다 (이유는 위 FAILED 줄과 "
@@ -147,23 +156,17 @@ def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
             last[0] = now
             click.echo(f"\r{report.progress_line(total):<100}", nl=False, err=True)
 
-    try:
-        report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
-            list(files),
-            source=source,
-            sync=sync,
-            institutes_file=institutes_file,
-            progress=progress,
-        )
-    except (OSError, sqlite3.OperationalError, BackendError) as exc:
-        _storage_failure(exc)
-    if not quiet:
-        click.echo("", err=True)
-    for where, reason in report.rejections:
-        click.echo(f"REJECTED {where}: {reason}", err=True)
-    click.echo(report.summary())
-    click.echo(f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}")
-    click.echo(f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}")
+    report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
+        list(files),
+        source=source,
+        sync=sync,
+        institutes_file=institutes_file,
+        progress=progress,
+    )
+    counts = f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}"
+    _report(
+        rt, quiet, report.rejections, "REJECTED", report.summary(), counts, _in_store_and_index(rt)
+    )
 
 
 @main.command(help="Fetch the originals of catalogue records from their URLs and ingest them.")
@@ -187,17 +190,10 @@ def harvest(retry_failed: bool, source: str | None, limit: int | None, quiet: bo
                 err=True,
             )
 
-    try:
-        report = rt.harvester().run(
-            retry_failed=retry_failed, source=source, limit=limit, progress=progress
-        )
-    except (OSError, sqlite3.OperationalError, BackendError) as exc:
-        _storage_failure(exc)
-    if not quiet:
-        click.echo("", err=True)
-    for url, reason in report.failures:
-        click.echo(f"FAILED {url}: {reason}", err=True)
-    click.echo(report.summary())
+    report = rt.harvester().run(
+        retry_failed=retry_failed, source=source, limit=limit, progress=progress
+    )
+    _report(rt, quiet, report.failures, "FAILED", report.summary())
 
 
 @main.command(help="Serve the web UI and JSON API (development server).")
