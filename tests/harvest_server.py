@@ -21,6 +21,7 @@ class SiteServer:
         self.slow_seconds = slow_seconds
         self.served = Counter()  # (kind, status) -> count
         self.bodies = 0  # original-file bodies sent in full (200)
+        self.times: list[float] = []  # when each request arrived (monotonic)
         self.lock = threading.Lock()
         self.modified = formatdate(time.time() - 86400, usegmt=True)
         server = self
@@ -88,6 +89,8 @@ class SiteServer:
         self._send(h, 200, body, ctype, {"ETag": etag, "Last-Modified": self.modified})
 
     def handle(self, h) -> None:
+        with self.lock:
+            self.times.append(time.monotonic())
         path = h.path.split("?", 1)[0]
         parts = path.strip("/").split("/")
         kind, name = parts[0], "/".join(parts[1:])

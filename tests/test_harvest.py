@@ -155,6 +155,33 @@ def test_harvest_twenty_records_five_broken(tmp_path):
         assert len(harvest_failures(rt)) == 5
 
 
+def test_rate_limit_and_size_limit(tmp_path):
+    """Requests to one host are spaced by the rate limit; a body over the limit is refused."""
+    files = dict(list(public_files().items())[:4])
+    with SiteServer(files) as site:
+        rt = make_runtime(tmp_path / "data")
+        cat = tmp_path / "four.jsonl"
+        rows = [
+            {
+                "id": str(n),
+                "title": f"문서 {n}",
+                "institute": "서울연구원",
+                "year": 2024,
+                "url": f"{site.base}/files/{name}",
+            }
+            for n, name in enumerate(files)
+        ]
+        cat.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+        CatalogueImporter(rt.store, rt.backend, rt.analyzer).run([cat])
+        smallest = min(len(p.read_bytes()) for p in files.values())
+        report = rt.harvester(rate=4, concurrency=4, max_bytes=smallest).run()
+        gaps = [b - a for a, b in zip(site.times, site.times[1:], strict=False)]
+        assert len(site.times) == 5  # robots.txt and four files
+        assert min(gaps[1:]) >= 0.2  # 4 per second: 0.25 s apart (a little jitter allowed)
+        assert report.fetched == 1 and report.failed == 3
+        assert all(r.startswith("[too_large]") for r in harvest_failures(rt).values())
+
+
 def _harvest_cmd(data_dir: Path) -> subprocess.Popen:
     env = dict(
         os.environ,
