@@ -436,7 +436,6 @@ class ElasticBackend(SearchBackend):
         self._call(self.es.indices.update_aliases, actions=actions)
         for o in indices:
             self._call(self.es.indices.delete, index=o, ignore_unavailable=True)
-        self._ready = True
         self.needs_rebuild = True
 
     # ------------------------------------------------------------------ writing
