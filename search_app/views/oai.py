@@ -20,6 +20,7 @@ def provider() -> OAIProvider:
 def oai() -> Response:
     source = request.form if request.method == "POST" else request.args
     params = {k: source.getlist(k) for k in source}
-    base_url = request.base_url
+    # The configured public address (POLICYKB_PUBLIC_URL), never the request's Host.
+    base_url = runtime().settings.base_url.rstrip("/") + "/oai"
     xml = provider().respond(params, base_url)
     return Response(xml, mimetype="text/xml", content_type="text/xml; charset=utf-8")
