@@ -187,12 +187,7 @@ def parse_request(
     match = _one(args, "match") or "auto"
     if match not in MATCH_MODES:
         raise RequestError(f"match는 auto, all, any 중 하나여야 합니다: {match}", "match")
-    authors = []
-    for raw in args.get("author") or []:
-        if raw and raw.strip():
-            if len(raw.strip()) > 100:
-                raise RequestError("저자 이름이 너무 깁니다 (100자 이하).", "author")
-            authors.append(raw.strip())
+    authors = [raw.strip() for raw in args.get("author") or [] if raw and raw.strip()]
     return SearchRequest(
         q,
         tuple(dict.fromkeys(institutes)),

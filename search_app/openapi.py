@@ -48,7 +48,7 @@ SEARCH_PARAMS = [
     _param("institute", _STR, "기관 (repeat for OR)", repeat=True),
     _param("region", _STR, "시·도 (repeat for OR)", repeat=True),
     _param("doc_type", {"type": "string", "enum": list(DOC_TYPES)}, "문서 유형", repeat=True),
-    _param("author", {"type": "string", "maxLength": 100}, "저자 (repeat for OR)", repeat=True),
+    _param("author", _STR, "저자 (repeat for OR)", repeat=True),
     _param("year_from", {"type": "integer", "minimum": 1900, "maximum": 2100}, "시작 연도"),
     _param(
         "year_to",
