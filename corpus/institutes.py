@@ -8,6 +8,7 @@ and search both know that 경남발전연구원 is today's 경남연구원 and t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 # The 17 시·도 in the order Statistics Korea lists them, with accepted spellings
@@ -58,6 +59,7 @@ class Institute:
     founded: str | None = None
     dissolved: str | None = None
     successors: tuple[str, ...] = field(default=())
+    registered: bool = False  # added at run time (a catalogue named it), not shipped
 
 
 INSTITUTES: tuple[Institute, ...] = (
@@ -289,10 +291,37 @@ def lineage(inst: Institute) -> list[Institute]:
     return list(seen.values())
 
 
+def register(name: str, regions: tuple[str, ...] = (), kind: str = "provincial") -> Institute:
+    """Add an institute the shipped registry does not know (a non-member named by a
+    catalogue); returns the existing entry when ``name`` is already known. Its key is
+    ASCII (``x`` and a hash of the name) so it can name an OAI-PMH set."""
+    global INSTITUTES
+    known = lookup(name)
+    if known is not None:
+        return known
+    clean = " ".join(name.split())
+    key = "x" + hashlib.sha1(clean.replace(" ", "").encode()).hexdigest()[:10]
+    inst = Institute(
+        key,
+        clean,
+        "",
+        kind,
+        tuple(r for r in (canonical_region(r) for r in regions) if r),
+        member=False,
+        registered=True,
+    )
+    INSTITUTES = (*INSTITUTES, inst)
+    _BY_KEY[key] = inst
+    _BY_NAME[clean.replace(" ", "").lower()] = inst
+    return inst
+
+
 def all_names_in_text_order() -> list[tuple[str, Institute]]:
     """(spelling, institute) pairs, longest spelling first, for recognition in text."""
     pairs = []
     for inst in INSTITUTES:
+        if inst.registered:  # only shipped names: workers must recognize the same ones
+            continue
         for n in (inst.name, *inst.aliases):
             if len(n) >= 4:
                 pairs.append((n, inst))

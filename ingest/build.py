@@ -83,6 +83,16 @@ class AnalysisCache:
         return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(row[0])]
 
 
+def analyze_authors(analyzer: Analyzer, authors: list[str]) -> list[Token]:
+    """Index terms of author names (one run, names in order)."""
+    if not authors:
+        return []
+    return [
+        Token(t.term, t.start, t.end, t.position, t.joined)
+        for t in analyzer.analyze(" ".join(authors))
+    ]
+
+
 def tokens_json(tokens: list[Token]) -> str:
     return json.dumps(
         [[t.term, t.start, t.end, t.position, 1 if t.joined else 0] for t in tokens],
@@ -145,6 +155,7 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
             content_hash=dedup.content_hash(full),
             simhash=dedup.to_signed(dedup.simhash(full)),
             publisher=meta.publisher,
+            author_tokens=analyze_authors(analyzer, meta.authors),
         )
         ocr_pages = [p for p in extracted.pages if p.ocr_confidence is not None]
         if ocr_pages:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer
-from ingest import dedup
+from ingest import catalogue, dedup
 from ingest.build import (
     CACHE_SCHEMA,
     AnalysisCache,
@@ -33,7 +33,7 @@ from ingest.build import (
 from ingest.metadata import MANIFEST_NAMES, ManifestError, load_manifest
 from policykb.backends import SearchBackend
 from policykb.models import Document
-from policykb.store import DocumentStore, FileRecord
+from policykb.store import DocumentStore, FileRecord, match_key
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".html", ".htm", ".hwp", ".hwpx", ".docx"}
 BATCH = 50
@@ -138,6 +138,7 @@ class Ingester:
         with store.connect() as con:
             con.executescript(CACHE_SCHEMA)
             dedup.ensure_schema(con)
+            catalogue.ensure_schema(con)
 
     # ------------------------------------------------------------------- the run
     def run(
@@ -261,6 +262,9 @@ class Ingester:
             self._fail(job.path, sha, size, result.reason or "error", result.message or "", report)
             return
         doc = result.document
+        self._join_record(doc, job.path)
+        if prev is not None and prev.doc_id and prev.doc_id != doc.id:
+            self._remove_documents([prev.doc_id])  # the file now joins a catalogue record
         rec = FileRecord(
             job.path, doc.id, sha, size, "pending", None, self.analyzer.identity, time.time()
         )
@@ -286,6 +290,25 @@ class Ingester:
         if doc.canonical_id:
             report.duplicates += 1
         pending.append((doc, rec, prev is None or prev.doc_id is None))
+
+    def _join_record(self, doc: Document, path: str) -> None:
+        """If ``doc`` is the original of a catalogue record (same URL, or same institute,
+        year and normalized title), it becomes that record's document: same id, the
+        record's bibliographic fields, the file's text."""
+        con = self.store._conn()
+        target = catalogue.find_record_doc(
+            con, doc.url, match_key(doc.institute, doc.year, doc.title)
+        )
+        if target is None:
+            return
+        row = con.execute("SELECT source_path FROM documents WHERE id = ?", (target,)).fetchone()
+        if row is not None and row[0] not in (None, path):
+            return  # another file is already this record's original: dedup decides
+        rec = catalogue.record_of_doc(con, target)
+        if rec is None:
+            return
+        catalogue.merge_record(doc, rec, self.analyzer)
+        doc.id = target
 
     def _fail(
         self,
@@ -350,8 +373,15 @@ class Ingester:
         pending.clear()
 
     def _remove_documents(self, ids: list[str]) -> None:
-        """Delete documents; a removed canonical hands over to its first copy."""
+        """Delete documents; a removed canonical hands over to its first copy; a catalogue
+        record whose original goes becomes metadata-only again."""
         promote: list[str] = []
+        con = self.store._conn()
+        restore = [
+            catalogue.metadata_document(r, doc_id, self.analyzer)
+            for doc_id in ids
+            if (r := catalogue.record_of_doc(con, doc_id)) is not None
+        ]
         with self.store.connect() as con:
             for doc_id in ids:
                 copies = [
@@ -375,9 +405,13 @@ class Ingester:
                 self.store.delete_document(doc_id, con)
                 dedup.forget(con, doc_id)
         self.backend.delete(ids)
+        if restore:
+            with self.store.connect() as con:
+                for doc in restore:
+                    self.store.put_document(doc, self.analyzer.identity, con)
         promoted = [d for d in (self.store.get_document(i) for i in promote) if d]
-        if promoted:
-            self.backend.index(promoted)
+        if promoted or restore:
+            self.backend.index([*promoted, *restore])
 
     def _sync(self, roots: list[Path], seen: set[str], report: IngestReport) -> None:
         prefixes = [str(Path(r).resolve()) for r in roots]

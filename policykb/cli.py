@@ -55,6 +55,20 @@ class Commands(click.Group):
             report_error(storage_error(exc))
 
 
+def _report(rt, quiet: bool, problems, label: str, *lines: str) -> None:
+    """The end of a long command: its problems, one per line, then its counts."""
+    if not quiet:
+        click.echo("", err=True)
+    for where, reason in problems:
+        click.echo(f"{label} {where}: {reason}", err=True)
+    for line in lines:
+        click.echo(line)
+
+
+def _in_store_and_index(rt) -> str:
+    return f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}"
+
+
 def _runtime():
     from policykb.runtime import Runtime
 
@@ -99,12 +113,7 @@ def ingest(
     report = rt.ingester(workers).run(
         list(paths), sync=sync, retry_failed=retry_failed, progress=progress
     )
-    if not quiet:
-        click.echo("", err=True)
-    for path, reason in report.failures:
-        click.echo(f"FAILED {path}: {reason}", err=True)
-    click.echo(report.summary())
-    click.echo(f"documents in store: {rt.store.count_documents()}, in index: {rt.backend.count()}")
+    _report(rt, quiet, report.failures, "FAILED", report.summary(), _in_store_and_index(rt))
     if report.failed:
         click.echo(
             f"입력 파일 {report.failed}개를 처리하지 못했습니다 (이유는 위 FAILED 줄과 "
@@ -112,6 +121,79 @@ def ingest(
             err=True,
         )
         sys.exit(EXIT_FILES_FAILED)
+
+
+@main.group(help="Bibliographic catalogues of the institutes (metadata-only records).")
+def catalogue() -> None:
+    pass
+
+
+@catalogue.command(
+    "import",
+    help="Import catalogue files: the ri-portal JSON, or JSON Lines/CSV with title, authors, "
+    "year or date, institute, doc_type, url, id.",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--source", default=None, help="Source name (default: each file's name).")
+@click.option("--sync", is_flag=True, help="Remove this source's records no longer listed.")
+@click.option(
+    "--institutes",
+    "institutes_file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="institutes.json with regions (default: the one beside each file, if any).",
+)
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
+    from ingest.catalogue import CatalogueImporter
+
+    rt = _runtime()
+    last = [0.0]
+
+    def progress(report, total):
+        now = time.monotonic()
+        if not quiet and now - last[0] > 0.5:
+            last[0] = now
+            click.echo(f"\r{report.progress_line(total):<100}", nl=False, err=True)
+
+    report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
+        list(files),
+        source=source,
+        sync=sync,
+        institutes_file=institutes_file,
+        progress=progress,
+    )
+    counts = f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}"
+    _report(
+        rt, quiet, report.rejections, "REJECTED", report.summary(), counts, _in_store_and_index(rt)
+    )
+
+
+@main.command(help="Fetch the originals of catalogue records from their URLs and ingest them.")
+@click.option("--retry-failed", is_flag=True, help="Only the records whose harvest failed.")
+@click.option("--source", default=None, help="Only this catalogue source.")
+@click.option("--limit", type=int, default=None, help="At most this many records.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def harvest(retry_failed: bool, source: str | None, limit: int | None, quiet: bool) -> None:
+    rt = _runtime()
+    last = [0.0]
+
+    def progress(report, total):
+        now = time.monotonic()
+        if not quiet and now - last[0] > 0.5:
+            last[0] = now
+            done = report.fetched + report.unchanged + report.failed
+            click.echo(
+                f"\r{done}/{total} records, fetched {report.fetched}, "
+                f"unchanged {report.unchanged}, failed {report.failed}",
+                nl=False,
+                err=True,
+            )
+
+    report = rt.harvester().run(
+        retry_failed=retry_failed, source=source, limit=limit, progress=progress
+    )
+    _report(rt, quiet, report.failures, "FAILED", report.summary())
 
 
 @main.command(help="Serve the web UI and JSON API (development server).")
@@ -138,6 +220,7 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--institute", multiple=True)
 @click.option("--region", multiple=True)
 @click.option("--doc-type", "doc_type", multiple=True)
+@click.option("--author", multiple=True)
 @click.option("--year-from", type=int)
 @click.option("--year-to", type=int)
 @click.option("--sort", default="relevance")
@@ -145,7 +228,7 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--size", default=10, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 def search(
-    query, institute, region, doc_type, year_from, year_to, sort, page, size, as_json
+    query, institute, region, doc_type, author, year_from, year_to, sort, page, size, as_json
 ) -> None:
     from policykb.query import QuerySyntaxError
     from policykb.service import RequestError, parse_request
@@ -156,6 +239,7 @@ def search(
         "institute": list(institute),
         "region": list(region),
         "doc_type": list(doc_type),
+        "author": list(author),
         "year_from": [str(year_from)] if year_from else [],
         "year_to": [str(year_to)] if year_to else [],
         "sort": [sort],
@@ -175,7 +259,10 @@ def search(
     click.echo(f"{result.total}건 ({result.took_ms:.1f} ms)")
     for n, hit in enumerate(result.hits, start=result.size * (result.page - 1) + 1):
         snippet = html.unescape(re.sub(r"</?mark>", "*", hit.snippet))
-        click.echo(f"{n:3}. {hit.title}  [{hit.institute} · {hit.doc_type} · {hit.date or '-'}]")
+        mark = "" if hit.has_original else "  (원문 없음)"
+        click.echo(
+            f"{n:3}. {hit.title}  [{hit.institute} · {hit.doc_type} · {hit.date or '-'}]{mark}"
+        )
         click.echo(f"     {snippet}" + (f"  (p.{hit.page})" if hit.page else ""))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DOC_TYPES: tuple[str, ...] = (
     "보도자료",
@@ -18,7 +18,9 @@ DOC_TYPES: tuple[str, ...] = (
 )
 UNKNOWN_PUBLISHER = "미상"
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
-FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year", "publisher")
+FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year", "publisher", "author")
+# Facets with many values show only their most frequent ones.
+FACET_SIZES: dict[str, int] = {"author": 30}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,13 @@ class Document:
         """True for a passage on a page read by OCR."""
         return page is not None and page in self.ocr_pages
 
+    author_tokens: list[Token] = field(default_factory=list)  # the analyzed author names
+
+    @property
+    def has_original(self) -> bool:
+        """False for a catalogue record whose file (원문) has not arrived."""
+        return self.source_path is not None
+
     @property
     def year(self) -> int | None:
         return int(self.date[:4]) if self.date else None
@@ -94,22 +103,22 @@ class Filters:
     year_from: int | None = None
     year_to: int | None = None
     publishers: tuple[str, ...] = ()  # issuing bodies (발행기관), "미상" included
+    authors: tuple[str, ...] = ()
 
     def without(self, facet: str) -> Filters:
         """These filters minus the one on ``facet`` (for counting that facet)."""
-        p = self.publishers
         if facet == "institute":
-            return Filters((), self.regions, self.doc_types, self.year_from, self.year_to, p)
+            return replace(self, institutes=())
         if facet == "region":
-            return Filters(self.institutes, (), self.doc_types, self.year_from, self.year_to, p)
+            return replace(self, regions=())
         if facet == "doc_type":
-            return Filters(self.institutes, self.regions, (), self.year_from, self.year_to, p)
+            return replace(self, doc_types=())
         if facet == "year":
-            return Filters(self.institutes, self.regions, self.doc_types, None, None, p)
+            return replace(self, year_from=None, year_to=None)
+        if facet == "author":
+            return replace(self, authors=())
         if facet == "publisher":
-            return Filters(
-                self.institutes, self.regions, self.doc_types, self.year_from, self.year_to
-            )
+            return replace(self, publishers=())
         raise ValueError(facet)
 
 
@@ -167,6 +176,9 @@ class Hit:
     publisher: str = UNKNOWN_PUBLISHER
     pages: list[int] = field(default_factory=list)  # every page where the query matches
     matched_passages: int = 0
+    authors: list[str] = field(default_factory=list)
+    url: str | None = None
+    has_original: bool = True
 
     @property
     def snippet_text(self) -> str:
@@ -190,6 +202,9 @@ class Hit:
             "matched_passages": self.matched_passages,
             "score": round(self.score, 4),
             "publisher": self.publisher,
+            "authors": self.authors,
+            "url": self.url,
+            "has_original": self.has_original,
         }
 
 

@@ -28,6 +28,7 @@ class Runtime:
     @cached_property
     def backend(self) -> SearchBackend:
         backend = open_backend(self.settings)
+        backend.check_schema()
         if backend.needs_rebuild:
             backend.rebuild(
                 self.store.iter_documents(canonical_only=True), self.store.count_documents()
@@ -125,6 +126,24 @@ class Runtime:
             on_change=self.rebuild_suggestions,
         )
 
+    def harvester(self, **overrides):
+        from ingest.harvest import Harvester
+
+        s = self.settings
+
+        def ingest(files):
+            return self.ingester().run(files)
+
+        params = dict(
+            rate=s.harvest_rate,
+            concurrency=s.harvest_concurrency,
+            timeout=s.harvest_timeout,
+            retries=s.harvest_retries,
+            max_bytes=s.max_file_mb * 1024 * 1024,
+        )
+        params.update(overrides)
+        return Harvester(self.store, s.data_dir / "harvest", ingest, **params)
+
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
         """Re-analyze documents analyzed by another analyzer version (from the stored text,
         not the files), then build a new index generation and switch to it."""
@@ -163,6 +182,9 @@ class Runtime:
             Token(t.term, t.start, t.end, t.position, t.joined)
             for t in self.analyzer.analyze(doc.title)
         ]
+        from ingest.build import analyze_authors
+
+        doc.author_tokens = analyze_authors(self.analyzer, doc.authors)
         with self.store.connect() as con:
             self.store.put_document(doc, self.analyzer.identity, con)
             con.execute(

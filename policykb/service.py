@@ -85,6 +85,7 @@ class SearchRequest:
     match: str = "auto"
     notices: tuple[str, ...] = field(default=())
     publishers: tuple[str, ...] = ()  # issuing bodies (발행기관) as shown, "미상" included
+    authors: tuple[str, ...] = ()
 
     @property
     def offset(self) -> int:
@@ -104,6 +105,7 @@ class SearchRequest:
             "size": self.size,
             "match": self.match,
             "publisher": list(self.publishers),
+            "author": list(self.authors),
         }
         values.update(changes)
         out: list[tuple[str, str]] = []
@@ -195,6 +197,7 @@ def parse_request(
                 f"발행기관 이름이 너무 깁니다 ({len(p)}자, 최대 {MAX_PUBLISHER_LENGTH}자).",
                 "publisher",
             )
+    authors = [raw.strip() for raw in args.get("author") or [] if raw and raw.strip()]
     return SearchRequest(
         q,
         tuple(dict.fromkeys(institutes)),
@@ -207,6 +210,7 @@ def parse_request(
         size,
         match,
         publishers=tuple(dict.fromkeys(publishers)),
+        authors=tuple(dict.fromkeys(authors)),
     )
 
 
@@ -290,6 +294,9 @@ class SearchService:
                     doc.publisher,
                     [p for p, _n in where.pages] if where else [],
                     where.matched if where else 0,
+                    authors=doc.authors,
+                    url=doc.url,
+                    has_original=doc.has_original,
                 )
             )
         return SearchResult(
@@ -335,6 +342,7 @@ class SearchService:
             year_from,
             year_to,
             tuple(dict.fromkeys([*req.publishers, *qf.publishers])),
+            tuple(req.authors),
         )
 
     def _facet_values(
@@ -346,6 +354,7 @@ class SearchService:
             "doc_type": set(filters.doc_types),
             "year": set(),
             "publisher": set(filters.publishers),
+            "author": set(filters.authors),
         }
         out: dict[str, list[FacetValue]] = {}
         for facet in FACETS:

@@ -155,6 +155,18 @@ SETTINGS: tuple[Setting, ...] = (
         "under the data directory's ocr-cache/ by file hash and OCR settings); 'off' never.",
         _ocr_mode,
     ),
+    Setting("oai_repository_name", "policykb 정책연구 포털", "OAI-PMH repositoryName (Identify)."),
+    Setting("oai_admin_email", "oai-admin@policykb.invalid", "OAI-PMH adminEmail (Identify)."),
+    Setting("oai_page_size", 100, "Records per OAI-PMH list response.", _positive_int),
+    Setting(
+        "harvest_rate",
+        "1.0",
+        "Harvest: requests per second to one host (robots.txt Crawl-delay can lower it).",
+        float,
+    ),
+    Setting("harvest_concurrency", 4, "Harvest: downloads at once (all hosts).", _positive_int),
+    Setting("harvest_timeout", 30, "Harvest: seconds before a silent server fails.", _positive_int),
+    Setting("harvest_retries", 3, "Harvest: tries per URL on timeouts and 5xx.", _positive_int),
 )
 
 
@@ -181,6 +193,13 @@ class Settings:
     session_idle_minutes: int
     session_max_hours: int
     saved_search_limit: int
+    oai_repository_name: str
+    oai_admin_email: str
+    oai_page_size: int
+    harvest_rate: float
+    harvest_concurrency: int
+    harvest_timeout: int
+    harvest_retries: int
     ocr: str = "auto"
 
     @property

@@ -7,14 +7,17 @@ The search index can always be rebuilt from here; the store is never rebuilt fro
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus import institutes as registry
 from policykb.models import UNKNOWN_PUBLISHER, Document, Passage, Token
 
 SCHEMA = """
@@ -52,6 +55,20 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Deleted documents, for OAI-PMH harvesters (deletedRecord = persistent).
+CREATE TABLE IF NOT EXISTS deleted_documents (
+    id TEXT PRIMARY KEY,
+    institute TEXT,
+    regions TEXT,
+    deleted_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deleted_documents_at ON deleted_documents(deleted_at, id);
+-- Institutes named by catalogues that the shipped registry does not know (non-members).
+CREATE TABLE IF NOT EXISTS registered_institutes (
+    name TEXT PRIMARY KEY,
+    regions TEXT NOT NULL,
+    kind TEXT NOT NULL
+);
 """
 
 # Columns added after the first release: (table, column, declaration). Added in place
@@ -66,6 +83,8 @@ MIGRATIONS = (
     ("documents", "canonical_id", "TEXT"),
     ("documents", "publisher", "TEXT NOT NULL DEFAULT '미상'"),
     ("documents", "ocr", "TEXT"),  # JSON {"confidence": mean, "pages": [..]} of OCR text
+    ("documents", "author_tokens", "TEXT NOT NULL DEFAULT '[]'"),
+    ("documents", "match_key", "TEXT"),
 )
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash)",
@@ -73,6 +92,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS files_doc ON files(doc_id)",
     # Windows of a long document by page (document page, page navigator).
     "CREATE INDEX IF NOT EXISTS passages_page ON passages(doc_id, page, seq)",
+    "CREATE INDEX IF NOT EXISTS documents_url ON documents(url)",
+    "CREATE INDEX IF NOT EXISTS documents_match_key ON documents(match_key)",
+    "CREATE INDEX IF NOT EXISTS documents_updated ON documents(updated_at, id)",
 )
 
 
@@ -86,6 +108,23 @@ class FileRecord:
     error: str | None
     analyzer_id: str | None
     updated_at: float
+
+
+_TITLE_NOISE_RE = re.compile(r"[\W_]+")
+
+
+def normalize_title(title: str) -> str:
+    """A title reduced for matching: NFKC, lower case, no spaces or punctuation."""
+    return _TITLE_NOISE_RE.sub("", unicodedata.normalize("NFKC", title or "").lower())
+
+
+def match_key(institute: str | None, year: int | None, title: str | None) -> str | None:
+    """institute|year|normalized title: how a file is recognized as a catalogue record's
+    original when their URLs differ."""
+    norm = normalize_title(title or "")
+    if not norm or not institute or institute == "미상" or year is None:
+        return None
+    return f"{institute}|{year}|{norm}"
 
 
 def _tokens_to_json(tokens: list[Token]) -> str:
@@ -120,8 +159,26 @@ class DocumentStore:
             for table, column, decl in MIGRATIONS:
                 if column not in have:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            if "match_key" not in have:
+                rows = con.execute("SELECT id, institute, date, title FROM documents").fetchall()
+                con.executemany(
+                    "UPDATE documents SET match_key = ? WHERE id = ?",
+                    [(match_key(r[1], int(r[2][:4]) if r[2] else None, r[3]), r[0]) for r in rows],
+                )
             for sql in INDEXES:
                 con.execute(sql)
+            for name, regions, kind in con.execute(
+                "SELECT name, regions, kind FROM registered_institutes"
+            ).fetchall():
+                registry.register(name, tuple(json.loads(regions)), kind)
+
+    def save_institute(self, inst: registry.Institute) -> None:
+        """Remember an institute registered at run time (every process loads it on open)."""
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO registered_institutes (name, regions, kind) VALUES (?,?,?)",
+                (inst.name, json.dumps(list(inst.regions), ensure_ascii=False), inst.kind),
+            )
 
     def _conn(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -158,7 +215,8 @@ class DocumentStore:
             """INSERT OR REPLACE INTO documents (id, title, institute, institute_published,
                regions, doc_type, date, url, source_path, page_count, title_tokens,
                analyzer_id, updated_at, department, authors, contacts, places, content_hash,
-               simhash, canonical_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+               simhash, canonical_id, author_tokens, match_key)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 doc.id,
                 doc.title,
@@ -180,6 +238,8 @@ class DocumentStore:
                 doc.content_hash,
                 doc.simhash,
                 doc.canonical_id,
+                _tokens_to_json(doc.author_tokens),
+                match_key(doc.institute, doc.year, doc.title),
             ),
         )
         con.execute(
@@ -192,12 +252,22 @@ class DocumentStore:
                 doc.id,
             ),
         )
+        con.execute("DELETE FROM deleted_documents WHERE id = ?", (doc.id,))
         con.executemany(
             "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
             [(doc.id, p.seq, p.page, p.text, _tokens_to_json(p.tokens)) for p in doc.passages],
         )
 
     def delete_document(self, doc_id: str, con: sqlite3.Connection) -> None:
+        row = con.execute(
+            "SELECT institute, regions FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+        if row is not None:
+            con.execute(
+                "INSERT OR REPLACE INTO deleted_documents (id, institute, regions, deleted_at) "
+                "VALUES (?,?,?,?)",
+                (doc_id, row[0], row[1], time.time()),
+            )
         con.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
         con.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
@@ -232,6 +302,7 @@ class DocumentStore:
             content_hash=row["content_hash"],
             simhash=row["simhash"],
             canonical_id=row["canonical_id"],
+            author_tokens=_tokens_from_json(row["author_tokens"] or "[]"),
         )
 
     def get_document(self, doc_id: str, with_passages: bool = True) -> Document | None:

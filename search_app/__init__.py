@@ -37,13 +37,14 @@ def create_app(
     app.json.sort_keys = False
     app.extensions["policykb"] = Runtime(settings)
 
-    from search_app.views import admin, analyst, api, ui
+    from search_app.views import admin, analyst, api, oai, ui
     from search_app.views.csrf import csrf_token
 
     app.register_blueprint(ui.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(analyst.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(oai.bp)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["timestamp"] = lambda t: time.strftime(
         "%Y-%m-%d %H:%M:%S", time.gmtime(t)

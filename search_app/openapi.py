@@ -57,6 +57,7 @@ SEARCH_PARAMS = [
         "발행기관 (repeat for OR; 미상 for documents without one)",
         repeat=True,
     ),
+    _param("author", _STR, "저자 (repeat for OR)", repeat=True),
     _param("year_from", {"type": "integer", "minimum": 1900, "maximum": 2100}, "시작 연도"),
     _param(
         "year_to",
@@ -128,6 +129,12 @@ SCHEMAS = {
                         },
                         "score": {"type": "number"},
                         "publisher": _STR,
+                        "authors": {"type": "array", "items": _STR},
+                        "url": _NSTR,
+                        "has_original": {
+                            "type": "boolean",
+                            "description": "false: 원문 없음 (catalogue record only)",
+                        },
                     },
                 },
             },
@@ -135,7 +142,8 @@ SCHEMAS = {
                 "type": "object",
                 "required": ["institute", "region", "doc_type", "year"],
                 "properties": {
-                    k: _FACET for k in ("institute", "region", "doc_type", "year", "publisher")
+                    k: _FACET
+                    for k in ("institute", "region", "doc_type", "year", "publisher", "author")
                 },
             },
         },
@@ -164,6 +172,7 @@ SCHEMAS = {
                 },
             },
             "authors": {"type": "array", "items": _STR},
+            "has_original": {"type": "boolean"},
             "contacts": {"type": "array", "items": _STR},
             "places": {"type": "array", "items": _STR},
             "copies": {"type": "array", "items": {"type": "object"}},

@@ -26,7 +26,7 @@ def test_search_contract(client):
         }
         assert isinstance(hit["regions"], list)
         assert "<mark>" in hit["snippet"]
-    assert set(body["facets"]) == {"institute", "region", "doc_type", "year", "publisher"}
+    assert set(body["facets"]) == {"institute", "region", "doc_type", "year", "publisher", "author"}
     for values in body["facets"].values():
         assert all(set(v) == {"value", "count"} for v in values)
 

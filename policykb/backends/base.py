@@ -20,6 +20,7 @@ PHRASE_BOOST = 2.0  # the whole run of words as an exact phrase
 PAIR_BOOST = 0.5  # each pair of neighbouring words within PAIR_SLOP positions (proximity)
 PAIR_SLOP = 3
 BIGRAM_BOOST = 0.8  # the character-bigram fallback field
+AUTHOR_BOOST = 1.0  # author names (catalogue records, report covers' 연구책임자/연구진)
 
 
 def proximity_pairs(parts: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -40,6 +41,7 @@ TERM_FIELDS: tuple[tuple[str, float], ...] = (
     ("title_joined", TITLE_BOOST),
     ("body", 1.0),
     ("body_joined", 1.0),
+    ("authors", AUTHOR_BOOST),
 )
 
 
@@ -225,6 +227,9 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def info(self) -> dict: ...
+
+    def check_schema(self) -> None:  # noqa: B027 - optional hook
+        """Set :attr:`needs_rebuild` when the live index was made by an older schema."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

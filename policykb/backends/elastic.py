@@ -48,6 +48,7 @@ from policykb.backends.base import (
     split_joined,
 )
 from policykb.models import (
+    FACET_SIZES,
     FACETS,
     UNKNOWN_PUBLISHER,
     BackendHit,
@@ -59,19 +60,14 @@ from policykb.models import (
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 5  # 4: publisher; 5: passage entries in a second index (alias <alias>-passages)
+SCHEMA_VERSION = 6  # 4: publisher; 5: passage entries (alias <alias>-passages); 6: authors
 FACET_FIELDS = {
     "institute": "institute",
     "region": "regions",
     "doc_type": "doc_type",
     "year": "year",
     "publisher": "publisher",
-}
-FILTER_FIELDS = {
-    "institute": "institute",
-    "region": "regions",
-    "doc_type": "doc_type",
-    "publisher": "publisher",
+    "author": "author",
 }
 BULK_CHUNK = 1000  # measured best of 200/500/1000 (bench/README.md, Indexing)
 SUPPORTED_MAJOR = (8,)
@@ -131,6 +127,8 @@ def mapping() -> dict:
             "regions": {"type": "keyword"},
             "doc_type": {"type": "keyword"},
             "publisher": {"type": "keyword"},
+            "authors": text,
+            "author": {"type": "keyword"},
             "year": {"type": "integer"},
             "datenum": {"type": "integer"},
         },
@@ -203,6 +201,8 @@ def to_source(doc: Document) -> dict:
         "regions": doc.regions,
         "doc_type": doc.doc_type,
         "publisher": doc.publisher or UNKNOWN_PUBLISHER,
+        "authors": " ".join(t.term for t in doc.author_tokens if not t.joined),
+        "author": doc.authors,
         "year": doc.year,
         "datenum": date_number(doc.date),
     }
@@ -308,6 +308,8 @@ def filters_to_es(f: Filters) -> list[dict]:
         out.append({"terms": {"doc_type": list(f.doc_types)}})
     if f.publishers:
         out.append({"terms": {"publisher": list(f.publishers)}})
+    if f.authors:
+        out.append({"terms": {"author": list(f.authors)}})
     if f.year_from is not None or f.year_to is not None:
         rng = {}
         if f.year_from is not None:
@@ -345,7 +347,8 @@ def search_body(
         aggs = {}
         for facet in FACETS:
             other = filters_to_es(filters.without(facet))
-            terms = {"terms": {"field": FACET_FIELDS[facet], "size": 1000}}
+            size = FACET_SIZES.get(facet, 1000)
+            terms = {"terms": {"field": FACET_FIELDS[facet], "size": size}}
             aggs[facet] = {
                 "filter": {"bool": {"filter": other}} if other else {"match_all": {}},
                 "aggs": {"values": terms},
@@ -511,6 +514,31 @@ class ElasticBackend(SearchBackend):
                 ],
             )
         self._ready = True
+
+    def check_schema(self) -> None:
+        """An index of an older schema (e.g. without the author fields) is replaced by an
+        empty one of this schema, and the caller refills it from the store."""
+        try:
+            indices = self.physical_indices()
+            if not indices:
+                return
+            res = self.es.indices.get_mapping(index=self.alias)
+        except (BackendError, ApiError, ESConnectionError, TransportError):
+            return  # unreachable now: searches will report it
+        body = res.body if hasattr(res, "body") else res
+        versions = {
+            (m.get("mappings", {}).get("_meta") or {}).get("policykb_schema") for m in body.values()
+        }
+        if versions == {SCHEMA_VERSION}:
+            return
+        name = self._new_index_name()
+        self._create_index(name)
+        actions = [{"remove": {"index": o, "alias": self.alias}} for o in indices]
+        actions.append({"add": {"index": name, "alias": self.alias, "is_write_index": True}})
+        self._call(self.es.indices.update_aliases, actions=actions)
+        for o in indices:
+            self._call(self.es.indices.delete, index=o, ignore_unavailable=True)
+        self.needs_rebuild = True
 
     # ------------------------------------------------------------------ writing
     def _actions(self, docs: Iterable[Document], index: str, passage_index: str) -> Iterator[dict]:

@@ -48,6 +48,7 @@ from policykb.backends.base import (
 )
 from policykb.errors import storage_error
 from policykb.models import (
+    FACET_SIZES,
     FACETS,
     UNKNOWN_PUBLISHER,
     BackendHit,
@@ -60,7 +61,9 @@ from policykb.models import (
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 5  # 4: publisher; 5: passage entries (a second index in each generation)
+SCHEMA_VERSION = (
+    6  # 4: publisher; 5: passage entries (a second index in each generation); 6: authors
+)
 PASSAGES_DIR = "passages"
 WRITER_HEAP = 64_000_000
 FACET_FIELDS = {
@@ -69,19 +72,21 @@ FACET_FIELDS = {
     "doc_type": "doc_type",
     "year": "year",
     "publisher": "publisher",
+    "author": "author",
 }
 
 
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
-    for name in ("title", "title_joined", "body", "body_joined"):
+    for name in ("title", "title_joined", "body", "body_joined", "authors"):
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("body_bigram", tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field("institute", fast=True, tokenizer_name="raw")
     sb.add_text_field("regions", fast=True, tokenizer_name="raw")
     sb.add_text_field("doc_type", fast=True, tokenizer_name="raw")
     sb.add_text_field("publisher", fast=True, tokenizer_name="raw")
+    sb.add_text_field("author", fast=True, tokenizer_name="raw")
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_integer_field("datenum", indexed=True, fast=True)
     return sb.build()
@@ -198,6 +203,7 @@ class EmbeddedBackend(SearchBackend):
             ("title_joined", title_joined),
             ("body", body),
             ("body_joined", body_joined),
+            ("authors", [t for t in doc.author_tokens if not t.joined]),
         ):
             if tokens:
                 d.add_pre_tokenized_text(name, _pretokenized(tokens))
@@ -214,6 +220,8 @@ class EmbeddedBackend(SearchBackend):
             d.add_text("regions", r)
         d.add_text("doc_type", doc.doc_type)
         d.add_text("publisher", doc.publisher or UNKNOWN_PUBLISHER)
+        for a in doc.authors:
+            d.add_text("author", a)
         if doc.year is not None:
             d.add_integer("year", doc.year)
         d.add_integer("datenum", date_number(doc.date))
@@ -425,6 +433,8 @@ class EmbeddedBackend(SearchBackend):
             out.append(Query.term_set_query(self.schema, "doc_type", list(f.doc_types)))
         if f.publishers:
             out.append(Query.term_set_query(self.schema, "publisher", list(f.publishers)))
+        if f.authors:
+            out.append(Query.term_set_query(self.schema, "author", list(f.authors)))
         if f.year_from is not None or f.year_to is not None:
             out.append(
                 Query.range_query(
@@ -469,7 +479,10 @@ class EmbeddedBackend(SearchBackend):
             groups.setdefault(filters.without(facet), []).append(facet)
         out: dict[str, dict[str, int]] = {}
         for f, names in groups.items():
-            aggs = {n: {"terms": {"field": FACET_FIELDS[n], "size": 10000}} for n in names}
+            aggs = {
+                n: {"terms": {"field": FACET_FIELDS[n], "size": FACET_SIZES.get(n, 10000)}}
+                for n in names
+            }
             result = searcher.aggregate(self._with_filters(base, f), aggs)
             for n in names:
                 out[n] = {str(b["key"]): int(b["doc_count"]) for b in result[n]["buckets"]}

@@ -141,6 +141,8 @@ def dashboard():
         job=rt.jobs.latest("reindex"),
         ingest_job=rt.jobs.latest("ingest"),
         roots=_ingest_roots(),
+        harvest_failures=rt.harvester().failures()[:500],
+        harvest_job=rt.jobs.latest("harvest"),
     )
 
 
@@ -152,6 +154,7 @@ def api_stats():
     data["failed_files"] = [
         {"path": f.path, "error": f.error} for f in rt.store.list_files("failed")
     ]
+    data["harvest_failures"] = rt.harvester().failures()
     return jsonify(data)
 
 
@@ -237,6 +240,27 @@ def retry_failed():
     _audit("retry_failed", folders=paths)
     if paths:
         _start_ingest([Path(p) for p in paths], retry_failed=True)
+    return redirect(url_for("admin.dashboard"))
+
+
+@bp.post("/harvest/retry")
+@admin_required
+def harvest_retry():
+    """Harvest again the catalogue records whose original could not be fetched."""
+    rt = runtime()
+    count = len(rt.harvester().failures())
+    _audit("harvest_retry", records=count)
+
+    def work(job):
+        def progress(report, total):
+            job.done, job.total = report.fetched + report.unchanged + report.failed, total
+
+        return rt.harvester().run(retry_failed=True, progress=progress).summary()
+
+    try:
+        rt.jobs.start("harvest", g.admin, work)
+    except RuntimeError:
+        abort(409, description="이미 원문 수집(harvest) 작업이 진행 중입니다.")
     return redirect(url_for("admin.dashboard"))
 
 

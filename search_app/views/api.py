@@ -100,6 +100,7 @@ def document(doc_id: str):
             if doc.ocr_pages
             else None,
             "authors": doc.authors,
+            "has_original": doc.has_original,
             "contacts": doc.contacts,
             "places": doc.places,
             "copies": [

@@ -23,12 +23,14 @@ FACET_LABELS = {
     "doc_type": "문서 유형",
     "year": "연도",
     "publisher": "발행기관",
+    "author": "저자",
 }
 _FACET_ATTRS = {
     "institute": "institutes",
     "region": "regions",
     "doc_type": "doc_types",
     "publisher": "publishers",
+    "author": "authors",
 }
 SUGGESTION_LINKS = 6  # suggested queries listed under the results (the no-JavaScript box)
 SORT_LABELS = {"relevance": "관련도순", "newest": "최신순", "oldest": "오래된순"}
@@ -81,6 +83,7 @@ def search():
         "region": "region",
         "doc_type": "doc_type",
         "publisher": "publisher",
+        "author": "author",
     }
     for facet, values in result.facets.items():
         links = []
@@ -109,6 +112,8 @@ def search():
         chips.append(("유형", name, _url(req, doc_type=_toggle(req.doc_types, name), page=1)))
     for name in req.publishers:
         chips.append(("발행기관", name, _url(req, publisher=_toggle(req.publishers, name), page=1)))
+    for name in req.authors:
+        chips.append(("저자", name, _url(req, author=_toggle(req.authors, name), page=1)))
     if req.year_from or req.year_to:
         label = f"{req.year_from or ''}–{req.year_to or ''}"
         chips.append(("연도", label, _url(req, year_from=None, year_to=None, page=1)))

@@ -1,0 +1,525 @@
+"""Catalogue import: bibliographic records (title, authors, year, institute, URL) from the
+institutes' publication lists become metadata-only documents (원문 없음), searchable and
+faceted like any document, until their original file arrives and joins them.
+
+Input formats (see README, "Catalogue"):
+
+- the ri-portal JSON as it is: a JSON array of objects with ``id``, ``year``, ``title``,
+  ``authors`` (a list or a comma-separated string), ``institute``, ``url``, ``dept``;
+- a generic JSON Lines (``.jsonl``) or CSV (``.csv``) file with the columns ``title``,
+  ``authors`` (``;`` or ``,`` separated in CSV), ``year`` or ``date``, ``institute``,
+  ``doc_type``, ``url``, ``id``.
+
+Every record has a stable key, ``source:institute:id`` (or ``source:url:URL`` without an
+id), so importing the same file again changes nothing, a changed record is updated in
+place, and ``--sync`` removes the records of that source that are no longer listed. A bad
+record is reported with its reason and skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from analyzers import Analyzer
+from corpus import institutes as registry
+from ingest.build import analyze_authors
+from ingest.dates import normalize_date
+from ingest.metadata import safe_url
+from policykb.backends import SearchBackend
+from policykb.models import DOC_TYPES, Document, Token
+from policykb.store import DocumentStore, match_key
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalogue_records (
+    key TEXT PRIMARY KEY,          -- source:institute:id or source:url:URL
+    source TEXT NOT NULL,
+    doc_id TEXT NOT NULL,          -- its own metadata-only document, or its original's
+    record TEXT NOT NULL,          -- the normalized record (JSON)
+    fingerprint TEXT NOT NULL,
+    url TEXT,
+    match_key TEXT,
+    indexed INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS catalogue_source ON catalogue_records(source);
+CREATE INDEX IF NOT EXISTS catalogue_doc ON catalogue_records(doc_id);
+CREATE INDEX IF NOT EXISTS catalogue_url ON catalogue_records(url);
+CREATE INDEX IF NOT EXISTS catalogue_match ON catalogue_records(match_key);
+"""
+
+BATCH = 500
+DEFAULT_DOC_TYPE = "연구보고서"  # institutes' publication lists are lists of reports
+DOC_TYPE_ALIASES = {
+    "보고서": "연구보고서",
+    "기본연구": "연구보고서",
+    "정책연구": "연구보고서",
+    "수시연구": "연구보고서",
+    "이슈리포트": "정책브리프",
+    "브리프": "정책브리프",
+    "세미나": "세미나자료",
+    "토론회": "세미나자료",
+    "보도": "보도자료",
+}
+_YEAR_RE = re.compile(r"^\s*(\d{4})\s*(?:년)?\s*$")
+_ET_AL_RE = re.compile(r"\s*(?:외\s*\d*\s*인?|et al\.?)\s*$")
+
+
+class RecordError(ValueError):
+    """A record that cannot be imported; the message (Korean) says why."""
+
+
+@dataclass(slots=True)
+class CatalogueRecord:
+    key: str
+    source: str
+    source_id: str | None
+    title: str
+    authors: list[str]
+    year: int | None
+    date: str | None
+    institute: str  # canonical name
+    institute_published: str
+    regions: list[str]
+    doc_type: str
+    url: str | None
+    department: str | None = None
+
+    def fingerprint(self) -> str:
+        raw = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    @property
+    def doc_id(self) -> str:
+        return "c" + hashlib.sha256(self.key.encode()).hexdigest()[:15]
+
+    @property
+    def match_key(self) -> str | None:
+        return match_key(self.institute, self.year, self.title)
+
+
+@dataclass
+class CatalogueReport:
+    seen: int = 0
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    removed: int = 0
+    attached: int = 0  # records that joined a document already holding their original
+    rejections: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
+    started: float = field(default_factory=time.monotonic)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"records {self.seen}: imported {self.imported}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, rejected {self.rejected}, removed {self.removed}"
+            f" ({self.attached} joined their originals; {self.seconds:.1f}s)"
+        )
+
+    def progress_line(self, total: int) -> str:
+        rate = self.seen / max(1e-6, time.monotonic() - self.started)
+        return (
+            f"{self.seen}/{total} records, imported {self.imported}, updated {self.updated}, "
+            f"rejected {self.rejected}, {rate:.0f} records/s"
+        )
+
+
+# ------------------------------------------------------------------------ reading
+def read_raw(path: Path) -> Iterator[tuple[str, object]]:
+    """(location, raw record) pairs of a catalogue file; a line that is not JSON yields
+    the RecordError as its record."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            for n, row in enumerate(csv.DictReader(fh), start=2):
+                yield f"{path.name}:{n}", row
+        return
+    if suffix in (".jsonl", ".ndjson"):
+        with path.open(encoding="utf-8-sig") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield f"{path.name}:{n}", json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield f"{path.name}:{n}", RecordError(f"JSON 형식 오류: {exc.msg}")
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{path.name}: JSON 형식 오류 ({exc.msg}, {exc.lineno}행)") from exc
+    if isinstance(data, dict):
+        data = data.get("records") or data.get("reports") or data.get("items")
+    if not isinstance(data, list):
+        raise RecordError(f"{path.name}: 레코드 배열(JSON array)이 아닙니다.")
+    for i, raw in enumerate(data):
+        yield f"{path.name}#{i}", raw
+
+
+def load_institute_regions(path: Path | None) -> dict[str, tuple[str, ...]]:
+    """name -> regions from an ``institutes.json`` (ri-portal: name, region, url)."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, dict) and item.get("name"):
+            parts = re.split(r"[·,/\s]+", str(item.get("region") or ""))
+            regions = tuple(r for r in (registry.canonical_region(p) for p in parts if p) if r)
+            out[str(item["name"]).strip()] = regions
+    return out
+
+
+def split_authors(raw: object) -> list[str]:
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else re.split(r"[;,·]|\s{2,}", str(raw))
+    out: list[str] = []
+    for item in items:
+        name = _ET_AL_RE.sub("", " ".join(str(item or "").split())).strip()
+        if name and len(name) <= 60 and name not in out:
+            out.append(name)
+    return out
+
+
+def _text(raw: dict, name: str) -> str:
+    value = raw.get(name)
+    return "" if value is None else " ".join(str(value).split())
+
+
+def normalize_record(
+    raw: object,
+    source: str,
+    regions_of: dict[str, tuple[str, ...]],
+    on_register: Callable[[registry.Institute], None] | None = None,
+) -> CatalogueRecord:
+    """A raw record (ri-portal or generic) checked and normalized; raises RecordError."""
+    if isinstance(raw, RecordError):
+        raise raw
+    if not isinstance(raw, dict):
+        raise RecordError("레코드가 객체(JSON object)가 아닙니다.")
+    title = _text(raw, "title")
+    if not title:
+        raise RecordError("제목(title)이 없습니다.")
+    if len(title) > 1000:
+        raise RecordError(f"제목이 너무 깁니다 ({len(title)}자).")
+    year: int | None = None
+    date: str | None = None
+    raw_date, raw_year = _text(raw, "date"), raw.get("year")
+    if raw_date:
+        date = normalize_date(raw_date)
+        if date is None:
+            raise RecordError(f"날짜(date) 형식이 잘못되었습니다: {raw_date!r}")
+        year = int(date[:4])
+    elif raw_year not in (None, ""):
+        m = _YEAR_RE.match(str(raw_year))
+        if not m or not 1900 <= int(m.group(1)) <= 2100:
+            raise RecordError(f"연도(year) 형식이 잘못되었습니다: {raw_year!r}")
+        year = int(m.group(1))
+        date = f"{year}-01-01"
+    published = _text(raw, "institute")
+    inst = registry.lookup(published) if published else None
+    if inst is None and published:
+        regions = regions_of.get(published, ())
+        inst = registry.register(published, regions, "provincial" if regions else "national")
+        if on_register:
+            on_register(inst)
+    doc_type = _text(raw, "doc_type")
+    if doc_type and doc_type not in DOC_TYPES:
+        doc_type = DOC_TYPE_ALIASES.get(doc_type.replace(" ", ""), "기타")
+    source_id = _text(raw, "id") or None
+    url = safe_url(_text(raw, "url"))
+    if source_id:
+        key = f"{source}:{published}:{source_id}"
+    elif url:
+        key = f"{source}:url:{url}"
+    else:
+        raise RecordError("id도 url도 없어 레코드를 식별할 수 없습니다.")
+    return CatalogueRecord(
+        key=key,
+        source=source,
+        source_id=source_id,
+        title=title,
+        authors=split_authors(raw.get("authors")),
+        year=year,
+        date=date,
+        institute=inst.name if inst else "미상",
+        institute_published=published or "미상",
+        regions=list(inst.regions) if inst else [],
+        doc_type=doc_type or DEFAULT_DOC_TYPE,
+        url=url,
+        department=_text(raw, "dept") or _text(raw, "department") or None,
+    )
+
+
+# ------------------------------------------------------------------------ joining
+def _first_match(con: sqlite3.Connection, sql: str, url: str | None, key: str | None):
+    """The first id ``sql`` (with a ``{column}`` slot) finds by URL, else by match key."""
+    for column, value in (("url", url), ("match_key", key)):
+        if value:
+            row = con.execute(sql.format(column=column), (value,)).fetchone()
+            if row:
+                return row[0]
+    return None
+
+
+def find_record_doc(con: sqlite3.Connection, url: str | None, key: str | None) -> str | None:
+    """The document id of the catalogue record a file is the original of: same URL, else
+    same institute + year + normalized title."""
+    sql = "SELECT doc_id FROM catalogue_records WHERE {column} = ? ORDER BY key LIMIT 1"
+    return _first_match(con, sql, url, key)
+
+
+def merge_record(doc: Document, rec: CatalogueRecord, analyzer: Analyzer) -> None:
+    """Bibliographic fields of ``rec`` onto ``doc`` (an original joining its record): the
+    catalogue's title, institute and authors win; the file's date wins when it is more
+    precise."""
+    doc.title = rec.title
+    doc.institute = rec.institute
+    doc.institute_published = doc.institute_published or rec.institute_published
+    doc.regions = list(rec.regions) or doc.regions
+    doc.doc_type = rec.doc_type if doc.doc_type == "기타" else doc.doc_type
+    if not doc.date or (rec.year is not None and doc.year != rec.year):
+        doc.date = rec.date
+    doc.url = rec.url or doc.url
+    doc.department = doc.department or rec.department
+    authors = list(dict.fromkeys([*rec.authors, *doc.authors]))
+    if authors != doc.authors:
+        doc.authors = authors
+    doc.title_tokens = _tokens(analyzer.analyze(doc.title))
+    doc.author_tokens = analyze_authors(analyzer, doc.authors)
+
+
+def record_of_doc(con: sqlite3.Connection, doc_id: str) -> CatalogueRecord | None:
+    row = con.execute(
+        "SELECT record FROM catalogue_records WHERE doc_id = ? ORDER BY key LIMIT 1", (doc_id,)
+    ).fetchone()
+    return CatalogueRecord(**json.loads(row[0])) if row else None
+
+
+def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> Document:
+    """The metadata-only document of a record (no passages, no file: 원문 없음)."""
+    return Document(
+        id=doc_id,
+        title=rec.title,
+        institute=rec.institute,
+        regions=list(rec.regions),
+        doc_type=rec.doc_type,
+        date=rec.date,
+        url=rec.url,
+        source_path=None,
+        institute_published=rec.institute_published,
+        title_tokens=_tokens(analyzer.analyze(rec.title)),
+        department=rec.department,
+        authors=list(rec.authors),
+        author_tokens=analyze_authors(analyzer, rec.authors),
+    )
+
+
+def _tokens(analyzed) -> list[Token]:
+    return [Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzed]
+
+
+def ensure_schema(con: sqlite3.Connection) -> None:
+    con.executescript(SCHEMA)
+
+
+# ------------------------------------------------------------------------- import
+ProgressFn = Callable[[CatalogueReport, int], None]
+
+
+class CatalogueImporter:
+    def __init__(self, store: DocumentStore, backend: SearchBackend, analyzer: Analyzer) -> None:
+        self.store = store
+        self.backend = backend
+        self.analyzer = analyzer
+        with store.connect() as con:
+            ensure_schema(con)
+
+    def run(
+        self,
+        paths: Iterable[Path],
+        source: str | None = None,
+        sync: bool = False,
+        institutes_file: Path | None = None,
+        progress: ProgressFn | None = None,
+    ) -> CatalogueReport:
+        report = CatalogueReport()
+        self._finish_unindexed()
+        seen_by_source: dict[str, set[str]] = {}
+        for path in paths:
+            path = Path(path)
+            src = source or path.stem
+            regions_of = load_institute_regions(institutes_file or path.parent / "institutes.json")
+            seen = seen_by_source.setdefault(src, set())
+            try:
+                raws = list(read_raw(path))
+            except (RecordError, OSError, UnicodeDecodeError) as exc:
+                report.rejected += 1
+                report.rejections.append((path.name, str(exc)))
+                continue
+            total = report.seen + len(raws)
+            batch: list[CatalogueRecord] = []
+            for where, raw in raws:
+                report.seen += 1
+                try:
+                    rec = normalize_record(raw, src, regions_of, self.store.save_institute)
+                except RecordError as exc:
+                    report.rejected += 1
+                    report.rejections.append((where, str(exc)))
+                    continue
+                if rec.key in seen:
+                    report.rejected += 1
+                    report.rejections.append(
+                        (where, f"같은 식별자의 레코드가 이미 있습니다: {rec.source_id}")
+                    )
+                    continue
+                seen.add(rec.key)
+                batch.append(rec)
+                if len(batch) >= BATCH:
+                    self._write(batch, report)
+                    batch = []
+                    if progress:
+                        progress(report, total)
+            self._write(batch, report)
+            if progress:
+                progress(report, total)
+        if sync:
+            for src, seen in seen_by_source.items():
+                self._sync(src, seen, report)
+        report.seconds = time.monotonic() - report.started
+        return report
+
+    def _write(self, batch: list[CatalogueRecord], report: CatalogueReport) -> None:
+        if not batch:
+            return
+        con = self.store._conn()
+        marks = ",".join("?" * len(batch))
+        prev = {
+            r[0]: (r[1], r[2])
+            for r in con.execute(
+                f"SELECT key, fingerprint, doc_id FROM catalogue_records WHERE key IN ({marks})",
+                [r.key for r in batch],
+            )
+        }
+        changed = [r for r in batch if r.key not in prev or prev[r.key][0] != r.fingerprint()]
+        report.unchanged += len(batch) - len(changed)
+        if not changed:
+            return
+        docs: list[Document] = []
+        rows = []
+        for rec in changed:
+            doc_id = prev[rec.key][1] if rec.key in prev else self._original_for(con, rec)
+            if doc_id is None:
+                doc_id = rec.doc_id
+            existing = self.store.get_document(doc_id) if doc_id != rec.doc_id else None
+            if existing is not None and existing.has_original:
+                merge_record(existing, rec, self.analyzer)
+                doc = existing
+                if rec.key not in prev:
+                    report.attached += 1
+            else:
+                doc = metadata_document(rec, doc_id, self.analyzer)
+            if rec.key in prev:
+                report.updated += 1
+            else:
+                report.imported += 1
+            docs.append(doc)
+            rows.append(
+                (
+                    rec.key,
+                    rec.source,
+                    doc_id,
+                    json.dumps(asdict(rec), ensure_ascii=False),
+                    rec.fingerprint(),
+                    rec.url,
+                    rec.match_key,
+                    time.time(),
+                )
+            )
+        with self.store.connect() as con:
+            for doc in docs:
+                self.store.put_document(doc, self.analyzer.identity, con)
+            con.executemany(
+                "INSERT OR REPLACE INTO catalogue_records (key, source, doc_id, record, "
+                "fingerprint, url, match_key, indexed, updated_at) VALUES (?,?,?,?,?,?,?,0,?)",
+                rows,
+            )
+        canonical = [d for d in docs if d.canonical_id is None]
+        outcome = self.backend.index(canonical)
+        with self.store.connect() as con:
+            con.executemany(
+                "UPDATE catalogue_records SET indexed = 1 WHERE key = ?",
+                [(r[0],) for r in rows if r[2] not in outcome.errors],
+            )
+        for doc_id, reason in outcome.errors.items():
+            report.rejections.append((doc_id, f"색인에 실패했습니다: {reason}"))
+
+    def _original_for(self, con: sqlite3.Connection, rec: CatalogueRecord) -> str | None:
+        """A document already holding this record's original (ingested before the import)."""
+        sql = (
+            "SELECT id FROM documents WHERE {column} = ? AND source_path IS NOT NULL "
+            "AND canonical_id IS NULL ORDER BY id LIMIT 1"
+        )
+        return _first_match(con, sql, rec.url, rec.match_key)
+
+    def _finish_unindexed(self) -> None:
+        """Records written to the store by a run killed before its index commit."""
+        con = self.store._conn()
+        ids = [
+            r[0]
+            for r in con.execute("SELECT DISTINCT doc_id FROM catalogue_records WHERE indexed = 0")
+        ]
+        for i in range(0, len(ids), BATCH):
+            chunk = ids[i : i + BATCH]
+            docs = [d for d in (self.store.get_document(x) for x in chunk) if d]
+            self.backend.index([d for d in docs if d.canonical_id is None])
+            with self.store.connect() as con:
+                con.executemany(
+                    "UPDATE catalogue_records SET indexed = 1 WHERE doc_id = ?",
+                    [(x,) for x in chunk],
+                )
+
+    def _sync(self, source: str, seen: set[str], report: CatalogueReport) -> None:
+        con = self.store._conn()
+        gone = [
+            (r[0], r[1])
+            for r in con.execute(
+                "SELECT key, doc_id FROM catalogue_records WHERE source = ?", (source,)
+            )
+            if r[0] not in seen
+        ]
+        if not gone:
+            return
+        drop: list[str] = []
+        with self.store.connect() as con:
+            for key, doc_id in gone:
+                con.execute("DELETE FROM catalogue_records WHERE key = ?", (key,))
+                still = con.execute(
+                    "SELECT 1 FROM catalogue_records WHERE doc_id = ? LIMIT 1", (doc_id,)
+                ).fetchone()
+                row = con.execute(
+                    "SELECT source_path FROM documents WHERE id = ?", (doc_id,)
+                ).fetchone()
+                if still is None and row is not None and row[0] is None:
+                    self.store.delete_document(doc_id, con)
+                    drop.append(doc_id)
+        if drop:
+            self.backend.delete(drop)
+        report.removed += len(gone)
