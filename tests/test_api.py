@@ -51,7 +51,6 @@ def test_region_gyeonggi_contract(client):
 @pytest.mark.parametrize(
     "qs",
     [
-        'q="협의체',
         "page=-1",
         "page=abc",
         "size=10000",
@@ -59,7 +58,7 @@ def test_region_gyeonggi_contract(client):
         "region=없는지역",
         "year_from=2020&year_to=2010",
         "sort=drop",
-        "q=(교통",
+        "q=지역:화성",
     ],
 )
 def test_bad_requests_get_400_json(client, qs):
@@ -76,6 +75,13 @@ def test_bad_requests_get_friendly_pages(client, qs):
     assert r.mimetype == "text/html"
     html = r.get_data(as_text=True)
     assert "Traceback" not in html
+
+
+@pytest.mark.parametrize("q", ['"협의체', "(교통", "교통)"])
+def test_unbalanced_syntax_degrades_in_the_api_too(client, q):
+    r = client.get("/api/search", query_string={"q": q})
+    assert r.status_code == 200
+    assert r.get_json()["notices"]
 
 
 def test_unbalanced_quote_page_degrades_with_notice(client):

@@ -123,6 +123,11 @@ class SearchBackend(ABC):
         """Build a new index generation from ``docs`` and switch readers to it atomically;
         searches keep answering from the old generation until the switch."""
 
+    def doc_freqs(self, terms: list[str]) -> dict[str, int]:
+        """How many documents contain each term in their body (parts or joined compounds);
+        used to keep the most informative terms of a long query. Default: unknown ({})."""
+        return {}
+
     @abstractmethod
     def count(self) -> int: ...
 

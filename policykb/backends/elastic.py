@@ -546,6 +546,27 @@ class ElasticBackend(SearchBackend):
             "server_version": self.server_version(),
         }
 
+    def doc_freqs(self, terms: list[str]) -> dict[str, int]:
+        # Term statistics of an artificial document holding the terms (one request).
+        self.ensure_index()
+        text = " ".join(terms)
+        res = self._call(
+            self.es.termvectors,
+            index=self.alias,
+            doc={"body": text, "body_joined": text},
+            fields=["body", "body_joined"],
+            term_statistics=True,
+            field_statistics=False,
+            positions=False,
+            offsets=False,
+        )
+        out = dict.fromkeys(terms, 0)
+        for fv in (res.get("term_vectors") or {}).values():
+            for term, stats in (fv.get("terms") or {}).items():
+                if term in out:
+                    out[term] += int(stats.get("doc_freq") or 0)
+        return out
+
     def search(
         self, query: Bool, filters: Filters, sort: str, offset: int, limit: int, facets: bool = True
     ) -> BackendResult:

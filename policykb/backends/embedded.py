@@ -260,6 +260,12 @@ class EmbeddedBackend(SearchBackend):
             "schema_version": SCHEMA_VERSION,
         }
 
+    def doc_freqs(self, terms: list[str]) -> dict[str, int]:
+        searcher = self._fresh_index().searcher()
+        return {
+            t: searcher.doc_freq("body", t) + searcher.doc_freq("body_joined", t) for t in terms
+        }
+
     def _term(self, field: str, term: str) -> Query:
         return Query.term_query(self.schema, field, term)
 
