@@ -35,12 +35,20 @@ def proximity_pairs(parts: tuple[str, ...]) -> list[tuple[str, str]]:
 # positions, for phrases) and joined compounds live in separate fields so both engines
 # can index them the same way (Elasticsearch cannot stack two tokens on one position
 # through a whitespace analyzer).
-TERM_FIELDS: tuple[tuple[str, float], ...] = (
-    ("title", TITLE_BOOST),
-    ("title_joined", TITLE_BOOST),
-    ("body", 1.0),
-    ("body_joined", 1.0),
-)
+def term_fields() -> tuple[tuple[str, float], ...]:
+    """(field, boost) pairs every term alternative is looked up in. Weights are read at
+    query time so `policykb eval --ablate` can switch a component off."""
+    return (
+        ("title", TITLE_BOOST),
+        ("title_joined", TITLE_BOOST),
+        ("body", 1.0),
+        ("body_joined", 1.0),
+    )
+
+
+# Ranking components `policykb eval --ablate` can switch off (see bench/README.md).
+COMPOUND_BONUS = True  # a single term spelling the whole run of words
+DIS_MAX = True  # alternatives of a word count once (their best), not summed
 
 
 class BackendError(EngineError, RuntimeError):
