@@ -582,6 +582,16 @@ ABLATIONS: dict[str, list[tuple[str, str, object]]] = {
     "msm 60%": [("policykb.query", "MSM_RATIO", 0.6)],
     "msm 90%": [("policykb.query", "MSM_RATIO", 0.9)],
     "match=any": [],
+    "soft msm, coord 1": [("policykb.query", "MSM_SOFT", True)],
+    "soft msm, coord 0.5": [
+        ("policykb.query", "MSM_SOFT", True),
+        ("policykb.backends.base", "COORD_BONUS", 0.5),
+    ],
+    "soft msm 90%, coord 1": [
+        ("policykb.query", "MSM_SOFT", True),
+        ("policykb.query", "MSM_RATIO", 0.9),
+    ],
+    "all, else any": [("policykb.query", "MSM_ALL_UP_TO", 1000)],
 }
 
 

@@ -228,6 +228,9 @@ class AllOf:
     min_match: int | None = None  # None: every alternative
     bigrams: tuple[str, ...] = ()  # character bigrams of the raw words (ranking only)
     compounds: tuple[str, ...] = ()  # single terms spelling the whole run (ranking only)
+    # soft: min_match is not a filter but a coordination bonus (any term matches; a
+    # document with at least min_match of them scores COORD_BONUS times more)
+    soft: bool = False
 
     @property
     def required(self) -> int:
@@ -336,6 +339,8 @@ MATCH_MODES = ("auto", "all", "any")
 # terms (rounded up). Tuned on the dev halves of `policykb eval` (bench/README.md).
 MSM_ALL_UP_TO = 3
 MSM_RATIO = 0.75
+# True: for long queries the minimum is a coordination bonus, not a filter.
+MSM_SOFT = False
 # A longer query keeps its MAX_QUERY_TERMS most informative terms (lowest document
 # frequency) instead of being refused.
 MAX_QUERY_TERMS = 32
@@ -376,6 +381,7 @@ def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "auto") -> Ana
             tuple(alts),
             tuple(parts) if len(parts) > 1 else (),
             min_match=min_match,
+            soft=MSM_SOFT and match == "auto" and min_match is not None,
             bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
         )

@@ -48,7 +48,8 @@ def term_fields() -> tuple[tuple[str, float], ...]:
 
 # Ranking components `policykb eval --ablate` can switch off (see bench/README.md).
 COMPOUND_BONUS = True  # a single term spelling the whole run of words
-DIS_MAX = True  # alternatives of a word count once (their best), not summed
+DIS_MAX = True
+COORD_BONUS = 1.0  # soft minimum-should-match: extra share of the score for meeting it  # alternatives of a word count once (their best), not summed
 
 
 class BackendError(EngineError, RuntimeError):

@@ -171,6 +171,16 @@ def clause_to_es(clause) -> dict:
     if isinstance(clause, AllOf):
         if clause.required >= len(clause.alts):
             q: dict = {"bool": {"must": [_alt(a) for a in clause.alts]}}
+        elif clause.soft:
+            any_q = {"bool": {"should": [_alt(a) for a in clause.alts], "minimum_should_match": 1}}
+            most = {
+                "bool": {
+                    "should": [_alt(a) for a in clause.alts],
+                    "minimum_should_match": clause.required,
+                    "boost": ranking.COORD_BONUS,
+                }
+            }
+            q = {"bool": {"must": [any_q], "should": [most]}}
         else:
             some = {
                 "bool": {
@@ -211,7 +221,7 @@ def clause_to_es(clause) -> dict:
                 }
             )
         if should:
-            q["bool"]["should"] = should
+            q["bool"]["should"] = q["bool"].get("should", []) + should
         return q
     if isinstance(clause, Phrase):
         should = [

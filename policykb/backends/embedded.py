@@ -286,6 +286,16 @@ class EmbeddedBackend(SearchBackend):
         if isinstance(clause, AllOf):
             if clause.required >= len(clause.alts):
                 subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
+            elif clause.soft:
+                any_q = Query.boolean_query([(Occur.Should, self._alt(a)) for a in clause.alts])
+                most = Query.boolean_query(
+                    [(Occur.Should, self._alt(a)) for a in clause.alts],
+                    minimum_number_should_match=clause.required,
+                )
+                subs = [
+                    (Occur.Must, any_q),
+                    (Occur.Should, Query.boost_query(most, ranking.COORD_BONUS)),
+                ]
             else:
                 some = Query.boolean_query(
                     [(Occur.Should, self._alt(a)) for a in clause.alts],
