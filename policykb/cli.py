@@ -296,10 +296,11 @@ def settings_cmd() -> None:
     "--ablate", is_flag=True, help="Also switch each ranking component off (dev halves only)."
 )
 @click.option("--output", type=click.Path(path_type=Path), help="Write results as JSON.")
-def eval_cmd(set_names, backends, limit, ablate, output) -> None:
+@click.option("--markdown", type=click.Path(path_type=Path), help="Write results as Markdown.")
+def eval_cmd(set_names, backends, limit, ablate, output, markdown) -> None:
     import dataclasses
 
-    from policykb.evaluation import HEADER, evaluate_set, load_sets
+    from policykb.evaluation import HEADER, evaluate_set, load_sets, markdown_report
 
     rt = _runtime()
     shared = Path(_shared(""))
@@ -323,6 +324,8 @@ def eval_cmd(set_names, backends, limit, ablate, output) -> None:
                 click.echo(m.row())
         if output:  # after every set, so a long run keeps what it measured
             Path(output).write_text(json.dumps(report, ensure_ascii=False, indent=2))
+        if markdown:
+            Path(markdown).write_text(markdown_report(report), encoding="utf-8")
 
 
 def _shared(rel: str) -> str:

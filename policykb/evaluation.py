@@ -673,3 +673,24 @@ def run_benchmark(docs, queries, analyzer, backends) -> list[Metrics]:
             runs.append(run_policykb(f"policykb ({engine})", rt, idx.groups, queries))
     every = list(range(len(queries)))
     return [metrics_for(r, queries, every) for r in runs]
+
+
+def markdown_report(report: dict) -> str:
+    """The JSON report of `policykb eval` as Markdown tables (one per set and slice)."""
+    lines = [f"Tuned on: {report.get('tuned_on', 'dev')} halves; reported: test halves.", ""]
+    for name, s in report["sets"].items():
+        lines.append(f"### {name}: {s['label']} ({s['documents']} documents)")
+        lines.append("")
+        for sl, rows in s["slices"].items():
+            n = next(iter(rows.values()))["queries"]
+            lines.append(f"{sl} ({n} queries)")
+            lines.append("")
+            lines.append("| system | nDCG@10 | R@10 | R@100 | MRR | ms/q |")
+            lines.append("|---|---|---|---|---|---|")
+            for system, m in rows.items():
+                lines.append(
+                    f"| {system.strip()} | {m['ndcg10']:.4f} | {m['recall10']:.4f} | "
+                    f"{m['recall100']:.4f} | {m['mrr']:.4f} | {m['ms_per_query']:.1f} |"
+                )
+            lines.append("")
+    return "\n".join(lines)

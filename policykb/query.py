@@ -92,7 +92,11 @@ _TOKEN_RE = re.compile(
 
 
 def _lex(text: str) -> list[tuple[str, str]]:
+    """Tokens of the query language. Parentheses group only where they start a word
+    (``(교통 OR 주거)``); attached to a word (``유닛(ECU)``, ``의결(1.25)``) they are text,
+    as is a ``)`` with nothing to close (``1) 목표``): a pasted title is never regrouped."""
     tokens: list[tuple[str, str]] = []
+    groups: list[bool] = []  # per open "(": True when it is syntax
     i = 0
     while i < len(text):
         m = _TOKEN_RE.match(text, i)
@@ -109,10 +113,22 @@ def _lex(text: str) -> list[tuple[str, str]]:
             tokens.append(("phrase", text[m.end() : end]))
             i = end + 1
             continue
+        if kind == "lparen":
+            syntax = i == 0 or text[i - 1].isspace() or text[i - 1] in "(-"
+            groups.append(syntax)
+            if not syntax:
+                tokens.append(("ws", " "))
+                i = m.end()
+                continue
+        elif kind == "rparen":
+            if not groups or not groups.pop():
+                tokens.append(("ws", " "))
+                i = m.end()
+                continue
         if kind != "ws":
             tokens.append((kind, m.group()))
         i = m.end()
-    return tokens
+    return [t for t in tokens if t[0] != "ws"]
 
 
 class _Parser:

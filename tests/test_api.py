@@ -77,7 +77,7 @@ def test_bad_requests_get_friendly_pages(client, qs):
     assert "Traceback" not in html
 
 
-@pytest.mark.parametrize("q", ['"협의체', "(교통", "교통)"])
+@pytest.mark.parametrize("q", ['"협의체', "(교통", "(교통 (주거)"])
 def test_unbalanced_syntax_degrades_in_the_api_too(client, q):
     r = client.get("/api/search", query_string={"q": q})
     assert r.status_code == 200

@@ -63,7 +63,7 @@ def test_lineage_expands_predecessor(aq):
     assert set(q.filters.institutes) == {"광주전남연구원", "광주연구원", "전남연구원"}
 
 
-@pytest.mark.parametrize("text", ['"도시 재생', "(교통 주거", "교통)"])
+@pytest.mark.parametrize("text", ['"도시 재생', "(교통 주거"])
 def test_malformed_raises_with_korean_message(text):
     with pytest.raises(QuerySyntaxError) as exc:
         parse(text)
@@ -125,3 +125,12 @@ def test_long_query_keeps_most_informative_terms():
     kept = [alt.terms[0] for alt in pruned.root.must[0].alts]
     assert len(kept) == 8 and "재생" in kept
     assert pruned.highlight_terms == q.highlight_terms
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["국제자금세탁방지기구(FATF) 총회 참석 결과", "국무회의 의결(1.25)", "1) 목표 설정", "교통)"],
+)
+def test_attached_or_stray_parentheses_are_text(title):
+    tree = parse(title)
+    assert all(type(c).__name__ == "Word" for c in tree.children)
