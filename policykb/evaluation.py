@@ -45,6 +45,7 @@ from pathlib import Path
 import tantivy
 
 from analyzers.bigram import char_bigrams
+from policykb.models import Document, Passage, Token
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ def load_public_docs(folder: Path, analyzer) -> tuple[list[EvalDoc], list[EvalQu
         backend = EmbeddedBackend(Path(tmp) / "index")
         Ingester(store, backend, analyzer).run([folder])
         docs, queries = [], []
-        for rec in store.list_files("ok"):
+        for rec in store.list_files("indexed"):
             doc = store.get_document(rec.doc_id) if rec.doc_id else None
             if doc is None:
                 continue
@@ -312,10 +313,10 @@ def load_public_docs(folder: Path, analyzer) -> tuple[list[EvalDoc], list[EvalQu
 
 def load_sets(
     shared: Path, analyzer, names: Iterable[str] | None = None, max_queries: int = 0
-) -> list[EvalSet]:
-    """The evaluation sets whose data is present (a missing one is logged and skipped)."""
+) -> Iterator[EvalSet]:
+    """The evaluation sets whose data is present, loaded one at a time (a missing one is
+    logged and skipped)."""
     wanted = set(names or SET_NAMES)
-    out: list[EvalSet] = []
     korquad = shared / "korquad-v1-dev" / "KorQuAD_v1.0_dev.json"
     loaders: dict[str, tuple[str, Callable[[], tuple[list[EvalDoc], list[EvalQuery]]]]] = {
         "korquad": (
@@ -354,8 +355,7 @@ def load_sets(
             continue
         if max_queries:
             queries = sample_queries(queries, max_queries)
-        out.append(EvalSet(name, label, docs, queries))
-    return out
+        yield EvalSet(name, label, docs, queries)
 
 
 SET_NAMES = ("korquad", "korquad-titles", "kdi", "public-docs", "fsc", "pipc")
@@ -467,6 +467,39 @@ def run_nori(docs: list[EvalDoc], queries: list[EvalQuery]) -> Run:
 
 
 # ---------------------------------------------------------------------------- policykb
+def build_documents(docs: list[EvalDoc], analyzer) -> list[Document]:
+    """Documents analyzed as ingest would, without files (for tests that need many
+    documents quickly; the evaluation itself goes through the real ingest)."""
+    from ingest.passages import split_passages
+
+    out = []
+    for d in docs:
+        raw = split_passages([(None, d.text)])
+        analyzed = analyzer.analyze_many([p.text for p in raw])
+        passages = [
+            Passage(
+                i, None, p.text, [Token(t.term, t.start, t.end, t.position, t.joined) for t in toks]
+            )
+            for i, (p, toks) in enumerate(zip(raw, analyzed, strict=True))
+        ]
+        title_tokens = [
+            Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzer.analyze(d.title)
+        ]
+        out.append(
+            Document(
+                d.id,
+                d.title,
+                "eval",
+                [],
+                "기타",
+                None,
+                passages=passages,
+                title_tokens=title_tokens,
+            )
+        )
+    return out
+
+
 def write_corpus(docs: list[EvalDoc], folder: Path) -> dict[str, str]:
     """Each document as a text file plus a manifest.csv; returns file path -> eval id."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -570,28 +603,26 @@ def run_policykb(
 # ------------------------------------------------------------------------- ablation
 # Ranking components and the setting that switches each off (or the variant tried).
 ABLATIONS: dict[str, list[tuple[str, str, object]]] = {
-    "no title boost": [("policykb.backends.base", "TITLE_BOOST", 1.0)],
+    "title boost 2": [("policykb.backends.base", "TITLE_BOOST", 2.0)],
     "no phrase bonus": [("policykb.backends.base", "PHRASE_BOOST", 0.0)],
     "no compound bonus": [("policykb.backends.base", "COMPOUND_BONUS", False)],
     "no proximity pairs": [("policykb.backends.base", "PAIR_BOOST", 0.0)],
     "no bigram field": [("policykb.backends.base", "BIGRAM_BOOST", 0.0)],
     "bigram 0.4": [("policykb.backends.base", "BIGRAM_BOOST", 0.4)],
-    "bigram 1.2": [("policykb.backends.base", "BIGRAM_BOOST", 1.2)],
+    "bigram 0.8": [("policykb.backends.base", "BIGRAM_BOOST", 0.8)],
+    "bigram 1.6": [("policykb.backends.base", "BIGRAM_BOOST", 1.6)],
     "sum, not dis_max": [("policykb.backends.base", "DIS_MAX", False)],
     "no recency prior": [("policykb.service", "RECENCY_WEIGHT", 0.0)],
     "msm 60%": [("policykb.query", "MSM_RATIO", 0.6)],
     "msm 90%": [("policykb.query", "MSM_RATIO", 0.9)],
     "match=any": [],
-    "soft msm, coord 1": [("policykb.query", "MSM_SOFT", True)],
-    "soft msm, coord 0.5": [
-        ("policykb.query", "MSM_SOFT", True),
-        ("policykb.backends.base", "COORD_BONUS", 0.5),
+    "hard msm (filter)": [("policykb.query", "MSM_SOFT", False)],
+    "coord 1.0": [("policykb.backends.base", "COORD_BONUS", 1.0)],
+    "coord 0.25": [("policykb.backends.base", "COORD_BONUS", 0.25)],
+    "all, else any": [
+        ("policykb.query", "MSM_ALL_UP_TO", 1000),
+        ("policykb.query", "MSM_SOFT", False),
     ],
-    "soft msm 90%, coord 1": [
-        ("policykb.query", "MSM_SOFT", True),
-        ("policykb.query", "MSM_RATIO", 0.9),
-    ],
-    "all, else any": [("policykb.query", "MSM_ALL_UP_TO", 1000)],
 }
 
 

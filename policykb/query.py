@@ -356,7 +356,7 @@ MATCH_MODES = ("auto", "all", "any")
 MSM_ALL_UP_TO = 3
 MSM_RATIO = 0.75
 # True: for long queries the minimum is a coordination bonus, not a filter.
-MSM_SOFT = False
+MSM_SOFT = True
 # A longer query keeps its MAX_QUERY_TERMS most informative terms (lowest document
 # frequency) instead of being refused.
 MAX_QUERY_TERMS = 32
