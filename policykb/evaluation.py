@@ -708,7 +708,31 @@ def run_benchmark(docs, queries, analyzer, backends) -> list[Metrics]:
 
 def markdown_report(report: dict) -> str:
     """The JSON report of `policykb eval` as Markdown tables (one per set and slice)."""
-    lines = [f"Tuned on: {report.get('tuned_on', 'dev')} halves; reported: test halves.", ""]
+    lines = [
+        f"Tuned on: {report.get('tuned_on', 'dev')} halves; reported: test halves.",
+        "",
+        "| set, test half | queries | best peer | nDCG@10 | policykb embedded | "
+        "policykb Elasticsearch | margin (worse engine) | engines apart |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in report["sets"].items():
+        for sl in ("test", "test long"):
+            rows = s["slices"].get(sl)
+            if not rows:
+                continue
+            peers = {k: v["ndcg10"] for k, v in rows.items() if not k.startswith("policykb")}
+            best = max(peers, key=peers.get)
+            emb = rows.get("policykb (embedded)", {}).get("ndcg10")
+            es = rows.get("policykb (elasticsearch)", {}).get("ndcg10")
+            ours = [v for v in (emb, es) if v is not None]
+            n = next(iter(rows.values()))["queries"]
+            lines.append(
+                f"| {name} {sl} | {n} | {best} | {peers[best]:.4f} | "
+                f"{emb if emb is None else f'{emb:.4f}'} | {es if es is None else f'{es:.4f}'} | "
+                f"{min(ours) - peers[best]:+.4f} | "
+                f"{abs(emb - es) if emb is not None and es is not None else 0:.4f} |"
+            )
+    lines.append("")
     for name, s in report["sets"].items():
         lines.append(f"### {name}: {s['label']} ({s['documents']} documents)")
         lines.append("")
