@@ -20,6 +20,7 @@ covering it, so spelling and spacing variants, compounds and abbreviations match
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import unicodedata
 import warnings
@@ -42,7 +43,7 @@ MAX_JOIN = 4  # longest run of parts joined back into a dictionary word
 
 MATCH_OPTIONS = Match.ALL | Match.JOIN_NOUN_PREFIX | Match.JOIN_NOUN_SUFFIX
 
-ANALYZER_VERSION = "2"
+ANALYZER_VERSION = "3"  # 3: multi-word dictionary forms split at spaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +135,15 @@ class Analyzer:
             term = _term_of(m.form, tag)
             if not term or term in STOP_TERMS:
                 continue
-            out.append((term, tag, m.start, min(m.start + m.len, len(text))))
+            end = min(m.start + m.len, len(text))
+            if " " in term:
+                # Kiwi knows some titles as one multi-word noun ("파우스트 서곡"): index
+                # each word, so a single word finds it and both engines see the same terms.
+                for w in re.finditer(r"\S+", text[m.start : end]):
+                    if w.group() not in STOP_TERMS:
+                        out.append((w.group(), tag, m.start + w.start(), m.start + w.end()))
+                continue
+            out.append((term, tag, m.start, end))
         return [_Prim(*c) for c in out]
 
     def analyze(self, text: str) -> list[AnalyzedToken]:

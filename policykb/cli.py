@@ -16,6 +16,7 @@ from policykb.errors import (
     PolicyKBError,
     storage_error,
 )
+from policykb.evaluation import SET_NAMES
 from policykb.settings import SETTINGS, SettingsError, load_settings
 
 HINTS = {
@@ -359,73 +360,59 @@ def settings_cmd() -> None:
 
 @main.command(
     name="eval",
-    help="Retrieval quality on KorQuAD 1.0 dev and kdi-epic, with BM25 baselines in the same run.",
+    help="Retrieval quality on six real sets (dev and test halves), policykb on both "
+    "engines against whitespace, bigram and nori BM25 in the same run.",
 )
 @click.option(
-    "--korquad",
-    type=click.Path(path_type=Path),
-    default=lambda: _shared("korquad-v1-dev/KorQuAD_v1.0_dev.json"),
-    help="KorQuAD_v1.0_dev.json (default: ../shared/data/korquad-v1-dev/).",
-)
-@click.option(
-    "--kdi",
-    type=click.Path(path_type=Path),
-    default=lambda: _shared("kdi-epic/xlsx"),
-    help="kdi-epic xlsx folder for the known-item test ('' to skip).",
+    "--set",
+    "set_names",
+    multiple=True,
+    type=click.Choice(list(SET_NAMES)),
+    help="Sets to run (repeat; default: all).",
 )
 @click.option(
     "--backend",
     "backends",
     multiple=True,
     type=click.Choice(["embedded", "elasticsearch"]),
-    default=("embedded",),
-    help="Backends for policykb's pipeline (repeat for both).",
+    default=("embedded", "elasticsearch"),
+    help="Engines for policykb (repeat; default: both; Elasticsearch at POLICYKB_ES_URL).",
 )
-@click.option("--limit", type=int, default=0, help="Use only the first N queries.")
+@click.option("--limit", type=int, default=0, help="At most N queries per set (evenly spaced).")
+@click.option(
+    "--ablate", is_flag=True, help="Also switch each ranking component off (dev halves only)."
+)
 @click.option("--output", type=click.Path(path_type=Path), help="Write results as JSON.")
-def eval_cmd(korquad, kdi, backends, limit, output) -> None:
+@click.option("--markdown", type=click.Path(path_type=Path), help="Write results as Markdown.")
+def eval_cmd(set_names, backends, limit, ablate, output, markdown) -> None:
     import dataclasses
-    import tempfile
 
-    from policykb.backends.elastic import ElasticBackend
-    from policykb.backends.embedded import EmbeddedBackend
-    from policykb.evaluation import HEADER, load_kdi_known_item, load_korquad, run_benchmark
+    from policykb.evaluation import HEADER, evaluate_set, load_sets, markdown_report
 
     rt = _runtime()
-    tmp = tempfile.TemporaryDirectory()
-
-    def systems(tag):
-        for name in backends:
-            if name == "embedded":
-                yield name, EmbeddedBackend(Path(tmp.name) / f"{tag}-index")
-            else:
-                yield name, ElasticBackend(rt.settings.es_url, f"{rt.settings.es_index}-eval-{tag}")
-
-    sets = []
-    if korquad and Path(korquad).exists():
-        sets.append(("KorQuAD 1.0 dev (question -> paragraph)", "korquad", *load_korquad(korquad)))
-    else:
-        click.echo(f"skipping KorQuAD: {korquad} not found", err=True)
-    if kdi and Path(kdi).exists():
-        sets.append(("kdi-epic known item (title -> summary)", "kdi", *load_kdi_known_item(kdi)))
-    elif kdi:
-        click.echo(f"skipping kdi-epic: {kdi} not found", err=True)
-    report = {}
-    for label, tag, docs, queries in sets:
-        if limit:
-            queries = queries[:limit]
-        results = run_benchmark(docs, queries, rt.analyzer, systems(tag))
-        click.echo(f"\n{label}: {len(docs)} documents, {len(queries)} queries")
-        click.echo(HEADER)
-        for m in results:
-            click.echo(m.row())
-        report[tag] = [dataclasses.asdict(m) for m in results]
-        for _, backend in systems(tag):
-            if isinstance(backend, ElasticBackend):
-                backend.drop_all()
-    tmp.cleanup()
-    if output:
-        Path(output).write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    shared = Path(_shared(""))
+    report: dict = {"tuned_on": "dev", "sets": {}}
+    for s in load_sets(shared, rt.analyzer, set_names or None, limit):
+        click.echo(f"\n== {s.name}: {s.label}: {len(s.docs)} documents, {len(s.queries)} queries")
+        results = evaluate_set(s, backends, rt.settings.es_url, ablate=ablate)
+        report["sets"][s.name] = {
+            "label": s.label,
+            "documents": len(s.docs),
+            "slices": {
+                sl: {name: dataclasses.asdict(m) for name, m in rows.items()}
+                for sl, rows in results.items()
+            },
+        }
+        for sl, rows in results.items():
+            n = next(iter(rows.values())).queries
+            click.echo(f"-- {s.name} {sl} ({n} queries)")
+            click.echo(HEADER)
+            for m in rows.values():
+                click.echo(m.row())
+        if output:  # after every set, so a long run keeps what it measured
+            Path(output).write_text(json.dumps(report, ensure_ascii=False, indent=2))
+        if markdown:
+            Path(markdown).write_text(markdown_report(report), encoding="utf-8")
 
 
 def _shared(rel: str) -> str:

@@ -2,16 +2,24 @@
 clauses. Nothing the user types reaches a search engine as syntax: backends only ever see
 the analyzed clauses defined here.
 
-Syntax: words (all required), "exact phrase", -exclusion (-word, -"phrase"), OR (or |)
-between items, parentheses, and field filters in Korean or English:
-기관:/institute:, 지역:/region:, 유형:/type:, 연도:/year: (2019 or 2018..2020), 발행기관:/publisher:
+Syntax: words, "exact phrase", -exclusion (-word, -"phrase"), OR (or |) between items,
+parentheses, and field filters in Korean or English: 기관:/institute:, 지역:/region:,
+유형:/type:, 연도:/year: (2019 or 2018..2020), 발행기관:/publisher:
 (the issuing body as shown, 미상 included; aliases such as 국토부 resolve to 국토교통부).
+
+Words (``match=auto``): a query of up to :data:`MSM_ALL_UP_TO` words needs every word; a
+longer one needs :data:`MSM_RATIO` of its terms (rounded up), and each missing term costs
+its share of the score (coordination), so a pasted title whose target lacks one word still
+finds it. Only the ASCII ``"`` opens a phrase; Korean typography (「」『』‘’“”·, [보도자료],
+a "- 부제 -" subtitle) is plain text.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from analyzers import Analyzer
 from analyzers.bigram import char_bigrams
@@ -87,7 +95,11 @@ _TOKEN_RE = re.compile(
 
 
 def _lex(text: str) -> list[tuple[str, str]]:
+    """Tokens of the query language. Parentheses group only where they start a word
+    (``(교통 OR 주거)``); attached to a word (``유닛(ECU)``, ``의결(1.25)``) they are text,
+    as is a ``)`` with nothing to close (``1) 목표``): a pasted title is never regrouped."""
     tokens: list[tuple[str, str]] = []
+    groups: list[bool] = []  # per open "(": True when it is syntax
     i = 0
     while i < len(text):
         m = _TOKEN_RE.match(text, i)
@@ -104,10 +116,22 @@ def _lex(text: str) -> list[tuple[str, str]]:
             tokens.append(("phrase", text[m.end() : end]))
             i = end + 1
             continue
+        if kind == "lparen":
+            syntax = i == 0 or text[i - 1].isspace() or text[i - 1] in "(-"
+            groups.append(syntax)
+            if not syntax:
+                tokens.append(("ws", " "))
+                i = m.end()
+                continue
+        elif kind == "rparen":
+            if not groups or not groups.pop():
+                tokens.append(("ws", " "))
+                i = m.end()
+                continue
         if kind != "ws":
             tokens.append((kind, m.group()))
         i = m.end()
-    return tokens
+    return [t for t in tokens if t[0] != "ws"]
 
 
 class _Parser:
@@ -142,7 +166,7 @@ class _Parser:
     def unary(self) -> object:
         tok = self.peek()
         assert tok is not None
-        if tok[0] == "word" and tok[1].startswith("-") and len(tok[1]) > 1:
+        if tok[0] == "word" and _is_exclusion(tok[1]):
             self.i += 1
             return NotNode(self.atom(("word", tok[1][1:])))
         if tok[0] == "word" and tok[1] == "-" and self.i + 1 < len(self.tokens):
@@ -177,6 +201,13 @@ class _Parser:
             if fname and fval:
                 return FieldFilter(fname, fval)
         return Word(value)
+
+
+def _is_exclusion(word: str) -> bool:
+    """``-word`` excludes; ``-부제-``, ``--`` or ``-2.5%`` are text (subtitles, numbers)."""
+    if len(word) < 2 or word[0] != "-" or word.endswith("-"):
+        return False
+    return word[1].isalpha()
 
 
 def parse(text: str) -> AndNode:
@@ -216,6 +247,9 @@ class AllOf:
     min_match: int | None = None  # None: every alternative
     bigrams: tuple[str, ...] = ()  # character bigrams of the raw words (ranking only)
     compounds: tuple[str, ...] = ()  # single terms spelling the whole run (ranking only)
+    # soft: min_match is not a filter but a coordination bonus (any term matches; a
+    # document with at least min_match of them scores COORD_BONUS times more)
+    soft: bool = False
 
     @property
     def required(self) -> int:
@@ -333,13 +367,32 @@ def parse_year_range(value: str) -> tuple[int | None, int | None]:
 
 
 MATCH_MODES = ("auto", "all", "any")
+# match=auto: every word of a query of up to MSM_ALL_UP_TO words; beyond, MSM_RATIO of the
+# terms (rounded up). Tuned on the dev halves of `policykb eval` (bench/README.md).
+MSM_ALL_UP_TO = 3
+MSM_RATIO = 0.75
+# True: for long queries the minimum is a coordination bonus, not a filter.
+MSM_SOFT = True
+# A longer query keeps its MAX_QUERY_TERMS most informative terms (lowest document
+# frequency) instead of being refused.
+MAX_QUERY_TERMS = 32
+
+
+def minimum_should_match(words: int, terms: int) -> int | None:
+    """Terms a document must contain for a run of ``words`` words analyzed into ``terms``
+    term alternatives under ``match=auto`` (None: all of them)."""
+    if words <= MSM_ALL_UP_TO:
+        return None
+    need = max(min(terms, MSM_ALL_UP_TO), math.ceil(MSM_RATIO * terms))
+    return None if need >= terms else need
 
 
 def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "auto") -> AnalyzedQuery:
     """Turn a parse tree into engine-neutral clauses, analyzing text with ``analyzer``.
 
-    ``match="all"`` (and ``"auto"``) requires every word of a run of plain words;
-    ``"any"`` requires one (ranked retrieval: more matching words rank higher)."""
+    ``match="all"`` requires every word of a run of plain words, ``"auto"`` every word
+    of a short run and most terms of a long one (:func:`minimum_should_match`), ``"any"``
+    one (ranked retrieval: more matching words rank higher)."""
     filters = QueryFilters()
     highlight: set[str] = set()
 
@@ -350,10 +403,17 @@ def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "auto") -> Ana
         alts, parts = _alts_for(tokens)
         if positive:
             highlight.update(t.term for t in tokens)
+        if match == "any":
+            min_match: int | None = 1
+        elif match == "auto":
+            min_match = minimum_should_match(len(text.split()), len(alts))
+        else:
+            min_match = None
         return AllOf(
             tuple(alts),
             tuple(parts) if len(parts) > 1 else (),
-            min_match=1 if match == "any" else None,
+            min_match=min_match,
+            soft=MSM_SOFT and match == "auto" and min_match is not None,
             bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
         )
@@ -438,3 +498,67 @@ def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "auto") -> Ana
     if root is None:
         root = Bool()
     return AnalyzedQuery(root, frozenset(highlight), filters, empty=not root.must)
+
+
+# ------------------------------------------------------------------------ long queries
+def _walk_allof(clause, fn):
+    """``clause`` with every :class:`AllOf` inside replaced by ``fn(AllOf)``."""
+    if isinstance(clause, AllOf):
+        return fn(clause)
+    if isinstance(clause, AnyOf):
+        return AnyOf(tuple(_walk_allof(c, fn) for c in clause.clauses))
+    if isinstance(clause, Bool):
+        return Bool(tuple(_walk_allof(c, fn) for c in clause.must), clause.must_not)
+    return clause
+
+
+def _count_alts(clause) -> int:
+    if isinstance(clause, AllOf):
+        return len(clause.alts)
+    if isinstance(clause, AnyOf):
+        return sum(_count_alts(c) for c in clause.clauses)
+    if isinstance(clause, Bool):
+        return sum(_count_alts(c) for c in clause.must)
+    return 0
+
+
+def limit_terms(
+    aq: AnalyzedQuery,
+    doc_freqs: Callable[[list[str]], dict[str, int]],
+    limit: int = MAX_QUERY_TERMS,
+) -> tuple[AnalyzedQuery, bool]:
+    """Keep the ``limit`` most informative term alternatives (lowest document frequency
+    of their first term; earlier ones on ties) of a long query; (query, whether pruned).
+    Minimum-should-match is recomputed over the kept terms."""
+    if _count_alts(aq.root) <= limit:
+        return aq, False
+    alts: list[TermAlt] = []
+
+    def collect(c: AllOf) -> AllOf:
+        alts.extend(c.alts)
+        return c
+
+    _walk_allof(aq.root, collect)
+    df = doc_freqs(list(dict.fromkeys(a.terms[0] for a in alts)))
+    order = sorted(range(len(alts)), key=lambda i: (df.get(alts[i].terms[0], 0), i))
+    keep_ids = {id(alts[i]) for i in order[:limit]}
+    kept_terms = {alts[i].terms[0] for i in order[:limit]}
+
+    def prune(c: AllOf) -> AllOf:
+        kept = tuple(a for a in c.alts if id(a) in keep_ids)
+        if not kept:
+            kept = c.alts[:1]
+        if c.min_match is None:
+            need = None
+        elif c.min_match == 1:
+            need = 1
+        else:
+            need = minimum_should_match(len(kept), len(kept))
+        return replace(
+            c,
+            alts=kept,
+            phrase=tuple(p for p in c.phrase if p in kept_terms),
+            min_match=need,
+        )
+
+    return replace(aq, root=_walk_allof(aq.root, prune)), True

@@ -30,6 +30,7 @@ from policykb.query import (
     AllOf,
     QuerySyntaxError,
     analyze_query,
+    limit_terms,
     parse,
     parse_lenient,
     resolve_doc_type,
@@ -41,7 +42,6 @@ from policykb.settings import Settings
 from policykb.store import DocumentStore
 
 MAX_PAGE = 1000
-MAX_TERMS = 32
 RERANK_WINDOW = 100
 RECENCY_WEIGHT = 0.15  # at most +15% for a document from this year
 RECENCY_YEARS = 10  # ... fading to nothing for documents ten years old
@@ -232,18 +232,7 @@ class SearchService:
         """Run ``req``. With ``lenient`` a malformed query degrades to plain words with a
         notice; otherwise it raises :class:`QuerySyntaxError`."""
         started = time.perf_counter()
-        notices = list(req.notices)
-        if lenient:
-            tree, extra = parse_lenient(req.q)
-            notices += extra
-        else:
-            tree = parse(req.q)
-        aq = analyze_query(tree, self.analyzer, req.match)
-        if len(aq.highlight_terms) > MAX_TERMS:
-            raise QuerySyntaxError(
-                f"검색어가 너무 많습니다. 단어를 {MAX_TERMS}개 이하로 줄여 주세요.",
-                "too_many_terms",
-            )
+        tree, aq, notices = self._analyze(req, lenient)
         filters = self._filters(req, aq.filters)
         if req.q and not aq.root.must and not aq.root.must_not and not _has_field_filter(aq):
             notices.append("검색어에서 찾을 수 있는 낱말이 없습니다. 다른 낱말로 검색해 보세요.")
@@ -256,15 +245,7 @@ class SearchService:
                 (time.perf_counter() - started) * 1000,
                 notices,
             )
-        result = self._ranked(aq, filters, req, facets)
-        if result.total == 0 and req.match == "auto" and _relaxable(aq.root):
-            # No document has every word: show those with some of them, and say so.
-            aq = analyze_query(tree, self.analyzer, "any")
-            result = self._ranked(aq, filters, req, facets)
-            if result.total:
-                notices.append(
-                    "모든 낱말을 포함한 문서가 없어, 일부 낱말만 포함한 문서를 보여 드립니다."
-                )
+        result, aq = self._run(tree, aq, filters, req, facets, notices)
         page_hits = result.hits[: req.size]
         ids = [h.id for h in page_hits]
         docs = self.store.get_documents(ids)
@@ -308,6 +289,47 @@ class SearchService:
             (time.perf_counter() - started) * 1000,
             notices,
         )
+
+    def _analyze(self, req: SearchRequest, lenient: bool):
+        """(parse tree, analyzed query, notices) for ``req.q``; a long query keeps its most
+        informative terms (with a notice) instead of being refused."""
+        notices = list(req.notices)
+        if lenient:
+            tree, extra = parse_lenient(req.q)
+            notices += extra
+        else:
+            tree = parse(req.q)
+        aq = analyze_query(tree, self.analyzer, req.match)
+        aq, pruned = limit_terms(aq, self.backend.doc_freqs)
+        if pruned:
+            notices.append(
+                "검색어가 길어 정보량이 큰 낱말 위주로 찾았습니다. 결과는 모든 낱말을 기준으로 "
+                "강조해 보여 드립니다."
+            )
+        return tree, aq, notices
+
+    def _run(self, tree, aq, filters: Filters, req: SearchRequest, facets: bool, notices):
+        """The ranked backend result; under ``match=auto`` a query no document matches
+        falls back to "any word" with a notice. Returns (result, query used)."""
+        result = self._ranked(aq, filters, req, facets)
+        if result.total == 0 and req.match == "auto" and _relaxable(aq.root):
+            # No document has enough of the words: show those with some of them, and say so.
+            aq, _ = limit_terms(analyze_query(tree, self.analyzer, "any"), self.backend.doc_freqs)
+            result = self._ranked(aq, filters, req, facets)
+            if result.total:
+                notices.append(
+                    "모든 낱말을 포함한 문서가 없어, 일부 낱말만 포함한 문서를 보여 드립니다."
+                )
+        return result, aq
+
+    def rank(self, req: SearchRequest) -> list[BackendHit]:
+        """The ranked hits of ``req`` (lenient parsing, no snippets or facets): exactly
+        the ranking :meth:`search` shows, for evaluation."""
+        tree, aq, notices = self._analyze(req, lenient=True)
+        if not aq.root.must:
+            return []
+        result, _ = self._run(tree, aq, self._filters(req, aq.filters), req, False, notices)
+        return result.hits
 
     def _ranked(self, aq, filters: Filters, req: SearchRequest, facets: bool):
         """The backend's page of hits; for relevance ranking the first

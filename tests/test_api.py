@@ -51,7 +51,6 @@ def test_region_gyeonggi_contract(client):
 @pytest.mark.parametrize(
     "qs",
     [
-        'q="협의체',
         "page=-1",
         "page=abc",
         "size=10000",
@@ -59,7 +58,7 @@ def test_region_gyeonggi_contract(client):
         "region=없는지역",
         "year_from=2020&year_to=2010",
         "sort=drop",
-        "q=(교통",
+        "q=지역:화성",
     ],
 )
 def test_bad_requests_get_400_json(client, qs):
@@ -76,6 +75,13 @@ def test_bad_requests_get_friendly_pages(client, qs):
     assert r.mimetype == "text/html"
     html = r.get_data(as_text=True)
     assert "Traceback" not in html
+
+
+@pytest.mark.parametrize("q", ['"협의체', "(교통", "(교통 (주거)"])
+def test_unbalanced_syntax_degrades_in_the_api_too(client, q):
+    r = client.get("/api/search", query_string={"q": q})
+    assert r.status_code == 200
+    assert r.get_json()["notices"]
 
 
 def test_unbalanced_quote_page_degrades_with_notice(client):
@@ -123,3 +129,47 @@ def test_healthz(client):
 def test_home_page(client):
     html = client.get("/").get_data(as_text=True)
     assert "국토연구원" in html and "검색" in html
+
+
+TYPOGRAPHY = "「」『』‘’“”·[]()-\"'"
+
+
+def _pasted_titles(n: int = 50) -> list[str]:
+    """Real kdi-epic titles (press releases and research reports), the ones with the most
+    brackets and quotes first, as a reader would paste them."""
+    from openpyxl import load_workbook
+
+    from tests.conftest import shared_path
+
+    titles: list[str] = []
+    for name in ("epic_metadata_2201_03.xlsx", "research_metadata_2309.xlsx"):
+        wb = load_workbook(shared_path("data", "kdi-epic", "xlsx", name), read_only=True)
+        rows = wb.active.iter_rows(values_only=True)
+        col = [str(h) for h in next(rows)].index("자료명")
+        titles += [str(r[col]) for r in rows if r[col] and re.search("[가-힣]", str(r[col]))]
+        wb.close()
+    titles.sort(key=lambda t: (-sum(t.count(c) for c in TYPOGRAPHY), -len(t)))
+    return titles[:n]
+
+
+def test_pasted_real_titles_are_never_refused(client):
+    titles = _pasted_titles()
+    assert len(titles) == 50 and any("「" in t or "‘" in t for t in titles)
+    for title in titles:
+        r = client.get("/api/search", query_string={"q": title})
+        assert r.status_code == 200, (title, r.get_json())
+        page = client.get("/search", query_string={"q": title})
+        assert page.status_code == 200, title
+        assert "Traceback" not in page.get_data(as_text=True)
+
+
+def test_very_long_query_keeps_its_rarest_terms(client):
+    words = (
+        "협의체 스마트시티 도시재생 주거 교통 청년 일자리 인구 고령화 저출산 산업 농촌 "
+        "관광 문화 환경 에너지 탄소 기후 재난 안전 복지 의료 교육 대학 연구 혁신 창업 "
+        "금융 부동산 토지 항만 철도 도로 공항 물류 수출 통상 예산 세금 행정 자치 분권"
+    )
+    r = client.get("/api/search", query_string={"q": words})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert any("정보량" in n for n in body["notices"])

@@ -63,7 +63,7 @@ def test_lineage_expands_predecessor(aq):
     assert set(q.filters.institutes) == {"광주전남연구원", "광주연구원", "전남연구원"}
 
 
-@pytest.mark.parametrize("text", ['"도시 재생', "(교통 주거", "교통)"])
+@pytest.mark.parametrize("text", ['"도시 재생', "(교통 주거"])
 def test_malformed_raises_with_korean_message(text):
     with pytest.raises(QuerySyntaxError) as exc:
         parse(text)
@@ -89,3 +89,48 @@ def test_syntax_characters_are_never_passed_through(aq):
         for alt in getattr(clause, "alts", ()):
             for term in alt.terms:
                 assert not set(term) & set('*/{}":')
+
+
+def test_short_queries_need_every_word_long_ones_most(aq):
+    assert aq("도시재생 주거 청년").root.must[0].min_match is None
+    long = aq("청년 주거 지원 확대 방안 발표 국토교통부").root.must[0]
+    assert long.min_match is not None
+    assert len(long.alts) > long.min_match >= 0.75 * len(long.alts)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "[보도자료] 「도시재생 뉴딜」 사업 ‘본격’ 추진 - 국토부, 2024년 계획 발표 -",
+        "『스마트시티』 “시민 참여” 확대·지원 -국토교통부-",
+        "주택 공급 -2.5% 감소",
+    ],
+)
+def test_korean_typography_is_plain_text(aq, title):
+    q = aq(title)
+    assert not q.root.must_not
+    assert not any(isinstance(c, Phrase) for c in q.root.must)
+
+
+def test_long_query_keeps_most_informative_terms():
+    from policykb.query import limit_terms
+
+    a = get_analyzer()
+    words = " ".join(f"낱말{i}" for i in range(40)) + " 도시 재생"
+    q = analyze_query(parse(words), a)
+    df = {t: 1000 for alt in q.root.must[0].alts for t in alt.terms}
+    df["재생"] = 1
+    pruned, changed = limit_terms(q, lambda terms: {t: df.get(t, 0) for t in terms}, limit=8)
+    assert changed
+    kept = [alt.terms[0] for alt in pruned.root.must[0].alts]
+    assert len(kept) == 8 and "재생" in kept
+    assert pruned.highlight_terms == q.highlight_terms
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["국제자금세탁방지기구(FATF) 총회 참석 결과", "국무회의 의결(1.25)", "1) 목표 설정", "교통)"],
+)
+def test_attached_or_stray_parentheses_are_text(title):
+    tree = parse(title)
+    assert all(type(c).__name__ == "Word" for c in tree.children)

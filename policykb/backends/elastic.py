@@ -21,16 +21,11 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch.helpers import streaming_bulk
 
+from policykb.backends import base as ranking
 from policykb.backends.base import (
     BEST_PASSAGES,
-    BIGRAM_BOOST,
     MAX_MATCH_PAGES,
-    PAIR_BOOST,
-    PAIR_SLOP,
     PASSAGE_POSITION_GAP,
-    PHRASE_BOOST,
-    TERM_FIELDS,
-    TITLE_BOOST,
     BackendError,
     IndexOutcome,
     ProgressFn,
@@ -217,8 +212,14 @@ def _term(field: str, term: str, boost: float = 1.0) -> dict:
 
 
 def _alt(alt: TermAlt) -> dict:
-    per_term = [{"bool": {"should": [_term(f, t, b) for f, b in TERM_FIELDS]}} for t in alt.terms]
-    return per_term[0] if len(per_term) == 1 else {"dis_max": {"queries": per_term}}
+    per_term = [
+        {"bool": {"should": [_term(f, t, b) for f, b in ranking.term_fields()]}} for t in alt.terms
+    ]
+    if len(per_term) == 1:
+        return per_term[0]
+    if not ranking.DIS_MAX:
+        return {"bool": {"should": per_term}}
+    return {"dis_max": {"queries": per_term}}
 
 
 def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
@@ -232,6 +233,16 @@ def clause_to_es(clause) -> dict:
     if isinstance(clause, AllOf):
         if clause.required >= len(clause.alts):
             q: dict = {"bool": {"must": [_alt(a) for a in clause.alts]}}
+        elif clause.soft:
+            any_q = {"bool": {"should": [_alt(a) for a in clause.alts], "minimum_should_match": 1}}
+            most = {
+                "bool": {
+                    "should": [_alt(a) for a in clause.alts],
+                    "minimum_should_match": clause.required,
+                    "boost": ranking.COORD_BONUS,
+                }
+            }
+            q = {"bool": {"must": [any_q], "should": [most]}}
         else:
             some = {
                 "bool": {
@@ -241,41 +252,44 @@ def clause_to_es(clause) -> dict:
             }
             q = {"bool": {"must": [some]}}
         should = []
-        if clause.phrase:
+        if clause.phrase and ranking.PHRASE_BOOST:
             should += [
-                _phrase("body", clause.phrase, PHRASE_BOOST),
-                _phrase("title", clause.phrase, PHRASE_BOOST * TITLE_BOOST),
+                _phrase("body", clause.phrase, ranking.PHRASE_BOOST),
+                _phrase("title", clause.phrase, ranking.PHRASE_BOOST * ranking.TITLE_BOOST),
             ]
-        for c in clause.compounds:
+        for c in clause.compounds if ranking.COMPOUND_BONUS else ():
             compound = _alt(TermAlt((c,)))
-            should.append({"bool": {"should": [compound], "boost": PHRASE_BOOST}})
-        for a, b in proximity_pairs(clause.phrase):
+            should.append({"bool": {"should": [compound], "boost": ranking.PHRASE_BOOST}})
+        for a, b in proximity_pairs(clause.phrase) if ranking.PAIR_BOOST else ():
             should.append(
                 {
                     "match_phrase": {
                         "body": {
                             "query": f"{a} {b}",
-                            "slop": PAIR_SLOP,
+                            "slop": ranking.PAIR_SLOP,
                             "analyzer": "whitespace",
-                            "boost": PAIR_BOOST,
+                            "boost": ranking.PAIR_BOOST,
                         }
                     }
                 }
             )
-        if clause.bigrams:
+        if clause.bigrams and ranking.BIGRAM_BOOST:
             should.append(
                 {
                     "bool": {
                         "should": [_term("body_bigram", b) for b in clause.bigrams],
-                        "boost": BIGRAM_BOOST,
+                        "boost": ranking.BIGRAM_BOOST,
                     }
                 }
             )
         if should:
-            q["bool"]["should"] = should
+            q["bool"]["should"] = q["bool"].get("should", []) + should
         return q
     if isinstance(clause, Phrase):
-        should = [_phrase("title", clause.parts, TITLE_BOOST), _phrase("body", clause.parts)]
+        should = [
+            _phrase("title", clause.parts, ranking.TITLE_BOOST),
+            _phrase("body", clause.parts),
+        ]
         should += [_alt(TermAlt((c,))) for c in clause.compounds]
         return {"bool": {"should": should, "minimum_should_match": 1}}
     if isinstance(clause, AnyOf):
@@ -739,6 +753,27 @@ class ElasticBackend(SearchBackend):
             "schema_version": SCHEMA_VERSION,
             "server_version": self.server_version(),
         }
+
+    def doc_freqs(self, terms: list[str]) -> dict[str, int]:
+        # Term statistics of an artificial document holding the terms (one request).
+        self.ensure_index()
+        text = " ".join(terms)
+        res = self._call(
+            self.es.termvectors,
+            index=self.alias,
+            doc={"body": text, "body_joined": text},
+            fields=["body", "body_joined"],
+            term_statistics=True,
+            field_statistics=False,
+            positions=False,
+            offsets=False,
+        )
+        out = dict.fromkeys(terms, 0)
+        for fv in (res.get("term_vectors") or {}).values():
+            for term, stats in (fv.get("terms") or {}).items():
+                if term in out:
+                    out[term] += int(stats.get("doc_freq") or 0)
+        return out
 
     def search(
         self, query: Bool, filters: Filters, sort: str, offset: int, limit: int, facets: bool = True

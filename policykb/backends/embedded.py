@@ -19,15 +19,10 @@ from pathlib import Path
 import tantivy
 from tantivy import Occur, Query
 
+from policykb.backends import base as ranking
 from policykb.backends.base import (
     BEST_PASSAGES,
-    BIGRAM_BOOST,
     MAX_MATCH_PAGES,
-    PAIR_BOOST,
-    PAIR_SLOP,
-    PHRASE_BOOST,
-    TERM_FIELDS,
-    TITLE_BOOST,
     BackendError,
     IndexOutcome,
     IndexOutdated,
@@ -347,6 +342,12 @@ class EmbeddedBackend(SearchBackend):
             "schema_version": SCHEMA_VERSION,
         }
 
+    def doc_freqs(self, terms: list[str]) -> dict[str, int]:
+        searcher = self._fresh_index().searcher()
+        return {
+            t: searcher.doc_freq("body", t) + searcher.doc_freq("body_joined", t) for t in terms
+        }
+
     def _term(self, field: str, term: str) -> Query:
         return Query.term_query(self.schema, field, term)
 
@@ -355,11 +356,15 @@ class EmbeddedBackend(SearchBackend):
         per_term = []
         for term in alt.terms:
             subs = []
-            for name, boost in TERM_FIELDS:
+            for name, boost in ranking.term_fields():
                 q = self._term(name, term)
                 subs.append((Occur.Should, Query.boost_query(q, boost) if boost != 1 else q))
             per_term.append(Query.boolean_query(subs))
-        return per_term[0] if len(per_term) == 1 else Query.disjunction_max_query(per_term)
+        if len(per_term) == 1:
+            return per_term[0]
+        if not ranking.DIS_MAX:
+            return Query.boolean_query([(Occur.Should, q) for q in per_term])
+        return Query.disjunction_max_query(per_term)
 
     def _phrase(self, field: str, parts: tuple[str, ...]) -> Query:
         return Query.phrase_query(self.schema, field, list(parts))
@@ -368,43 +373,62 @@ class EmbeddedBackend(SearchBackend):
         if isinstance(clause, AllOf):
             if clause.required >= len(clause.alts):
                 subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
+            elif clause.soft:
+                any_q = Query.boolean_query([(Occur.Should, self._alt(a)) for a in clause.alts])
+                most = Query.boolean_query(
+                    [(Occur.Should, self._alt(a)) for a in clause.alts],
+                    minimum_number_should_match=clause.required,
+                )
+                subs = [
+                    (Occur.Must, any_q),
+                    (Occur.Should, Query.boost_query(most, ranking.COORD_BONUS)),
+                ]
             else:
                 some = Query.boolean_query(
                     [(Occur.Should, self._alt(a)) for a in clause.alts],
                     minimum_number_should_match=clause.required,
                 )
                 subs = [(Occur.Must, some)]
-            if clause.phrase:
+            if clause.phrase and ranking.PHRASE_BOOST:
                 subs.append(
                     (
                         Occur.Should,
-                        Query.boost_query(self._phrase("body", clause.phrase), PHRASE_BOOST),
+                        Query.boost_query(
+                            self._phrase("body", clause.phrase), ranking.PHRASE_BOOST
+                        ),
                     )
                 )
                 subs.append(
                     (
                         Occur.Should,
                         Query.boost_query(
-                            self._phrase("title", clause.phrase), PHRASE_BOOST * TITLE_BOOST
+                            self._phrase("title", clause.phrase),
+                            ranking.PHRASE_BOOST * ranking.TITLE_BOOST,
                         ),
                     )
                 )
-            for c in clause.compounds:
+            for c in clause.compounds if ranking.COMPOUND_BONUS else ():
                 subs.append(
-                    (Occur.Should, Query.boost_query(self._alt(TermAlt((c,))), PHRASE_BOOST))
+                    (
+                        Occur.Should,
+                        Query.boost_query(self._alt(TermAlt((c,))), ranking.PHRASE_BOOST),
+                    )
                 )
-            for a, b in proximity_pairs(clause.phrase):
-                pair = Query.phrase_query(self.schema, "body", [a, b], slop=PAIR_SLOP)
-                subs.append((Occur.Should, Query.boost_query(pair, PAIR_BOOST)))
-            if clause.bigrams:
+            for a, b in proximity_pairs(clause.phrase) if ranking.PAIR_BOOST else ():
+                pair = Query.phrase_query(self.schema, "body", [a, b], slop=ranking.PAIR_SLOP)
+                subs.append((Occur.Should, Query.boost_query(pair, ranking.PAIR_BOOST)))
+            if clause.bigrams and ranking.BIGRAM_BOOST:
                 bigram_q = Query.boolean_query(
                     [(Occur.Should, self._term("body_bigram", b)) for b in clause.bigrams]
                 )
-                subs.append((Occur.Should, Query.boost_query(bigram_q, BIGRAM_BOOST)))
+                subs.append((Occur.Should, Query.boost_query(bigram_q, ranking.BIGRAM_BOOST)))
             return Query.boolean_query(subs)
         if isinstance(clause, Phrase):
             subs = [
-                (Occur.Should, Query.boost_query(self._phrase("title", clause.parts), TITLE_BOOST)),
+                (
+                    Occur.Should,
+                    Query.boost_query(self._phrase("title", clause.parts), ranking.TITLE_BOOST),
+                ),
                 (Occur.Should, self._phrase("body", clause.parts)),
             ]
             for c in clause.compounds:

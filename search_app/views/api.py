@@ -27,7 +27,9 @@ def search():
     rt = runtime()
     try:
         req = parse_request(request_args(), rt.settings, strict=True)
-        result = rt.service.search(req)
+        # Unbalanced quotes or parentheses degrade to plain words with a notice, as in
+        # the HTML page: a pasted title is never refused for its punctuation.
+        result = rt.service.search(req, lenient=True)
     except RequestError as exc:
         return _error(400, exc.code, exc.message, exc.param)
     except QuerySyntaxError as exc:
