@@ -142,7 +142,8 @@ def _int(args, name: str, default: int | None, lo: int, hi: int, label: str) -> 
     return value
 
 
-STRICT_PARAMS = ("sort", "match", "year_from", "year_to", "page", "size")
+# Typed or enumerated parameters (the JSON API): an empty value cannot be valid.
+STRICT_PARAMS = ("sort", "match", "year_from", "year_to", "page", "size", "doc_type")
 
 
 def parse_request(

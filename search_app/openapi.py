@@ -53,8 +53,9 @@ SEARCH_PARAMS = [
     _param("doc_type", {"type": "string", "enum": list(DOC_TYPES)}, "문서 유형", repeat=True),
     _param(
         "publisher",
-        {"type": "string", "maxLength": 100},
-        "발행기관 (repeat for OR; 미상 for documents without one)",
+        _STR,
+        "발행기관 (repeat for OR; 미상 for documents without one; a name over 100 characters "
+        "is a 400)",
         repeat=True,
     ),
     _param("author", _STR, "저자 (repeat for OR)", repeat=True),
