@@ -24,7 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 CACHE = BENCH / ".cache"
 RESULTS = BENCH / "results"
-SHARED = Path(os.environ.get("POLICYKB_SHARED_DIR", REPO.parent / "shared" / "data"))
+_SHARED_ROOT = Path(os.environ.get("POLICYKB_SHARED_DIR", REPO.parent / "shared"))
+# POLICYKB_SHARED_DIR names the shared folder, as for the tests; its data/ folder is used
+# (a path that is already the data folder is accepted too).
+SHARED = _SHARED_ROOT / "data" if (_SHARED_ROOT / "data").is_dir() else _SHARED_ROOT
 KDI_XLSX = SHARED / "kdi-epic" / "xlsx"
 PUBLIC_DOCS = SHARED / "public-docs"
 
