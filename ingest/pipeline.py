@@ -9,7 +9,6 @@ committed, and never leaves a half-written index (index commits are atomic).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -31,6 +30,7 @@ from ingest.build import (
     init_worker,
 )
 from ingest.metadata import MANIFEST_NAMES, ManifestError, load_manifest
+from ingest.ocr import file_sha256  # a leaf module: the one file hash of ingest
 from policykb.backends import SearchBackend
 from policykb.models import Document
 from policykb.store import DocumentStore, FileRecord, match_key
@@ -102,14 +102,6 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
             if p.name in MANIFEST_NAMES or p.suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
             yield p.resolve()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 ProgressFn = Callable[[IngestReport, Path], None]
