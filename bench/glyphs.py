@@ -92,6 +92,9 @@ def build(docs: list[tuple[list, str]]):
             samples.append((parts_of[key], ch, float(n)))
     jamo = learn_jamo(samples)
     pieces = {p for table in jamo.values() for run in table for p in run.split("+")}
+    # whole outlines only of the jamo-composed font (a real font drawn as outlines is
+    # left to OCR: its syllables would be read here and there, breaking its lines)
+    glyphs = {k: ch for k, ch in glyphs.items() if all(p in pieces for p in parts_of[k])}
     return Codebook(glyphs, jamo, {k: v for k, v in shapes.items() if k in pieces})
 
 
@@ -113,7 +116,7 @@ def learn_jamo(samples, rounds: int = 5) -> dict[str, dict[str, tuple[int, float
         for (role, jamo, _), w in weight.items():
             total[role, jamo] += w
 
-        def p(role: str, jamo: int, seg: str) -> float:
+        def p(role: str, jamo: int, seg: str, weight=weight, total=total) -> float:  # noqa: ANN001
             return (weight.get((role, jamo, seg), 0.0) + 0.01) / (total[role, jamo] + 1.0)
 
         new: dict[tuple[str, int, str], float] = collections.defaultdict(float)
@@ -148,15 +151,26 @@ def learn_jamo(samples, rounds: int = 5) -> dict[str, dict[str, tuple[int, float
         old = tables[role].get(seg)
         if old is None or share > old[1]:
             tables[role][seg] = (jamo, share)
+    # a consonant never seen as a final is drawn like the initial (true of every
+    # consonant seen in both places)
+    finals = {jamo for jamo, _ in tables["jong"].values()}
+    for seg, (c, share) in list(tables["cho"].items()):
+        j = CHO_TO_JONG.get(c)
+        if j is not None and j not in finals and seg not in tables["jong"]:
+            tables["jong"][seg] = (j, share / 2)
     return tables
+
+
+# initial index -> final index of the same consonant (ㄸ ㅃ ㅉ are never finals)
+CHO_TO_JONG = {0: 1, 1: 2, 2: 4, 3: 7, 5: 8, 6: 16, 7: 17, 9: 19, 10: 20, 11: 21, 12: 22, 14: 23, 15: 24, 16: 25, 17: 26, 18: 27}
 
 
 def accuracy(items: list, text: str, book: dict[str, str]) -> tuple[float, int, int, str]:
     from bench.ocr import hangul_accuracy
     from ingest.pdf_glyphs import decode
 
-    decoded, known, unknown = decode(items, book)
-    return hangul_accuracy(decoded, text), known, unknown, decoded
+    page = decode(items, book)
+    return hangul_accuracy(page.filled(), text), page.known, page.unknown, page.filled()
 
 
 def main(argv: list[str]) -> int:

@@ -220,19 +220,22 @@ def _first_page_pdfplumber(path: Path) -> str | None:
 
 def extract_pdf(path: Path, ocr: str = "off", ocr_cache: Path | None = None) -> Extracted:
     """PDFium for the pages, pdfplumber for page 1; pdfplumber throughout when PDFium
-    cannot read the file or finds no Hangul. With ``ocr="auto"``, pages whose text layer
-    has no usable Hangul (and image-only pages) are read with Tesseract instead."""
-    if ocr == "auto":
-        try:
-            pages = extract_pdf_pdfium(path)
-        except ExtractionError as exc:
-            if exc.reason == "encrypted":
-                raise
-            pages = None
-        if pages is not None and _ocr_wanted(pages):
-            return _with_ocr(path, pages, ocr_cache)
+    cannot read the file or finds no Hangul. Pages whose text layer has no usable Hangul
+    (and image-only pages) are read from their Hangul outlines (ingest.pdf_glyphs) and,
+    with ``ocr="auto"``, what is left with Tesseract."""
     try:
-        pages = extract_pdf_pdfium(path)
+        pages: list[Page] | None = extract_pdf_pdfium(path)
+    except ExtractionError as exc:
+        if exc.reason == "encrypted":
+            raise
+        pages = None
+    if pages is not None and _ocr_wanted(pages):
+        recovered = _recover(path, pages, ocr == "auto", ocr_cache)
+        if recovered is not None:
+            return recovered
+    try:
+        if pages is None:
+            pages = extract_pdf_pdfium(path)
         _check_pdf_text(pages)
         first = _first_page_pdfplumber(path)
         if first and HANGUL_RE.search(first):
@@ -258,10 +261,12 @@ def _ocr_wanted(pages: list[Page]) -> bool:
     )
 
 
-def _with_ocr(path: Path, pages: list[Page], cache: Path | None = None) -> Extracted:
-    """Pages without usable Hangul replaced by Tesseract's text (document-wide garbage
-    layers: every such page; otherwise only image-only pages)."""
+def _recover(path: Path, pages: list[Page], ocr: bool, cache: Path | None = None) -> Extracted | None:
+    """Pages without usable Hangul (document-wide garbage layers: every such page;
+    otherwise only image-only pages) read from their outlines, then, with ``ocr``, by
+    Tesseract. None when nothing was recovered without OCR."""
     from ingest.ocr import OcrUnavailable, needs_ocr, ocr_pdf_pages
+    from ingest.pdf_glyphs import recover
 
     garbage_layer = not HANGUL_RE.search("".join(p.text for p in pages))
     wanted = [
@@ -269,14 +274,26 @@ def _with_ocr(path: Path, pages: list[Page], cache: Path | None = None) -> Extra
         for p in pages
         if p.number and needs_ocr(p.text) and (garbage_layer or len(p.text.strip()) < 20)
     ]
-    try:
-        recognized = {o.number: o for o in ocr_pdf_pages(path, wanted, cache=cache)}
-    except OcrUnavailable as exc:
-        raise ExtractionError("ocr_unavailable", str(exc)) from None
+    found = {n: r for n, r in recover(path, wanted, ocr, cache).items() if not needs_ocr(r.text)}
+    rest = [n for n in wanted if n not in found]
+    recognized = {}
+    if ocr and rest:
+        try:
+            recognized = {o.number: o for o in ocr_pdf_pages(path, rest, cache=cache)}
+        except OcrUnavailable as exc:
+            raise ExtractionError("ocr_unavailable", str(exc)) from None
+    if not found and not recognized:
+        return None
     out = []
     for p in pages:
+        r = found.get(p.number or 0)
         o = recognized.get(p.number or 0)
-        out.append(Page(p.number, o.text, o.confidence) if o else p)
+        if r is not None:
+            out.append(Page(p.number, r.text, r.confidence))
+        elif o is not None:
+            out.append(Page(p.number, o.text, o.confidence))
+        else:
+            out.append(p)
     _check_pdf_text(out)
     return Extracted("pdf", _undo_overprint_pages(out))
 
@@ -290,8 +307,9 @@ UNSUPPORTED = {
 def extract(
     path: Path, max_bytes: int | None = None, ocr: str = "off", ocr_cache: Path | None = None
 ) -> Extracted:
-    """Extract ``path`` or raise :class:`ExtractionError` with the reason. ``ocr="auto"``
-    reads PDF pages without usable Hangul with Tesseract (ingest.ocr)."""
+    """Extract ``path`` or raise :class:`ExtractionError` with the reason. PDF pages
+    without usable Hangul are read from their Hangul outlines (ingest.pdf_glyphs);
+    ``ocr="auto"`` reads what is left with Tesseract (ingest.ocr)."""
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise ExtractionError("too_large", f"파일이 너무 큽니다 ({size / 1e6:.1f} MB).")

@@ -31,6 +31,10 @@ CODEBOOK = Path(__file__).parent / "data" / "outline_glyphs.json"
 QUANT = 4  # grid of a component's own coordinates (1/4 of its box)
 MAX_GLYPH = 60.0  # points; larger fills are drawings, not glyphs
 MAX_COMPONENTS = 12
+# a page with more unread outlines than this is drawn in another font (a real font drawn
+# as outlines, measured on byeolpyo5_disaster: its serif syllables split into pieces that
+# look like the fallback's jamo); it is OCR'd whole
+MAX_UNKNOWN_SHARE = 0.3
 
 Box = tuple[float, float, float, float]
 
@@ -276,50 +280,109 @@ def codebook() -> Codebook:
     return Codebook.from_json(data)
 
 
-def decode(items: list[Item], book: Codebook | None = None) -> tuple[str, int, int]:
-    """Text of one page's items (lines in drawing order, spaces from the gaps), the
-    number of outlines decoded and of small outlines left unknown."""
+RUN_MARK = "\ue000{}\ue001"  # stands for run n of unread outlines in Decoded.text
+
+
+@dataclass(slots=True)
+class Decoded:
+    """One page read from its outlines. ``text`` holds RUN_MARK for each line drawn
+    mostly in outlines the codebook cannot read; ``runs`` are their boxes (for OCR)."""
+
+    text: str
+    known: int
+    unknown: int
+    runs: list[Box]
+    sizes: list[int] = field(default_factory=list)  # outlines in each run
+
+    def unknown_share(self) -> float:
+        return self.unknown / (self.known + self.unknown) if self.known + self.unknown else 0.0
+
+
+    def filled(self, texts: dict[int, str] | None = None) -> str:
+        """The text with run n replaced by ``texts[n]`` (dropped when absent)."""
+        out = self.text
+        for n in range(len(self.runs)):
+            out = out.replace(RUN_MARK.format(n), (texts or {}).get(n, ""))
+        return out
+
+
+def _same_line(a: Item, b: Item) -> bool:
+    lo, hi = max(a.box[1], b.box[1]), min(a.box[3], b.box[3])
+    small = max(min(a.height, b.height), 1e-6)
+    return (hi - lo) > 0.3 * small and b.box[0] > a.box[0] - 0.5 * small
+
+
+def decode(items: list[Item], book: Codebook | None = None) -> Decoded:
+    """One page's items read: lines in drawing order, spaces from the gaps. A line that
+    is mostly unread outlines (another font drawn as outlines) becomes a run for OCR;
+    lone unread outlines elsewhere (symbols) are left out, as are outlines much larger
+    than the text (drawings)."""
     book = codebook() if book is None else book
-    known = unknown = 0
-    kept: list[Item] = []
     read = [(it, book.read(it) if it.key is not None else None) for it in items]
     heights = sorted(it.height for it, ch in read if ch)
     typical = heights[len(heights) // 2] if heights else 10.0
+    marked: list[Item] = []
     for it, ch in read:
-        if it.key is not None:
-            if ch is None:
-                if it.height <= 2.5 * typical:
-                    unknown += 1
-                continue
-            known += 1
-            kept.append(Item(it.box, ch, it.key))
+        if it.key is None:
+            marked.append(it)
+        elif ch is not None:
+            marked.append(Item(it.box, ch, it.key))
+        elif it.height <= 2.5 * typical:
+            marked.append(Item(it.box, "", ""))  # unread: key ""
+    centres = [((i.box[0] + i.box[2]) / 2, (i.box[1] + i.box[3]) / 2) for i in marked if i.key]
+    known = unknown = 0
+    lines: list[str] = []
+    runs: list[Box] = []
+    sizes: list[int] = []
+    for line in group_lines(marked):
+        unread = sum(1 for i in line if i.key == "")
+        done = sum(1 for i in line if i.key)
+        known += done
+        unknown += unread
+        box = (
+            min(i.box[0] for i in line),
+            min(i.box[1] for i in line),
+            max(i.box[2] for i in line),
+            max(i.box[3] for i in line),
+        )
+        # symbols drawn after the text of their line would cover syllables read already
+        covered = sum(1 for x, y in centres if box[0] <= x <= box[2] and box[1] <= y <= box[3])
+        if unread >= 2 and unread > 0.3 * (unread + done) and covered <= done + 0.2 * unread:
+            runs.append(box)
+            sizes.append(unread)
+            lines.append(RUN_MARK.format(len(runs) - 1))
         else:
-            kept.append(it)
-    return assemble(kept), known, unknown
+            lines.append(line_text([i for i in line if i.key != ""]))
+    return Decoded("\n".join(lines), known, unknown, runs, sizes)
+
+
+def group_lines(items: list[Item]) -> list[list[Item]]:
+    """Items in drawing order cut into lines: a new line when an item does not overlap
+    the previous one vertically or goes back to the left."""
+    lines: list[list[Item]] = []
+    for it in items:
+        if lines and _same_line(lines[-1][-1], it):
+            lines[-1].append(it)
+        else:
+            lines.append([it])
+    return lines
+
+
+def line_text(line: list[Item]) -> str:
+    """A line's text, with a space for each wide gap."""
+    out: list[str] = []
+    prev: Item | None = None
+    for it in line:
+        if prev is not None and it.box[0] - prev.box[2] > 0.28 * max(prev.height, it.height):
+            out.append(" ")
+        out.append(it.text)
+        prev = it
+    return "".join(out).rstrip()
 
 
 def assemble(items: list[Item]) -> str:
-    """Lines from items in drawing order: a new line when an item does not overlap the
-    current line vertically or goes back to the left; a space for a wide gap."""
-    lines: list[str] = []
-    cur: list[str] = []
-    prev: Item | None = None
-    for it in items:
-        if prev is not None:
-            lo = max(prev.box[1], it.box[1])
-            hi = min(prev.box[3], it.box[3])
-            small = max(min(prev.height, it.height), 1e-6)
-            same_line = (hi - lo) > 0.3 * small and it.box[0] > prev.box[0] - 0.5 * small
-            if not same_line:
-                lines.append("".join(cur))
-                cur = []
-            elif it.box[0] - prev.box[2] > 0.28 * max(prev.height, it.height):
-                cur.append(" ")
-        cur.append(it.text)
-        prev = it
-    if cur:
-        lines.append("".join(cur))
-    return "\n".join(line.rstrip() for line in lines)
+    """The text of items in drawing order (lines and spaces as :func:`decode` makes)."""
+    return "\n".join(line_text(line) for line in group_lines(items))
 
 
 def outline_share(items: list[Item]) -> float:
@@ -327,4 +390,55 @@ def outline_share(items: list[Item]) -> float:
     return sum(1 for i in items if i.key) / len(items) if items else 0.0
 
 
-__all__ = ["CODEBOOK", "Codebook", "Item", "assemble", "codebook", "decode", "read_items", "shape_key"]
+__all__ = ["CODEBOOK", "Codebook", "Decoded", "Item", "Recovered", "recover", "assemble", "codebook", "decode", "read_items", "shape_key"]
+
+
+@dataclass(slots=True)
+class Recovered:
+    """A page's text read from its outlines; ``confidence`` is Tesseract's when some runs
+    of it were OCR'd (then the page counts as OCR text), else None."""
+
+    number: int
+    text: str
+    confidence: float | None
+    known: int
+    unknown: int
+
+
+def recover(path: Path, numbers: list[int], ocr: bool, cache: Path | None = None) -> dict[int, Recovered]:
+    """Pages ``numbers`` of a PDF read from their Hangul outlines. With ``ocr``, the runs
+    the codebook cannot read (outlines of a real font, symbols) are read by Tesseract
+    (ingest.ocr.ocr_regions, one run per page); without it they are left out."""
+    from ingest import ocr as tesseract
+
+    out: dict[int, Recovered] = {}
+    try:
+        pages = read_items(path, numbers)
+    except Exception as exc:  # pdfminer raises many types on odd files; OCR remains
+        log.warning("outlines of %s not read: %s", path.name, exc)
+        return out
+    for number, items in pages.items():
+        page = decode(items)
+        if not page.known or page.unknown_share() > MAX_UNKNOWN_SHARE:
+            continue  # not (mostly) drawn in a known outline font: whole-page OCR
+        texts: dict[int, str] | None = None
+        confidence = None
+        words = list(range(len(page.runs)))
+        if words and ocr:
+            try:
+                found, confidence = tesseract.ocr_regions(
+                    path, number, [page.runs[n] for n in words], cache
+                )
+                texts = dict(zip(words, found, strict=True))
+            except tesseract.OcrUnavailable:
+                texts = None
+        log.info(
+            "outlines %s p.%d: %d syllables read, %d outlines left%s",
+            path.name,
+            number,
+            page.known,
+            page.unknown,
+            " (OCR)" if texts else "",
+        )
+        out[number] = Recovered(number, page.filled(texts), confidence, page.known, page.unknown)
+    return out
