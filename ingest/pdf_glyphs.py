@@ -35,6 +35,7 @@ MAX_COMPONENTS = 12
 # as outlines, measured on byeolpyo5_disaster: its serif syllables split into pieces that
 # look like the fallback's jamo); it is OCR'd whole
 MAX_UNKNOWN_SHARE = 0.3
+LEVEL = 0.9  # vertical overlap (share of the smaller run) of two runs of one line (0.5: passport 0.951, 0.9: 0.990)
 
 Box = tuple[float, float, float, float]
 
@@ -359,13 +360,32 @@ def decode(items: list[Item], book: Codebook | None = None) -> Decoded:
 def group_lines(items: list[Item]) -> list[list[Item]]:
     """Items in drawing order cut into lines: a new line when an item does not overlap
     the previous one vertically or goes back to the left."""
-    lines: list[list[Item]] = []
+    runs: list[list[Item]] = []
     for it in items:
-        if lines and _same_line(lines[-1][-1], it):
-            lines[-1].append(it)
+        if runs and _same_line(runs[-1][-1], it):
+            runs[-1].append(it)
         else:
-            lines.append([it])
+            runs.append([it])
+    # a renderer may draw a line's outlines first and its real text (digits, Latin,
+    # punctuation) after: the next run on the same line joins it, in x order
+    lines: list[list[Item]] = []
+    for run in runs:
+        if lines and _level(lines[-1], run):
+            lines[-1] = sorted(lines[-1] + run, key=lambda i: i.box[0])
+        else:
+            lines.append(run)
     return lines
+
+
+def _level(a: list[Item], b: list[Item]) -> bool:
+    """Two runs of one text line: their vertical ranges overlap by half the smaller and
+    ``b`` falls within ``a``'s width (a cell further along the row stays apart, in
+    drawing order)."""
+    a0, a1 = min(i.box[1] for i in a), max(i.box[3] for i in a)
+    b0, b1 = min(i.box[1] for i in b), max(i.box[3] for i in b)
+    ax0, ax1 = min(i.box[0] for i in a), max(i.box[2] for i in a)
+    bx0 = min(i.box[0] for i in b)
+    return min(a1, b1) - max(a0, b0) > LEVEL * min(a1 - a0, b1 - b0) and ax0 <= bx0 <= ax1
 
 
 def line_text(line: list[Item]) -> str:
