@@ -67,7 +67,10 @@ def votes(docs: list[tuple[list, str]], passes: int = 3) -> dict[str, collection
             ]
             ref = [PLACEHOLDER if HANGUL.match(c) and not best else c for c in text]
             for op in Levenshtein.opcodes(seq, ref):
-                if op.tag in ("equal", "replace") and op.src_end - op.src_start == op.dest_end - op.dest_start:
+                if (
+                    op.tag in ("equal", "replace")
+                    and op.src_end - op.src_start == op.dest_end - op.dest_start
+                ):
                     for k in range(op.src_end - op.src_start):
                         i, j = op.src_start + k, op.dest_start + k
                         key = items[i].key
@@ -82,7 +85,9 @@ def build(docs: list[tuple[list, str]]):
     from ingest.pdf_glyphs import Codebook
 
     parts_of = {it.key: it.parts for items, _ in docs for it in items if it.key}
-    shapes = {k: v for items, _ in docs for it in items for k, v in zip(it.parts, it.shapes, strict=True)}
+    shapes = {
+        k: v for items, _ in docs for it in items for k, v in zip(it.parts, it.shapes, strict=True)
+    }
     glyphs: dict[str, str] = {}
     samples: list[tuple[tuple[str, ...], str, float]] = []
     for key, c in votes(docs).items():
@@ -162,7 +167,24 @@ def learn_jamo(samples, rounds: int = 5) -> dict[str, dict[str, tuple[int, float
 
 
 # initial index -> final index of the same consonant (ㄸ ㅃ ㅉ are never finals)
-CHO_TO_JONG = {0: 1, 1: 2, 2: 4, 3: 7, 5: 8, 6: 16, 7: 17, 9: 19, 10: 20, 11: 21, 12: 22, 14: 23, 15: 24, 16: 25, 17: 26, 18: 27}
+CHO_TO_JONG = {
+    0: 1,
+    1: 2,
+    2: 4,
+    3: 7,
+    5: 8,
+    6: 16,
+    7: 17,
+    9: 19,
+    10: 20,
+    11: 21,
+    12: 22,
+    14: 23,
+    15: 24,
+    16: 25,
+    17: 26,
+    18: 27,
+}
 
 
 def accuracy(items: list, text: str, book: dict[str, str]) -> tuple[float, int, int, str]:

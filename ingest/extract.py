@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+log = logging.getLogger(__name__)
 
 
 class ExtractionError(Exception):
@@ -220,17 +222,17 @@ def _first_page_pdfplumber(path: Path) -> str | None:
 
 def extract_pdf(path: Path, ocr: str = "off", ocr_cache: Path | None = None) -> Extracted:
     """PDFium for the pages, pdfplumber for page 1; pdfplumber throughout when PDFium
-    cannot read the file or finds no Hangul. Pages whose text layer has no usable Hangul
-    (and image-only pages) are read from their Hangul outlines (ingest.pdf_glyphs) and,
-    with ``ocr="auto"``, what is left with Tesseract."""
+    cannot read the file or finds no Hangul. With ``ocr="auto"``, pages whose text layer
+    has no usable Hangul (and image-only pages) are read from their Hangul outlines
+    (ingest.pdf_glyphs) and what is left with Tesseract."""
     try:
         pages: list[Page] | None = extract_pdf_pdfium(path)
     except ExtractionError as exc:
         if exc.reason == "encrypted":
             raise
         pages = None
-    if pages is not None and _ocr_wanted(pages):
-        recovered = _recover(path, pages, ocr == "auto", ocr_cache)
+    if ocr == "auto" and pages is not None and _ocr_wanted(pages):
+        recovered = _recover(path, pages, ocr_cache)
         if recovered is not None:
             return recovered
     try:
@@ -261,10 +263,9 @@ def _ocr_wanted(pages: list[Page]) -> bool:
     )
 
 
-def _recover(path: Path, pages: list[Page], ocr: bool, cache: Path | None = None) -> Extracted | None:
+def _recover(path: Path, pages: list[Page], cache: Path | None = None) -> Extracted:
     """Pages without usable Hangul (document-wide garbage layers: every such page;
-    otherwise only image-only pages) read from their outlines, then, with ``ocr``, by
-    Tesseract. None when nothing was recovered without OCR."""
+    otherwise only image-only pages) read from their outlines, then by Tesseract."""
     from ingest.ocr import OcrUnavailable, needs_ocr, ocr_pdf_pages
     from ingest.pdf_glyphs import recover
 
@@ -274,16 +275,16 @@ def _recover(path: Path, pages: list[Page], ocr: bool, cache: Path | None = None
         for p in pages
         if p.number and needs_ocr(p.text) and (garbage_layer or len(p.text.strip()) < 20)
     ]
-    found = {n: r for n, r in recover(path, wanted, ocr, cache).items() if not needs_ocr(r.text)}
+    found = {n: r for n, r in recover(path, wanted, True, cache).items() if not needs_ocr(r.text)}
     rest = [n for n in wanted if n not in found]
     recognized = {}
-    if ocr and rest:
+    if rest:
         try:
             recognized = {o.number: o for o in ocr_pdf_pages(path, rest, cache=cache)}
         except OcrUnavailable as exc:
-            raise ExtractionError("ocr_unavailable", str(exc)) from None
-    if not found and not recognized:
-        return None
+            if not found:
+                raise ExtractionError("ocr_unavailable", str(exc)) from None
+            log.warning("%s: %d pages left unread: %s", path.name, len(rest), exc)
     out = []
     for p in pages:
         r = found.get(p.number or 0)
@@ -307,9 +308,9 @@ UNSUPPORTED = {
 def extract(
     path: Path, max_bytes: int | None = None, ocr: str = "off", ocr_cache: Path | None = None
 ) -> Extracted:
-    """Extract ``path`` or raise :class:`ExtractionError` with the reason. PDF pages
-    without usable Hangul are read from their Hangul outlines (ingest.pdf_glyphs);
-    ``ocr="auto"`` reads what is left with Tesseract (ingest.ocr)."""
+    """Extract ``path`` or raise :class:`ExtractionError` with the reason. With
+    ``ocr="auto"``, PDF pages without usable Hangul are read from their Hangul outlines
+    (ingest.pdf_glyphs) and what is left with Tesseract (ingest.ocr)."""
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise ExtractionError("too_large", f"파일이 너무 큽니다 ({size / 1e6:.1f} MB).")

@@ -217,7 +217,10 @@ REGION_PSM = 6
 
 
 def ocr_regions(
-    path: Path, number: int, boxes: list[tuple[float, float, float, float]], cache: Path | None = None
+    path: Path,
+    number: int,
+    boxes: list[tuple[float, float, float, float]],
+    cache: Path | None = None,
 ) -> tuple[list[str], float]:
     """Tesseract's text for each box (PDF units, y upwards) of page ``number`` and the
     mean word confidence. The boxes are cut out of one rendering at REGION_DPI and

@@ -298,7 +298,6 @@ class Decoded:
     def unknown_share(self) -> float:
         return self.unknown / (self.known + self.unknown) if self.known + self.unknown else 0.0
 
-
     def filled(self, texts: dict[int, str] | None = None) -> str:
         """The text with run n replaced by ``texts[n]`` (dropped when absent)."""
         out = self.text
@@ -410,7 +409,19 @@ def outline_share(items: list[Item]) -> float:
     return sum(1 for i in items if i.key) / len(items) if items else 0.0
 
 
-__all__ = ["CODEBOOK", "Codebook", "Decoded", "Item", "Recovered", "recover", "assemble", "codebook", "decode", "read_items", "shape_key"]
+__all__ = [
+    "CODEBOOK",
+    "Codebook",
+    "Decoded",
+    "Item",
+    "Recovered",
+    "recover",
+    "assemble",
+    "codebook",
+    "decode",
+    "read_items",
+    "shape_key",
+]
 
 
 @dataclass(slots=True)
@@ -425,7 +436,9 @@ class Recovered:
     unknown: int
 
 
-def recover(path: Path, numbers: list[int], ocr: bool, cache: Path | None = None) -> dict[int, Recovered]:
+def recover(
+    path: Path, numbers: list[int], ocr: bool, cache: Path | None = None
+) -> dict[int, Recovered]:
     """Pages ``numbers`` of a PDF read from their Hangul outlines. With ``ocr``, the runs
     the codebook cannot read (outlines of a real font, symbols) are read by Tesseract
     (ingest.ocr.ocr_regions, one run per page); without it they are left out."""
