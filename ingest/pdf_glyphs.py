@@ -34,7 +34,7 @@ MAX_COMPONENTS = 12
 # a page with more unread outlines than this is drawn in another font (a real font drawn
 # as outlines, measured on byeolpyo5_disaster: its serif syllables split into pieces that
 # look like the fallback's jamo); it is OCR'd whole
-MAX_UNKNOWN_SHARE = 0.3
+MAX_UNKNOWN_SHARE = 0.6
 LEVEL = 0.9  # vertical overlap (share of the smaller run) of two runs of one line (0.5: passport 0.951, 0.9: 0.990)
 
 Box = tuple[float, float, float, float]
@@ -377,14 +377,14 @@ def group_lines(items: list[Item]) -> list[list[Item]]:
 
 
 def _level(a: list[Item], b: list[Item]) -> bool:
-    """Two runs of one text line: their vertical ranges overlap by half the smaller and
-    ``b`` falls within ``a``'s width (a cell further along the row stays apart, in
+    """Two runs of one text line: their vertical ranges overlap (LEVEL of the smaller)
+    and ``b`` starts before ``a`` ends (a cell further along the row stays apart, in
     drawing order)."""
     a0, a1 = min(i.box[1] for i in a), max(i.box[3] for i in a)
     b0, b1 = min(i.box[1] for i in b), max(i.box[3] for i in b)
-    ax0, ax1 = min(i.box[0] for i in a), max(i.box[2] for i in a)
+    ax1 = max(i.box[2] for i in a)
     bx0 = min(i.box[0] for i in b)
-    return min(a1, b1) - max(a0, b0) > LEVEL * min(a1 - a0, b1 - b0) and ax0 <= bx0 <= ax1
+    return min(a1, b1) - max(a0, b0) > LEVEL * min(a1 - a0, b1 - b0) and bx0 <= ax1
 
 
 def line_text(line: list[Item]) -> str:
