@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import zipfile
 from dataclasses import dataclass
@@ -10,7 +9,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
-log = logging.getLogger(__name__)
 
 
 class ExtractionError(Exception):
@@ -223,21 +221,18 @@ def _first_page_pdfplumber(path: Path) -> str | None:
 def extract_pdf(path: Path, ocr: str = "off", ocr_cache: Path | None = None) -> Extracted:
     """PDFium for the pages, pdfplumber for page 1; pdfplumber throughout when PDFium
     cannot read the file or finds no Hangul. With ``ocr="auto"``, pages whose text layer
-    has no usable Hangul (and image-only pages) are read from their Hangul outlines
-    (ingest.pdf_glyphs) and what is left with Tesseract."""
-    try:
-        pages: list[Page] | None = extract_pdf_pdfium(path)
-    except ExtractionError as exc:
-        if exc.reason == "encrypted":
-            raise
-        pages = None
-    if ocr == "auto" and pages is not None and _ocr_wanted(pages):
-        recovered = _recover(path, pages, ocr_cache)
-        if recovered is not None:
-            return recovered
-    try:
-        if pages is None:
+    has no usable Hangul (and image-only pages) are read with Tesseract instead."""
+    if ocr == "auto":
+        try:
             pages = extract_pdf_pdfium(path)
+        except ExtractionError as exc:
+            if exc.reason == "encrypted":
+                raise
+            pages = None
+        if pages is not None and _ocr_wanted(pages):
+            return _with_ocr(path, pages, ocr_cache)
+    try:
+        pages = extract_pdf_pdfium(path)
         _check_pdf_text(pages)
         first = _first_page_pdfplumber(path)
         if first and HANGUL_RE.search(first):
@@ -263,11 +258,12 @@ def _ocr_wanted(pages: list[Page]) -> bool:
     )
 
 
-def _recover(path: Path, pages: list[Page], cache: Path | None = None) -> Extracted:
-    """Pages without usable Hangul (document-wide garbage layers: every such page;
-    otherwise only image-only pages) read from their outlines, then by Tesseract."""
-    from ingest.ocr import OcrUnavailable, needs_ocr, ocr_pdf_pages
-    from ingest.pdf_glyphs import recover
+def _with_ocr(path: Path, pages: list[Page], cache: Path | None = None) -> Extracted:
+    """Pages without usable Hangul replaced by the text of their Hangul outlines or else
+    Tesseract's (ingest.pdf_glyphs.read_pages; document-wide garbage layers: every such
+    page; otherwise only image-only pages)."""
+    from ingest.ocr import OcrUnavailable, needs_ocr
+    from ingest.pdf_glyphs import read_pages
 
     garbage_layer = not HANGUL_RE.search("".join(p.text for p in pages))
     wanted = [
@@ -275,26 +271,14 @@ def _recover(path: Path, pages: list[Page], cache: Path | None = None) -> Extrac
         for p in pages
         if p.number and needs_ocr(p.text) and (garbage_layer or len(p.text.strip()) < 20)
     ]
-    found = {n: r for n, r in recover(path, wanted, True, cache).items() if not needs_ocr(r.text)}
-    rest = [n for n in wanted if n not in found]
-    recognized = {}
-    if rest:
-        try:
-            recognized = {o.number: o for o in ocr_pdf_pages(path, rest, cache=cache)}
-        except OcrUnavailable as exc:
-            if not found:
-                raise ExtractionError("ocr_unavailable", str(exc)) from None
-            log.warning("%s: %d pages left unread: %s", path.name, len(rest), exc)
+    try:
+        recognized = {o.number: o for o in read_pages(path, wanted, cache=cache)}
+    except OcrUnavailable as exc:
+        raise ExtractionError("ocr_unavailable", str(exc)) from None
     out = []
     for p in pages:
-        r = found.get(p.number or 0)
         o = recognized.get(p.number or 0)
-        if r is not None:
-            out.append(Page(p.number, r.text, r.confidence))
-        elif o is not None:
-            out.append(Page(p.number, o.text, o.confidence))
-        else:
-            out.append(p)
+        out.append(Page(p.number, o.text, o.confidence) if o else p)
     _check_pdf_text(out)
     return Extracted("pdf", _undo_overprint_pages(out))
 
@@ -308,9 +292,9 @@ UNSUPPORTED = {
 def extract(
     path: Path, max_bytes: int | None = None, ocr: str = "off", ocr_cache: Path | None = None
 ) -> Extracted:
-    """Extract ``path`` or raise :class:`ExtractionError` with the reason. With
-    ``ocr="auto"``, PDF pages without usable Hangul are read from their Hangul outlines
-    (ingest.pdf_glyphs) and what is left with Tesseract (ingest.ocr)."""
+    """Extract ``path`` or raise :class:`ExtractionError` with the reason. ``ocr="auto"``
+    reads PDF pages without usable Hangul from their Hangul outlines (ingest.pdf_glyphs)
+    or with Tesseract (ingest.ocr)."""
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise ExtractionError("too_large", f"파일이 너무 큽니다 ({size / 1e6:.1f} MB).")

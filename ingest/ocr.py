@@ -44,7 +44,7 @@ class OcrUnavailable(RuntimeError):
 class OcrPage:
     number: int
     text: str
-    confidence: float  # mean word confidence reported by Tesseract, 0-100
+    confidence: float | None  # mean word confidence reported by Tesseract, 0-100 (None: no OCR)
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from ingest.ocr import OcrPage
+
 log = logging.getLogger(__name__)
 
 CODEBOOK = Path(__file__).parent / "data" / "outline_glyphs.json"
@@ -409,21 +411,6 @@ def outline_share(items: list[Item]) -> float:
     return sum(1 for i in items if i.key) / len(items) if items else 0.0
 
 
-__all__ = [
-    "CODEBOOK",
-    "Codebook",
-    "Decoded",
-    "Item",
-    "Recovered",
-    "recover",
-    "assemble",
-    "codebook",
-    "decode",
-    "read_items",
-    "shape_key",
-]
-
-
 @dataclass(slots=True)
 class Recovered:
     """A page's text read from its outlines; ``confidence`` is Tesseract's when some runs
@@ -475,3 +462,43 @@ def recover(
         )
         out[number] = Recovered(number, page.filled(texts), confidence, page.known, page.unknown)
     return out
+
+
+def read_pages(path: Path, numbers: list[int], cache: Path | None = None) -> list[OcrPage]:
+    """Pages ``numbers`` of a PDF without a usable text layer: from their Hangul outlines
+    where the codebook reads them (lines in other fonts OCR'd, see :func:`recover`), the
+    others OCR'd whole (ingest.ocr.ocr_pdf_pages). ``confidence`` is 0-100 when Tesseract
+    read some of the page, else None. OcrUnavailable only when no page could be read."""
+    from ingest import ocr as tesseract
+
+    found = {
+        n: r
+        for n, r in recover(path, numbers, True, cache).items()
+        if not tesseract.needs_ocr(r.text)
+    }
+    rest = [n for n in numbers if n not in found]
+    out = [OcrPage(n, r.text, r.confidence) for n, r in found.items()]
+    if rest:
+        try:
+            out += tesseract.ocr_pdf_pages(path, rest, cache=cache)
+        except tesseract.OcrUnavailable:
+            if not found:
+                raise
+            log.warning("%s: %d pages left unread (no Tesseract)", path.name, len(rest))
+    return sorted(out, key=lambda p: p.number)
+
+
+__all__ = [
+    "CODEBOOK",
+    "Codebook",
+    "Decoded",
+    "Item",
+    "Recovered",
+    "assemble",
+    "codebook",
+    "decode",
+    "read_items",
+    "read_pages",
+    "recover",
+    "shape_key",
+]
