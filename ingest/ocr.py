@@ -29,6 +29,8 @@ LANG = "kor"
 # (17.5 s); at 300 DPI psm 6 0.725 (20.2 s), psm 4 0.708, psm 11 0.682, psm 3 0.081.
 PSM = 6
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# a table rule read as a word (|, ㅣ): never text on its own
+BORDER = re.compile(r"^[|\u3163\u2502]+$")
 MISSING_MESSAGE = (
     "OCR에 필요한 Tesseract가 설치되어 있지 않습니다 (Debian: apt-get install tesseract-ocr "
     "tesseract-ocr-kor). 텍스트 레이어가 없는 PDF는 읽을 수 없습니다. POLICYKB_OCR=off로 끌 수 "
@@ -156,7 +158,7 @@ def _recognize(pytesseract, image, number: int) -> OcrPage:
     for i, word in enumerate(data["text"]):
         word = (word or "").strip()
         conf = float(data["conf"][i])
-        if not word or conf < 0:
+        if not word or conf < 0 or BORDER.match(word):
             continue
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
         lines.setdefault(key, []).append(word)
@@ -272,7 +274,7 @@ def ocr_regions(
     for i, word in enumerate(data["text"]):
         word = (word or "").strip()
         conf = float(data["conf"][i])
-        if not word or conf < 0:
+        if not word or conf < 0 or BORDER.match(word):
             continue
         mid = data["top"][i] + data["height"][i] / 2
         for n, (a, b) in enumerate(spans):

@@ -18,6 +18,7 @@ anchor the alignment). Unknown shapes are counted, so the caller can fall back t
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -37,6 +38,7 @@ MAX_COMPONENTS = 12
 # as outlines, measured on byeolpyo5_disaster: its serif syllables split into pieces that
 # look like the fallback's jamo); it is OCR'd whole
 MAX_UNKNOWN_SHARE = 0.6
+MAX_COMBOS = 64  # near-piece combinations tried for one unread outline
 LEVEL = 0.9  # vertical overlap (share of the smaller run) of two runs of one line (0.5: passport 0.951, 0.9: 0.990)
 
 Box = tuple[float, float, float, float]
@@ -221,33 +223,41 @@ class Codebook:
         return cls(dict(data.get("glyphs", {})), jamo, shapes)
 
     def read(self, item: Item) -> str | None:
-        """The syllable an outline draws, or None: from its jamo pieces, from pieces
-        that are only near known ones (another weight or size of the same drawing), or
-        from the whole outline."""
+        """The syllable an outline draws, or None: from its jamo pieces, else from
+        pieces that are only near known ones (another weight or size of the same
+        drawing, or a piece drawn a little wider before a horizontal vowel), else from
+        the whole outline."""
         ch = self.compose(item.parts)
         if ch is None and item.shapes and self.shapes:
-            near = tuple(self.nearest(k, v) for k, v in zip(item.parts, item.shapes, strict=True))
-            if near != item.parts:
-                ch = self.compose(near)
+            options = [self.near(k, v) for k, v in zip(item.parts, item.shapes, strict=True)]
+            if all(options):
+                combos = sorted(itertools.product(*options), key=lambda c: sum(d for d, _ in c))[
+                    :MAX_COMBOS
+                ]
+                for combo in combos:
+                    ch = self.compose(tuple(k for _, k in combo))
+                    if ch:
+                        break
         return ch or self.glyphs.get(item.key or "")
 
-    def nearest(self, key: str, shape: tuple[float, ...], limit: float = 0.2) -> str:
-        """The known piece whose outline is closest to ``shape`` (same number of points and
-        holes; no coordinate further than ``limit`` of the box), else ``key`` itself."""
-        if key in self.shapes:
-            return key
+    def near(
+        self, key: str, shape: tuple[float, ...], limit: float = 0.25
+    ) -> list[tuple[float, str]]:
+        """Known pieces whose outline is close to ``shape`` (same number of points and
+        holes, no coordinate further than ``limit`` of the box), nearest first, at most
+        3; the piece itself first when it is known."""
         if self._near is None:
             self._near = {}
             for k, v in self.shapes.items():
                 self._near.setdefault((v[0], v[1]), []).append((k, v))
-        best, best_d = key, limit
+        found = [(0.0, key)] if key in self.shapes else []
         for k, v in self._near.get((shape[0], shape[1]), []):
-            if len(v) != len(shape) or abs(v[2] - shape[2]) > 0.35:
+            if k == key or len(v) != len(shape) or abs(v[2] - shape[2]) > 0.35:
                 continue
             d = max(abs(a - b) for a, b in zip(v[3:], shape[3:], strict=True))
-            if d < best_d:
-                best, best_d = k, d
-        return best
+            if d < limit:
+                found.append((d, k))
+        return sorted(found)[:3]
 
     def compose(self, parts: tuple[str, ...]) -> str | None:
         cho, jung, jong = (self.jamo.get(r, {}) for r in ROLES)
