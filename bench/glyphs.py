@@ -11,7 +11,10 @@ in drawing order) is aligned with the twin's characters (whitespace dropped) by
 Levenshtein alignment. Digits, Latin and punctuation are real text on both sides and
 anchor it; in the first pass every outline stands for "some syllable", in the next passes
 for the syllable voted so far. Each outline key then takes the syllable it was aligned
-with most often.
+with most often. From those labelled outlines, EM over the ways each splits into an
+initial, a vowel and a final learns which runs of components draw which jamo (36 pieces
+for the fallback font of these PDFs); ingest reads any syllable made of known pieces,
+seen whole or not.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def available() -> bool:
 
 
 def settings_key(dpi: int = DEFAULT_DPI) -> str:
-    return f"tesseract-{check_tesseract()}|{LANG}|psm{PSM}|dpi{dpi}|joined-syllables"
+    return f"tesseract-{check_tesseract()}|{LANG}|psm{PSM}|dpi{dpi}|joined-syllables|no-rules"
 
 
 def cache_dir() -> Path:
