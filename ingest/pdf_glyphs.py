@@ -1,18 +1,19 @@
-"""Hangul drawn as outlines: text recovered from PDFs whose Hangul glyphs are filled
+"""Hangul drawn as outlines: text read back from PDFs whose Hangul glyphs are filled
 paths, not text.
 
-Some renderers (the cairo 1.18 PDFs of public-docs, made by an HWP renderer without a
-Korean font) draw every Hangul syllable as one filled path composed of jamo pieces and
-only Latin and digits as real text (DejaVu with a ToUnicode map). There is no text layer
-to read, and Tesseract reads the jamo-composed shapes badly (Hangul accuracy about 0.5).
+The cairo 1.18 PDFs of public-docs (made by an HWP renderer without a Korean font) have no
+Hangul in their text layer: each syllable is one filled path composed of jamo pieces,
+and only digits, Latin and punctuation are real text (DejaVu with a ToUnicode map).
+Tesseract reads those jamo-composed shapes badly (0.376 Hangul accuracy on average).
 
-Every occurrence of a syllable at any size is the same outline up to a translation and a
-scale, so each glyph is reduced to a shape key (its closed components in drawing order,
-each normalized to its own box and placed in the glyph's box, quantized) and looked up in
-a codebook (``ingest/data/outline_glyphs.json``: shape key -> syllable). The codebook is
-built by ``python -m bench.glyphs`` from PDFs that have an HWP/HWPX twin, by aligning the
-glyph sequence with the twin's text (digits and Latin, which are real text in both,
-anchor the alignment). Unknown shapes are counted, so the caller can fall back to OCR.
+Each piece (a closed outline with its holes) is reduced to a key that ignores position
+and scale (its points normalized to its own box, quantized). A syllable is its pieces in
+drawing order: initial, vowel, final. The codebook (``ingest/data/outline_glyphs.json``,
+built by ``python -m bench.glyphs --write`` from the PDFs that have an HWP/HWPX twin)
+holds the runs of pieces that draw each jamo (36 pieces), their outlines (for pieces
+drawn slightly otherwise: bold, another size) and whole syllables seen in the twins.
+Lines still unread (another font drawn as outlines) are cut out for Tesseract
+(ingest.ocr.ocr_regions); pages mostly unread are OCR'd whole.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ CODEBOOK = Path(__file__).parent / "data" / "outline_glyphs.json"
 QUANT = 4  # grid of a component's own coordinates (1/4 of its box)
 MAX_GLYPH = 60.0  # points; larger fills are drawings, not glyphs
 MAX_COMPONENTS = 12
-# a page with more unread outlines than this is drawn in another font (a real font drawn
-# as outlines, measured on byeolpyo5_disaster: its serif syllables split into pieces that
-# look like the fallback's jamo); it is OCR'd whole
+# a page with more unread outlines than this is in another font drawn as outlines (the
+# serif byeolpyo5_disaster: 0.7); it is OCR'd whole. Below it (niklp pages with gothic
+# tables: up to 0.54) the outline lines stay and the other lines are OCR'd.
 MAX_UNKNOWN_SHARE = 0.6
 MAX_COMBOS = 64  # near-piece combinations tried for one unread outline
 LEVEL = 0.9  # vertical overlap (share of the smaller run) of two runs of one line (0.5: passport 0.951, 0.9: 0.990)
@@ -453,13 +454,10 @@ def recover(
             continue  # not (mostly) drawn in a known outline font: whole-page OCR
         texts: dict[int, str] | None = None
         confidence = None
-        words = list(range(len(page.runs)))
-        if words and ocr:
+        if page.runs and ocr:
             try:
-                found, confidence = tesseract.ocr_regions(
-                    path, number, [page.runs[n] for n in words], cache
-                )
-                texts = dict(zip(words, found, strict=True))
+                found, confidence = tesseract.ocr_regions(path, number, page.runs, cache)
+                texts = dict(enumerate(found))
             except tesseract.OcrUnavailable:
                 texts = None
         log.info(
