@@ -249,12 +249,12 @@ class SearchService:
         result, aq = self._run(tree, aq, filters, req, facets, notices)
         page_hits = result.hits[: req.size]
         ids = [h.id for h in page_hits]
-        docs = self.store.get_documents(ids)
+        docs = self.store.get_hit_documents(ids)
         # Passage level: the engine names each hit's best passages and the pages with
         # matches; the snippet reads only those passages (or the first one).
         located = self.backend.passages(ids, aq.highlight_terms) if aq.highlight_terms else {}
         wanted = {i: [m.seq for m in located[i].best] if i in located else [0] for i in docs}
-        read = self.store.get_passages_by_seq(wanted, aq.highlight_terms)
+        read = self.store.get_snippet_passages(wanted, aq.highlight_terms)
         hits: list[Hit] = []
         for bh in page_hits:
             doc = docs.get(bh.id)
@@ -341,9 +341,7 @@ class SearchService:
         window = max(RERANK_WINDOW, req.offset + req.size)
         result = self.backend.search(aq.root, filters, req.sort, 0, window, facets)
         today = datetime.date.today()
-        dates = {
-            d.id: d.date for d in self.store.get_documents([h.id for h in result.hits]).values()
-        }
+        dates = self.store.get_dates([h.id for h in result.hits])
         rescored = [
             BackendHit(h.id, h.score * recency_factor(dates.get(h.id), today)) for h in result.hits
         ]
