@@ -371,11 +371,16 @@ def prism_case(data: Path, es_url: str | None, analyzer, reps: int) -> tuple[Tab
         from policykb.store import DocumentStore
 
         store = DocumentStore(data / "store.sqlite3")
-        es.drop_all()
-        es.rebuild(
-            (d for d in store.iter_documents() if d.canonical_id is None),
-            store.count_documents(),
-        )
+        if (
+            not es.physical_indices(es.passage_alias)
+            or es.needs_rebuild
+            or es.count() != store.count_documents()
+        ):
+            es.drop_all()
+            es.rebuild(
+                (d for d in store.iter_documents() if d.canonical_id is None),
+                store.count_documents(),
+            )
         backends["elasticsearch"] = es
     table = Table(
         "PRISM report case: public-docs + corpus/sample, in process",
@@ -454,25 +459,45 @@ def run(
     analyzer = get_analyzer()
     FOLDER.mkdir(parents=True, exist_ok=True)
     public, ingest_info = ingest_public()
-    rows = load_kdi_rows()
     n_kdi = kdi or (5000 if quick else 20000)
-    kdi_docs, _build = load_corpus(n_kdi, analyzer, rows)
-    pool = build_pool(DocumentStore(public / "store.sqlite3"), kdi_docs)
-    meta = kdi_docs  # titles and metadata of the long documents (bodies differ)
-    n_long, n_pages, n_chars = count_long(pool, meta, target)
-    short_docs = kdi_docs[-n_long:]  # metadata rows not reused by the long documents' titles
     public_docs = DocumentStore(public / "store.sqlite3").count_documents(canonical_only=False)
     cache = BuildCache(build_key(target, n_kdi, analyzer.identity, public_docs), fresh)
     root = cache.folder
     log(f"corpus build folder: {root}")
-    short_chars = sum(len(p.text) for d in short_docs for p in d.passages)
+    made: dict = {}  # the passage pool and documents, assembled only if something is built
+
+    def assemble() -> dict:
+        if not made:
+            kdi_docs, _build = load_corpus(n_kdi, analyzer, load_kdi_rows())
+            pool = build_pool(DocumentStore(public / "store.sqlite3"), kdi_docs)
+            n_long, n_pages, n_chars = count_long(pool, kdi_docs, target)
+            short_docs = kdi_docs[-n_long:]  # metadata rows the long documents do not reuse
+            made.update(pool=pool, meta=kdi_docs, short=short_docs)
+            cache.put(
+                "corpus",
+                {
+                    "n_long": n_long,
+                    "n_pages": n_pages,
+                    "n_chars": n_chars,
+                    "short_chars": sum(len(p.text) for d in short_docs for p in d.passages),
+                    "short_ids": [d.id for d in short_docs],
+                    "page_lengths": len(pool.page_chars),
+                    "pool_passages": len(pool.passages),
+                },
+            )
+        return made
+
+    info = cache.get("corpus") or (assemble() and cache.get("corpus"))
+    n_long, n_pages, n_chars = info["n_long"], info["n_pages"], info["n_chars"]
+    short_chars = info["short_chars"]
     log(f"long corpus: {n_long} documents, {n_pages} pages, {n_chars:,} chars; short: {n_long}")
 
     def make_long():
-        return long_documents(pool, meta, target)
+        m = assemble()
+        return long_documents(m["pool"], m["meta"], target)
 
     def make_short():
-        return iter(short_docs)
+        return iter(assemble()["short"])
 
     stores = {
         "long": cached_store(cache, "long", make_long, analyzer.identity),
@@ -501,8 +526,8 @@ def run(
             )
         ingest.notes.append(
             f"Long documents: {MIN_PAGES}-{MAX_PAGES} pages each, page lengths drawn from "
-            f"{len(pool.page_chars):,} real public-docs pages, passages drawn from "
-            f"{len(pool.passages):,} analyzed passages (public-docs ingest + {n_kdi:,} kdi-epic "
+            f"{info['page_lengths']:,} real public-docs pages, passages drawn from "
+            f"{info['pool_passages']:,} analyzed passages (public-docs ingest + {n_kdi:,} kdi-epic "
             "summaries) in a shuffled order. Rebuild includes passage entries."
         )
         reused = [
@@ -565,7 +590,8 @@ def run(
         for corpus in ("long", "short"):
             ids = [f"long-{i:05d}" for i in range(0, n_long, max(1, n_long // 10))][:10]
             if corpus == "short":
-                ids = [d.id for d in short_docs[:: max(1, len(short_docs) // 10)]][:10]
+                short_ids = info["short_ids"]
+                ids = short_ids[:: max(1, len(short_ids) // 10)][:10]
             for engine, b in built[corpus].items():
                 client, _rt = app_client(root / corpus, b["backend"], analyzer)
                 doc_page_times(client, ids[:2], "도시", 1)  # warm

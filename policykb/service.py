@@ -342,9 +342,8 @@ class SearchService:
         result = self.backend.search(aq.root, filters, req.sort, 0, window, facets)
         today = datetime.date.today()
         dates = self.store.get_dates([h.id for h in result.hits])
-        rescored = [
-            BackendHit(h.id, h.score * recency_factor(dates.get(h.id), today)) for h in result.hits
-        ]
+        factor = {d: recency_factor(d, today) for d in {*dates.values(), None}}
+        rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in result.hits]
         rescored.sort(key=lambda h: -h.score)
         result.hits = rescored[req.offset : req.offset + req.size]
         return result

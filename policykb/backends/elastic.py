@@ -334,6 +334,18 @@ def filters_to_es(f: Filters) -> list[dict]:
     return out
 
 
+# Only what search() and passages() read from a response (smaller responses to decode:
+# a page of long-document hits is 100 hits with their index names, ids and sort values).
+SEARCH_FILTER = ["hits.total.value", "hits.hits._score", "hits.hits.fields", "aggregations"]
+PASSAGES_FILTER = [
+    "aggregations.docs.buckets.key",
+    "aggregations.docs.buckets.doc_count",
+    "aggregations.docs.buckets.pages.buckets",
+    "aggregations.docs.buckets.best.hits.hits._score",
+    "aggregations.docs.buckets.best.hits.hits.fields",
+]
+
+
 def search_body(
     query: Bool, filters: Filters, sort: str, offset: int, limit: int, facets: bool = True
 ) -> dict:
@@ -780,10 +792,10 @@ class ElasticBackend(SearchBackend):
     ) -> BackendResult:
         self.ensure_index()
         body = search_body(query, filters, sort, offset, limit, facets)
-        res = self._call(self.es.search, index=self.alias, **body)
+        res = self._call(self.es.search, index=self.alias, filter_path=SEARCH_FILTER, **body)
         hits = [
             BackendHit(h["fields"]["id"][0], float(h.get("_score") or 0.0))
-            for h in res["hits"]["hits"]
+            for h in res["hits"].get("hits", [])  # absent when nothing matched
         ]
         out: dict[str, dict[str, int]] = {}
         for facet in FACETS if facets else ():
@@ -815,10 +827,17 @@ class ElasticBackend(SearchBackend):
             query=passage_query(ids, terms),
             size=0,
             aggs=aggs,
+            filter_path=PASSAGES_FILTER,
         )
-        matched, pages = read_pages_agg(res["aggregations"])
+        # The filtered response leaves out what is empty (no buckets, no pages, no hits).
+        aggregations = res.get("aggregations") or {}
+        aggregations.setdefault("docs", {}).setdefault("buckets", [])
+        for bucket in aggregations["docs"]["buckets"]:
+            bucket.setdefault("pages", {}).setdefault("buckets", [])
+            bucket.setdefault("best", {}).setdefault("hits", {}).setdefault("hits", [])
+        matched, pages = read_pages_agg(aggregations)
         best = {}
-        for b in res["aggregations"]["docs"]["buckets"]:
+        for b in aggregations["docs"]["buckets"]:
             rows = [
                 PassageMatch(
                     h["fields"]["seq"][0],
