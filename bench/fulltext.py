@@ -575,6 +575,21 @@ def run(
                     f"{s[f'{e}/long']['service'][cat][0] / s[f'{e}/short']['service'][cat][0]:.2f}x"
                 )
             table.add(*row)
+        cpu_row = ["all, CPU ms of this process"]
+        for e in engines:
+            for c in ("long", "short"):
+                p50, p99, _ = s[f"{e}/{c}"]["service_cpu"]["all"]
+                cpu_row.append(f"{p50:.2f} / {p99:.2f}")
+        for e in engines:
+            cpu_row.append(
+                f"{s[f'{e}/long']['service_cpu']['all'][0] / s[f'{e}/short']['service_cpu']['all'][0]:.2f}x"
+            )
+        table.add(*cpu_row)
+        table.notes.append(
+            "The CPU row: CPU time of the benchmark process during each call (for "
+            "Elasticsearch without the server's own work), which the other processes' load "
+            "hardly changes, unlike wall-clock time on a shared machine."
+        )
         table.notes.append(
             f"{len(cases())} queries x {reps} repetitions per runner; SearchService.search "
             "(parse, Kiwi, backend, re-rank, metadata, passage lookup, snippets of 10 hits). "
@@ -664,6 +679,7 @@ def run(
             for c in built
         },
         "service": {k: v["service"] for k, v in s.items()},
+        "service_cpu": {k: v["service_cpu"] for k, v in s.items()},
         "document_page": doc_data,
         "prism": prism,
         "other_load_cores": load["others"],
