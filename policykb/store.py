@@ -199,6 +199,7 @@ class DocumentStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._hit_columns: str | None = None  # select list of get_hit_documents
         with self.connect() as con:
             con.executescript(SCHEMA)
             have = {r[1] for r in con.execute("PRAGMA table_info(documents)")}
@@ -386,13 +387,13 @@ class DocumentStore:
         if not ids:
             return {}
         con = self._conn()
-        skip = {"title_tokens", "author_tokens"}
-        cols = [r[1] for r in con.execute("PRAGMA table_info(documents)") if r[1] not in skip]
+        if self._hit_columns is None:
+            skip = {"title_tokens", "author_tokens"}
+            cols = [r[1] for r in con.execute("PRAGMA table_info(documents)") if r[1] not in skip]
+            self._hit_columns = ", ".join(cols) + ", '[]' AS title_tokens, '[]' AS author_tokens"
         marks = ",".join("?" * len(ids))
         rows = con.execute(
-            f"SELECT {', '.join(cols)}, '[]' AS title_tokens, '[]' AS author_tokens "
-            f"FROM documents WHERE id IN ({marks})",
-            ids,
+            f"SELECT {self._hit_columns} FROM documents WHERE id IN ({marks})", ids
         ).fetchall()
         return {r["id"]: self._doc_from_row(r, []) for r in rows}
 
