@@ -76,7 +76,7 @@ def ingest_public(reingest: bool = False) -> tuple[Path, dict]:
     kept under bench/.cache/fulltext/public; ``reingest`` runs the ingest again)."""
     from bench.common import PUBLIC_DOCS
     from corpus import SAMPLE_DIR
-    from policykb.runtime import Runtime
+    from wiring.runtime import Runtime
     from policykb.settings import load_settings
 
     data = public_data_dir()
@@ -230,7 +230,7 @@ def doc_page_times(client, ids: list[str], q: str, reps: int) -> tuple[list[floa
 
 
 def app_client(data: Path, backend, analyzer):
-    from policykb.runtime import Runtime
+    from wiring.runtime import Runtime
     from policykb.settings import load_settings
     from search_app import create_app
 

@@ -121,7 +121,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "policykb.cli",
+                "wiring.cli",
                 "ingest",
                 "--quiet",
                 str(REPO / "corpus" / "sample"),
@@ -169,7 +169,7 @@ def main() -> int:
             [
                 "bash",
                 "-c",
-                f"while true; do {sys.executable} -m policykb.cli reindex >/dev/null 2>&1; done",
+                f"while true; do {sys.executable} -m wiring.cli reindex >/dev/null 2>&1; done",
             ],
             env=env,
             cwd=REPO,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from corpus import SAMPLE_DIR
-from policykb.runtime import Runtime
+from wiring.runtime import Runtime
 from policykb.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -164,7 +164,7 @@ def test_openapi_document_schema(client):
 @pytest.mark.data
 def test_csv_export_of_a_thousand_results(tmp_path):
     """1,000+ real policy summaries (kdi-epic), exported in one streamed CSV."""
-    from policykb.evaluation import build_documents, load_kdi_known_item
+    from wiring.evaluation import build_documents, load_kdi_known_item
     from search_app import create_app
     from tests.conftest import make_runtime, shared_path
 

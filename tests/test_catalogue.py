@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from corpus import institutes as registry
 from ingest.catalogue import CatalogueImporter, split_authors
-from policykb.cli import main
+from wiring.cli import main
 from policykb.service import parse_request
 from tests.catalogue_helpers import ri_portal_sample
 from tests.conftest import es_runtime, make_runtime, shared_path

@@ -39,7 +39,7 @@ def total(rt) -> int:
 def cli(data: Path, *args: str, env_extra: dict | None = None, **kw) -> subprocess.Popen:
     env = dict(os.environ, POLICYKB_DATA_DIR=str(data), **(env_extra or {}))
     return subprocess.Popen(
-        [sys.executable, "-m", "policykb.cli", *args],
+        [sys.executable, "-m", "wiring.cli", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

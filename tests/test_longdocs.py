@@ -133,7 +133,7 @@ def test_index_of_an_older_schema_is_rebuilt_from_the_store(long_rt):
     is refilled from the store when the app opens it, and hits get their pages again."""
     import json
 
-    from policykb.runtime import Runtime
+    from wiring.runtime import Runtime
 
     backend = long_rt.backend
     if backend.name == "embedded":

@@ -16,7 +16,7 @@ from policykb.errors import (
     PolicyKBError,
     storage_error,
 )
-from policykb.evaluation import SET_NAMES
+from wiring.evaluation import SET_NAMES
 from policykb.settings import SETTINGS, SettingsError, load_settings
 
 HINTS = {
@@ -71,7 +71,7 @@ def _in_store_and_index(rt) -> str:
 
 
 def _runtime():
-    from policykb.runtime import Runtime
+    from wiring.runtime import Runtime
 
     try:
         return Runtime(load_settings())
@@ -387,7 +387,7 @@ def settings_cmd() -> None:
 def eval_cmd(set_names, backends, limit, ablate, output, markdown) -> None:
     import dataclasses
 
-    from policykb.evaluation import HEADER, evaluate_set, load_sets, markdown_report
+    from wiring.evaluation import HEADER, evaluate_set, load_sets, markdown_report
 
     rt = _runtime()
     shared = Path(_shared(""))
