@@ -24,16 +24,16 @@ from dataclasses import dataclass, field, replace
 from analyzers import Analyzer
 from analyzers.bigram import char_bigrams
 from corpus import institutes as registry
+from policykb.errors import InputError
 from policykb.models import DOC_TYPES
 
 
-class QuerySyntaxError(ValueError):
-    """The query cannot be read; ``message`` is Korean text for the user."""
+class QuerySyntaxError(InputError, ValueError):
+    """The query cannot be read; ``message`` is Korean text for the user, the parameter
+    is always ``q``."""
 
     def __init__(self, message: str, code: str = "bad_query") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code, param="q")
 
 
 # ----------------------------------------------------------------------------- parse tree

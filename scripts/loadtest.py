@@ -145,7 +145,7 @@ def main() -> int:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "search_app:create_app()",
+            "wiring.wsgi:create_app()",
         ],
         env=env,
         cwd=REPO,

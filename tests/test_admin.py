@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policykb.query import parse_lenient
-from search_app import create_app
 from tests.conftest import make_runtime
+from wiring.wsgi import create_app
 
 PASSWORD = "correct horse battery"
 

@@ -143,7 +143,7 @@ def test_elasticsearch_outage_then_recovery(tmp_path, sample_copy):
     import es_local
     import pytest
 
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     node = es_local.Node("outage-node", 9291, 9391, cluster="policykb-outage", heap_mb=384)
     try:

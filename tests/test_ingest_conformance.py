@@ -29,9 +29,9 @@ from corpus import SAMPLE_DIR
 from policykb.errors import EngineError, InputError, StorageError
 from policykb.models import Filters
 from policykb.query import Bool
-from wiring.runtime import Runtime
 from policykb.service import parse_request
 from tests.conftest import REPO, es_runtime, make_runtime, shared_path
+from wiring.runtime import Runtime
 
 # Queries over the sample corpus: words, phrases, exclusion, OR, filters, match-all.
 SAMPLE_QUERIES = [

@@ -26,7 +26,7 @@ def long_rt(request, tmp_path_factory, sample_copy):
 
 @pytest.fixture(scope="module")
 def long_client(long_rt):
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     app = create_app({"TESTING": True}, settings=long_rt.settings)
     app.extensions["policykb"] = long_rt

@@ -16,8 +16,8 @@ from policykb.errors import (
     PolicyKBError,
     storage_error,
 )
-from wiring.evaluation import SET_NAMES
 from policykb.settings import SETTINGS, SettingsError, load_settings
+from wiring.evaluation import SET_NAMES
 
 HINTS = {
     "storage": "디스크 공간과 POLICYKB_DATA_DIR의 권한을 확인한 뒤 같은 명령을 다시 실행하세요.",
@@ -201,8 +201,8 @@ def harvest(retry_failed: bool, source: str | None, limit: int | None, quiet: bo
 @click.option("--host", default=None, help="Bind address (default: POLICYKB_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default: POLICYKB_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    from search_app import create_app
     from search_app.serving import RequestHandler
+    from wiring.wsgi import create_app
 
     app = create_app()
     settings = app.extensions["policykb"].settings

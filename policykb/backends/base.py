@@ -59,6 +59,11 @@ class BackendError(EngineError, RuntimeError):
     show, ``reason`` carries the engine's own words."""
 
 
+class QueryRejected(BackendError):
+    """The engine answered a search with "bad request": the query, not the engine, is at
+    fault (the web app answers 400 instead of 503)."""
+
+
 class IndexOutdated(BackendError):
     """The index was built by an older schema or analyzer and must be rebuilt."""
 
