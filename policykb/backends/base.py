@@ -188,6 +188,11 @@ ProgressFn = Callable[[int, int], None]
 
 
 class SearchBackend(ABC):
+    """The one engine interface: index documents (analyzed tokens, never raw text to
+    tokenize), rebuild into a new generation and switch atomically, search analyzed
+    clauses with filters and facets, locate matching passages. Both implementations run
+    the same conformance suite (tests/test_conformance.py)."""
+
     name: str = "abstract"
     # True when the index was made by an older schema and must be refilled from the store.
     needs_rebuild: bool = False

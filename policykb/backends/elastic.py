@@ -386,6 +386,10 @@ def _api_reason(exc: ApiError) -> tuple[str, str]:
 
 
 class ElasticBackend(SearchBackend):
+    """Elasticsearch behind the same interface: Kiwi terms in whitespace-analyzed fields,
+    an alias over versioned indices switched atomically by ``rebuild``, passages as
+    their own entries in ``<alias>-passages``. Uses server-core APIs only."""
+
     name = "elasticsearch"
 
     def __init__(
