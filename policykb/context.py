@@ -45,31 +45,16 @@ class HarvestRun(Protocol):
 class AppRuntime(Protocol):
     """The services of one data directory, as the web app uses them."""
 
+    # Attributes (the runtime builds each on first use).
     settings: Settings
-
-    @property
-    def store(self) -> DocumentStore: ...
-
-    @property
-    def backend(self) -> SearchBackend: ...
-
-    @property
-    def analyzer(self) -> Analyzer: ...
-
-    @property
-    def service(self) -> SearchService: ...
-
-    @property
-    def suggester(self) -> Suggester: ...
-
-    @property
-    def accounts(self) -> Accounts: ...
-
-    @property
-    def saved(self) -> SavedSearches: ...
-
-    @property
-    def jobs(self) -> JobRunner: ...
+    store: DocumentStore
+    backend: SearchBackend
+    analyzer: Analyzer
+    service: SearchService
+    suggester: Suggester
+    accounts: Accounts
+    saved: SavedSearches
+    jobs: JobRunner
 
     @property
     def supported_suffixes(self) -> frozenset[str]:

@@ -47,32 +47,34 @@ def _described(exc, fallback: str) -> str:
     return description if _KOREAN.search(description) else fallback
 
 
+HTTP_ERRORS = {
+    400: ("bad_request", "요청을 이해할 수 없습니다.", True),
+    401: ("unauthorized", "로그인이 필요합니다.", False),
+    404: ("not_found", "찾는 페이지나 문서가 없습니다.", False),
+    409: ("conflict", "충돌이 생겼습니다.", True),
+    413: ("too_large", "요청이 너무 큽니다.", True),
+    500: ("internal_error", "서버 오류가 발생했습니다.", False),
+}
+
+
+def _http_handler(status: int, code: str, message: str, described: bool):
+    def handler(exc) -> Response:
+        return error_response(status, code, _described(exc, message) if described else message)
+
+    return handler
+
+
 def register_errors(app: Flask) -> None:
     """The app-level handlers (no blueprint has its own)."""
 
     @app.errorhandler(InputError)
-    def bad_input(exc: InputError):
-        return error_response(exc.status, exc.code, exc.message, exc.param)
-
     @app.errorhandler(ConflictError)
-    def conflict_error(exc: ConflictError):
-        return error_response(exc.status, exc.code, exc.message)
+    def refused(exc: InputError | ConflictError):
+        return error_response(exc.status, exc.code, exc.message, getattr(exc, "param", None))
 
-    @app.errorhandler(400)
-    def bad_request(exc):
-        return error_response(400, "bad_request", _described(exc, "요청을 이해할 수 없습니다."))
-
-    @app.errorhandler(401)
-    def unauthorized(exc):
-        return error_response(401, "unauthorized", "로그인이 필요합니다.")
-
-    @app.errorhandler(409)
-    def conflict(exc):
-        return error_response(409, "conflict", _described(exc, "충돌이 생겼습니다."))
-
-    @app.errorhandler(404)
-    def not_found(exc):
-        return error_response(404, "not_found", "찾는 페이지나 문서가 없습니다.")
+    # A Korean ``abort(..., description=...)`` text wins where HTTP_ERRORS says so.
+    for status, (code, message, described) in HTTP_ERRORS.items():
+        app.register_error_handler(status, _http_handler(status, code, message, described))
 
     @app.errorhandler(405)
     def not_allowed(exc):
@@ -90,10 +92,6 @@ def register_errors(app: Flask) -> None:
             )
         return None
 
-    @app.errorhandler(413)
-    def too_large(exc):
-        return error_response(413, "too_large", _described(exc, "요청이 너무 큽니다."))
-
     @app.errorhandler(BackendError)
     def backend_error(exc: BackendError):
         if isinstance(exc, QueryRejected):  # the engine refused this query: the user's to fix
@@ -105,7 +103,3 @@ def register_errors(app: Flask) -> None:
             "backend_unavailable",
             "검색 엔진에 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.",
         )
-
-    @app.errorhandler(500)
-    def internal(exc):
-        return error_response(500, "internal_error", "서버 오류가 발생했습니다.")

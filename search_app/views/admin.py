@@ -255,22 +255,23 @@ def reindex():
     return redirect(url_for("admin.job_page", job_id=job.id))
 
 
-@bp.get("/jobs/<int:job_id>")
-@admin_required
-def job_page(job_id: int):
+def _job(job_id: int) -> dict:
     job = runtime().jobs.get(job_id)
     if job is None:
         abort(404)
-    return render_template("admin/job.html", job=job.to_json())
+    return job.to_json()
+
+
+@bp.get("/jobs/<int:job_id>")
+@admin_required
+def job_page(job_id: int):
+    return render_template("admin/job.html", job=_job(job_id))
 
 
 @bp.get("/api/jobs/<int:job_id>")
 @admin_required
 def api_job(job_id: int):
-    job = runtime().jobs.get(job_id)
-    if job is None:
-        abort(404)
-    return jsonify(job.to_json())
+    return jsonify(_job(job_id))
 
 
 # ----------------------------------------------------------------------------- lexicon
