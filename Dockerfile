@@ -10,6 +10,7 @@ COPY analyzers ./analyzers
 COPY ingest ./ingest
 COPY search_app ./search_app
 COPY corpus ./corpus
+COPY wiring ./wiring
 RUN pip install --no-cache-dir . gunicorn
 ENV POLICYKB_DATA_DIR=/data
 EXPOSE 5000
