@@ -56,13 +56,9 @@ def _memory(_: int) -> tuple[int, tuple[float, float]]:
 def _analyze_task(texts: list[str]) -> tuple[list, int, float]:
     """Like ``ingest.build.build``: Kiwi tokens as policykb ``Token``s, sent back pickled."""
     from ingest.build import _worker
-    from policykb.models import Token
 
     analyzer = _worker["analyzer"]
-    out = [
-        [Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzer.analyze(x)]
-        for x in texts
-    ]
+    out = [analyzer.analyze(x) for x in texts]
     return out, os.getpid(), vm_hwm_mb()
 
 
@@ -132,14 +128,9 @@ def sample_passages(
 
 
 def _single(analyzer, texts: list[str]) -> tuple[float, list, dict]:
-    from policykb.models import Token
-
     meter = CpuMeter().start()
     with stopwatch() as t:
-        out = [
-            [Token(x.term, x.start, x.end, x.position, x.joined) for x in analyzer.analyze(s)]
-            for s in texts
-        ]
+        out = [analyzer.analyze(s) for s in texts]
     return t[0], out, meter.stop()
 
 
@@ -190,7 +181,8 @@ def _pool(analyzer, texts: list[str], compact: bool = False) -> dict:
 
 def _cache_hit(analyzer, texts: list[str], tokens: list) -> tuple[float, int]:
     """Re-index without an analyzer change: every passage found in ``AnalysisCache``."""
-    from ingest.build import CACHE_SCHEMA, AnalysisCache, text_hash, tokens_json
+    from analyzers.tokens import tokens_to_json
+    from ingest.build import CACHE_SCHEMA, AnalysisCache, text_hash
 
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "cache.sqlite3")
@@ -199,7 +191,7 @@ def _cache_hit(analyzer, texts: list[str], tokens: list) -> tuple[float, int]:
         con.executemany(
             "INSERT OR IGNORE INTO analysis_cache (text_hash, analyzer_id, tokens) VALUES (?,?,?)",
             [
-                (text_hash(t), analyzer.identity, tokens_json(tok))
+                (text_hash(t), analyzer.identity, tokens_to_json(tok))
                 for t, tok in zip(texts, tokens, strict=True)
             ],
         )

@@ -31,11 +31,11 @@ from pathlib import Path
 
 from analyzers import Analyzer
 from corpus import institutes as registry
-from ingest.build import analyze_authors
 from ingest.dates import normalize_date
 from ingest.metadata import safe_url
+from policykb.analysis import analyze_metadata
 from policykb.backends import SearchBackend
-from policykb.models import DOC_TYPES, Document, Token
+from policykb.models import DOC_TYPES, Document
 from policykb.store import DocumentStore, match_key
 
 log = logging.getLogger(__name__)
@@ -302,8 +302,7 @@ def merge_record(doc: Document, rec: CatalogueRecord, analyzer: Analyzer) -> Non
     authors = list(dict.fromkeys([*rec.authors, *doc.authors]))
     if authors != doc.authors:
         doc.authors = authors
-    doc.title_tokens = _tokens(analyzer.analyze(doc.title))
-    doc.author_tokens = analyze_authors(analyzer, doc.authors)
+    analyze_metadata(doc, analyzer)
 
 
 def record_of_doc(con: sqlite3.Connection, doc_id: str) -> CatalogueRecord | None:
@@ -315,7 +314,7 @@ def record_of_doc(con: sqlite3.Connection, doc_id: str) -> CatalogueRecord | Non
 
 def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> Document:
     """The metadata-only document of a record (no passages, no file: 원문 없음)."""
-    return Document(
+    doc = Document(
         id=doc_id,
         title=rec.title,
         institute=rec.institute,
@@ -325,15 +324,11 @@ def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> 
         url=rec.url,
         source_path=None,
         institute_published=rec.institute_published,
-        title_tokens=_tokens(analyzer.analyze(rec.title)),
         department=rec.department,
         authors=list(rec.authors),
-        author_tokens=analyze_authors(analyzer, rec.authors),
     )
-
-
-def _tokens(analyzed) -> list[Token]:
-    return [Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzed]
+    analyze_metadata(doc, analyzer)
+    return doc
 
 
 def ensure_schema(con: sqlite3.Connection) -> None:

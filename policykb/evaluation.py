@@ -45,7 +45,8 @@ from pathlib import Path
 import tantivy
 
 from analyzers.bigram import char_bigrams
-from policykb.models import Document, Passage, Token
+from policykb.analysis import analyze_document
+from policykb.models import Document, Passage
 
 log = logging.getLogger(__name__)
 
@@ -475,28 +476,17 @@ def build_documents(docs: list[EvalDoc], analyzer) -> list[Document]:
     out = []
     for d in docs:
         raw = split_passages([(None, d.text)])
-        analyzed = analyzer.analyze_many([p.text for p in raw])
-        passages = [
-            Passage(
-                i, None, p.text, [Token(t.term, t.start, t.end, t.position, t.joined) for t in toks]
-            )
-            for i, (p, toks) in enumerate(zip(raw, analyzed, strict=True))
-        ]
-        title_tokens = [
-            Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzer.analyze(d.title)
-        ]
-        out.append(
-            Document(
-                d.id,
-                d.title,
-                "eval",
-                [],
-                "기타",
-                None,
-                passages=passages,
-                title_tokens=title_tokens,
-            )
+        doc = Document(
+            d.id,
+            d.title,
+            "eval",
+            [],
+            "기타",
+            None,
+            passages=[Passage(i, None, p.text) for i, p in enumerate(raw)],
         )
+        analyze_document(doc, analyzer)
+        out.append(doc)
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from analyzers.tokens import Token
+
 DOC_TYPES: tuple[str, ...] = (
     "보도자료",
     "연구보고서",
@@ -21,22 +23,6 @@ SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year", "publisher", "author")
 # Facets with many values show only their most frequent ones.
 FACET_SIZES: dict[str, int] = {"author": 30}
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """An index term with character offsets into its passage's text."""
-
-    term: str
-    start: int
-    end: int
-    position: int
-    joined: bool = False
-
-    def __reduce__(self):
-        # Plain-tuple pickling: ingest workers send millions of tokens to the parent and
-        # the dataclass default (__getstate__ over fields()) costs more than analysis.
-        return (Token, (self.term, self.start, self.end, self.position, self.joined))
 
 
 @dataclass(slots=True)

@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzers.tokens import tokens_from_json, tokens_to_json
 from corpus import institutes as registry
-from policykb.models import UNKNOWN_PUBLISHER, Document, Passage, Token
+from policykb.models import UNKNOWN_PUBLISHER, Document, Passage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -127,24 +128,8 @@ def match_key(institute: str | None, year: int | None, title: str | None) -> str
     return f"{institute}|{year}|{norm}"
 
 
-def _tokens_to_json(tokens: list[Token]) -> str:
-    return json.dumps(
-        [[t.term, t.start, t.end, t.position, 1 if t.joined else 0] for t in tokens],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def _tokens_from_json(raw: str, only: frozenset[str] | None = None) -> list[Token]:
-    """Tokens of a stored passage; with ``only``, just those whose term is in it (all a
-    snippet or a highlight needs, and much cheaper for a long passage)."""
-    if only is not None:
-        return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(raw) if t[0] in only]
-    return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(raw)]
-
-
 def _passage_from_row(r: sqlite3.Row, only: frozenset[str] | None = None) -> Passage:
-    return Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"], only))
+    return Passage(r["seq"], r["page"], r["text"], tokens_from_json(r["tokens"], only))
 
 
 class DocumentStore:
@@ -228,7 +213,7 @@ class DocumentStore:
                 doc.url,
                 doc.source_path,
                 doc.page_count,
-                _tokens_to_json(doc.title_tokens),
+                tokens_to_json(doc.title_tokens),
                 analyzer_id,
                 time.time(),
                 doc.department,
@@ -238,7 +223,7 @@ class DocumentStore:
                 doc.content_hash,
                 doc.simhash,
                 doc.canonical_id,
-                _tokens_to_json(doc.author_tokens),
+                tokens_to_json(doc.author_tokens),
                 match_key(doc.institute, doc.year, doc.title),
             ),
         )
@@ -255,7 +240,7 @@ class DocumentStore:
         con.execute("DELETE FROM deleted_documents WHERE id = ?", (doc.id,))
         con.executemany(
             "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
-            [(doc.id, p.seq, p.page, p.text, _tokens_to_json(p.tokens)) for p in doc.passages],
+            [(doc.id, p.seq, p.page, p.text, tokens_to_json(p.tokens)) for p in doc.passages],
         )
 
     def delete_document(self, doc_id: str, con: sqlite3.Connection) -> None:
@@ -294,7 +279,7 @@ class DocumentStore:
             institute_published=row["institute_published"],
             page_count=row["page_count"],
             passages=passages,
-            title_tokens=_tokens_from_json(row["title_tokens"]),
+            title_tokens=tokens_from_json(row["title_tokens"]),
             department=row["department"],
             authors=json.loads(row["authors"] or "[]"),
             contacts=json.loads(row["contacts"] or "[]"),
@@ -302,7 +287,7 @@ class DocumentStore:
             content_hash=row["content_hash"],
             simhash=row["simhash"],
             canonical_id=row["canonical_id"],
-            author_tokens=_tokens_from_json(row["author_tokens"] or "[]"),
+            author_tokens=tokens_from_json(row["author_tokens"] or "[]"),
         )
 
     def get_document(self, doc_id: str, with_passages: bool = True) -> Document | None:
