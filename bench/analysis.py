@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import resource
-import sqlite3
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -182,21 +181,19 @@ def _pool(analyzer, texts: list[str], compact: bool = False) -> dict:
 def _cache_hit(analyzer, texts: list[str], tokens: list) -> tuple[float, int]:
     """Re-index without an analyzer change: every passage found in ``AnalysisCache``."""
     from analyzers.tokens import tokens_to_json
-    from ingest.build import CACHE_SCHEMA, AnalysisCache, text_hash
+    from ingest.build import text_hash
+    from policykb.store import AnalysisCache, DocumentStore
 
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "cache.sqlite3")
-        con = sqlite3.connect(db)
-        con.executescript(CACHE_SCHEMA)
-        con.executemany(
-            "INSERT OR IGNORE INTO analysis_cache (text_hash, analyzer_id, tokens) VALUES (?,?,?)",
-            [
-                (text_hash(t), analyzer.identity, tokens_to_json(tok))
-                for t, tok in zip(texts, tokens, strict=True)
-            ],
-        )
-        con.commit()
-        con.close()
+        store = DocumentStore(db)
+        with store.connect() as con:
+            store.cache_tokens(
+                [(text_hash(t), tokens_to_json(tok)) for t, tok in zip(texts, tokens, strict=True)],
+                analyzer.identity,
+                con,
+            )
+        store.close()
         cache = AnalysisCache(db, analyzer.identity)
         hits = 0
         with stopwatch() as t:

@@ -8,12 +8,11 @@ identity, so re-ingesting a changed file re-runs Kiwi only on passages that chan
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
-from analyzers.tokens import tokens_from_json, tokens_to_json
+from analyzers.tokens import tokens_to_json
 from ingest import dedup
 from ingest.extract import ExtractionError, extract
 from ingest.metadata import build_metadata
@@ -21,15 +20,7 @@ from ingest.normalize import normalize
 from ingest.passages import split_passages
 from policykb.analysis import analyze_document
 from policykb.models import Document, Passage, Token
-
-CACHE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS analysis_cache (
-    text_hash TEXT NOT NULL,
-    analyzer_id TEXT NOT NULL,
-    tokens TEXT NOT NULL,
-    PRIMARY KEY (text_hash, analyzer_id)
-);
-"""
+from policykb.store import AnalysisCache
 
 
 def document_id(path: Path) -> str:
@@ -60,28 +51,6 @@ class BuildResult:
     new_cache: list[tuple[str, str]] = field(default_factory=list)  # (hash, tokens json)
     cache_hits: int = 0
     ocr_pages: int = 0  # pages read with Tesseract
-
-
-class AnalysisCache:
-    """Read side of the cache (SQLite, shared by processes; written by the main process)."""
-
-    def __init__(self, db_path: str | None, analyzer_id: str) -> None:
-        self.analyzer_id = analyzer_id
-        self.con = None
-        if db_path:
-            self.con = sqlite3.connect(db_path, timeout=30)
-            self.con.executescript(CACHE_SCHEMA)
-
-    def get(self, h: str) -> list[Token] | None:
-        if self.con is None:
-            return None
-        row = self.con.execute(
-            "SELECT tokens FROM analysis_cache WHERE text_hash = ? AND analyzer_id = ?",
-            (h, self.analyzer_id),
-        ).fetchone()
-        if row is None:
-            return None
-        return tokens_from_json(row[0])
 
 
 class _BuildCache:

@@ -40,24 +40,6 @@ from policykb.store import DocumentStore, match_key
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS catalogue_records (
-    key TEXT PRIMARY KEY,          -- source:institute:id or source:url:URL
-    source TEXT NOT NULL,
-    doc_id TEXT NOT NULL,          -- its own metadata-only document, or its original's
-    record TEXT NOT NULL,          -- the normalized record (JSON)
-    fingerprint TEXT NOT NULL,
-    url TEXT,
-    match_key TEXT,
-    indexed INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS catalogue_source ON catalogue_records(source);
-CREATE INDEX IF NOT EXISTS catalogue_doc ON catalogue_records(doc_id);
-CREATE INDEX IF NOT EXISTS catalogue_url ON catalogue_records(url);
-CREATE INDEX IF NOT EXISTS catalogue_match ON catalogue_records(match_key);
-"""
-
 BATCH = 500
 DEFAULT_DOC_TYPE = "연구보고서"  # institutes' publication lists are lists of reports
 DOC_TYPE_ALIASES = {
@@ -331,10 +313,6 @@ def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> 
     return doc
 
 
-def ensure_schema(con: sqlite3.Connection) -> None:
-    con.executescript(SCHEMA)
-
-
 # ------------------------------------------------------------------------- import
 ProgressFn = Callable[[CatalogueReport, int], None]
 
@@ -344,8 +322,6 @@ class CatalogueImporter:
         self.store = store
         self.backend = backend
         self.analyzer = analyzer
-        with store.connect() as con:
-            ensure_schema(con)
 
     def run(
         self,

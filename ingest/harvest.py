@@ -35,29 +35,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from ingest.catalogue import CatalogueRecord, ensure_schema
+from ingest.catalogue import CatalogueRecord
 from policykb.store import DocumentStore
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS harvest_items (
-    key TEXT PRIMARY KEY,          -- the catalogue record's key
-    doc_id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    status TEXT NOT NULL,          -- fetched | ingested | failed
-    http_status INTEGER,
-    final_url TEXT,
-    etag TEXT,
-    last_modified TEXT,
-    file_path TEXT,
-    content_type TEXT,
-    error TEXT,                    -- "[reason] message"
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS harvest_status ON harvest_items(status);
-"""
 
 USER_AGENT = "policykb-harvester/0.1"
 HOST_CONCURRENCY = 2
@@ -198,9 +179,6 @@ class Harvester:
         self._hosts: dict[str, _Host] = {}
         self._hosts_lock = threading.Lock()
         self._local = threading.local()
-        with store.connect() as con:
-            ensure_schema(con)
-            con.executescript(SCHEMA)
 
     # ------------------------------------------------------------------- the run
     def run(

@@ -517,10 +517,9 @@ class PolicykbIndex:
 def _groups(store, files: dict[str, str]) -> dict[str, list[str]]:
     eval_of = {rec.doc_id: files[rec.path] for rec in store.list_files() if rec.doc_id}
     groups: dict[str, list[str]] = {}
-    with store.connect() as con:
-        for doc_id, canonical in con.execute("SELECT id, canonical_id FROM documents"):
-            if doc_id in eval_of:
-                groups.setdefault(canonical or doc_id, []).append(eval_of[doc_id])
+    for doc_id, canonical in store.canonical_ids().items():
+        if doc_id in eval_of:
+            groups.setdefault(canonical or doc_id, []).append(eval_of[doc_id])
     for head, members in groups.items():
         if head in eval_of:  # the shown document first
             members.remove(eval_of[head])

@@ -149,13 +149,7 @@ class Runtime:
         """Re-analyze documents analyzed by another analyzer version (from the stored text,
         not the files), then build a new index generation and switch to it."""
         reanalyzed = 0
-        stale = [
-            r[0]
-            for r in self.store._conn().execute(
-                "SELECT id FROM documents WHERE analyzer_id != ?", (self.analyzer.identity,)
-            )
-        ]
-        for doc_id in stale:
+        for doc_id in self.store.stale_document_ids(self.analyzer.identity):
             doc = self.store.get_document(doc_id)
             if doc is None:
                 continue
@@ -171,7 +165,4 @@ class Runtime:
         analyze_document(doc, self.analyzer)
         with self.store.connect() as con:
             self.store.put_document(doc, self.analyzer.identity, con)
-            con.execute(
-                "UPDATE files SET analyzer_id = ? WHERE doc_id = ?",
-                (self.analyzer.identity, doc.id),
-            )
+            self.store.set_file_analyzer(doc.id, self.analyzer.identity, con)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from analyzers.tokens import tokens_from_json, tokens_to_json
 from corpus import institutes as registry
-from policykb.models import UNKNOWN_PUBLISHER, Document, Passage
+from policykb.models import UNKNOWN_PUBLISHER, Document, Passage, Token
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -55,7 +55,6 @@ CREATE TABLE IF NOT EXISTS files (
     analyzer_id TEXT,
     updated_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- Deleted documents, for OAI-PMH harvesters (deletedRecord = persistent).
 CREATE TABLE IF NOT EXISTS deleted_documents (
     id TEXT PRIMARY KEY,
@@ -69,6 +68,84 @@ CREATE TABLE IF NOT EXISTS registered_institutes (
     name TEXT PRIMARY KEY,
     regions TEXT NOT NULL,
     kind TEXT NOT NULL
+);
+-- Tokens of analyzed passage texts by text hash and analyzer (ingest re-analyzes only
+-- the passages that changed).
+CREATE TABLE IF NOT EXISTS analysis_cache (
+    text_hash TEXT NOT NULL,
+    analyzer_id TEXT NOT NULL,
+    tokens TEXT NOT NULL,
+    PRIMARY KEY (text_hash, analyzer_id)
+);
+-- SimHash bands of canonical documents (near-duplicate candidates, ingest/dedup.py).
+CREATE TABLE IF NOT EXISTS simhash_bands (
+    doc_id TEXT NOT NULL,
+    band INTEGER NOT NULL,
+    value INTEGER NOT NULL
+);
+-- Catalogue records (ingest/catalogue.py) and the harvest of their originals.
+CREATE TABLE IF NOT EXISTS catalogue_records (
+    key TEXT PRIMARY KEY,          -- source:institute:id or source:url:URL
+    source TEXT NOT NULL,
+    doc_id TEXT NOT NULL,          -- its own metadata-only document, or its original's
+    record TEXT NOT NULL,          -- the normalized record (JSON)
+    fingerprint TEXT NOT NULL,
+    url TEXT,
+    match_key TEXT,
+    indexed INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS harvest_items (
+    key TEXT PRIMARY KEY,          -- the catalogue record's key
+    doc_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    status TEXT NOT NULL,          -- fetched | ingested | failed
+    http_status INTEGER,
+    final_url TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    file_path TEXT,
+    content_type TEXT,
+    error TEXT,                    -- "[reason] message"
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+-- Admin accounts (policykb/accounts.py).
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    label TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    sid_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    username TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    client TEXT
+);
+-- Saved searches (policykb/saved.py).
+CREATE TABLE IF NOT EXISTS saved_searches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    created_at REAL NOT NULL
 );
 """
 
@@ -86,6 +163,9 @@ MIGRATIONS = (
     ("documents", "ocr", "TEXT"),  # JSON {"confidence": mean, "pages": [..]} of OCR text
     ("documents", "author_tokens", "TEXT NOT NULL DEFAULT '[]'"),
     ("documents", "match_key", "TEXT"),
+    # Saved searches of stores made before owners: their rows have no owner (nobody lists them).
+    ("saved_searches", "owner", "TEXT"),
+    ("saved_searches", "key", "TEXT"),
 )
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash)",
@@ -96,7 +176,18 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_url ON documents(url)",
     "CREATE INDEX IF NOT EXISTS documents_match_key ON documents(match_key)",
     "CREATE INDEX IF NOT EXISTS documents_updated ON documents(updated_at, id)",
+    "CREATE INDEX IF NOT EXISTS simhash_bands_lookup ON simhash_bands(band, value)",
+    "CREATE INDEX IF NOT EXISTS simhash_bands_doc ON simhash_bands(doc_id)",
+    "CREATE INDEX IF NOT EXISTS catalogue_source ON catalogue_records(source)",
+    "CREATE INDEX IF NOT EXISTS catalogue_doc ON catalogue_records(doc_id)",
+    "CREATE INDEX IF NOT EXISTS catalogue_url ON catalogue_records(url)",
+    "CREATE INDEX IF NOT EXISTS catalogue_match ON catalogue_records(match_key)",
+    "CREATE INDEX IF NOT EXISTS harvest_status ON harvest_items(status)",
+    "CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS saved_searches_key ON saved_searches (key)",
+    "CREATE INDEX IF NOT EXISTS saved_searches_owner ON saved_searches (owner, id)",
 )
+SAVED_FIELDS = "id, name, query, created_at, owner, key"
 
 
 @dataclass(slots=True)
@@ -133,6 +224,12 @@ def _passage_from_row(r: sqlite3.Row, only: frozenset[str] | None = None) -> Pas
 
 
 class DocumentStore:
+    """The one owner of the SQLite schema and its SQL: documents, passages, files, the
+    analysis cache, duplicate bands, catalogue and harvest tables, accounts and saved
+    searches. Tables and columns are created or migrated in place when a store is opened;
+    other modules go through its methods (``connect()`` gives a transaction for a group
+    of writes that must land together)."""
+
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -140,10 +237,17 @@ class DocumentStore:
         self._local = threading.local()
         with self.connect() as con:
             con.executescript(SCHEMA)
-            have = {r[1] for r in con.execute("PRAGMA table_info(documents)")}
+            columns: dict[str, set[str]] = {}
             for table, column, decl in MIGRATIONS:
-                if column not in have:
-                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                if table not in columns:
+                    columns[table] = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                if column not in columns[table]:
+                    try:
+                        con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                    except sqlite3.OperationalError:  # another process added it meanwhile
+                        if column not in {r[1] for r in con.execute(f"PRAGMA table_info({table})")}:
+                            raise
+            have = columns["documents"]
             if "match_key" not in have:
                 rows = con.execute("SELECT id, institute, date, title FROM documents").fetchall()
                 con.executemany(
@@ -460,14 +564,6 @@ class DocumentStore:
         rows = self._conn().execute("SELECT status, COUNT(*) FROM files GROUP BY status")
         return {r[0]: r[1] for r in rows}
 
-    # ----------------------------------------------------------------------- meta
-    def get_meta(self, key: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str, con: sqlite3.Connection) -> None:
-        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
     def facet_counts(self) -> dict[str, dict[str, int]]:
         con = self._conn()
         out: dict[str, dict[str, int]] = {"institute": {}, "doc_type": {}, "year": {}}
@@ -480,3 +576,272 @@ class DocumentStore:
         ):
             out["year"][r[0] or "미상"] = r[1]
         return out
+
+    # ------------------------------------------------------------------ re-analysis
+    def stale_document_ids(self, analyzer_id: str) -> list[str]:
+        """Documents analyzed by another analyzer (see :meth:`count_stale`)."""
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT id FROM documents WHERE analyzer_id != ?", (analyzer_id,)
+            )
+        ]
+
+    def set_file_analyzer(self, doc_id: str, analyzer_id: str, con: sqlite3.Connection) -> None:
+        """Record that the files of ``doc_id`` are now analyzed by ``analyzer_id``."""
+        con.execute("UPDATE files SET analyzer_id = ? WHERE doc_id = ?", (analyzer_id, doc_id))
+
+    def delete_files(self, paths: list[str], con: sqlite3.Connection) -> None:
+        con.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
+    def source_path(self, doc_id: str) -> str | None:
+        row = (
+            self._conn()
+            .execute("SELECT source_path FROM documents WHERE id = ?", (doc_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def canonical_ids(self) -> dict[str, str | None]:
+        """Every document id with its canonical (None for a canonical itself)."""
+        return dict(self._conn().execute("SELECT id, canonical_id FROM documents").fetchall())
+
+    # ---------------------------------------------------------------- analysis cache
+    def cache_tokens(self, rows: list[tuple[str, str]], analyzer_id: str, con) -> None:
+        """Remember ``(text hash, tokens JSON)`` pairs analyzed by ``analyzer_id``."""
+        con.executemany(
+            "INSERT OR IGNORE INTO analysis_cache (text_hash, analyzer_id, tokens) VALUES (?,?,?)",
+            [(h, analyzer_id, toks) for h, toks in rows],
+        )
+
+    # -------------------------------------------------------------------- duplicates
+    def canonical_with_hash(self, con: sqlite3.Connection, content_hash: str, doc_id: str):
+        """The first canonical document other than ``doc_id`` with this content hash."""
+        row = con.execute(
+            "SELECT id FROM documents WHERE content_hash = ? AND id != ? AND canonical_id IS NULL "
+            "ORDER BY id LIMIT 1",
+            (content_hash, doc_id),
+        ).fetchone()
+        return row[0] if row else None
+
+    def band_neighbours(self, con: sqlite3.Connection, bands: list[int], doc_id: str) -> set[str]:
+        """Documents other than ``doc_id`` sharing one of its SimHash bands."""
+        out: set[str] = set()
+        for i, band in enumerate(bands):
+            for (other,) in con.execute(
+                "SELECT doc_id FROM simhash_bands WHERE band = ? AND value = ? AND doc_id != ?",
+                (i, band, doc_id),
+            ):
+                out.add(other)
+        return out
+
+    def canonical_simhash(self, con: sqlite3.Connection, doc_id: str) -> int | None:
+        """The SimHash of ``doc_id`` if it is a canonical document (None otherwise)."""
+        row = con.execute(
+            "SELECT simhash FROM documents WHERE id = ? AND canonical_id IS NULL", (doc_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def stored_text(self, con: sqlite3.Connection, doc_id: str) -> str:
+        """The passages of ``doc_id`` joined as ingest joins a file's pages."""
+        rows = con.execute("SELECT text FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,))
+        return "\n\n".join(r[0] for r in rows)
+
+    def put_bands(self, con: sqlite3.Connection, doc_id: str, bands: list[int]) -> None:
+        """Replace the SimHash bands of ``doc_id``."""
+        self.forget_bands(con, doc_id)
+        con.executemany(
+            "INSERT INTO simhash_bands (doc_id, band, value) VALUES (?,?,?)",
+            [(doc_id, i, b) for i, b in enumerate(bands)],
+        )
+
+    def forget_bands(self, con: sqlite3.Connection, doc_id: str) -> None:
+        con.execute("DELETE FROM simhash_bands WHERE doc_id = ?", (doc_id,))
+
+    def promote_first_copy(self, con: sqlite3.Connection, doc_id: str) -> tuple[str, int] | None:
+        """Before ``doc_id`` goes: its first copy becomes the canonical of the others.
+        Returns (heir, heir's SimHash), or None when ``doc_id`` has no copies."""
+        copies = [
+            r[0]
+            for r in con.execute(
+                "SELECT id FROM documents WHERE canonical_id = ? ORDER BY id", (doc_id,)
+            )
+        ]
+        if not copies:
+            return None
+        heir, rest = copies[0], copies[1:]
+        con.execute("UPDATE documents SET canonical_id = NULL WHERE id = ?", (heir,))
+        con.executemany(
+            "UPDATE documents SET canonical_id = ? WHERE id = ?", [(heir, c) for c in rest]
+        )
+        row = con.execute("SELECT simhash FROM documents WHERE id = ?", (heir,)).fetchone()
+        return heir, row[0] or 0
+
+    # ---------------------------------------------------------------------- accounts
+    def put_user(self, username: str, password_hash: str, created_at: float) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO users (username, password_hash, created_at) VALUES (?,?,?)",
+                (username, password_hash, created_at),
+            )
+
+    def password_hash(self, username: str) -> str | None:
+        row = (
+            self._conn()
+            .execute("SELECT password_hash FROM users WHERE username = ?", (username,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def put_api_token(self, token_hash: str, username: str, label: str, at: float) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO api_tokens (token_hash, username, label, created_at) VALUES (?,?,?,?)",
+                (token_hash, username, label, at),
+            )
+
+    def api_tokens(self) -> list[tuple[str, str]]:
+        """Every (token hash, username)."""
+        return [
+            (r[0], r[1])
+            for r in self._conn().execute("SELECT token_hash, username FROM api_tokens")
+        ]
+
+    def put_session(
+        self, sid_hash: str, username: str, now: float, idle_before: float, started_before: float
+    ) -> None:
+        """Store a new session, dropping those idle since ``idle_before`` or started before
+        ``started_before``."""
+        with self.connect() as con:
+            con.execute(
+                "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
+                (idle_before, started_before),
+            )
+            con.execute(
+                "INSERT INTO sessions (sid_hash, username, created_at, last_seen) VALUES (?,?,?,?)",
+                (sid_hash, username, now, now),
+            )
+
+    def get_session(self, sid_hash: str) -> tuple[str, float, float] | None:
+        """(username, created_at, last_seen) of a stored session."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT username, created_at, last_seen FROM sessions WHERE sid_hash = ?",
+                (sid_hash,),
+            )
+            .fetchone()
+        )
+        return (row[0], row[1], row[2]) if row else None
+
+    def touch_session(self, sid_hash: str, now: float) -> None:
+        with self.connect() as con:
+            con.execute("UPDATE sessions SET last_seen = ? WHERE sid_hash = ?", (now, sid_hash))
+
+    def delete_session(self, sid_hash: str) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM sessions WHERE sid_hash = ?", (sid_hash,))
+
+    def login_failure_times(self, key: str, since: float, limit: int) -> list[float]:
+        """Times of the latest ``limit`` failures of ``key`` after ``since``, newest first."""
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?",
+                (key, since, limit),
+            )
+        ]
+
+    def add_login_failures(self, keys: list[str], at: float, forget_before: float) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM login_failures WHERE at < ?", (forget_before,))
+            con.executemany(
+                "INSERT INTO login_failures (key, at) VALUES (?, ?)", [(k, at) for k in keys]
+            )
+
+    def clear_login_failures(self, key: str | None = None) -> None:
+        """Forget the failures of ``key``, or all of them."""
+        with self.connect() as con:
+            if key is None:
+                con.execute("DELETE FROM login_failures")
+            else:
+                con.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    def add_audit(
+        self, at: float, username: str, action: str, detail: dict, client: str | None
+    ) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO audit_log (at, username, action, detail, client) VALUES (?,?,?,?,?)",
+                (at, username, action, json.dumps(detail, ensure_ascii=False), client),
+            )
+
+    def audit_rows(self, limit: int) -> list[tuple[int, float, str, str, dict, str | None]]:
+        """The latest audit entries, newest first: (id, at, username, action, detail, client)."""
+        rows = self._conn().execute(
+            "SELECT id, at, username, action, detail, client FROM audit_log "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    # ---------------------------------------------------------------- saved searches
+    def add_saved_search(
+        self, owner: str, name: str, query: str, at: float, key: str, limit: int
+    ) -> int | None:
+        """Insert a saved search; its id, or None when ``owner`` already keeps ``limit``."""
+        with self.connect() as con:
+            (count,) = con.execute(
+                "SELECT COUNT(*) FROM saved_searches WHERE owner = ?", (owner,)
+            ).fetchone()
+            if count >= limit:
+                return None
+            cur = con.execute(
+                "INSERT INTO saved_searches (name, query, created_at, owner, key) "
+                "VALUES (?,?,?,?,?)",
+                (name, query, at, owner, key),
+            )
+            return int(cur.lastrowid)
+
+    def saved_search(self, key: str) -> tuple | None:
+        """Row (:data:`SAVED_FIELDS`) of the saved search with this key."""
+        row = (
+            self._conn()
+            .execute(f"SELECT {SAVED_FIELDS} FROM saved_searches WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return tuple(row) if row else None
+
+    def saved_searches(self, owner: str) -> list[tuple]:
+        """Rows (:data:`SAVED_FIELDS`) of the owner's saved searches, newest first."""
+        rows = self._conn().execute(
+            f"SELECT {SAVED_FIELDS} FROM saved_searches WHERE owner = ? ORDER BY id DESC",
+            (owner,),
+        )
+        return [tuple(r) for r in rows]
+
+    def delete_saved_search(self, owner: str, key: str) -> bool:
+        with self.connect() as con:
+            cur = con.execute(
+                "DELETE FROM saved_searches WHERE owner = ? AND key = ?", (owner, key)
+            )
+            return cur.rowcount > 0
+
+
+class AnalysisCache:
+    """Read side of the analysis cache for ingest workers: its own connection to the
+    store's database (a worker process has no store object); written by the main process
+    through :meth:`DocumentStore.cache_tokens`."""
+
+    def __init__(self, db_path: str | None, analyzer_id: str) -> None:
+        self.analyzer_id = analyzer_id
+        self.con = sqlite3.connect(db_path, timeout=30) if db_path else None
+
+    def get(self, text_hash: str) -> list[Token] | None:
+        if self.con is None:
+            return None
+        row = self.con.execute(
+            "SELECT tokens FROM analysis_cache WHERE text_hash = ? AND analyzer_id = ?",
+            (text_hash, self.analyzer_id),
+        ).fetchone()
+        return tokens_from_json(row[0]) if row else None
