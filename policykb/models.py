@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
+from html import unescape
 
 from analyzers.tokens import Token
 
@@ -19,10 +21,17 @@ DOC_TYPES: tuple[str, ...] = (
     "기타",
 )
 UNKNOWN_PUBLISHER = "미상"
+_TAG_RE = re.compile(r"<[^>]+>")
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year", "publisher", "author")
 # Facets with many values show only their most frequent ones.
 FACET_SIZES: dict[str, int] = {"author": 30}
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of a snippet's HTML (marks dropped, entities decoded): for output
+    formats that escape on their own (CSV, Atom), so text is escaped exactly once."""
+    return unescape(_TAG_RE.sub("", html))
 
 
 @dataclass(slots=True)
@@ -169,8 +178,6 @@ class Hit:
     @property
     def snippet_text(self) -> str:
         """The snippet as plain text (no marks, no HTML entities)."""
-        from policykb.highlight import html_to_text
-
         return html_to_text(self.snippet)
 
     def to_json(self) -> dict:
