@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -251,23 +250,6 @@ def normalize_record(
 
 
 # ------------------------------------------------------------------------ joining
-def _first_match(con: sqlite3.Connection, sql: str, url: str | None, key: str | None):
-    """The first id ``sql`` (with a ``{column}`` slot) finds by URL, else by match key."""
-    for column, value in (("url", url), ("match_key", key)):
-        if value:
-            row = con.execute(sql.format(column=column), (value,)).fetchone()
-            if row:
-                return row[0]
-    return None
-
-
-def find_record_doc(con: sqlite3.Connection, url: str | None, key: str | None) -> str | None:
-    """The document id of the catalogue record a file is the original of: same URL, else
-    same institute + year + normalized title."""
-    sql = "SELECT doc_id FROM catalogue_records WHERE {column} = ? ORDER BY key LIMIT 1"
-    return _first_match(con, sql, url, key)
-
-
 def merge_record(doc: Document, rec: CatalogueRecord, analyzer: Analyzer) -> None:
     """Bibliographic fields of ``rec`` onto ``doc`` (an original joining its record): the
     catalogue's title, institute and authors win; the file's date wins when it is more
@@ -287,11 +269,10 @@ def merge_record(doc: Document, rec: CatalogueRecord, analyzer: Analyzer) -> Non
     analyze_metadata(doc, analyzer)
 
 
-def record_of_doc(con: sqlite3.Connection, doc_id: str) -> CatalogueRecord | None:
-    row = con.execute(
-        "SELECT record FROM catalogue_records WHERE doc_id = ? ORDER BY key LIMIT 1", (doc_id,)
-    ).fetchone()
-    return CatalogueRecord(**json.loads(row[0])) if row else None
+def record_of_doc(store: DocumentStore, doc_id: str) -> CatalogueRecord | None:
+    """The catalogue record ``doc_id`` belongs to, if any."""
+    raw = store.catalogue_record(doc_id)
+    return CatalogueRecord(**raw) if raw is not None else None
 
 
 def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> Document:
@@ -380,15 +361,7 @@ class CatalogueImporter:
     def _write(self, batch: list[CatalogueRecord], report: CatalogueReport) -> None:
         if not batch:
             return
-        con = self.store._conn()
-        marks = ",".join("?" * len(batch))
-        prev = {
-            r[0]: (r[1], r[2])
-            for r in con.execute(
-                f"SELECT key, fingerprint, doc_id FROM catalogue_records WHERE key IN ({marks})",
-                [r.key for r in batch],
-            )
-        }
+        prev = self.store.catalogue_fingerprints([r.key for r in batch])
         changed = [r for r in batch if r.key not in prev or prev[r.key][0] != r.fingerprint()]
         report.unchanged += len(batch) - len(changed)
         if not changed:
@@ -396,7 +369,11 @@ class CatalogueImporter:
         docs: list[Document] = []
         rows = []
         for rec in changed:
-            doc_id = prev[rec.key][1] if rec.key in prev else self._original_for(con, rec)
+            doc_id = (
+                prev[rec.key][1]
+                if rec.key in prev
+                else self.store.original_for(rec.url, rec.match_key)
+            )
             if doc_id is None:
                 doc_id = rec.doc_id
             existing = self.store.get_document(doc_id) if doc_id != rec.doc_id else None
@@ -427,69 +404,30 @@ class CatalogueImporter:
         with self.store.connect() as con:
             for doc in docs:
                 self.store.put_document(doc, self.analyzer.identity, con)
-            con.executemany(
-                "INSERT OR REPLACE INTO catalogue_records (key, source, doc_id, record, "
-                "fingerprint, url, match_key, indexed, updated_at) VALUES (?,?,?,?,?,?,?,0,?)",
-                rows,
-            )
+            self.store.put_catalogue_records(rows, con)
         canonical = [d for d in docs if d.canonical_id is None]
         outcome = self.backend.index(canonical)
-        with self.store.connect() as con:
-            con.executemany(
-                "UPDATE catalogue_records SET indexed = 1 WHERE key = ?",
-                [(r[0],) for r in rows if r[2] not in outcome.errors],
-            )
+        self.store.mark_catalogue_indexed(keys=[r[0] for r in rows if r[2] not in outcome.errors])
         for doc_id, reason in outcome.errors.items():
             report.rejections.append((doc_id, f"색인에 실패했습니다: {reason}"))
 
-    def _original_for(self, con: sqlite3.Connection, rec: CatalogueRecord) -> str | None:
-        """A document already holding this record's original (ingested before the import)."""
-        sql = (
-            "SELECT id FROM documents WHERE {column} = ? AND source_path IS NOT NULL "
-            "AND canonical_id IS NULL ORDER BY id LIMIT 1"
-        )
-        return _first_match(con, sql, rec.url, rec.match_key)
-
     def _finish_unindexed(self) -> None:
         """Records written to the store by a run killed before its index commit."""
-        con = self.store._conn()
-        ids = [
-            r[0]
-            for r in con.execute("SELECT DISTINCT doc_id FROM catalogue_records WHERE indexed = 0")
-        ]
+        ids = self.store.unindexed_catalogue_docs()
         for i in range(0, len(ids), BATCH):
             chunk = ids[i : i + BATCH]
             docs = [d for d in (self.store.get_document(x) for x in chunk) if d]
             self.backend.index([d for d in docs if d.canonical_id is None])
-            with self.store.connect() as con:
-                con.executemany(
-                    "UPDATE catalogue_records SET indexed = 1 WHERE doc_id = ?",
-                    [(x,) for x in chunk],
-                )
+            self.store.mark_catalogue_indexed(doc_ids=chunk)
 
     def _sync(self, source: str, seen: set[str], report: CatalogueReport) -> None:
-        con = self.store._conn()
-        gone = [
-            (r[0], r[1])
-            for r in con.execute(
-                "SELECT key, doc_id FROM catalogue_records WHERE source = ?", (source,)
-            )
-            if r[0] not in seen
-        ]
+        gone = [(k, d) for k, d in self.store.catalogue_keys(source) if k not in seen]
         if not gone:
             return
         drop: list[str] = []
         with self.store.connect() as con:
             for key, doc_id in gone:
-                con.execute("DELETE FROM catalogue_records WHERE key = ?", (key,))
-                still = con.execute(
-                    "SELECT 1 FROM catalogue_records WHERE doc_id = ? LIMIT 1", (doc_id,)
-                ).fetchone()
-                row = con.execute(
-                    "SELECT source_path FROM documents WHERE id = ?", (doc_id,)
-                ).fetchone()
-                if still is None and row is not None and row[0] is None:
-                    self.store.delete_document(doc_id, con)
+                if self.store.remove_catalogue_record(con, key, doc_id):
                     drop.append(doc_id)
         if drop:
             self.backend.delete(drop)

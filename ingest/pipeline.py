@@ -277,16 +277,15 @@ class Ingester:
         """If ``doc`` is the original of a catalogue record (same URL, or same institute,
         year and normalized title), it becomes that record's document: same id, the
         record's bibliographic fields, the file's text."""
-        con = self.store._conn()
-        target = catalogue.find_record_doc(
-            con, doc.url, match_key(doc.institute, doc.year, doc.title)
+        target = self.store.catalogue_doc_for(
+            doc.url, match_key(doc.institute, doc.year, doc.title)
         )
         if target is None:
             return
         source = self.store.source_path(target)
         if source not in (None, path):
             return  # another file is already this record's original: dedup decides
-        rec = catalogue.record_of_doc(con, target)
+        rec = catalogue.record_of_doc(self.store, target)
         if rec is None:
             return
         catalogue.merge_record(doc, rec, self.analyzer)
@@ -358,11 +357,10 @@ class Ingester:
         """Delete documents; a removed canonical hands over to its first copy; a catalogue
         record whose original goes becomes metadata-only again."""
         promote: list[str] = []
-        con = self.store._conn()
         restore = [
             catalogue.metadata_document(r, doc_id, self.analyzer)
             for doc_id in ids
-            if (r := catalogue.record_of_doc(con, doc_id)) is not None
+            if (r := catalogue.record_of_doc(self.store, doc_id)) is not None
         ]
         with self.store.connect() as con:
             for doc_id in ids:

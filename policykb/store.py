@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,6 +291,11 @@ class DocumentStore:
             con.rollback()
             raise
 
+    def _value(self, sql: str, args: tuple = (), con: sqlite3.Connection | None = None):
+        """The first column of the first row of ``sql``, or None when there is no row."""
+        row = (con or self._conn()).execute(sql, args).fetchone()
+        return row[0] if row else None
+
     def close(self) -> None:
         con = getattr(self._local, "con", None)
         if con is not None:
@@ -502,12 +507,7 @@ class DocumentStore:
 
     def count_stale(self, analyzer_id: str) -> int:
         """Documents analyzed by another analyzer (dictionary, synonyms or Kiwi changed)."""
-        row = (
-            self._conn()
-            .execute("SELECT COUNT(*) FROM documents WHERE analyzer_id != ?", (analyzer_id,))
-            .fetchone()
-        )
-        return row[0]
+        return self._value("SELECT COUNT(*) FROM documents WHERE analyzer_id != ?", (analyzer_id,))
 
     def count_documents(self, canonical_only: bool = True) -> int:
         sql = "SELECT COUNT(*) FROM documents"
@@ -595,12 +595,7 @@ class DocumentStore:
         con.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
 
     def source_path(self, doc_id: str) -> str | None:
-        row = (
-            self._conn()
-            .execute("SELECT source_path FROM documents WHERE id = ?", (doc_id,))
-            .fetchone()
-        )
-        return row[0] if row else None
+        return self._value("SELECT source_path FROM documents WHERE id = ?", (doc_id,))
 
     def canonical_ids(self) -> dict[str, str | None]:
         """Every document id with its canonical (None for a canonical itself)."""
@@ -617,12 +612,12 @@ class DocumentStore:
     # -------------------------------------------------------------------- duplicates
     def canonical_with_hash(self, con: sqlite3.Connection, content_hash: str, doc_id: str):
         """The first canonical document other than ``doc_id`` with this content hash."""
-        row = con.execute(
+        return self._value(
             "SELECT id FROM documents WHERE content_hash = ? AND id != ? AND canonical_id IS NULL "
             "ORDER BY id LIMIT 1",
             (content_hash, doc_id),
-        ).fetchone()
-        return row[0] if row else None
+            con,
+        )
 
     def band_neighbours(self, con: sqlite3.Connection, bands: list[int], doc_id: str) -> set[str]:
         """Documents other than ``doc_id`` sharing one of its SimHash bands."""
@@ -637,10 +632,9 @@ class DocumentStore:
 
     def canonical_simhash(self, con: sqlite3.Connection, doc_id: str) -> int | None:
         """The SimHash of ``doc_id`` if it is a canonical document (None otherwise)."""
-        row = con.execute(
-            "SELECT simhash FROM documents WHERE id = ? AND canonical_id IS NULL", (doc_id,)
-        ).fetchone()
-        return row[0] if row else None
+        return self._value(
+            "SELECT simhash FROM documents WHERE id = ? AND canonical_id IS NULL", (doc_id,), con
+        )
 
     def stored_text(self, con: sqlite3.Connection, doc_id: str) -> str:
         """The passages of ``doc_id`` joined as ingest joins a file's pages."""
@@ -686,12 +680,7 @@ class DocumentStore:
             )
 
     def password_hash(self, username: str) -> str | None:
-        row = (
-            self._conn()
-            .execute("SELECT password_hash FROM users WHERE username = ?", (username,))
-            .fetchone()
-        )
-        return row[0] if row else None
+        return self._value("SELECT password_hash FROM users WHERE username = ?", (username,))
 
     def put_api_token(self, token_hash: str, username: str, label: str, at: float) -> None:
         with self.connect() as con:
@@ -826,6 +815,266 @@ class DocumentStore:
                 "DELETE FROM saved_searches WHERE owner = ? AND key = ?", (owner, key)
             )
             return cur.rowcount > 0
+
+    # --------------------------------------------------------------------- catalogue
+    def _first_match(self, sql: str, url: str | None, key: str | None) -> str | None:
+        """The first id ``sql`` (with a ``{column}`` slot) finds by URL, else by match key."""
+        for column, value in (("url", url), ("match_key", key)):
+            if value:
+                found = self._value(sql.format(column=column), (value,))
+                if found is not None:
+                    return found
+        return None
+
+    def catalogue_doc_for(self, url: str | None, key: str | None) -> str | None:
+        """The document id of the catalogue record a file is the original of: same URL,
+        else same match key (institute + year + normalized title)."""
+        sql = "SELECT doc_id FROM catalogue_records WHERE {column} = ? ORDER BY key LIMIT 1"
+        return self._first_match(sql, url, key)
+
+    def original_for(self, url: str | None, key: str | None) -> str | None:
+        """A canonical document with a file matching a record's URL or match key."""
+        sql = (
+            "SELECT id FROM documents WHERE {column} = ? AND source_path IS NOT NULL "
+            "AND canonical_id IS NULL ORDER BY id LIMIT 1"
+        )
+        return self._first_match(sql, url, key)
+
+    def catalogue_record(self, doc_id: str) -> dict | None:
+        """The stored (normalized) record of ``doc_id``'s first catalogue record."""
+        raw = self._value(
+            "SELECT record FROM catalogue_records WHERE doc_id = ? ORDER BY key LIMIT 1",
+            (doc_id,),
+        )
+        return json.loads(raw) if raw is not None else None
+
+    def catalogue_fingerprints(self, keys: list[str]) -> dict[str, tuple[str, str]]:
+        """key -> (fingerprint, doc_id) of the stored records among ``keys``."""
+        marks = ",".join("?" * len(keys))
+        rows = self._conn().execute(
+            f"SELECT key, fingerprint, doc_id FROM catalogue_records WHERE key IN ({marks})",
+            keys,
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def put_catalogue_records(self, rows: list[tuple], con: sqlite3.Connection) -> None:
+        """Rows (key, source, doc_id, record JSON, fingerprint, url, match_key, updated_at),
+        not yet indexed."""
+        con.executemany(
+            "INSERT OR REPLACE INTO catalogue_records (key, source, doc_id, record, "
+            "fingerprint, url, match_key, indexed, updated_at) VALUES (?,?,?,?,?,?,?,0,?)",
+            rows,
+        )
+
+    def mark_catalogue_indexed(self, keys: Iterable[str] = (), doc_ids: Iterable[str] = ()) -> None:
+        """Records (by key, or all of a document) whose document is in the index."""
+        with self.connect() as con:
+            con.executemany(
+                "UPDATE catalogue_records SET indexed = 1 WHERE key = ?", [(k,) for k in keys]
+            )
+            con.executemany(
+                "UPDATE catalogue_records SET indexed = 1 WHERE doc_id = ?",
+                [(d,) for d in doc_ids],
+            )
+
+    def unindexed_catalogue_docs(self) -> list[str]:
+        """Documents of records written by a run killed before its index commit."""
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT DISTINCT doc_id FROM catalogue_records WHERE indexed = 0"
+            )
+        ]
+
+    def catalogue_keys(self, source: str) -> list[tuple[str, str]]:
+        """(key, doc_id) of every record of ``source``."""
+        return [
+            (r[0], r[1])
+            for r in self._conn().execute(
+                "SELECT key, doc_id FROM catalogue_records WHERE source = ?", (source,)
+            )
+        ]
+
+    def remove_catalogue_record(self, con: sqlite3.Connection, key: str, doc_id: str) -> bool:
+        """Forget a record; its document goes too when it was metadata-only and no other
+        record names it. True when the document was deleted."""
+        con.execute("DELETE FROM catalogue_records WHERE key = ?", (key,))
+        still = self._value(
+            "SELECT 1 FROM catalogue_records WHERE doc_id = ? LIMIT 1", (doc_id,), con
+        )
+        row = con.execute("SELECT source_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if still is None and row is not None and row[0] is None:
+            self.delete_document(doc_id, con)
+            return True
+        return False
+
+    # ----------------------------------------------------------------------- harvest
+    def harvest_candidates(self, source: str | None = None) -> list[tuple]:
+        """Records with a URL and their harvest state, by key: (record dict, status, etag,
+        last_modified, file_path); the state is None before the first attempt."""
+        sql = (
+            "SELECT c.record, h.status, h.etag, h.last_modified, h.file_path "
+            "FROM catalogue_records c LEFT JOIN harvest_items h ON h.key = c.key "
+            "WHERE c.url IS NOT NULL"
+        )
+        args: list = []
+        if source:
+            sql += " AND c.source = ?"
+            args.append(source)
+        rows = self._conn().execute(sql + " ORDER BY c.key", args)
+        return [(json.loads(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def harvest_target(self, key: str) -> tuple[str, str, int]:
+        """(doc_id, url, attempts so far) of a catalogue record being harvested."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT c.doc_id, c.url, h.attempts FROM catalogue_records c "
+                "LEFT JOIN harvest_items h ON h.key = c.key WHERE c.key = ?",
+                (key,),
+            )
+            .fetchone()
+        )
+        return row[0], row[1], row[2] or 0
+
+    def mark_harvest_unchanged(self, key: str, at: float) -> None:
+        """The server answered 304 Not Modified."""
+        with self.connect() as con:
+            con.execute(
+                "UPDATE harvest_items SET http_status = 304, updated_at = ? WHERE key = ?",
+                (at, key),
+            )
+
+    def put_harvest_item(self, values: tuple) -> None:
+        """(key, doc_id, url, status, http_status, final_url, etag, last_modified,
+        file_path, content_type, error, attempts, updated_at)."""
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO harvest_items (key, doc_id, url, status, http_status, "
+                "final_url, etag, last_modified, file_path, content_type, error, attempts, "
+                "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                values,
+            )
+
+    def harvested_records(self) -> list[tuple[str, dict]]:
+        """(file path, record dict) of every fetched or ingested original, by key."""
+        rows = self._conn().execute(
+            "SELECT h.file_path, c.record FROM harvest_items h JOIN catalogue_records c "
+            "ON c.key = h.key WHERE h.status IN ('fetched', 'ingested') ORDER BY h.key"
+        )
+        return [(r[0], json.loads(r[1])) for r in rows]
+
+    def harvested_files(self) -> list[tuple[str, str, str]]:
+        """(key, file path, status) of the fetched or ingested originals."""
+        rows = self._conn().execute(
+            "SELECT key, file_path, status FROM harvest_items "
+            "WHERE status IN ('fetched', 'ingested') AND file_path IS NOT NULL"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def set_harvest_status(
+        self, con: sqlite3.Connection, key: str, status: str, error: str | None
+    ) -> None:
+        con.execute(
+            "UPDATE harvest_items SET status = ?, error = ? WHERE key = ?", (status, error, key)
+        )
+
+    def harvest_failures(self) -> list[dict]:
+        """The failed harvest items, latest first."""
+        return [
+            dict(r)
+            for r in self._conn().execute(
+                "SELECT key, url, http_status, error, attempts, updated_at FROM harvest_items "
+                "WHERE status = 'failed' ORDER BY updated_at DESC"
+            )
+        ]
+
+    # ------------------------------------------------------------------------ OAI-PMH
+    def canonical_institutes(self) -> list[str]:
+        """Institutes of canonical documents, sorted."""
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT DISTINCT institute FROM documents WHERE canonical_id IS NULL "
+                "ORDER BY institute"
+            )
+        ]
+
+    def oai_item(self, doc_id: str) -> tuple[str, float, bool, str | None, list] | None:
+        """(id, datestamp, deleted, institute, regions) of a canonical or deleted document."""
+        con = self._conn()
+        row = con.execute(
+            "SELECT id, updated_at, institute, regions FROM documents "
+            "WHERE id = ? AND canonical_id IS NULL",
+            (doc_id,),
+        ).fetchone()
+        if row:
+            return row[0], row[1], False, row[2], json.loads(row[3])
+        row = con.execute(
+            "SELECT id, deleted_at, institute, regions FROM deleted_documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row:
+            return row[0], row[1], True, row[2], json.loads(row[3] or "[]")
+        return None
+
+    def earliest_change(self) -> float | None:
+        """The oldest datestamp of a stored or deleted document."""
+        a = self._value("SELECT MIN(updated_at) FROM documents")
+        b = self._value("SELECT MIN(deleted_at) FROM deleted_documents")
+        values = [v for v in (a, b) if v is not None]
+        return min(values) if values else None
+
+    def oai_page(
+        self,
+        where: tuple[str, str | None] | None,
+        lo: float | None,
+        hi: float | None,
+        after: tuple[float, str] | None,
+        limit: int,
+    ) -> tuple[list[tuple[str, float, bool, str | None, list]], int]:
+        """Canonical and deleted documents by (datestamp, id) after ``after``, at most
+        ``limit``, with the total count. ``where``: ("institute", None) any known
+        institute, ("region", None) any region, ("institute", name), ("region", name)."""
+        cond, cargs = "", []
+        if where is not None:
+            kind, value = where
+            column = "institute" if kind == "institute" else "regions"
+            if value is None and kind == "institute":
+                cond = " AND institute IS NOT NULL AND institute != '미상'"
+            elif value is None:
+                cond = " AND regions IS NOT NULL AND regions != '[]'"
+            elif kind == "institute":
+                cond, cargs = f" AND {column} = ?", [value]
+            else:
+                cond, cargs = f" AND {column} LIKE ?", [f'%"{value}"%']
+        time_cond = ""
+        targs: list = []
+        if lo is not None:
+            time_cond += " AND ts >= ?"
+            targs.append(lo)
+        if hi is not None:
+            time_cond += " AND ts < ?"
+            targs.append(hi)
+        base = (
+            "SELECT * FROM ("
+            "SELECT id, updated_at AS ts, 0 AS deleted, institute, regions FROM documents "
+            "WHERE canonical_id IS NULL" + cond + " UNION ALL "
+            "SELECT id, deleted_at AS ts, 1 AS deleted, institute, regions "
+            "FROM deleted_documents WHERE 1=1" + cond + ") WHERE 1=1" + time_cond
+        )
+        args = cargs + cargs + targs
+        con = self._conn()
+        total = con.execute(f"SELECT COUNT(*) FROM ({base})", args).fetchone()[0]
+        sql = base
+        pargs = list(args)
+        if after is not None:
+            sql += " AND (ts > ? OR (ts = ? AND id > ?))"
+            pargs += [after[0], after[0], after[1]]
+        sql += " ORDER BY ts, id LIMIT ?"
+        pargs.append(limit)
+        rows = con.execute(sql, pargs).fetchall()
+        return [(r[0], r[1], bool(r[2]), r[3], json.loads(r[4] or "[]")) for r in rows], total
 
 
 class AnalysisCache:
