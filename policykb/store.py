@@ -466,7 +466,13 @@ class DocumentStore:
         """Only the passages named (doc id -> seqs), each document's in seq order: reading a
         hit's snippet never decodes the rest of a long document. With ``only_terms`` the
         passages carry only the tokens of those terms."""
-        out: dict[str, list[Passage]] = {}
+        return {
+            doc_id: [_passage_from_row(r, only_terms) for r in rows]
+            for doc_id, rows in self._named_passages(wanted)
+        }
+
+    def _named_passages(self, wanted: dict[str, list[int]]) -> Iterator[tuple[str, list]]:
+        """(doc id, its named passage rows in seq order), documents naming no seq left out."""
         con = self._conn()
         for doc_id, seqs in wanted.items():
             seqs = sorted(set(seqs))
@@ -478,8 +484,7 @@ class DocumentStore:
                 f"AND seq IN ({marks}) ORDER BY seq",
                 (doc_id, *seqs),
             ).fetchall()
-            out[doc_id] = [_passage_from_row(r, only_terms) for r in rows]
-        return out
+            yield doc_id, rows
 
     def get_snippet_passages(
         self, wanted: dict[str, list[int]], terms: frozenset[str]
@@ -491,18 +496,8 @@ class DocumentStore:
         from policykb.highlight import passage_rank
 
         out: dict[str, list[Passage]] = {}
-        con = self._conn()
         terms = frozenset(terms)
-        for doc_id, seqs in wanted.items():
-            seqs = sorted(set(seqs))
-            if not seqs:
-                continue
-            marks = ",".join("?" * len(seqs))
-            rows = con.execute(
-                f"SELECT seq, page, text, tokens FROM passages WHERE doc_id = ? "
-                f"AND seq IN ({marks}) ORDER BY seq",
-                (doc_id, *seqs),
-            ).fetchall()
+        for doc_id, rows in self._named_passages(wanted):
             if not rows:
                 continue
             best, best_key, best_tokens = rows[0], (0, 0), None
