@@ -167,7 +167,7 @@ def test_korquad_test_half_beats_bm25_peers(korquad_test_half):
 def test_korquad_same_figure_on_both_backends(korquad_test_half):
     emb = korquad_test_half["policykb (embedded)"].ndcg10
     es = korquad_test_half["policykb (elasticsearch)"].ndcg10
-    assert abs(emb - es) <= 0.01
+    assert abs(emb - es) <= 0.005  # same collection statistics (sentinel term)
 
 
 def test_halves_are_deterministic_and_disjoint():
