@@ -4,8 +4,7 @@ engines show the same snippets."""
 
 from __future__ import annotations
 
-import re
-from html import escape, unescape
+from html import escape
 
 from policykb.models import Passage
 
@@ -90,12 +89,3 @@ def snippet(passages: list[Passage], terms: frozenset[str]) -> tuple[str, int | 
 
 def highlight_passage(passage: Passage, terms: frozenset[str]) -> str:
     return mark(passage.text, _spans(passage, terms))
-
-
-_TAG_RE = re.compile(r"<[^>]+>")
-
-
-def html_to_text(html: str) -> str:
-    """Plain text of a snippet's HTML (marks dropped, entities decoded): for output
-    formats that escape on their own (CSV, Atom), so text is escaped exactly once."""
-    return unescape(_TAG_RE.sub("", html))
