@@ -22,6 +22,7 @@ from tantivy import Occur, Query
 from policykb.backends import base as ranking
 from policykb.backends.base import (
     BEST_PASSAGES,
+    FIELD_SENTINEL,
     MAX_MATCH_PAGES,
     BackendError,
     IndexOutcome,
@@ -40,6 +41,7 @@ from policykb.backends.base import (
     read_seqs_agg,
     seqs_agg,
     split_joined,
+    with_sentinel,
 )
 from policykb.errors import storage_error
 from policykb.models import (
@@ -56,9 +58,9 @@ from policykb.models import (
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = (
-    6  # 4: publisher; 5: passage entries (a second index in each generation); 6: authors
-)
+# 4: publisher; 5: passage entries (a second index in each generation); 6: authors;
+# 7: FIELD_SENTINEL in every scored field
+SCHEMA_VERSION = 7
 PASSAGES_DIR = "passages"
 WRITER_HEAP = 64_000_000
 FACET_FIELDS = {
@@ -217,16 +219,14 @@ class EmbeddedBackend(SearchBackend):
             ("body_joined", body_joined),
             ("authors", [t for t in doc.author_tokens if not t.joined]),
         ):
-            if tokens:
-                d.add_pre_tokenized_text(name, _pretokenized(tokens))
-        bigrams = [b for p in passage_bigrams(doc) for b in p]
-        if bigrams:
-            d.add_pre_tokenized_text(
-                "body_bigram",
-                tantivy.PreTokenizedString(
-                    " ".join(bigrams), [tantivy.Token(b, i, 0, 0) for i, b in enumerate(bigrams)]
-                ),
-            )
+            d.add_pre_tokenized_text(name, _pretokenized(with_sentinel(tokens)))
+        bigrams = [b for p in passage_bigrams(doc) for b in p] + [FIELD_SENTINEL]
+        d.add_pre_tokenized_text(
+            "body_bigram",
+            tantivy.PreTokenizedString(
+                " ".join(bigrams), [tantivy.Token(b, i, 0, 0) for i, b in enumerate(bigrams)]
+            ),
+        )
         d.add_text("institute", doc.institute)
         for r in doc.regions:
             d.add_text("regions", r)
