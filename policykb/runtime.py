@@ -61,6 +61,28 @@ class Runtime:
         for name in ("analyzer", "service"):
             self.__dict__.pop(name, None)
 
+    def lexicon_editor(self):
+        from policykb.lexicon_edits import LexiconEditor
+
+        return LexiconEditor(
+            self.store,
+            self.backend,
+            self.lexicon_dir,
+            self.lexicon_paths(),
+            self.analyzer,
+            queries=self.store.saved_queries,
+        )
+
+    def edit_lexicon(self, texts: dict[str, str], description: str = "", preview: bool = False):
+        """Preview or apply a lexicon edit (see policykb.lexicon_edits); after applying,
+        searches use the new analyzer."""
+        editor = self.lexicon_editor()
+        if preview:
+            return editor.preview(texts, description)
+        result = editor.apply(texts, description)
+        self.reload_analyzer()
+        return result
+
     @cached_property
     def accounts(self):
         from policykb.accounts import Accounts
@@ -144,22 +166,28 @@ class Runtime:
         params.update(overrides)
         return Harvester(self.store, s.data_dir / "harvest", ingest, **params)
 
-    def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
-        """Re-analyze documents analyzed by another analyzer version (from the stored text,
-        not the files), then build a new index generation and switch to it."""
+    def reindex(
+        self, progress: Callable[[int, int], None] | None = None, reanalyze: bool = False
+    ) -> dict:
+        """Re-analyze documents analyzed by another analyzer version (every document with
+        ``reanalyze``) from the stored text, not the files, then build a new index
+        generation and switch to it."""
         reanalyzed = 0
-        stale = [
-            r[0]
-            for r in self.store._conn().execute(
-                "SELECT id FROM documents WHERE analyzer_id != ?", (self.analyzer.identity,)
-            )
-        ]
+        identity = self.analyzer.identity
+        if reanalyze:
+            stale = sorted(self.store.document_ids())
+        else:
+            stale = self.store.stale_document_ids(identity)
         for doc_id in stale:
             doc = self.store.get_document(doc_id)
             if doc is None:
                 continue
             self._reanalyze(doc)
             reanalyzed += 1
+        with self.store.connect() as con:
+            # Every stored analysis is now the current analyzer's (or equal to it).
+            lineage = [identity] if reanalyze else self.store.valid_analyses(identity)
+            self.store.set_lineage(lineage, con)
         total = self.store.count_documents()
         # Copies are found through their canonical and never indexed (as in ingest).
         self.backend.rebuild(self.store.iter_documents(canonical_only=True), total, progress)

@@ -95,7 +95,18 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_url ON documents(url)",
     "CREATE INDEX IF NOT EXISTS documents_match_key ON documents(match_key)",
     "CREATE INDEX IF NOT EXISTS documents_updated ON documents(updated_at, id)",
+    "CREATE INDEX IF NOT EXISTS passages_analyzer ON passages(analyzer_id)",
 )
+# Which analyzer (code + lexicon identity) produced a passage's tokens; NULL in stores
+# from before per-passage stamps: the document's analyzer_id then stands for them.
+PASSAGE_MIGRATIONS = (("passages", "analyzer_id", "TEXT"),)
+# Meta key: the analyzer identities (JSON list) whose analyses equal the current one's.
+# A targeted lexicon edit appends its new identity: it re-analyzed every passage the edit
+# could change, so the others' tokens are the new analyzer's too.
+LINEAGE_KEY = "analysis_lineage"
+# Meta key: documents re-analyzed by a lexicon edit whose index entries are not yet
+# written (a crash in between; `policykb reindex` rebuilds them).
+INDEX_PENDING_KEY = "index_pending"
 
 
 @dataclass(slots=True)
@@ -158,6 +169,10 @@ class DocumentStore:
             have = {r[1] for r in con.execute("PRAGMA table_info(documents)")}
             for table, column, decl in MIGRATIONS:
                 if column not in have:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            have_p = {r[1] for r in con.execute("PRAGMA table_info(passages)")}
+            for table, column, decl in PASSAGE_MIGRATIONS:
+                if column not in have_p:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
             if "match_key" not in have:
                 rows = con.execute("SELECT id, institute, date, title FROM documents").fetchall()
@@ -254,8 +269,12 @@ class DocumentStore:
         )
         con.execute("DELETE FROM deleted_documents WHERE id = ?", (doc.id,))
         con.executemany(
-            "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
-            [(doc.id, p.seq, p.page, p.text, _tokens_to_json(p.tokens)) for p in doc.passages],
+            "INSERT INTO passages (doc_id, seq, page, text, tokens, analyzer_id) "
+            "VALUES (?,?,?,?,?,?)",
+            [
+                (doc.id, p.seq, p.page, p.text, _tokens_to_json(p.tokens), analyzer_id)
+                for p in doc.passages
+            ],
         )
 
     def delete_document(self, doc_id: str, con: sqlite3.Connection) -> None:
@@ -411,14 +430,150 @@ class DocumentStore:
                 yield self._doc_from_row(r, self.get_passages(r["id"]))
             last = rows[-1]["id"]
 
-    def count_stale(self, analyzer_id: str) -> int:
-        """Documents analyzed by another analyzer (dictionary, synonyms or Kiwi changed)."""
-        row = (
-            self._conn()
-            .execute("SELECT COUNT(*) FROM documents WHERE analyzer_id != ?", (analyzer_id,))
-            .fetchone()
+    # ------------------------------------------------------------- analysis state
+    def lineage(self) -> list[str]:
+        raw = self.get_meta(LINEAGE_KEY)
+        return json.loads(raw) if raw else []
+
+    def valid_analyses(self, analyzer_id: str) -> list[str]:
+        """The analyzer identities whose stored tokens equal ``analyzer_id``'s: itself and,
+        when it is the last lexicon edit's, the identities before the edits."""
+        lineage = self.lineage()
+        if lineage and lineage[-1] == analyzer_id:
+            return list(dict.fromkeys(lineage))
+        return [analyzer_id]
+
+    def set_lineage(self, ids: list[str], con: sqlite3.Connection) -> None:
+        self.set_meta(LINEAGE_KEY, json.dumps(list(dict.fromkeys(ids))), con)
+
+    def stale_document_ids(self, analyzer_id: str) -> list[str]:
+        """Documents whose title, authors or any passage another analyzer (Kiwi, the code,
+        the dictionary or the synonyms) produced, in id order."""
+        valid = self.valid_analyses(analyzer_id)
+        marks = ",".join("?" * len(valid))
+        rows = self._conn().execute(
+            f"SELECT id FROM documents WHERE analyzer_id NOT IN ({marks}) UNION "
+            f"SELECT DISTINCT doc_id FROM passages WHERE analyzer_id IS NOT NULL "
+            f"AND analyzer_id NOT IN ({marks}) ORDER BY 1",
+            (*valid, *valid),
         )
-        return row[0]
+        return [r[0] for r in rows]
+
+    def count_stale(self, analyzer_id: str) -> int:
+        """Documents analyzed by another analyzer (dictionary, synonyms or Kiwi changed
+        outside a lexicon edit, or a lexicon edit interrupted)."""
+        return len(self.stale_document_ids(analyzer_id))
+
+    def iter_analysis_texts(self) -> Iterator[tuple[str, int | None, str]]:
+        """(doc id, passage seq, text) of every passage, and (doc id, None, title) and
+        (doc id, -1, authors joined by spaces) of every document: all text the analyzer
+        turned into stored tokens."""
+        con = self._conn()
+        for r in con.execute("SELECT id, title, authors FROM documents"):
+            yield r[0], None, r[1]
+            authors = json.loads(r[2] or "[]")
+            if authors:
+                yield r[0], -1, " ".join(authors)
+        yield from con.execute("SELECT doc_id, seq, text FROM passages")
+
+    def analyses_with_terms(self, terms: list[str]) -> set[tuple[str, int | None]]:
+        """(doc id, seq) of passages, (doc id, None) of titles and (doc id, -1) of authors
+        whose stored tokens have one of ``terms``."""
+        if not terms:
+            return set()
+        needles = [json.dumps([t], ensure_ascii=False)[:-1] + "," for t in terms]
+        cond = " OR ".join("instr({col}, ?) > 0" for _ in needles)
+        con = self._conn()
+        out: set[tuple[str, int | None]] = set()
+        for r in con.execute(
+            f"SELECT doc_id, seq FROM passages WHERE {cond.format(col='tokens')}", needles
+        ):
+            out.add((r[0], r[1]))
+        for col, key in (("title_tokens", None), ("author_tokens", -1)):
+            for r in con.execute(f"SELECT id FROM documents WHERE {cond.format(col=col)}", needles):
+                out.add((r[0], key))
+        return out
+
+    def analysis_of(self, doc_id: str) -> tuple[Document, str, dict[int, str]] | None:
+        """A document with passages, the analyzer identity of its title and authors, and
+        each passage's (the document's for stores from before per-passage stamps)."""
+        doc = self.get_document(doc_id)
+        if doc is None:
+            return None
+        con = self._conn()
+        row = con.execute("SELECT analyzer_id FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        own = row[0]
+        stamps = {
+            r[0]: r[1] or own
+            for r in con.execute(
+                "SELECT seq, analyzer_id FROM passages WHERE doc_id = ?", (doc_id,)
+            )
+        }
+        return doc, own, stamps
+
+    def saved_queries(self, limit: int = 500) -> list[str]:
+        """The ``q`` of the newest saved searches (none before saved searches existed)."""
+        from urllib.parse import parse_qs
+
+        con = self._conn()
+        if not con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'saved_searches'"
+        ).fetchone():
+            return []
+        rows = con.execute("SELECT query FROM saved_searches ORDER BY id DESC LIMIT ?", (limit,))
+        return [q for r in rows for q in parse_qs(r[0]).get("q", [])[:1]]
+
+    def replace_analysis(
+        self,
+        doc_id: str,
+        passages: dict[int, list[Token]],
+        analyzer_id: str,
+        con: sqlite3.Connection,
+        title_tokens: list[Token] | None = None,
+        author_tokens: list[Token] | None = None,
+    ) -> None:
+        """New tokens for some passages (by seq) and optionally the title and authors of a
+        document, stamped with ``analyzer_id``; texts and the other passages stay."""
+        con.executemany(
+            "UPDATE passages SET tokens = ?, analyzer_id = ? WHERE doc_id = ? AND seq = ?",
+            [(_tokens_to_json(t), analyzer_id, doc_id, seq) for seq, t in passages.items()],
+        )
+        if title_tokens is not None or author_tokens is not None:
+            sets, args = ["analyzer_id = ?", "updated_at = ?"], [analyzer_id, time.time()]
+            if title_tokens is not None:
+                sets.append("title_tokens = ?")
+                args.append(_tokens_to_json(title_tokens))
+            if author_tokens is not None:
+                sets.append("author_tokens = ?")
+                args.append(_tokens_to_json(author_tokens))
+            con.execute(f"UPDATE documents SET {', '.join(sets)} WHERE id = ?", (*args, doc_id))
+
+    def canonical_ids(self, ids: list[str]) -> list[str]:
+        """Those of ``ids`` that are indexed (not copies of another document)."""
+        out: list[str] = []
+        con = self._conn()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out += [
+                r[0]
+                for r in con.execute(
+                    f"SELECT id FROM documents WHERE id IN ({marks}) AND canonical_id IS NULL",
+                    part,
+                )
+            ]
+        return sorted(out)
+
+    def stamp_files(self, analyzer_id: str, doc_ids: list[str] | None = None) -> None:
+        """Record ``analyzer_id`` on the files of ``doc_ids`` (all files when None)."""
+        with self.connect() as con:
+            if doc_ids is None:
+                con.execute("UPDATE files SET analyzer_id = ?", (analyzer_id,))
+            else:
+                con.executemany(
+                    "UPDATE files SET analyzer_id = ? WHERE doc_id = ?",
+                    [(analyzer_id, d) for d in doc_ids],
+                )
 
     def count_documents(self, canonical_only: bool = True) -> int:
         sql = "SELECT COUNT(*) FROM documents"
