@@ -82,6 +82,42 @@ _kiwis_lock = threading.RLock()
 KEEP_KIWIS = 2
 
 
+_spare: list[Kiwi] = []  # built without user words and never used: for the next dictionary
+_spare_building = threading.Event()
+
+
+def _new_kiwi() -> Kiwi:
+    with warnings.catch_warnings():
+        # 0 means single-threaded since kiwipiepy 0.21; it warns about the old meaning.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return Kiwi(num_workers=0)
+
+
+def prepare_spare_kiwi(wait: bool = False) -> None:
+    """Build a Kiwi for the next user-dictionary edit in the background (its model loads
+    now, not during the edit; a dictionary edit then only adds its words). At most one
+    is kept; ``wait`` blocks until it is ready."""
+
+    def build() -> None:
+        try:
+            kiwi = _new_kiwi()
+            with _kiwis_lock:
+                if not _spare:
+                    _spare.append(kiwi)
+        finally:
+            _spare_building.clear()
+
+    with _kiwis_lock:
+        start = not _spare and not _spare_building.is_set()
+        if start:
+            _spare_building.set()
+    if start:
+        thread = threading.Thread(target=build, name="spare-kiwi", daemon=True)
+        thread.start()
+        if wait:
+            thread.join()
+
+
 def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.Lock]:
     """One Kiwi per process and user dictionary (a Kiwi takes ~0.4 GB), warmed up; the
     least recently used beyond :data:`KEEP_KIWIS` are dropped from the cache."""
@@ -89,10 +125,7 @@ def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.Lock]:
         if lexicon.user_digest in _kiwis:
             _kiwis[lexicon.user_digest] = _kiwis.pop(lexicon.user_digest)  # most recent last
         else:
-            with warnings.catch_warnings():
-                # 0 means single-threaded since kiwipiepy 0.21; it warns about the old meaning.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                kiwi = Kiwi(num_workers=0)
+            kiwi = _spare.pop() if _spare else _new_kiwi()
             for w in lexicon.user_words:
                 kiwi.add_user_word(w.word, w.tag, w.score)
             kiwi.tokenize("워밍업 문장입니다.")  # load the model now, not on the first query

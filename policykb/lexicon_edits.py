@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
+from analyzers.kiwi import prepare_spare_kiwi
 from analyzers.lexicon import (
     UserWord,
     check_synonym_group,
@@ -229,6 +230,7 @@ class EditPlan:
     restamp: list[TextChange]  # unchanged tokens, but stored by a stale analyzer
     queries: list[QueryImpact]
     seconds: float = 0.0
+    analyzer_seconds: float = 0.0  # of which: the new analyzer (a new Kiwi for new words)
 
     @property
     def passages(self) -> int:
@@ -273,6 +275,22 @@ class EditResult:
             f"{self.plan.examined_documents} documents "
             f"({self.plan.passages} passages in {len(self.plan.documents)} documents changed, "
             f"{self.indexed} re-indexed) in {self.seconds:.1f} s"
+        )
+
+    def counts(self) -> dict:
+        return {
+            "examined": self.plan.examined,
+            "passages": self.plan.passages,
+            "documents": len(self.plan.documents),
+            "indexed": self.indexed,
+        }
+
+    def summary(self) -> str:
+        return (
+            f"저장했습니다. 텍스트 {self.plan.examined}개({self.plan.examined_documents}개 문서)를 "
+            f"다시 분석해 {self.plan.passages}개 단락, {len(self.plan.documents)}개 문서의 "
+            f"분석이 바뀌었고 {self.indexed}개 문서를 다시 색인했습니다 "
+            f"({self.seconds:.1f}초). 검색에 바로 반영됩니다."
         )
 
     def to_json(self) -> dict:
@@ -357,6 +375,12 @@ class LexiconEditor:
         self.files = files
         self.analyzer = analyzer
         self.queries = queries or (lambda: ())
+
+    @staticmethod
+    def prepare(wait: bool = False) -> None:
+        """Load a Kiwi for the next dictionary edit in the background (the admin page does
+        when opened): an edit then only adds its words to it."""
+        prepare_spare_kiwi(wait)
 
     # -------------------------------------------------------------- texts of an edit
     def current_texts(self) -> dict[str, str]:
@@ -497,6 +521,7 @@ class LexiconEditor:
         started = time.perf_counter()
         old = self.analyzer
         new = self._pending_analyzer(texts)
+        analyzer_seconds = time.perf_counter() - started
         valid = set(self.store.valid_analyses(old.identity))
         if new.identity == old.identity:
             targets: set = set()
@@ -516,6 +541,7 @@ class LexiconEditor:
             queries,
         )
         plan.seconds = time.perf_counter() - started
+        plan.analyzer_seconds = analyzer_seconds
         return plan
 
     def preview(self, texts: dict[str, str], description: str = "") -> EditPlan:

@@ -22,9 +22,15 @@ from flask import (
     url_for,
 )
 
-from analyzers.lexicon import LexiconError, parse_synonyms, parse_user_dict
+from analyzers.lexicon import KIWI_TAGS
 from corpus import SAMPLE_DIR
 from ingest.pipeline import SUPPORTED_SUFFIXES
+from policykb.lexicon_edits import (
+    SYNONYMS_NAME,
+    USER_DICT_NAME,
+    LexiconBusy,
+    LexiconEditError,
+)
 from search_app.views.common import runtime, safe_redirect_target
 from search_app.views.csrf import check_csrf
 
@@ -306,40 +312,62 @@ def api_job(job_id: int):
 
 
 # ----------------------------------------------------------------------------- lexicon
+def _lexicon_form_texts(editor) -> tuple[dict[str, str], str]:
+    """The lexicon texts the submitted form asks for, and a description of the edit."""
+    form = request.form
+    op = form.get("op") or "texts"
+    if op == "add-word":
+        word = (form.get("word") or "").strip()
+        return editor.texts_adding_word(
+            word, (form.get("tag") or "NNP").strip()
+        ), f"add-word {word}"
+    if op == "add-synonym":
+        entries = [e.strip() for e in (form.get("entries") or "").split(",") if e.strip()]
+        head, rest = (entries[0], entries[1:]) if entries else ("", [])
+        return editor.texts_adding_synonyms(head, rest), "add-synonym " + ", ".join(entries)
+    new = {k: (form.get(k) or "").replace("\r\n", "\n") for k in ("user_dict", "synonyms")}
+    if any(len(v.encode()) > MAX_LEXICON_BYTES for v in new.values()):
+        abort(413, description="사전 파일이 너무 큽니다.")
+    return {USER_DICT_NAME: new["user_dict"], SYNONYMS_NAME: new["synonyms"]}, "edit files"
+
+
 @bp.route("/lexicon", methods=["GET", "POST"])
 @admin_required
 def lexicon():
     rt = runtime()
-    user_dict, synonyms = rt.lexicon_paths()
-    error = saved = None
-    texts = {
-        "user_dict": user_dict.read_text(encoding="utf-8"),
-        "synonyms": synonyms.read_text(encoding="utf-8"),
-    }
+    editor = rt.lexicon_editor()
+    editor.prepare()  # a word added from this page then needs no new Kiwi model load
+    texts = editor.current_texts()
+    error = saved = plan = None
     if request.method == "POST":
-        new = {k: (request.form.get(k) or "").replace("\r\n", "\n") for k in texts}
-        if any(len(v.encode()) > MAX_LEXICON_BYTES for v in new.values()):
-            abort(413, description="사전 파일이 너무 큽니다.")
-        tmp = rt.lexicon_dir / ".check"
-        tmp.mkdir(parents=True, exist_ok=True)
         try:
-            (tmp / "userdict.tsv").write_text(new["user_dict"], encoding="utf-8")
-            (tmp / "synonyms.txt").write_text(new["synonyms"], encoding="utf-8")
-            parse_user_dict(tmp / "userdict.tsv")
-            parse_synonyms(tmp / "synonyms.txt")
-        except LexiconError as exc:
-            error = f"저장하지 않았습니다: {exc}"
-            texts = new
-        else:
-            for name, key in (("userdict.tsv", "user_dict"), ("synonyms.txt", "synonyms")):
-                (tmp / name).replace(rt.lexicon_dir / name)
-                texts[key] = new[key]
-            rt.reload_analyzer()
-            _audit("lexicon_edit", stale=rt.store.count_stale(rt.analyzer.identity))
-            saved = "저장했습니다. 재색인을 시작하면 모든 문서에 적용됩니다."
-    return render_template("admin/lexicon.html", texts=texts, error=error, saved=saved), (
-        400 if error else 200
-    )
+            new, description = _lexicon_form_texts(editor)
+            if request.form.get("action") == "preview":
+                plan = rt.edit_lexicon(new, description, preview=True)
+                texts = new
+            else:
+                result = rt.edit_lexicon(new, description)
+                texts = rt.lexicon_editor().current_texts()
+                _audit("lexicon_edit", edit=description, **result.counts())
+                saved = result.summary()
+        except LexiconBusy as exc:
+            abort(409, description=exc.message)
+        except LexiconEditError as exc:
+            error = exc.message
+            if request.form.get("op", "texts") == "texts":
+                texts = {
+                    USER_DICT_NAME: request.form.get("user_dict") or "",
+                    SYNONYMS_NAME: request.form.get("synonyms") or "",
+                }
+    shown = {"user_dict": texts[USER_DICT_NAME], "synonyms": texts[SYNONYMS_NAME]}
+    return render_template(
+        "admin/lexicon.html",
+        texts=shown,
+        error=error,
+        saved=saved,
+        plan=plan,
+        tags=sorted(KIWI_TAGS),
+    ), (400 if error else 200)
 
 
 @bp.get("/audit")
