@@ -63,6 +63,7 @@ class Runtime:
 
     def lexicon_editor(self):
         from policykb.lexicon_edits import LexiconEditor
+        from policykb.service import recent_queries
 
         return LexiconEditor(
             self.store,
@@ -70,7 +71,7 @@ class Runtime:
             self.lexicon_dir,
             self.lexicon_paths(),
             self.analyzer,
-            queries=self.store.saved_queries,
+            queries=lambda: [*recent_queries(), *self.store.saved_queries()],
         )
 
     def edit_lexicon(self, texts: dict[str, str], description: str = "", preview: bool = False):
