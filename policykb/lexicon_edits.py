@@ -567,7 +567,9 @@ class LexiconEditor:
                     self.store.replace_analysis(doc_id, passages, new.identity, con, title, authors)
                 if new.identity != old.identity:
                     self.store.set_lineage([*lineage, new.identity], con)
-                pending = self.store.canonical_ids(plan.documents)
+                # ...and those an interrupted edit left un-indexed
+                left = [d for d in (self.store.get_meta(INDEX_PENDING_KEY) or "").split(",") if d]
+                pending = self.store.canonical_ids(sorted({*plan.documents, *left}))
                 self.store.set_meta(INDEX_PENDING_KEY, ",".join(pending), con)
             for name, text in texts.items():
                 src = self.lexicon_dir / ".pending" / name

@@ -13,7 +13,7 @@ from policykb.backends import SearchBackend, open_backend
 from policykb.models import Document, Passage, Token
 from policykb.service import SearchService
 from policykb.settings import Settings
-from policykb.store import DocumentStore
+from policykb.store import INDEX_PENDING_KEY, DocumentStore
 from policykb.suggest import Suggester
 
 
@@ -192,6 +192,8 @@ class Runtime:
         total = self.store.count_documents()
         # Copies are found through their canonical and never indexed (as in ingest).
         self.backend.rebuild(self.store.iter_documents(canonical_only=True), total, progress)
+        with self.store.connect() as con:
+            self.store.set_meta(INDEX_PENDING_KEY, "", con)  # the new index has them all
         self.rebuild_suggestions()
         return {"documents": total, "reanalyzed": reanalyzed}
 
