@@ -569,7 +569,7 @@ class LexiconEditor:
                     self.store.set_lineage([*lineage, new.identity], con)
                 # ...and those an interrupted edit left un-indexed
                 left = [d for d in (self.store.get_meta(INDEX_PENDING_KEY) or "").split(",") if d]
-                pending = self.store.canonical_ids(sorted({*plan.documents, *left}))
+                pending = self.store.indexed_among(sorted({*plan.documents, *left}))
                 self.store.set_meta(INDEX_PENDING_KEY, ",".join(pending), con)
             for name, text in texts.items():
                 src = self.lexicon_dir / ".pending" / name

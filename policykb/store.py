@@ -548,7 +548,7 @@ class DocumentStore:
                 args.append(_tokens_to_json(author_tokens))
             con.execute(f"UPDATE documents SET {', '.join(sets)} WHERE id = ?", (*args, doc_id))
 
-    def canonical_ids(self, ids: list[str]) -> list[str]:
+    def indexed_among(self, ids: list[str]) -> list[str]:
         """Those of ``ids`` that are indexed (not copies of another document)."""
         out: list[str] = []
         con = self._conn()

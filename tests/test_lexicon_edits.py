@@ -192,7 +192,7 @@ def test_preview_shows_the_change_then_cli_applies_it(tmp_path, sample_copy):
     )
     rt.reload_analyzer()
     hits = rt.service.search(SearchRequest(q="생활실험실", match="all", size=100))
-    assert set(rt.store.canonical_ids(plan.documents)) <= {h.id for h in hits.hits}
+    assert set(rt.store.indexed_among(plan.documents)) <= {h.id for h in hits.hits}
     assert hits.total > before
     assert rt.store.count_stale(rt.analyzer.identity) == 0
     # ingest again: nothing to do, the files' analyses are still current
