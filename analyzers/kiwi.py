@@ -79,7 +79,7 @@ _kiwis: dict[str, tuple[Kiwi, threading.Lock]] = {}
 _kiwis_lock = threading.RLock()
 # Kiwis kept for dictionaries no longer asked for (a dictionary edit makes a new one); an
 # analyzer in use keeps its own Kiwi alive.
-KEEP_KIWIS = 2
+KEEP_KIWIS = 1
 
 
 _spare: list[Kiwi] = []  # built without user words and never used: for the next dictionary
