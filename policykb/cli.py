@@ -309,6 +309,14 @@ def stats(as_json: bool) -> None:
     click.echo(f"files: {data['files']}")
     click.echo(f"index: {data['index']}")
     click.echo(f"analyzer: {data['analyzer']} (lexicon: {data['lexicon']})")
+    from policykb.store import INDEX_PENDING_KEY
+
+    pending = [d for d in (rt.store.get_meta(INDEX_PENDING_KEY) or "").split(",") if d]
+    if pending:
+        click.echo(
+            f"{len(pending)} documents re-analyzed by an interrupted lexicon edit are not yet "
+            "re-indexed: run `policykb reindex`"
+        )
     if data["stale_documents"]:
         click.echo(
             f"{data['stale_documents']} documents were analyzed by another analyzer version "
