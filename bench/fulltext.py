@@ -76,8 +76,8 @@ def ingest_public(reingest: bool = False) -> tuple[Path, dict]:
     kept under bench/.cache/fulltext/public; ``reingest`` runs the ingest again)."""
     from bench.common import PUBLIC_DOCS
     from corpus import SAMPLE_DIR
-    from policykb.runtime import Runtime
     from policykb.settings import load_settings
+    from wiring.runtime import Runtime
 
     data = public_data_dir()
     rt = Runtime(load_settings({"data_dir": str(data), "rate_limit": 0}, environ={}))
@@ -230,9 +230,9 @@ def doc_page_times(client, ids: list[str], q: str, reps: int) -> tuple[list[floa
 
 
 def app_client(data: Path, backend, analyzer):
-    from policykb.runtime import Runtime
     from policykb.settings import load_settings
-    from search_app import create_app
+    from wiring.runtime import Runtime
+    from wiring.wsgi import create_app
 
     settings = load_settings({"data_dir": str(data), "rate_limit": 0}, environ={})
     rt = Runtime(settings)

@@ -50,8 +50,8 @@ SYNONYMS = [
 
 
 def _runtime(data_dir: Path):
-    from policykb.runtime import Runtime
     from policykb.settings import load_settings
+    from wiring.runtime import Runtime
 
     return Runtime(load_settings({"data_dir": str(data_dir), "ocr": "off"}, environ={}))
 
@@ -145,7 +145,7 @@ def _cli_add_word(data_dir: Path, word: str) -> dict:
     import subprocess
 
     env = {**os.environ, "POLICYKB_DATA_DIR": str(data_dir), "POLICYKB_OCR": "off"}
-    cmd = [sys.executable, "-m", "policykb.cli", "lexicon", "add-word", word, "--tag", "NNG"]
+    cmd = [sys.executable, "-m", "wiring.cli", "lexicon", "add-word", word, "--tag", "NNG"]
     started = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return {"word": word, "seconds": time.perf_counter() - started, "output": out.stdout.strip()}

@@ -4,6 +4,7 @@ python -m bench                      # the full suite (what `make bench` runs)
 python -m bench --quick              # small sizes, short runs: a smoke test
 python -m bench --sizes 5000,20000,50000 --only analysis,search
 python -m bench --only fulltext      # long reports vs short documents (bench/fulltext.py)
+python -m bench --only catalogue     # the 24k ri-portal records: with/without latency
 """
 
 from __future__ import annotations
@@ -23,7 +24,17 @@ from collections.abc import Callable  # noqa: E402
 from bench import report  # noqa: E402
 from bench.common import Section, log, machine_info, self_peak_mb, stopwatch  # noqa: E402
 
-AREAS = ("extraction", "analysis", "indexing", "search", "http", "ocr", "fulltext", "suggest")
+AREAS = (
+    "extraction",
+    "analysis",
+    "indexing",
+    "search",
+    "http",
+    "ocr",
+    "fulltext",
+    "suggest",
+    "catalogue",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -117,6 +128,16 @@ def main(argv: list[str] | None = None) -> int:
             return sec
 
         area("Suggest", do_suggest)
+    if "catalogue" in args.only:
+        from bench import catalogue
+
+        def do_catalogue() -> Section:
+            docs_n = 2_000 if args.quick else catalogue.DEFAULT_DOCS
+            sec = catalogue.run(docs_n, args.reps, rows=rows)
+            catalogue.write(sec, {**meta, "finished": report.now()})
+            return sec
+
+        area("Catalogue", do_catalogue)
     sections["_main"] = Section("_main", data={"peak_mb": self_peak_mb()})
     area("Memory", lambda: report.memory(sections))
     meta["total_seconds"] = time.perf_counter() - started

@@ -108,6 +108,12 @@ ProgressFn = Callable[[IngestReport, Path], None]
 
 
 class Ingester:
+    """Ingest files into the store and the index: discover, skip files already indexed
+    with the same content hash and analyzer, build the others in worker processes
+    (extract, normalize, metadata, passages, analysis), find duplicates, then write the
+    store and the index. A file that fails is recorded with its reason and the run goes
+    on."""
+
     def __init__(
         self,
         store: DocumentStore,

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 from html import escape, unescape
+from typing import TYPE_CHECKING
 
-from policykb.models import Passage
+if TYPE_CHECKING:  # models imports html_to_text from here at run time
+    from policykb.models import Passage
 
 SNIPPET_CHARS = 180
 

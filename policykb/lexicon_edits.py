@@ -46,7 +46,7 @@ from analyzers.lexicon import (
     user_word_line,
 )
 from policykb.backends import SearchBackend
-from policykb.errors import InputError
+from policykb.errors import ConflictError, InputError, TooLargeError
 from policykb.models import Token
 from policykb.store import INDEX_PENDING_KEY, DocumentStore
 
@@ -58,6 +58,7 @@ MAX_EXAMPLES = 5
 PREDICATE_TAGS = frozenset({"VV", "VA"})
 TITLE, AUTHORS = None, -1  # the "seq" of a document's title and author line
 INDEX_BATCH = 200
+MAX_LEXICON_BYTES = 1_000_000  # per file
 
 
 class LexiconEditError(InputError):
@@ -65,13 +66,9 @@ class LexiconEditError(InputError):
 
     code = "input_lexicon"
 
-    def __init__(self, message: str, reason: str | None = None, param: str | None = None):
-        super().__init__(message, reason)
-        self.param = param
 
-
-class LexiconBusy(InputError):
-    """Another lexicon edit is running."""
+class LexiconBusy(ConflictError):
+    """Another lexicon edit is running (HTTP 409)."""
 
     code = "lexicon_busy"
 
@@ -506,6 +503,8 @@ class LexiconEditor:
             os.close(fd)
 
     def _pending_analyzer(self, texts: dict[str, str]) -> Analyzer:
+        if any(len(t.encode()) > MAX_LEXICON_BYTES for t in texts.values()):
+            raise TooLargeError("사전 파일이 너무 큽니다.", param="user_dict")
         pending = self.lexicon_dir / ".pending"
         pending.mkdir(parents=True, exist_ok=True)
         try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from analyzers import Analyzer
 from corpus import institutes as registry
 from policykb.backends import SearchBackend
+from policykb.errors import InputError
 from policykb.highlight import snippet
 from policykb.models import (
     DOC_TYPES,
@@ -59,15 +60,12 @@ def recency_factor(date: str | None, today: datetime.date) -> float:
     return 1.0 + RECENCY_WEIGHT * max(0.0, 1.0 - max(0.0, age) / RECENCY_YEARS)
 
 
-class RequestError(ValueError):
+class RequestError(InputError, ValueError):
     """Bad request parameters; ``message`` is Korean text for the user, ``param`` names the
     offending parameter."""
 
     def __init__(self, message: str, param: str | None = None, code: str = "bad_request"):
-        super().__init__(message)
-        self.message = message
-        self.param = param
-        self.code = code
+        super().__init__(message, code=code, param=param)
 
 
 # The latest queries this process answered (a lexicon edit's preview lists those whose
@@ -230,6 +228,11 @@ MAX_PUBLISHER_LENGTH = 100
 
 
 class SearchService:
+    """Search as a use case over one store, backend and analyzer: parse and analyze the
+    query, rank through the backend, fall back under ``match=auto``, then build snippets
+    from the stored passages and facet counts. Every caller (pages, API, CLI,
+    evaluation) goes through it, so they rank alike."""
+
     def __init__(
         self, settings: Settings, store: DocumentStore, backend: SearchBackend, analyzer: Analyzer
     ) -> None:
@@ -303,6 +306,17 @@ class SearchService:
             (time.perf_counter() - started) * 1000,
             notices,
         )
+
+    def highlight_terms(self, q: str) -> frozenset[str]:
+        """The analyzed terms of ``q`` to mark in a document page (none when the query
+        cannot be read even leniently)."""
+        if not q:
+            return frozenset()
+        try:
+            tree, _ = parse_lenient(q)
+            return analyze_query(tree, self.analyzer).highlight_terms
+        except QuerySyntaxError:
+            return frozenset()
 
     def _analyze(self, req: SearchRequest, lenient: bool):
         """(parse tree, analyzed query, notices) for ``req.q``; a long query keeps its most

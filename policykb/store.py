@@ -159,6 +159,11 @@ def _passage_from_row(r: sqlite3.Row, only: frozenset[str] | None = None) -> Pas
 
 
 class DocumentStore:
+    """The canonical copy of everything ingested, in one SQLite file: documents with
+    their metadata, passages with analyzed tokens, files with their ingest status. Each
+    thread gets its own connection; writes go through :meth:`connect` transactions. The
+    search index is always rebuilt from here, never the other way round."""
+
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         if self.path != ":memory:":

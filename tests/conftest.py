@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from corpus import SAMPLE_DIR
-from policykb.runtime import Runtime
 from policykb.settings import load_settings
+from wiring.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("POLICYKB_SHARED_DIR", REPO.parent / "shared"))
@@ -135,7 +135,7 @@ def ingested_on(request, tmp_path_factory, folders: list[Path], alias: str):
 
 @pytest.fixture(scope="session")
 def app(indexed):
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     app = create_app({"TESTING": True}, settings=indexed.settings)
     app.extensions["policykb"] = indexed

@@ -100,7 +100,7 @@ def test_random_edits_then_full_reanalysis_changes_no_token_or_result(edit_pair)
 
 @pytest.mark.parametrize("engine", [0, 1], ids=["embedded", "elasticsearch"])
 def test_searches_keep_answering_during_an_edit(edit_pair, engine):
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     rt = edit_pair[engine]
     app = create_app({"TESTING": True}, settings=rt.settings)
@@ -157,14 +157,14 @@ def test_bad_edits_get_a_korean_message_and_change_nothing(tmp_path, sample_copy
     assert not (rt.lexicon_dir / "userdict.tsv").exists()
 
     env = {"POLICYKB_DATA_DIR": str(tmp_path / "data"), "POLICYKB_OCR": "off"}
-    from policykb.cli import main
+    from wiring.cli import main
 
     out = CliRunner().invoke(main, ["lexicon", "add-word", "수성 알파시티"], env=env)
     assert out.exit_code == 2 and "띄어쓰기" in out.output
 
 
 def test_preview_shows_the_change_then_cli_applies_it(tmp_path, sample_copy):
-    from policykb.cli import main
+    from wiring.cli import main
 
     rt = make_runtime(tmp_path / "data")
     rt.ingester().run([sample_copy])

@@ -26,7 +26,7 @@ def long_rt(request, tmp_path_factory, sample_copy):
 
 @pytest.fixture(scope="module")
 def long_client(long_rt):
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     app = create_app({"TESTING": True}, settings=long_rt.settings)
     app.extensions["policykb"] = long_rt
@@ -133,7 +133,7 @@ def test_index_of_an_older_schema_is_rebuilt_from_the_store(long_rt):
     is refilled from the store when the app opens it, and hits get their pages again."""
     import json
 
-    from policykb.runtime import Runtime
+    from wiring.runtime import Runtime
 
     backend = long_rt.backend
     if backend.name == "embedded":

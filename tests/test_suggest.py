@@ -273,8 +273,9 @@ def test_api_suggest_matches_its_openapi_description(client):
 
 def test_api_suggest_is_rate_limited_apart_from_search(indexed):
     """Suggestions have their own, larger bucket: typing cannot use up the searches."""
-    from search_app import SUGGEST_RATE, create_app
+    from search_app import SUGGEST_RATE
     from tests.conftest import make_runtime
+    from wiring.wsgi import create_app
 
     rt = make_runtime(indexed.settings.data_dir, rate_limit=4)
     app = create_app({"TESTING": True}, settings=rt.settings)

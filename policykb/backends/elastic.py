@@ -29,6 +29,7 @@ from policykb.backends.base import (
     BackendError,
     IndexOutcome,
     ProgressFn,
+    QueryRejected,
     SearchBackend,
     best_first,
     date_number,
@@ -385,6 +386,10 @@ def _api_reason(exc: ApiError) -> tuple[str, str]:
 
 
 class ElasticBackend(SearchBackend):
+    """Elasticsearch behind the same interface: Kiwi terms in whitespace-analyzed fields,
+    an alias over versioned indices switched atomically by ``rebuild``, passages as
+    their own entries in ``<alias>-passages``. Uses server-core APIs only."""
+
     name = "elasticsearch"
 
     def __init__(
@@ -448,7 +453,16 @@ class ElasticBackend(SearchBackend):
     def _call(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ESConnectionError, TransportError, ApiError) as exc:
+        except ApiError as exc:
+            if fn == self.es.search and getattr(exc.meta, "status", None) == 400:
+                kind, reason = _api_reason(exc)
+                raise QueryRejected(
+                    "검색 엔진이 이 검색어를 처리하지 못했습니다. 검색어를 줄이거나 바꿔 주세요.",
+                    f"{kind}: {reason}" if kind else reason,
+                    code="engine_bad_query",
+                ) from exc
+            raise self._error(exc) from exc
+        except (ESConnectionError, TransportError) as exc:
             raise self._error(exc) from exc
 
     def check_server(self) -> None:

@@ -106,6 +106,9 @@ def _pretokenized(tokens: list[Token]) -> tantivy.PreTokenizedString:
 
 
 class EmbeddedBackend(SearchBackend):
+    """tantivy on local disk, no server: one directory per index generation under
+    ``index_dir``, the live one named by ``CURRENT``; readers reopen when it changes."""
+
     name = "embedded"
 
     def __init__(self, index_dir: Path | str) -> None:

@@ -23,19 +23,13 @@ from flask import (
 )
 
 from analyzers.lexicon import KIWI_TAGS
-from corpus import SAMPLE_DIR
-from ingest.pipeline import SUPPORTED_SUFFIXES
-from policykb.lexicon_edits import (
-    SYNONYMS_NAME,
-    USER_DICT_NAME,
-    LexiconBusy,
-    LexiconEditError,
-)
+from policykb.errors import InputError, TooLargeError
+from policykb.lexicon_edits import SYNONYMS_NAME, USER_DICT_NAME, LexiconEditError
+from search_app.errors import error_response
 from search_app.views.common import runtime, safe_redirect_target
 from search_app.views.csrf import check_csrf
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-MAX_LEXICON_BYTES = 1_000_000
 
 
 def _client() -> str:
@@ -61,9 +55,7 @@ def admin_required(view):
         user = current_user()
         if user is None:
             if request.path.startswith("/admin/api/") or request.method != "GET":
-                return jsonify(
-                    {"error": {"code": "unauthorized", "message": "관리자 로그인이 필요합니다."}}
-                ), 401
+                return error_response(401, "unauthorized", "관리자 로그인이 필요합니다.", json=True)
             return redirect(url_for("admin.login", next=request.path))
         g.admin = user
         if request.method == "POST" and not request.headers.get("Authorization"):
@@ -146,7 +138,7 @@ def dashboard():
         failed=rt.store.list_files("failed")[:500],
         job=rt.jobs.latest("reindex"),
         ingest_job=rt.jobs.latest("ingest"),
-        roots=_ingest_roots(),
+        roots=rt.ingest_roots(),
         harvest_failures=rt.harvester().failures()[:500],
         harvest_job=rt.jobs.latest("harvest"),
     )
@@ -165,26 +157,6 @@ def api_stats():
 
 
 # ------------------------------------------------------------------------------ ingest
-def _ingest_roots() -> list[Path]:
-    rt = runtime()
-    roots = [rt.settings.data_dir / "uploads", SAMPLE_DIR]
-    roots += [Path(p) for p in rt.settings.ingest_roots.split(":") if p.strip()]
-    return [r.resolve() for r in roots]
-
-
-def _allowed_folder(raw: str) -> Path:
-    path = Path(raw).expanduser().resolve()
-    if not any(path == root or path.is_relative_to(root) for root in _ingest_roots()):
-        abort(
-            400,
-            description="허용되지 않은 폴더입니다. POLICYKB_INGEST_ROOTS에 등록된 폴더만 "
-            "수집할 수 있습니다.",
-        )
-    if not path.exists():
-        abort(400, description="폴더가 없습니다.")
-    return path
-
-
 _SAFE_NAME_RE = re.compile(r"[^0-9A-Za-z가-힣._()\- ]+")
 
 
@@ -204,10 +176,7 @@ def _start_ingest(paths: list[Path], retry_failed: bool = False):
         report = rt.ingester().run(paths, retry_failed=retry_failed, progress=progress)
         return report.summary()
 
-    try:
-        return rt.jobs.start("ingest", g.admin, work)
-    except RuntimeError:
-        abort(409, description="이미 수집 작업이 진행 중입니다.")
+    return rt.jobs.start("ingest", g.admin, work)  # JobRunningError: 409
 
 
 @bp.post("/ingest")
@@ -216,24 +185,25 @@ def ingest():
     rt = runtime()
     files = [f for f in request.files.getlist("files") if f and f.filename]
     if files:
-        folder = rt.settings.data_dir / "uploads" / time.strftime("%Y%m%d-%H%M%S")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = rt.upload_folder()
         limit = rt.settings.max_file_mb * 1024 * 1024
         saved = []
         for f in files:
             name = _safe_filename(f.filename)
-            if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-                abort(400, description=f"지원하지 않는 파일 형식입니다: {name}")
+            if Path(name).suffix.lower() not in rt.supported_suffixes:
+                raise InputError(
+                    f"지원하지 않는 파일 형식입니다: {name}", code="bad_request", param="files"
+                )
             target = folder / name
             f.save(target)
             if target.stat().st_size > limit:
                 target.unlink()
-                abort(413, description=f"파일이 너무 큽니다: {name}")
+                raise TooLargeError(f"파일이 너무 큽니다: {name}", param="files")
             saved.append(name)
         _audit("upload", folder=str(folder), files=saved)
         _start_ingest([folder])
     else:
-        folder = _allowed_folder(request.form.get("folder") or "")
+        folder = rt.allowed_folder(request.form.get("folder") or "")
         _audit("ingest", folder=str(folder))
         _start_ingest([folder])
     return redirect(url_for("admin.dashboard"))
@@ -263,10 +233,7 @@ def harvest_retry():
 
         return rt.harvester().run(retry_failed=True, progress=progress).summary()
 
-    try:
-        rt.jobs.start("harvest", g.admin, work)
-    except RuntimeError:
-        abort(409, description="이미 원문 수집(harvest) 작업이 진행 중입니다.")
+    rt.jobs.start("harvest", g.admin, work)
     return redirect(url_for("admin.dashboard"))
 
 
@@ -283,32 +250,30 @@ def reindex():
         info = rt.reindex(progress)
         return f"{info['documents']}건 색인 ({info['reanalyzed']}건 재분석)"
 
-    try:
-        job = rt.jobs.start("reindex", g.admin, work)
-    except RuntimeError:
-        abort(409, description="이미 재색인이 진행 중입니다.")
+    job = rt.jobs.start("reindex", g.admin, work)
     _audit("reindex", job=job.id)
     if request.headers.get("Authorization"):
         return jsonify(job.to_json()), 202
     return redirect(url_for("admin.job_page", job_id=job.id))
 
 
-@bp.get("/jobs/<int:job_id>")
-@admin_required
-def job_page(job_id: int):
+def _job(job_id: int) -> dict:
     job = runtime().jobs.get(job_id)
     if job is None:
         abort(404)
-    return render_template("admin/job.html", job=job.to_json())
+    return job.to_json()
+
+
+@bp.get("/jobs/<int:job_id>")
+@admin_required
+def job_page(job_id: int):
+    return render_template("admin/job.html", job=_job(job_id))
 
 
 @bp.get("/api/jobs/<int:job_id>")
 @admin_required
 def api_job(job_id: int):
-    job = runtime().jobs.get(job_id)
-    if job is None:
-        abort(404)
-    return jsonify(job.to_json())
+    return jsonify(_job(job_id))
 
 
 # ----------------------------------------------------------------------------- lexicon
@@ -326,8 +291,6 @@ def _lexicon_form_texts(editor) -> tuple[dict[str, str], str]:
         head, rest = (entries[0], entries[1:]) if entries else ("", [])
         return editor.texts_adding_synonyms(head, rest), "add-synonym " + ", ".join(entries)
     new = {k: (form.get(k) or "").replace("\r\n", "\n") for k in ("user_dict", "synonyms")}
-    if any(len(v.encode()) > MAX_LEXICON_BYTES for v in new.values()):
-        abort(413, description="사전 파일이 너무 큽니다.")
     return {USER_DICT_NAME: new["user_dict"], SYNONYMS_NAME: new["synonyms"]}, "edit files"
 
 
@@ -350,9 +313,7 @@ def lexicon():
                 texts = rt.lexicon_editor().current_texts()
                 _audit("lexicon_edit", edit=description, **result.counts())
                 saved = result.summary()
-        except LexiconBusy as exc:
-            abort(409, description=exc.message)
-        except LexiconEditError as exc:
+        except LexiconEditError as exc:  # shown on the form; busy (409), too large (413) raise
             error = exc.message
             if request.form.get("op", "texts") == "texts":
                 texts = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -10,6 +11,7 @@ from pathlib import Path
 from analyzers import Analyzer, get_analyzer
 from policykb import suggest
 from policykb.backends import SearchBackend, open_backend
+from policykb.errors import InputError
 from policykb.models import Document, Passage, Token
 from policykb.service import SearchService
 from policykb.settings import Settings
@@ -19,6 +21,12 @@ from policykb.suggest import Suggester
 
 @dataclass
 class Runtime:
+    """The services of one data directory, built on first use from :class:`Settings`:
+    store, backend (filled from the store when its schema is outdated), analyzer (with
+    the admin's lexicon edits), search service, suggestions, accounts, saved searches,
+    jobs, and the ingest and harvest runs. Implements
+    :class:`policykb.context.AppRuntime` for the web app."""
+
     settings: Settings
 
     @cached_property
@@ -222,3 +230,39 @@ class Runtime:
                 "UPDATE files SET analyzer_id = ? WHERE doc_id = ?",
                 (self.analyzer.identity, doc.id),
             )
+
+    # ------------------------------------------------------------ for the admin pages
+    @property
+    def supported_suffixes(self) -> frozenset[str]:
+        from ingest.pipeline import SUPPORTED_SUFFIXES
+
+        return frozenset(SUPPORTED_SUFFIXES)
+
+    def upload_folder(self) -> Path:
+        """A new folder for one batch of uploaded files (under ``uploads/``, an ingest root)."""
+        folder = self.settings.data_dir / "uploads" / time.strftime("%Y%m%d-%H%M%S")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def ingest_roots(self) -> list[Path]:
+        """The folders an admin may ingest from: uploads, the sample corpus and
+        ``POLICYKB_INGEST_ROOTS``."""
+        from corpus import SAMPLE_DIR
+
+        roots = [self.settings.data_dir / "uploads", SAMPLE_DIR]
+        roots += [Path(p) for p in self.settings.ingest_roots.split(":") if p.strip()]
+        return [r.resolve() for r in roots]
+
+    def allowed_folder(self, raw: str) -> Path:
+        """``raw`` resolved, when it is an existing folder under an ingest root."""
+        path = Path(raw).expanduser().resolve()
+        if not any(path == root or path.is_relative_to(root) for root in self.ingest_roots()):
+            raise InputError(
+                "허용되지 않은 폴더입니다. POLICYKB_INGEST_ROOTS에 등록된 폴더만 "
+                "수집할 수 있습니다.",
+                code="bad_request",
+                param="folder",
+            )
+        if not path.exists():
+            raise InputError("폴더가 없습니다.", code="bad_request", param="folder")
+        return path

@@ -544,8 +544,8 @@ def policykb_index(
 ) -> Iterator[PolicykbIndex]:
     """Ingest ``docs`` with the real pipeline (embedded engine), then build the
     Elasticsearch index from the same store with ``Runtime.reindex``."""
-    from policykb.runtime import Runtime
     from policykb.settings import load_settings
+    from wiring.runtime import Runtime
 
     tmp = Path(tempfile.mkdtemp(prefix=f"policykb-eval-{tag}-"))
     runtimes: dict[str, object] = {}
