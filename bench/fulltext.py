@@ -105,9 +105,9 @@ def build_pool(public_store, kdi_docs: list) -> Pool:
         "SELECT p.page, p.text, p.tokens FROM passages p JOIN documents d ON d.id = p.doc_id "
         "WHERE d.canonical_id IS NULL ORDER BY p.doc_id, p.seq"
     ).fetchall()
-    from policykb.store import _tokens_from_json
+    from analyzers.tokens import tokens_from_json
 
-    passages = [Passage(0, None, r["text"], _tokens_from_json(r["tokens"])) for r in rows]
+    passages = [Passage(0, None, r["text"], tokens_from_json(r["tokens"])) for r in rows]
     page_chars = [
         r[0]
         for r in con.execute(

@@ -8,27 +8,19 @@ identity, so re-ingesting a changed file re-runs Kiwi only on passages that chan
 from __future__ import annotations
 
 import hashlib
-import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
+from analyzers.tokens import tokens_to_json
 from ingest import dedup
 from ingest.extract import ExtractionError, extract
 from ingest.metadata import build_metadata
 from ingest.normalize import normalize
 from ingest.passages import split_passages
+from policykb.analysis import analyze_document
 from policykb.models import Document, Passage, Token
-
-CACHE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS analysis_cache (
-    text_hash TEXT NOT NULL,
-    analyzer_id TEXT NOT NULL,
-    tokens TEXT NOT NULL,
-    PRIMARY KEY (text_hash, analyzer_id)
-);
-"""
+from policykb.store import AnalysisCache
 
 
 def document_id(path: Path) -> str:
@@ -61,44 +53,19 @@ class BuildResult:
     ocr_pages: int = 0  # pages read with Tesseract
 
 
-class AnalysisCache:
-    """Read side of the cache (SQLite, shared by processes; written by the main process)."""
+class _BuildCache:
+    """One build's view of the cache: hits come from ``AnalysisCache``, fresh analyses go
+    to ``result.new_cache`` for the main process to store."""
 
-    def __init__(self, db_path: str | None, analyzer_id: str) -> None:
-        self.analyzer_id = analyzer_id
-        self.con = None
-        if db_path:
-            self.con = sqlite3.connect(db_path, timeout=30)
-            self.con.executescript(CACHE_SCHEMA)
+    def __init__(self, cache: AnalysisCache | None, result: BuildResult) -> None:
+        self.cache = cache
+        self.result = result
 
-    def get(self, h: str) -> list[Token] | None:
-        if self.con is None:
-            return None
-        row = self.con.execute(
-            "SELECT tokens FROM analysis_cache WHERE text_hash = ? AND analyzer_id = ?",
-            (h, self.analyzer_id),
-        ).fetchone()
-        if row is None:
-            return None
-        return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(row[0])]
+    def get(self, text: str) -> list[Token] | None:
+        return self.cache.get(text_hash(text)) if self.cache is not None else None
 
-
-def analyze_authors(analyzer: Analyzer, authors: list[str]) -> list[Token]:
-    """Index terms of author names (one run, names in order)."""
-    if not authors:
-        return []
-    return [
-        Token(t.term, t.start, t.end, t.position, t.joined)
-        for t in analyzer.analyze(" ".join(authors))
-    ]
-
-
-def tokens_json(tokens: list[Token]) -> str:
-    return json.dumps(
-        [[t.term, t.start, t.end, t.position, 1 if t.joined else 0] for t in tokens],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    def put(self, text: str, tokens: list[Token]) -> None:
+        self.result.new_cache.append((text_hash(text), tokens_to_json(tokens)))
 
 
 def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> BuildResult:
@@ -118,23 +85,7 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
         if not full.strip():
             raise ExtractionError("empty", "추출된 텍스트가 없습니다.")
         meta = build_metadata(full, path, job.manifest_row)
-        passages = []
-        for i, rp in enumerate(split_passages(pages)):
-            h = text_hash(rp.text)
-            tokens = cache.get(h) if cache else None
-            if tokens is None:
-                tokens = [
-                    Token(t.term, t.start, t.end, t.position, t.joined)
-                    for t in analyzer.analyze(rp.text)
-                ]
-                result.new_cache.append((h, tokens_json(tokens)))
-            else:
-                result.cache_hits += 1
-            passages.append(Passage(i, rp.page, rp.text, tokens))
-        title_tokens = [
-            Token(t.term, t.start, t.end, t.position, t.joined)
-            for t in analyzer.analyze(meta.title)
-        ]
+        passages = [Passage(i, rp.page, rp.text) for i, rp in enumerate(split_passages(pages))]
         result.document = Document(
             id=document_id(path),
             title=meta.title,
@@ -147,7 +98,6 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
             institute_published=meta.institute_published,
             page_count=max((p.number or 0 for p in extracted.pages), default=0) or None,
             passages=passages,
-            title_tokens=title_tokens,
             department=meta.department,
             authors=meta.authors,
             contacts=meta.contacts,
@@ -155,8 +105,8 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
             content_hash=dedup.content_hash(full),
             simhash=dedup.to_signed(dedup.simhash(full)),
             publisher=meta.publisher,
-            author_tokens=analyze_authors(analyzer, meta.authors),
         )
+        result.cache_hits = analyze_document(result.document, analyzer, _BuildCache(cache, result))
         ocr_pages = [p for p in extracted.pages if p.ocr_confidence is not None]
         if ocr_pages:
             result.ocr_pages = len(ocr_pages)

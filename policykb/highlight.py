@@ -4,12 +4,9 @@ engines show the same snippets."""
 
 from __future__ import annotations
 
-import re
-from html import escape, unescape
-from typing import TYPE_CHECKING
+from html import escape
 
-if TYPE_CHECKING:  # models imports html_to_text from here at run time
-    from policykb.models import Passage
+from policykb.models import Passage
 
 SNIPPET_CHARS = 180
 
@@ -92,12 +89,3 @@ def snippet(passages: list[Passage], terms: frozenset[str]) -> tuple[str, int | 
 
 def highlight_passage(passage: Passage, terms: frozenset[str]) -> str:
     return mark(passage.text, _spans(passage, terms))
-
-
-_TAG_RE = re.compile(r"<[^>]+>")
-
-
-def html_to_text(html: str) -> str:
-    """Plain text of a snippet's HTML (marks dropped, entities decoded): for output
-    formats that escape on their own (CSV, Atom), so text is escaped exactly once."""
-    return unescape(_TAG_RE.sub("", html))

@@ -45,6 +45,7 @@ from analyzers.lexicon import (
     synonym_line,
     user_word_line,
 )
+from policykb.analysis import analyze_authors
 from policykb.backends import SearchBackend
 from policykb.errors import ConflictError, InputError, TooLargeError
 from policykb.models import Token
@@ -161,10 +162,6 @@ def affected_texts(store: DocumentStore, needles: Needles) -> set[tuple[str, int
 
 
 # ------------------------------------------------------------------------- the plan
-def tokens_of(analyzer: Analyzer, text: str) -> list[Token]:
-    return [Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzer.analyze(text)]
-
-
 @dataclass
 class TextChange:
     doc_id: str
@@ -321,7 +318,8 @@ def _changes(
                 stale = stamps.get(seq) not in valid
             else:
                 continue
-            after = tokens_of(new, text) if text.strip() else []
+            # the same calls as analyze_document (the author line: analyze_authors)
+            after = analyze_authors(new, doc.authors) if seq == AUTHORS else new.analyze(text)
             change = TextChange(doc_id, seq, text, before, after)
             if after != before:
                 changed.append(change)

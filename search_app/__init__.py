@@ -14,10 +14,18 @@ from search_app.errors import error_response, register_errors
 from search_app.security import register_security_headers
 
 
-def create_app(runtime: AppRuntime, test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    runtime: AppRuntime | None = None, test_config: dict[str, Any] | None = None
+) -> Flask:
     """App factory over ``runtime`` (the services of one data directory, given by the
     wiring layer: ``wiring.wsgi.create_app`` is the entry point servers call);
     ``test_config`` overrides Flask config keys."""
+    if runtime is None:  # the entry point of releases before the wiring layer
+        raise SystemExit(
+            "search_app:create_app() needs the runtime the wiring layer builds: serve "
+            "'wiring.wsgi:create_app()' instead (for example gunicorn "
+            "'wiring.wsgi:create_app()')."
+        )
     app = Flask(__name__)
     settings = runtime.settings
     app.config.from_mapping(

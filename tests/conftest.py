@@ -1,5 +1,5 @@
 """Shared fixtures: an ingested copy of the sample corpus on the embedded engine, the Flask
-``app``/``client``/``runner``, and access to ../shared/data (skipped when absent on a
+``app``/``client``, and access to ../shared/data (skipped when absent on a
 user's machine, a failure under CI=true)."""
 
 from __future__ import annotations
@@ -145,11 +145,6 @@ def app(indexed):
 @pytest.fixture()
 def client(app):
     return app.test_client()
-
-
-@pytest.fixture()
-def runner(app):
-    return app.test_cli_runner()
 
 
 @pytest.fixture()

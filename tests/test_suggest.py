@@ -10,7 +10,7 @@ import pytest
 from analyzers import jamo
 from analyzers.kiwi import normalize_text
 from policykb import suggest
-from policykb.models import Document, Token
+from policykb.models import Document
 from tests.conftest import shared_path
 
 KDI_TITLES = 3000
@@ -137,9 +137,7 @@ def _kdi_title_documents(analyzer) -> list[Document]:
             if not title:
                 continue
             publisher = str(row[pi] or "").strip() or None
-            tokens = [
-                Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzer.analyze(title)
-            ]
+            tokens = analyzer.analyze(title)
             out.append(
                 Document(
                     f"kdi-{len(out)}",

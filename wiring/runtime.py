@@ -10,9 +10,10 @@ from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
 from policykb import suggest
+from policykb.analysis import analyze_document
 from policykb.backends import SearchBackend, open_backend
 from policykb.errors import InputError
-from policykb.models import Document, Passage, Token
+from policykb.models import Document
 from policykb.service import SearchService
 from policykb.settings import Settings
 from policykb.store import INDEX_PENDING_KEY, DocumentStore
@@ -206,30 +207,10 @@ class Runtime:
         return {"documents": total, "reanalyzed": reanalyzed}
 
     def _reanalyze(self, doc: Document) -> None:
-        texts = [p.text for p in doc.passages]
-        analyzed = self.analyzer.analyze_many(texts)
-        doc.passages = [
-            Passage(
-                p.seq,
-                p.page,
-                p.text,
-                [Token(t.term, t.start, t.end, t.position, t.joined) for t in toks],
-            )
-            for p, toks in zip(doc.passages, analyzed, strict=True)
-        ]
-        doc.title_tokens = [
-            Token(t.term, t.start, t.end, t.position, t.joined)
-            for t in self.analyzer.analyze(doc.title)
-        ]
-        from ingest.build import analyze_authors
-
-        doc.author_tokens = analyze_authors(self.analyzer, doc.authors)
+        analyze_document(doc, self.analyzer)
         with self.store.connect() as con:
             self.store.put_document(doc, self.analyzer.identity, con)
-            con.execute(
-                "UPDATE files SET analyzer_id = ? WHERE doc_id = ?",
-                (self.analyzer.identity, doc.id),
-            )
+            self.store.set_file_analyzer(doc.id, self.analyzer.identity, con)
 
     # ------------------------------------------------------------ for the admin pages
     @property

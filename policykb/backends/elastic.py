@@ -175,10 +175,6 @@ def index_settings(shards: int, replicas: int) -> dict:
     }
 
 
-def _passage_strings(tokens) -> list[str]:
-    return [" ".join(t.term for t in tokens)] if tokens else []
-
-
 def to_source(doc: Document) -> dict:
     title, title_joined = split_joined(doc.title_tokens)
     body, body_joined = [], []
