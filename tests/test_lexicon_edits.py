@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import shutil
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -191,7 +192,12 @@ def test_preview_shows_the_change_then_cli_applies_it(tmp_path, sample_copy):
         out.output
     )
     rt.reload_analyzer()
-    hits = rt.service.search(SearchRequest(q="생활실험실", match="all", size=100))
+    # another process (the CLI) wrote the index: this one's reader reloads within 0.5 s
+    for _ in range(20):
+        hits = rt.service.search(SearchRequest(q="생활실험실", match="all", size=100))
+        if hits.total > before:
+            break
+        time.sleep(0.2)
     assert set(rt.store.indexed_among(plan.documents)) <= {h.id for h in hits.hits}
     assert hits.total > before
     assert rt.store.count_stale(rt.analyzer.identity) == 0
