@@ -67,21 +67,62 @@ def _term_of(form: str, tag: str) -> str | None:
 
 
 _kiwis: dict[str, tuple[Kiwi, threading.Lock]] = {}
-_kiwis_lock = threading.Lock()
+_kiwis_lock = threading.RLock()
+# Kiwis kept for dictionaries no longer asked for (a dictionary edit makes a new one); an
+# analyzer in use keeps its own Kiwi alive.
+KEEP_KIWIS = 1
+
+
+_spare: list[Kiwi] = []  # built without user words and never used: for the next dictionary
+_spare_building = threading.Event()
+
+
+def _new_kiwi() -> Kiwi:
+    with warnings.catch_warnings():
+        # 0 means single-threaded since kiwipiepy 0.21; it warns about the old meaning.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return Kiwi(num_workers=0)
+
+
+def prepare_spare_kiwi(wait: bool = False) -> None:
+    """Build a Kiwi for the next user-dictionary edit in the background (its model loads
+    now, not during the edit; a dictionary edit then only adds its words). At most one
+    is kept; ``wait`` blocks until it is ready."""
+
+    def build() -> None:
+        try:
+            kiwi = _new_kiwi()
+            with _kiwis_lock:
+                if not _spare:
+                    _spare.append(kiwi)
+        finally:
+            _spare_building.clear()
+
+    with _kiwis_lock:
+        start = not _spare and not _spare_building.is_set()
+        if start:
+            _spare_building.set()
+    if start:
+        thread = threading.Thread(target=build, name="spare-kiwi", daemon=True)
+        thread.start()
+        if wait:
+            thread.join()
 
 
 def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.Lock]:
-    """One Kiwi per process and user dictionary (a Kiwi takes ~0.5 GB), warmed up."""
+    """One Kiwi per process and user dictionary (a Kiwi takes ~0.4 GB), warmed up; the
+    least recently used beyond :data:`KEEP_KIWIS` are dropped from the cache."""
     with _kiwis_lock:
-        if lexicon.user_digest not in _kiwis:
-            with warnings.catch_warnings():
-                # 0 means single-threaded since kiwipiepy 0.21; it warns about the old meaning.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                kiwi = Kiwi(num_workers=0)
+        if lexicon.user_digest in _kiwis:
+            _kiwis[lexicon.user_digest] = _kiwis.pop(lexicon.user_digest)  # most recent last
+        else:
+            kiwi = _spare.pop() if _spare else _new_kiwi()
             for w in lexicon.user_words:
                 kiwi.add_user_word(w.word, w.tag, w.score)
             kiwi.tokenize("워밍업 문장입니다.")  # load the model now, not on the first query
             _kiwis[lexicon.user_digest] = (kiwi, threading.Lock())
+            while len(_kiwis) > KEEP_KIWIS:
+                del _kiwis[next(iter(_kiwis))]
         return _kiwis[lexicon.user_digest]
 
 
@@ -102,6 +143,17 @@ class Analyzer:
                 if key and key != canonical:
                     self._synonyms[key] = canonical
         self.identity = self._identity()
+
+    @property
+    def lexicon_version(self) -> str:
+        """The digest of the dictionary and synonyms (part of :attr:`identity`)."""
+        return self.lexicon.digest
+
+    def lexicon_maps(self) -> tuple[dict[str, tuple[str, ...]], frozenset[str], dict[str, str]]:
+        """What the lexicon adds to Kiwi's analysis, as data: compound parts by word, the
+        known words (runs of nouns spelling one are joined) and synonym -> canonical term.
+        Two analyzers differ on a text only where these (or Kiwi's user words) differ."""
+        return dict(self._parts), frozenset(self._known), dict(self._synonyms)
 
     def _identity(self) -> str:
         import kiwipiepy
@@ -204,6 +256,7 @@ def _joinable(a: _Prim, b: _Prim, gap: str) -> bool:
 
 _analyzers: dict[tuple, Analyzer] = {}
 _analyzers_lock = threading.Lock()
+KEEP_ANALYZERS = 4
 
 
 def get_analyzer(
@@ -211,10 +264,15 @@ def get_analyzer(
     synonyms: Path | str | None = DEFAULT_SYNONYMS,
 ) -> Analyzer:
     """The process-wide analyzer for these lexicon files (the shipped ones by default);
-    a changed file gives a new analyzer with a new identity."""
+    a changed file gives a new analyzer with a new identity. Analyzers of the same
+    dictionary share one Kiwi."""
     lexicon = load_lexicon(user_dict, synonyms)
-    key = (lexicon.user_digest, lexicon.synonym_digest)
+    key = (lexicon.user_digest, lexicon.synonym_digest, str(user_dict), str(synonyms))
     with _analyzers_lock:
-        if key not in _analyzers:
+        if key in _analyzers:
+            _analyzers[key] = _analyzers.pop(key)
+        else:
             _analyzers[key] = Analyzer(lexicon)
+            while len(_analyzers) > KEEP_ANALYZERS:
+                del _analyzers[next(iter(_analyzers))]
         return _analyzers[key]

@@ -200,7 +200,8 @@ class Ingester:
             prev
             and prev.status == "indexed"
             and prev.sha256 == sha
-            and prev.analyzer_id == self.analyzer.identity
+            # an analysis the lexicon edits since kept valid counts as current
+            and prev.analyzer_id in self.store.valid_analyses(self.analyzer.identity)
         ):
             report.seen += 1
             report.unchanged += 1

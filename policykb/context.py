@@ -16,6 +16,7 @@ from analyzers import Analyzer
 from policykb.accounts import Accounts
 from policykb.backends import SearchBackend
 from policykb.jobs import JobRunner
+from policykb.lexicon_edits import EditPlan, EditResult, LexiconEditor
 from policykb.saved import SavedSearches
 from policykb.service import SearchService
 from policykb.settings import Settings
@@ -63,9 +64,14 @@ class AppRuntime(Protocol):
 
     def lexicon_paths(self) -> tuple[Path, Path]: ...
 
-    def save_lexicon(self, user_dict: str, synonyms: str) -> None:
-        """Check and keep edited dictionary and synonym texts; raises
-        :class:`policykb.errors.InputError` (nothing saved) when either does not parse."""
+    def lexicon_editor(self) -> LexiconEditor: ...
+
+    def edit_lexicon(
+        self, texts: dict[str, str], description: str = "", preview: bool = False
+    ) -> EditPlan | EditResult:
+        """Preview (nothing saved) or apply a dictionary/synonym edit: only what it changes
+        is re-analyzed and re-indexed; raises ``LexiconEditError`` (nothing changed) or
+        ``LexiconBusy`` (another edit runs)."""
         ...
 
     def ingest_roots(self) -> list[Path]: ...

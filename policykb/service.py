@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -68,6 +69,16 @@ class RequestError(InputError, ValueError):
 
     def __init__(self, message: str, param: str | None = None, code: str = "bad_request"):
         super().__init__(message, code=code, param=param)
+
+
+# The latest queries this process answered (a lexicon edit's preview lists those whose
+# results it may change).
+_RECENT_QUERIES: deque[str] = deque(maxlen=200)
+
+
+def recent_queries() -> list[str]:
+    """The distinct queries this process answered lately, newest first."""
+    return list(dict.fromkeys(reversed(_RECENT_QUERIES)))
 
 
 @dataclass(frozen=True)
@@ -239,6 +250,8 @@ class SearchService:
         """Run ``req``. With ``lenient`` a malformed query degrades to plain words with a
         notice; otherwise it raises :class:`QuerySyntaxError`."""
         started = time.perf_counter()
+        if req.q:
+            _RECENT_QUERIES.append(req.q)
         tree, aq, notices = self._analyze(req, lenient)
         filters = self._filters(req, aq.filters)
         if req.q and not aq.root.must and not aq.root.must_not and not _has_field_filter(aq):

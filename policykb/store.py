@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS files (
     analyzer_id TEXT,
     updated_at REAL NOT NULL
 );
+-- Analysis state (lexicon edits): see LINEAGE_KEY and INDEX_PENDING_KEY.
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- Deleted documents, for OAI-PMH harvesters (deletedRecord = persistent).
 CREATE TABLE IF NOT EXISTS deleted_documents (
     id TEXT PRIMARY KEY,
@@ -166,6 +168,9 @@ MIGRATIONS = (
     # Saved searches of stores made before owners: their rows have no owner (nobody lists them).
     ("saved_searches", "owner", "TEXT"),
     ("saved_searches", "key", "TEXT"),
+    # Which analyzer (code + lexicon identity) produced a passage's tokens; NULL in stores
+    # from before per-passage stamps: the document's analyzer_id then stands for them.
+    ("passages", "analyzer_id", "TEXT"),
 )
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash)",
@@ -186,8 +191,16 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at)",
     "CREATE UNIQUE INDEX IF NOT EXISTS saved_searches_key ON saved_searches (key)",
     "CREATE INDEX IF NOT EXISTS saved_searches_owner ON saved_searches (owner, id)",
+    "CREATE INDEX IF NOT EXISTS passages_analyzer ON passages(analyzer_id)",
 )
 SAVED_FIELDS = "id, name, query, created_at, owner, key"
+# Meta key: the analyzer identities (JSON list) whose analyses equal the current one's.
+# A targeted lexicon edit appends its new identity: it re-analyzed every passage the edit
+# could change, so the others' tokens are the new analyzer's too.
+LINEAGE_KEY = "analysis_lineage"
+# Meta key: documents re-analyzed by a lexicon edit whose index entries are not yet
+# written (a crash in between; `policykb reindex` rebuilds them).
+INDEX_PENDING_KEY = "index_pending"
 
 
 MMAP_BYTES = 1 << 30  # address space only; pages come from the OS cache as they are read
@@ -356,8 +369,12 @@ class DocumentStore:
         )
         con.execute("DELETE FROM deleted_documents WHERE id = ?", (doc.id,))
         con.executemany(
-            "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
-            [(doc.id, p.seq, p.page, p.text, tokens_to_json(p.tokens)) for p in doc.passages],
+            "INSERT INTO passages (doc_id, seq, page, text, tokens, analyzer_id) "
+            "VALUES (?,?,?,?,?,?)",
+            [
+                (doc.id, p.seq, p.page, p.text, tokens_to_json(p.tokens), analyzer_id)
+                for p in doc.passages
+            ],
         )
 
     def delete_document(self, doc_id: str, con: sqlite3.Connection) -> None:
@@ -572,9 +589,145 @@ class DocumentStore:
                 yield self._doc_from_row(r, self.get_passages(r["id"]))
             last = rows[-1]["id"]
 
+    # ------------------------------------------------------------- analysis state
+    def get_meta(self, key: str) -> str | None:
+        return self._value("SELECT value FROM meta WHERE key = ?", (key,))
+
+    def set_meta(self, key: str, value: str, con: sqlite3.Connection) -> None:
+        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def lineage(self) -> list[str]:
+        raw = self.get_meta(LINEAGE_KEY)
+        return json.loads(raw) if raw else []
+
+    def valid_analyses(self, analyzer_id: str) -> list[str]:
+        """The analyzer identities whose stored tokens equal ``analyzer_id``'s: itself and,
+        when it is the last lexicon edit's, the identities before the edits."""
+        lineage = self.lineage()
+        if lineage and lineage[-1] == analyzer_id:
+            return list(dict.fromkeys(lineage))
+        return [analyzer_id]
+
+    def set_lineage(self, ids: list[str], con: sqlite3.Connection) -> None:
+        self.set_meta(LINEAGE_KEY, json.dumps(list(dict.fromkeys(ids))), con)
+
+    def stale_document_ids(self, analyzer_id: str) -> list[str]:
+        """Documents whose title, authors or any passage another analyzer (Kiwi, the code,
+        the dictionary or the synonyms) produced, in id order."""
+        valid = self.valid_analyses(analyzer_id)
+        marks = ",".join("?" * len(valid))
+        rows = self._conn().execute(
+            f"SELECT id FROM documents WHERE analyzer_id NOT IN ({marks}) UNION "
+            f"SELECT DISTINCT doc_id FROM passages WHERE analyzer_id IS NOT NULL "
+            f"AND analyzer_id NOT IN ({marks}) ORDER BY 1",
+            (*valid, *valid),
+        )
+        return [r[0] for r in rows]
+
     def count_stale(self, analyzer_id: str) -> int:
-        """Documents analyzed by another analyzer (dictionary, synonyms or Kiwi changed)."""
-        return self._value("SELECT COUNT(*) FROM documents WHERE analyzer_id != ?", (analyzer_id,))
+        """Documents analyzed by another analyzer (dictionary, synonyms or Kiwi changed
+        outside a lexicon edit, or a lexicon edit interrupted)."""
+        return len(self.stale_document_ids(analyzer_id))
+
+    def iter_analysis_texts(self) -> Iterator[tuple[str, int | None, str]]:
+        """(doc id, passage seq, text) of every passage, and (doc id, None, title) and
+        (doc id, -1, authors joined by spaces) of every document: all text the analyzer
+        turned into stored tokens."""
+        con = self._conn()
+        for r in con.execute("SELECT id, title, authors FROM documents"):
+            yield r[0], None, r[1]
+            authors = json.loads(r[2] or "[]")
+            if authors:
+                yield r[0], -1, " ".join(authors)
+        yield from con.execute("SELECT doc_id, seq, text FROM passages")
+
+    def analyses_with_terms(self, terms: list[str]) -> set[tuple[str, int | None]]:
+        """(doc id, seq) of passages, (doc id, None) of titles and (doc id, -1) of authors
+        whose stored tokens have one of ``terms``."""
+        if not terms:
+            return set()
+        needles = [json.dumps([t], ensure_ascii=False)[:-1] + "," for t in terms]
+        cond = " OR ".join("instr({col}, ?) > 0" for _ in needles)
+        con = self._conn()
+        out: set[tuple[str, int | None]] = set()
+        for r in con.execute(
+            f"SELECT doc_id, seq FROM passages WHERE {cond.format(col='tokens')}", needles
+        ):
+            out.add((r[0], r[1]))
+        for col, key in (("title_tokens", None), ("author_tokens", -1)):
+            for r in con.execute(f"SELECT id FROM documents WHERE {cond.format(col=col)}", needles):
+                out.add((r[0], key))
+        return out
+
+    def analysis_of(self, doc_id: str) -> tuple[Document, str, dict[int, str]] | None:
+        """A document with passages, the analyzer identity of its title and authors, and
+        each passage's (the document's for stores from before per-passage stamps)."""
+        doc = self.get_document(doc_id)
+        if doc is None:
+            return None
+        con = self._conn()
+        row = con.execute("SELECT analyzer_id FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        own = row[0]
+        stamps = {
+            r[0]: r[1] or own
+            for r in con.execute(
+                "SELECT seq, analyzer_id FROM passages WHERE doc_id = ?", (doc_id,)
+            )
+        }
+        return doc, own, stamps
+
+    def saved_queries(self, limit: int = 500) -> list[str]:
+        """The ``q`` of the newest saved searches (none before saved searches existed)."""
+        from urllib.parse import parse_qs
+
+        con = self._conn()
+        if not con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'saved_searches'"
+        ).fetchone():
+            return []
+        rows = con.execute("SELECT query FROM saved_searches ORDER BY id DESC LIMIT ?", (limit,))
+        return [q for r in rows for q in parse_qs(r[0]).get("q", [])[:1]]
+
+    def replace_analysis(
+        self,
+        doc_id: str,
+        passages: dict[int, list[Token]],
+        analyzer_id: str,
+        con: sqlite3.Connection,
+        title_tokens: list[Token] | None = None,
+        author_tokens: list[Token] | None = None,
+    ) -> None:
+        """New tokens for some passages (by seq) and optionally the title and authors of a
+        document, stamped with ``analyzer_id``; texts and the other passages stay."""
+        con.executemany(
+            "UPDATE passages SET tokens = ?, analyzer_id = ? WHERE doc_id = ? AND seq = ?",
+            [(tokens_to_json(t), analyzer_id, doc_id, seq) for seq, t in passages.items()],
+        )
+        if title_tokens is not None or author_tokens is not None:
+            sets, args = ["analyzer_id = ?", "updated_at = ?"], [analyzer_id, time.time()]
+            if title_tokens is not None:
+                sets.append("title_tokens = ?")
+                args.append(tokens_to_json(title_tokens))
+            if author_tokens is not None:
+                sets.append("author_tokens = ?")
+                args.append(tokens_to_json(author_tokens))
+            con.execute(f"UPDATE documents SET {', '.join(sets)} WHERE id = ?", (*args, doc_id))
+
+    def indexed_among(self, ids: list[str]) -> list[str]:
+        """Those of ``ids`` that are indexed (not copies of another document)."""
+        out: list[str] = []
+        con = self._conn()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out += [
+                r[0]
+                for r in con.execute(
+                    f"SELECT id FROM documents WHERE id IN ({marks}) AND canonical_id IS NULL",
+                    part,
+                )
+            ]
+        return sorted(out)
 
     def count_documents(self, canonical_only: bool = True) -> int:
         sql = "SELECT COUNT(*) FROM documents"
@@ -645,15 +798,6 @@ class DocumentStore:
         return out
 
     # ------------------------------------------------------------------ re-analysis
-    def stale_document_ids(self, analyzer_id: str) -> list[str]:
-        """Documents analyzed by another analyzer (see :meth:`count_stale`)."""
-        return [
-            r[0]
-            for r in self._conn().execute(
-                "SELECT id FROM documents WHERE analyzer_id != ?", (analyzer_id,)
-            )
-        ]
-
     def set_file_analyzer(self, doc_id: str, analyzer_id: str, con: sqlite3.Connection) -> None:
         """Record that the files of ``doc_id`` are now analyzed by ``analyzer_id``."""
         con.execute("UPDATE files SET analyzer_id = ? WHERE doc_id = ?", (analyzer_id, doc_id))

@@ -156,7 +156,7 @@ def test_a_second_reindex_while_one_runs_is_a_409(admin_rt):
     assert running.state == "done"
 
 
-def test_lexicon_edit_is_validated_then_applied_by_reindex(admin_rt):
+def test_lexicon_edit_is_validated_previewed_then_live_without_reindex(admin_rt):
     client = app_for(admin_rt).test_client()
     login(client)
     page = client.get("/admin/lexicon").get_data(as_text=True)
@@ -174,6 +174,24 @@ def test_lexicon_edit_is_validated_then_applied_by_reindex(admin_rt):
     )
     assert bad.status_code == 400 and "저장하지 않았습니다" in bad.get_data(as_text=True)
     assert client.get("/api/search?q=시민실험실&match=all").get_json()["total"] == 0
+    preview = client.post(
+        "/admin/lexicon",
+        data={
+            "csrf_token": token,
+            "op": "add-synonym",
+            "entries": "생활실험실, 리빙랩",
+            "action": "preview",
+        },
+    )
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "미리 보기" in text and "생활실험실" in text
+    assert not (admin_rt.lexicon_dir / "synonyms.txt").exists()  # nothing saved
+    for op in (
+        {"op": "add-word", "word": "수성 알파시티"},
+        {"op": "add-synonym", "entries": "외톨이"},
+    ):
+        r = client.post("/admin/lexicon", data={"csrf_token": token, **op})
+        assert r.status_code == 400 and "않았습니다" in r.get_data(as_text=True)
     ok = client.post(
         "/admin/lexicon",
         data={
@@ -182,10 +200,9 @@ def test_lexicon_edit_is_validated_then_applied_by_reindex(admin_rt):
             "synonyms": synonyms + "\n리빙랩, 시민실험실\n",
         },
     )
-    assert ok.status_code == 200
+    assert ok.status_code == 200 and "검색에 바로 반영됩니다" in ok.get_data(as_text=True)
     stats = client.get("/admin/api/stats").get_json()
-    assert stats["stale_documents"] == stats["documents"]
-    admin_rt.reindex()
+    assert stats["stale_documents"] == 0
     assert client.get("/api/search?q=시민실험실&match=all").get_json()["total"] > 0
 
 

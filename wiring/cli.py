@@ -273,14 +273,21 @@ def search(
 
 
 @main.command(help="Rebuild the search index from the document store (zero downtime).")
-def reindex() -> None:
+@click.option(
+    "--reanalyze",
+    is_flag=True,
+    help="Re-analyze every document, not only stale ones (for comparison and recovery).",
+)
+def reindex(reanalyze: bool) -> None:
     rt = _runtime()
 
     def progress(done, total):
         click.echo(f"\rindexed {done}/{total}", nl=False, err=True)
 
-    info = rt.reindex(progress)
+    started = time.perf_counter()
+    info = rt.reindex(progress, reanalyze=reanalyze)
     click.echo("", err=True)
+    click.echo(f"took {time.perf_counter() - started:.1f} s", err=True)
     click.echo(
         f"reindexed {info['documents']} documents "
         f"({info['reanalyzed']} re-analyzed); index: {rt.backend.info()}"
@@ -307,6 +314,14 @@ def stats(as_json: bool) -> None:
     click.echo(f"files: {data['files']}")
     click.echo(f"index: {data['index']}")
     click.echo(f"analyzer: {data['analyzer']} (lexicon: {data['lexicon']})")
+    from policykb.store import INDEX_PENDING_KEY
+
+    pending = [d for d in (rt.store.get_meta(INDEX_PENDING_KEY) or "").split(",") if d]
+    if pending:
+        click.echo(
+            f"{len(pending)} documents re-analyzed by an interrupted lexicon edit are not yet "
+            "re-indexed: run `policykb reindex`"
+        )
     if data["stale_documents"]:
         click.echo(
             f"{data['stale_documents']} documents were analyzed by another analyzer version "
@@ -316,6 +331,92 @@ def stats(as_json: bool) -> None:
         click.echo(f"{facet}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for f in rt.store.list_files("failed"):
         click.echo(f"FAILED {f.path}: {f.error}")
+
+
+@main.group(help="Edit the user dictionary and synonyms; applied at once to what they change.")
+def lexicon() -> None:
+    pass
+
+
+def _lexicon_edit(texts_of, description: str, preview: bool, queries: tuple[str, ...]) -> None:
+    rt = _runtime()
+    editor = rt.lexicon_editor()
+    texts = texts_of(editor)
+    if preview:
+        base = editor.queries
+        editor.queries = lambda: [*queries, *base()]
+        plan = editor.preview(texts, description)
+        click.echo(f"{description}: {plan.summary()} ({plan.seconds:.1f} s)")
+        for ex in plan.examples():
+            click.echo(f"  {ex['doc_id']} {ex['where']}: {ex['excerpt']}")
+            click.echo(f"    - {' '.join(ex['removed']) or '(없음)'}")
+            click.echo(f"    + {' '.join(ex['added']) or '(없음)'}")
+        for q in plan.queries:
+            click.echo(f"  결과가 바뀔 수 있는 검색어: {q.query}")
+        click.echo("미리 보기만 했습니다 (저장하지 않음).")
+        return
+    result = rt.edit_lexicon(texts, description)
+    click.echo(result.line())
+
+
+_PREVIEW = click.option("--preview", is_flag=True, help="Show what would change; save nothing.")
+_QUERY = click.option(
+    "--query", "queries", multiple=True, help="With --preview: also check this search."
+)
+
+
+@lexicon.command("add-word", help="Add (or replace) a user dictionary word.")
+@click.argument("word")
+@click.option("--tag", default="NNP", show_default=True, help="Kiwi tag (NNG, NNP, …).")
+@click.option("--score", type=float, default=0.0, show_default=True)
+@click.option("--parts", default="", help="Space-separated parts that spell the word.")
+@_PREVIEW
+@_QUERY
+def lexicon_add_word(word, tag, score, parts, preview, queries) -> None:
+    _lexicon_edit(
+        lambda e: e.texts_adding_word(word, tag, score, tuple(parts.split())),
+        f"add-word {word}",
+        preview,
+        queries,
+    )
+
+
+@lexicon.command("remove-word", help="Remove a user dictionary word.")
+@click.argument("word")
+@_PREVIEW
+@_QUERY
+def lexicon_remove_word(word, preview, queries) -> None:
+    _lexicon_edit(lambda e: e.texts_removing_word(word), f"remove-word {word}", preview, queries)
+
+
+@lexicon.command("add-synonym", help="Add a synonym group (the first entry is canonical).")
+@click.argument("canonical")
+@click.argument("variants", nargs=-1)
+@_PREVIEW
+@_QUERY
+def lexicon_add_synonym(canonical, variants, preview, queries) -> None:
+    _lexicon_edit(
+        lambda e: e.texts_adding_synonyms(canonical, variants),
+        f"add-synonym {canonical} {' '.join(variants)}".strip(),
+        preview,
+        queries,
+    )
+
+
+@lexicon.command(
+    "remove-synonym", help="Remove the group of CANONICAL, or only the VARIANTS given."
+)
+@click.argument("canonical")
+@click.argument("variants", nargs=-1)
+@_PREVIEW
+@_QUERY
+def lexicon_remove_synonym(canonical, variants, preview, queries) -> None:
+    _lexicon_edit(
+        lambda e: e.texts_removing_synonyms(canonical, variants),
+        f"remove-synonym {canonical} {' '.join(variants)}".strip(),
+        preview,
+        queries,
+    )
 
 
 @main.group(help="Admin accounts and API tokens.")

@@ -9,18 +9,15 @@ from functools import cached_property
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
-from analyzers.lexicon import LexiconError, parse_synonyms, parse_user_dict
 from policykb import suggest
 from policykb.analysis import analyze_document
 from policykb.backends import SearchBackend, open_backend
-from policykb.errors import InputError, TooLargeError
+from policykb.errors import InputError
 from policykb.models import Document
 from policykb.service import SearchService
 from policykb.settings import Settings
-from policykb.store import DocumentStore
+from policykb.store import INDEX_PENDING_KEY, DocumentStore
 from policykb.suggest import Suggester
-
-MAX_LEXICON_BYTES = 1_000_000  # per edited file
 
 
 @dataclass
@@ -72,6 +69,29 @@ class Runtime:
         """Pick up edited lexicon files (the next reindex re-analyzes with them)."""
         for name in ("analyzer", "service"):
             self.__dict__.pop(name, None)
+
+    def lexicon_editor(self):
+        from policykb.lexicon_edits import LexiconEditor
+        from policykb.service import recent_queries
+
+        return LexiconEditor(
+            self.store,
+            self.backend,
+            self.lexicon_dir,
+            self.lexicon_paths(),
+            self.analyzer,
+            queries=lambda: [*recent_queries(), *self.store.saved_queries()],
+        )
+
+    def edit_lexicon(self, texts: dict[str, str], description: str = "", preview: bool = False):
+        """Preview or apply a lexicon edit (see policykb.lexicon_edits); after applying,
+        searches use the new analyzer."""
+        editor = self.lexicon_editor()
+        if preview:
+            return editor.preview(texts, description)
+        result = editor.apply(texts, description)
+        self.reload_analyzer()
+        return result
 
     @cached_property
     def accounts(self):
@@ -156,19 +176,33 @@ class Runtime:
         params.update(overrides)
         return Harvester(self.store, s.data_dir / "harvest", ingest, **params)
 
-    def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
-        """Re-analyze documents analyzed by another analyzer version (from the stored text,
-        not the files), then build a new index generation and switch to it."""
+    def reindex(
+        self, progress: Callable[[int, int], None] | None = None, reanalyze: bool = False
+    ) -> dict:
+        """Re-analyze documents analyzed by another analyzer version (every document with
+        ``reanalyze``) from the stored text, not the files, then build a new index
+        generation and switch to it."""
         reanalyzed = 0
-        for doc_id in self.store.stale_document_ids(self.analyzer.identity):
+        identity = self.analyzer.identity
+        if reanalyze:
+            stale = sorted(self.store.document_ids())
+        else:
+            stale = self.store.stale_document_ids(identity)
+        for doc_id in stale:
             doc = self.store.get_document(doc_id)
             if doc is None:
                 continue
             self._reanalyze(doc)
             reanalyzed += 1
+        with self.store.connect() as con:
+            # Every stored analysis is now the current analyzer's (or equal to it).
+            lineage = [identity] if reanalyze else self.store.valid_analyses(identity)
+            self.store.set_lineage(lineage, con)
         total = self.store.count_documents()
         # Copies are found through their canonical and never indexed (as in ingest).
         self.backend.rebuild(self.store.iter_documents(canonical_only=True), total, progress)
+        with self.store.connect() as con:
+            self.store.set_meta(INDEX_PENDING_KEY, "", con)  # the new index has them all
         self.rebuild_suggestions()
         return {"documents": total, "reanalyzed": reanalyzed}
 
@@ -213,23 +247,3 @@ class Runtime:
         if not path.exists():
             raise InputError("폴더가 없습니다.", code="bad_request", param="folder")
         return path
-
-    def save_lexicon(self, user_dict: str, synonyms: str) -> None:
-        """Keep edited dictionary and synonym texts (in the data directory, where they win
-        over the configured files) when both parse, and reload the analyzer; else raise
-        :class:`InputError` and change nothing. The next reindex applies them."""
-        if any(len(v.encode()) > MAX_LEXICON_BYTES for v in (user_dict, synonyms)):
-            raise TooLargeError("사전 파일이 너무 큽니다.")
-        tmp = self.lexicon_dir / ".check"
-        tmp.mkdir(parents=True, exist_ok=True)
-        files = (("userdict.tsv", user_dict), ("synonyms.txt", synonyms))
-        try:
-            for name, text in files:
-                (tmp / name).write_text(text, encoding="utf-8")
-            parse_user_dict(tmp / "userdict.tsv")
-            parse_synonyms(tmp / "synonyms.txt")
-        except LexiconError as exc:
-            raise InputError(f"저장하지 않았습니다: {exc}", code="bad_lexicon") from exc
-        for name, _text in files:
-            (tmp / name).replace(self.lexicon_dir / name)
-        self.reload_analyzer()

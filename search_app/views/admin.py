@@ -22,7 +22,9 @@ from flask import (
     url_for,
 )
 
+from analyzers.lexicon import KIWI_TAGS
 from policykb.errors import InputError, TooLargeError
+from policykb.lexicon_edits import SYNONYMS_NAME, USER_DICT_NAME, LexiconEditError
 from search_app.errors import error_response
 from search_app.views.common import runtime, safe_redirect_target
 from search_app.views.csrf import check_csrf
@@ -275,31 +277,58 @@ def api_job(job_id: int):
 
 
 # ----------------------------------------------------------------------------- lexicon
+def _lexicon_form_texts(editor) -> tuple[dict[str, str], str]:
+    """The lexicon texts the submitted form asks for, and a description of the edit."""
+    form = request.form
+    op = form.get("op") or "texts"
+    if op == "add-word":
+        word = (form.get("word") or "").strip()
+        return editor.texts_adding_word(
+            word, (form.get("tag") or "NNP").strip()
+        ), f"add-word {word}"
+    if op == "add-synonym":
+        entries = [e.strip() for e in (form.get("entries") or "").split(",") if e.strip()]
+        head, rest = (entries[0], entries[1:]) if entries else ("", [])
+        return editor.texts_adding_synonyms(head, rest), "add-synonym " + ", ".join(entries)
+    new = {k: (form.get(k) or "").replace("\r\n", "\n") for k in ("user_dict", "synonyms")}
+    return {USER_DICT_NAME: new["user_dict"], SYNONYMS_NAME: new["synonyms"]}, "edit files"
+
+
 @bp.route("/lexicon", methods=["GET", "POST"])
 @admin_required
 def lexicon():
     rt = runtime()
-    user_dict, synonyms = rt.lexicon_paths()
-    error = saved = None
-    texts = {
-        "user_dict": user_dict.read_text(encoding="utf-8"),
-        "synonyms": synonyms.read_text(encoding="utf-8"),
-    }
+    editor = rt.lexicon_editor()
+    editor.prepare()  # a word added from this page then needs no new Kiwi model load
+    texts = editor.current_texts()
+    error = saved = plan = None
     if request.method == "POST":
-        new = {k: (request.form.get(k) or "").replace("\r\n", "\n") for k in texts}
-        texts = new
         try:
-            rt.save_lexicon(new["user_dict"], new["synonyms"])
-        except TooLargeError:
-            raise
-        except InputError as exc:  # shown on the form, with the texts as typed
+            new, description = _lexicon_form_texts(editor)
+            if request.form.get("action") == "preview":
+                plan = rt.edit_lexicon(new, description, preview=True)
+                texts = new
+            else:
+                result = rt.edit_lexicon(new, description)
+                texts = rt.lexicon_editor().current_texts()
+                _audit("lexicon_edit", edit=description, **result.counts())
+                saved = result.summary()
+        except LexiconEditError as exc:  # shown on the form; busy (409), too large (413) raise
             error = exc.message
-        else:
-            _audit("lexicon_edit", stale=rt.store.count_stale(rt.analyzer.identity))
-            saved = "저장했습니다. 재색인을 시작하면 모든 문서에 적용됩니다."
-    return render_template("admin/lexicon.html", texts=texts, error=error, saved=saved), (
-        400 if error else 200
-    )
+            if request.form.get("op", "texts") == "texts":
+                texts = {
+                    USER_DICT_NAME: request.form.get("user_dict") or "",
+                    SYNONYMS_NAME: request.form.get("synonyms") or "",
+                }
+    shown = {"user_dict": texts[USER_DICT_NAME], "synonyms": texts[SYNONYMS_NAME]}
+    return render_template(
+        "admin/lexicon.html",
+        texts=shown,
+        error=error,
+        saved=saved,
+        plan=plan,
+        tags=sorted(KIWI_TAGS),
+    ), (400 if error else 200)
 
 
 @bp.get("/audit")
