@@ -95,8 +95,19 @@ def main() -> None:
     default=None,
     help="Extraction/analysis worker processes (default: up to 2).",
 )
+@click.option(
+    "--stages",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the run's seconds per stage (workers and this process) to this JSON file.",
+)
 def ingest(
-    paths: tuple[Path, ...], sync: bool, retry_failed: bool, quiet: bool, workers: int | None
+    paths: tuple[Path, ...],
+    sync: bool,
+    retry_failed: bool,
+    quiet: bool,
+    workers: int | None,
+    stages: Path | None,
 ) -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -114,6 +125,8 @@ def ingest(
     report = rt.ingester(workers).run(
         list(paths), sync=sync, retry_failed=retry_failed, progress=progress
     )
+    if stages is not None:
+        stages.write_text(json.dumps(report.stages, indent=1, sort_keys=True))
     _report(rt, quiet, report.failures, "FAILED", report.summary(), _in_store_and_index(rt))
     if report.failed:
         click.echo(

@@ -193,14 +193,53 @@ class DocumentStore:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A transaction: committed on success, rolled back on error."""
+        """A transaction: committed on success, rolled back on error. Inside
+        :meth:`transaction` it is a savepoint of that transaction instead."""
         con = self._conn()
+        depth = getattr(self._local, "savepoints", None)
+        if depth is not None:
+            name = f"sp{depth + 1}"
+            self._local.savepoints = depth + 1
+            con.execute(f"SAVEPOINT {name}")
+            try:
+                yield con
+            except BaseException:
+                con.execute(f"ROLLBACK TO {name}")
+                con.execute(f"RELEASE {name}")
+                raise
+            else:
+                con.execute(f"RELEASE {name}")
+            finally:
+                self._local.savepoints = depth
+            return
         try:
             yield con
             con.commit()
         except BaseException:
             con.rollback()
             raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction around many writes (an ingest's batch of documents): the
+        :meth:`connect` blocks inside become savepoints, committed together at the end."""
+        con = self._conn()
+        if getattr(self._local, "savepoints", None) is not None:
+            with self.connect() as inner:  # nested: a savepoint
+                yield inner
+            return
+        if con.in_transaction:
+            con.commit()
+        con.execute("BEGIN")
+        self._local.savepoints = 0
+        try:
+            yield con
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            self._local.savepoints = None
 
     def close(self) -> None:
         con = getattr(self._local, "con", None)
@@ -209,7 +248,15 @@ class DocumentStore:
             self._local.con = None
 
     # ------------------------------------------------------------------ documents
-    def put_document(self, doc: Document, analyzer_id: str, con: sqlite3.Connection) -> None:
+    def put_document(
+        self,
+        doc: Document,
+        analyzer_id: str,
+        con: sqlite3.Connection,
+        passage_tokens: list[str] | None = None,
+    ) -> None:
+        """Write ``doc``; ``passage_tokens`` (one tokens JSON per passage, as
+        ``ingest.build.tokens_json`` makes it) stands in for the passages' Token lists."""
         con.execute("DELETE FROM passages WHERE doc_id = ?", (doc.id,))
         con.execute(
             """INSERT OR REPLACE INTO documents (id, title, institute, institute_published,
@@ -253,9 +300,14 @@ class DocumentStore:
             ),
         )
         con.execute("DELETE FROM deleted_documents WHERE id = ?", (doc.id,))
+        if passage_tokens is None:
+            passage_tokens = [_tokens_to_json(p.tokens) for p in doc.passages]
         con.executemany(
             "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
-            [(doc.id, p.seq, p.page, p.text, _tokens_to_json(p.tokens)) for p in doc.passages],
+            [
+                (doc.id, p.seq, p.page, p.text, raw)
+                for p, raw in zip(doc.passages, passage_tokens, strict=True)
+            ],
         )
 
     def delete_document(self, doc_id: str, con: sqlite3.Connection) -> None:
