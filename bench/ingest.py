@@ -221,18 +221,23 @@ def _tree_rss(pid: int) -> float:
     return total / 2**20
 
 
-def ingest_end_to_end(corpus: Corpus, engine: str, es_url: str | None, workdir: Path) -> Run:
-    """``python -m policykb.cli ingest --quiet FOLDER`` into a fresh data directory."""
+def ingest_end_to_end(
+    corpus: Corpus, engine: str, es_url: str | None, workdir: Path, code: Path = REPO
+) -> Run:
+    """``python -m policykb.cli ingest --quiet FOLDER`` into a fresh data directory, with
+    the policykb of ``code`` (this checkout, or a baseline for before/after)."""
     data = workdir / f"data-{engine}"
     shutil.rmtree(data, ignore_errors=True)
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(code),
         "POLICYKB_DATA_DIR": str(data),
         "POLICYKB_OCR": "off",
         "POLICYKB_BACKEND": engine,
     }
     stages_path = workdir / f"stages-{engine}.json"
+    stages_path.unlink(missing_ok=True)
+    own = ["--stages", str(stages_path)] if code == REPO else []  # a baseline may lack it
     es_pid = None
     if engine == "elasticsearch":
         env.update({"POLICYKB_ES_URL": es_url or "", "POLICYKB_ES_INDEX": ES_ALIAS})
@@ -243,10 +248,9 @@ def ingest_end_to_end(corpus: Corpus, engine: str, es_url: str | None, workdir: 
     meter = CpuMeter(pids=(es_pid,) if es_pid else ()).start()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", "--stages", str(stages_path),
-         str(corpus.folder)],
+        [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", *own, str(corpus.folder)],
         env=env,
-        cwd=str(REPO),
+        cwd=str(code),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -277,7 +281,7 @@ def ingest_end_to_end(corpus: Corpus, engine: str, es_url: str | None, workdir: 
     if engine == "elasticsearch":
         _drop_es(es_url)
     return Run(
-        engine,
+        engine if code == REPO else f"{engine}, baseline {code.name}",
         seconds,
         float(m.group(1)) if m else float("nan"),
         peak[0],
@@ -348,6 +352,7 @@ def nori(corpus: Corpus, workdir: Path) -> dict:
 # Functions (name, file fragment) that name a stage; a sample is charged to the stage of
 # the frame nearest its leaf.
 STAGES: tuple[tuple[str, str, str], ...] = (
+    ("_tokenize", "kiwipiepy", "Kiwi tokenize"),
     ("tokenize", "kiwipiepy", "Kiwi tokenize"),
     ("_base", "analyzers/kiwi", "analyzer: morphemes -> terms"),
     ("_tokens", "analyzers/kiwi", "analyzer: compounds, synonyms"),
@@ -376,8 +381,11 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("_accept", "ingest/pipeline", "store and duplicates"),
     ("_join_record", "", "catalogue join"),
     ("_plan", "ingest/pipeline", "planning (file hash, lookup)"),
-    ("rebuild_suggestions", "", "suggestion index"),
-    ("update_suggestions", "", "suggestion index"),
+    ("build", "policykb/suggest", "suggestion index"),
+    ("save", "policykb/suggest", "suggestion index"),
+    ("iter_documents", "policykb/store", "suggestion index (reading the store)"),
+    ("prepare", "policykb/backends", "index form (engine entries)"),
+    ("_send", "multiprocessing", "pickling / pipes"),
     ("_send_bytes", "multiprocessing", "pickling / pipes"),
     ("_recv_bytes", "multiprocessing", "pickling / pipes"),
     ("_sendback_result", "", "pickling / pipes"),
@@ -391,34 +399,43 @@ STAGES: tuple[tuple[str, str, str], ...] = (
 
 
 def _stage_of(frames: list[str]) -> str:
+    for frame in frames:  # start-up work first (Kiwi's warm-up tokenize is start-up)
+        for fn, stage in (("_kiwi_for", "start-up: Kiwi model load"), ("_find_and_load", "")):
+            if frame.startswith(fn + " ") or f".{fn} (" in frame:
+                return stage or "start-up: imports"
     for frame in reversed(frames):
-        name, _, where = frame.partition(" (")
+        qualified, _, where = frame.partition(" (")
+        name = qualified.split(".<locals>.")[0].rsplit(".", 1)[-1]  # Class.method -> method
         for fn, fragment, stage in STAGES:
             if name == fn and fragment in where:
                 return stage
     return "other"
 
 
-def profile_ingest(corpus: Corpus, workdir: Path) -> dict[str, dict[str, float]]:
-    """py-spy over an in-process ``Runtime.ingester().run`` (embedded): share of samples
-    per stage, for the parent's main thread, its other threads and the workers."""
+def profile_ingest(corpus: Corpus, workdir: Path, code: Path = REPO) -> dict[str, dict[str, float]]:
+    """py-spy over an in-process ``Runtime.ingester().run`` (embedded, the policykb of
+    ``code``): share of samples per stage, for the parent's main thread, its other threads
+    and the workers."""
     exe = shutil.which("py-spy")
     if exe is None:
         log("py-spy not installed (pip install py-spy): no profile")
         return {}
     data = workdir / "data-profile"
     shutil.rmtree(data, ignore_errors=True)
-    script = (
-        "import sys;from policykb.runtime import Runtime;from policykb.settings import "
-        "load_settings;rt=Runtime(load_settings({'data_dir':sys.argv[1],'ocr':'off'},"
-        "environ={}));print(rt.ingester().run([sys.argv[2]]).summary())"
+    script = workdir / "profiled_ingest.py"  # a file: py-spy names processes by command
+    script.write_text(
+        "import sys\n"
+        "from policykb.runtime import Runtime\n"
+        "from policykb.settings import load_settings\n"
+        "rt = Runtime(load_settings({'data_dir': sys.argv[1], 'ocr': 'off'}, environ={}))\n"
+        "print(rt.ingester().run([sys.argv[2]]).summary())\n"
     )
     raw = workdir / "pyspy.txt"
     subprocess.run(
         [exe, "record", "--subprocesses", "--threads", "--rate", "100", "--format", "raw",
-         "-o", str(raw), "--", sys.executable, "-c", script, str(data), str(corpus.folder)],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        cwd=str(REPO),
+         "-o", str(raw), "--", sys.executable, str(script), str(data), str(corpus.folder)],
+        env={**os.environ, "PYTHONPATH": str(code)},
+        cwd=str(code),
         check=False,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -459,6 +476,7 @@ def run(
     use_es: bool = True,
     profile: bool = False,
     quick: bool = False,
+    baseline: Path | None = None,
 ) -> Section:
     from analyzers import get_analyzer
     from bench.analysis import _pool
@@ -489,8 +507,11 @@ def run(
         pool = _pool(analyzer, corpus.passages)
         loads.append(pool["load"])
         log(f"ingest: pool {pool['total']:.1f} s; Kiwi threads {threads_s:.1f} s")
-        runs = [ingest_end_to_end(corpus, "embedded", None, workdir)]
-        log(f"ingest: embedded {runs[0].seconds:.1f} s")
+        codes = [REPO] + ([baseline] if baseline else [])
+        runs = []
+        for code in codes:  # alternating checkouts, so both see the same background load
+            runs.append(ingest_end_to_end(corpus, "embedded", None, workdir, code))
+            log(f"ingest: {runs[-1].engine} {runs[-1].seconds:.1f} s")
         es_url = None
         if use_es:
             from bench.indexing import elasticsearch
@@ -498,14 +519,22 @@ def run(
             with elasticsearch(True) as es:
                 if es is not None:
                     es_url = es.url
-                    runs.append(ingest_end_to_end(corpus, "elasticsearch", es_url, workdir))
-                    log(f"ingest: elasticsearch {runs[-1].seconds:.1f} s")
+                    for code in codes:
+                        runs.append(
+                            ingest_end_to_end(corpus, "elasticsearch", es_url, workdir, code)
+                        )
+                        log(f"ingest: {runs[-1].engine} {runs[-1].seconds:.1f} s")
         try:
             lucene = nori(corpus, workdir)
         except (subprocess.CalledProcessError, OSError) as exc:
             log(f"nori peer failed: {exc}")
             lucene = {}
-        profiles = profile_ingest(corpus, workdir) if profile else {}
+        profiles = {}
+        if profile:
+            for code in codes:
+                label = "" if code == REPO else f" (baseline {code.name})"
+                for role, shares in profile_ingest(corpus, workdir, code).items():
+                    profiles[role + label] = shares
 
     chars = corpus.chars
     mb = corpus.bytes / 1e6
@@ -578,7 +607,10 @@ def run(
         sec.tables.append(pt)
 
     for r in runs:
+        if ", baseline " in r.engine:
+            continue
         ratio = kiwi_s / r.seconds
+        before = next((b for b in runs if b.engine.startswith(f"{r.engine}, baseline ")), None)
         sec.goals.append(
             Goal(
                 f"`policykb ingest` end to end on {r.engine} vs one Kiwi thread, same texts",
@@ -587,7 +619,13 @@ def run(
                 ratio >= GOAL,
                 f"the run itself {kiwi_s / r.ingest_seconds:.2f}x; analysis pool "
                 f"{kiwi_s / pool['total']:.2f}x; cores used {r.cores:.2f}, others "
-                f"{r.others:.2f}",
+                f"{r.others:.2f}"
+                + (
+                    f"; baseline {kiwi_s / before.seconds:.2f}x (this code "
+                    f"{before.seconds / r.seconds:.2f}x faster)"
+                    if before
+                    else ""
+                ),
             )
         )
     if "index_s" in lucene:
@@ -644,12 +682,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-es", action="store_true", help="skip Elasticsearch")
     p.add_argument("--profile", action="store_true", help="also sample an ingest with py-spy")
     p.add_argument("--quick", action="store_true", help=f"{QUICK_KDI} kdi-epic files")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the ingest (and profile) with the policykb of this checkout "
+        "(e.g. `git archive <commit> | tar -x -C DIR`): before/after in one run",
+    )
     args = p.parse_args(argv)
     from bench.common import machine_info
 
     kdi = args.kdi if args.kdi is not None else (QUICK_KDI if args.quick else DEFAULT_KDI)
     with stopwatch() as t:
-        sec = run(kdi, not args.no_public, not args.no_es, args.profile, args.quick)
+        sec = run(
+            kdi,
+            not args.no_public,
+            not args.no_es,
+            args.profile,
+            args.quick,
+            args.baseline.resolve() if args.baseline else None,
+        )
     sec.seconds = t[0]
     sec.print()
     meta = {

@@ -92,9 +92,7 @@ def differences(a: dict, b: dict, limit: int = 10) -> list[str]:
                 if key not in x or key not in y:
                     out.append(f"{part}: {key} only in {'second' if key not in x else 'first'}")
                     continue
-                fields = [
-                    f for f in (set(x[key]) | set(y[key])) if x[key].get(f) != y[key].get(f)
-                ]
+                fields = [f for f in (set(x[key]) | set(y[key])) if x[key].get(f) != y[key].get(f)]
                 out.append(f"{part}: {key}: {sorted(fields)}")
             if len(out) >= limit:
                 return out
