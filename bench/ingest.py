@@ -195,6 +195,7 @@ class Run:
     engine: str
     seconds: float
     ingest_seconds: float  # the ingest's own time (report.seconds), before the exit
+    suggestions_seconds: float  # from the start until the suggestion index is written
     peak_rss_mb: float  # the process tree (parent + workers), sampled
     es_rss_mb: float
     cores: float  # CPU of the process tree (and the ES node) / wall
@@ -269,6 +270,12 @@ def ingest_end_to_end(
     thread.start()
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
+    # The suggestion index is rebuilt by a detached process after the command ends (the
+    # baseline may rebuild it before): wait for it, so the next measurement runs alone.
+    deadline = time.monotonic() + 900
+    while not (data / "suggest.idx").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    suggestions = time.perf_counter() - started
     stop.set()
     thread.join()
     load = meter.stop()
@@ -284,6 +291,7 @@ def ingest_end_to_end(
         engine if code == REPO else f"{engine}, baseline {code.name}",
         seconds,
         float(m.group(1)) if m else float("nan"),
+        suggestions,
         peak[0],
         peak[1],
         load["ours"],
@@ -481,7 +489,7 @@ def run(
     from analyzers import get_analyzer
     from bench.analysis import _pool
 
-    sec = Section("Ingest")
+    sec = Section("Ingest at the Kiwi ceiling")
     analyzer = get_analyzer()
     with tempfile.TemporaryDirectory(prefix="policykb-bench-ingest-") as tmp:
         workdir = Path(tmp)
@@ -569,6 +577,10 @@ def run(
         row(f"`policykb ingest`, {r.engine}, end to end", r.seconds, rss)
         if r.ingest_seconds == r.ingest_seconds:
             row(f"`policykb ingest`, {r.engine}, ingest run only", r.ingest_seconds)
+        if r.suggestions_seconds > r.seconds + 0.5:
+            row(
+                f"`policykb ingest`, {r.engine}, until suggestions are ready", r.suggestions_seconds
+            )
     for key, label in (
         ("analysis_s", "Lucene nori analysis, one thread"),
         ("index_s", "Lucene nori analysis + indexing, one thread"),
@@ -577,8 +589,10 @@ def run(
             row(label, lucene[key])
     table.notes.append(
         "end to end = the command's wall time from start to exit: Python and Kiwi start-up, "
-        "2 worker processes, store, index, suggestion index; 'ingest run only' = the time "
-        "the command reports for the run itself."
+        "2 worker processes, store, index (and, for a baseline that does it before exiting, "
+        "the suggestion index; this code rebuilds it in a detached process: 'until "
+        "suggestions are ready'); 'ingest run only' = the time the command reports for the "
+        "run itself."
     )
     table.notes.append(other_load_note(loads + [{"others": r.others} for r in runs]))
     sec.tables.append(table)

@@ -23,7 +23,17 @@ from collections.abc import Callable  # noqa: E402
 from bench import report  # noqa: E402
 from bench.common import Section, log, machine_info, self_peak_mb, stopwatch  # noqa: E402
 
-AREAS = ("extraction", "analysis", "indexing", "search", "http", "ocr", "fulltext", "suggest")
+AREAS = (
+    "extraction",
+    "analysis",
+    "indexing",
+    "search",
+    "http",
+    "ocr",
+    "fulltext",
+    "suggest",
+    "ingest",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -117,6 +127,16 @@ def main(argv: list[str] | None = None) -> int:
             return sec
 
         area("Suggest", do_suggest)
+    if "ingest" in args.only:
+        from bench import ingest as ingest_bench
+
+        def do_ingest() -> Section:
+            kdi = ingest_bench.QUICK_KDI if args.quick else ingest_bench.DEFAULT_KDI
+            sec = ingest_bench.run(kdi, use_es=not args.no_es, quick=args.quick)
+            ingest_bench.write(sec, {**meta, "time": report.now()})
+            return sec
+
+        area("Ingest at the Kiwi ceiling", do_ingest)
     sections["_main"] = Section("_main", data={"peak_mb": self_peak_mb()})
     area("Memory", lambda: report.memory(sections))
     meta["total_seconds"] = time.perf_counter() - started

@@ -96,6 +96,11 @@ def main() -> None:
     help="Extraction/analysis worker processes (default: up to 2).",
 )
 @click.option(
+    "--wait-suggestions",
+    is_flag=True,
+    help="Rebuild the search-box suggestions before exiting (default: in the background).",
+)
+@click.option(
     "--stages",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -107,6 +112,7 @@ def ingest(
     retry_failed: bool,
     quiet: bool,
     workers: int | None,
+    wait_suggestions: bool,
     stages: Path | None,
 ) -> None:
     missing = [str(p) for p in paths if not p.exists()]
@@ -122,7 +128,7 @@ def ingest(
             last[0] = now
             click.echo(f"\r{report.progress_line():<100}", nl=False, err=True)
 
-    report = rt.ingester(workers).run(
+    report = rt.ingester(workers, suggestions_now=wait_suggestions).run(
         list(paths), sync=sync, retry_failed=retry_failed, progress=progress
     )
     if stages is not None:
@@ -135,6 +141,14 @@ def ingest(
             err=True,
         )
         sys.exit(EXIT_FILES_FAILED)
+
+
+@main.command(help="Rebuild the search-box suggestion index from the store.")
+def suggestions() -> None:
+    rt = _runtime()
+    started = time.monotonic()
+    n = rt.rebuild_suggestions()
+    click.echo(f"suggestions: {n} entries ({time.monotonic() - started:.1f}s)")
 
 
 @main.group(help="Bibliographic catalogues of the institutes (metadata-only records).")

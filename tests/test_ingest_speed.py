@@ -6,11 +6,17 @@ results with scores, snippets and facets, on both engines."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import es_runtime, make_runtime, shared_path
+from ingest import dedup
+from tests.conftest import REPO, es_runtime, make_runtime, shared_path
 from tests.ingest_fingerprint import differences, fingerprint
 
 # Real public documents with their copies in other formats (HWP, HWPX, PDF): duplicate
@@ -68,3 +74,51 @@ def test_fast_route_stores_and_finds_the_same(tmp_path, sample_copy, backend, re
         if backend == "elasticsearch":
             reference.backend.drop_all()
             fast.backend.drop_all()
+
+
+def _simhash_bit_by_bit(text: str) -> int:
+    """SimHash as first written: a weight per bit, +1/-1 for every distinct shingle."""
+    weights = [0] * 64
+    for shingle in dedup.shingles(text):
+        h = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big")
+        for bit in range(64):
+            weights[bit] += 1 if h >> bit & 1 else -1
+    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+
+
+def test_simhash_counts_bits_as_before():
+    """Duplicate detection keys on these values: the fast count gives the same bits."""
+    texts = ["", "a", "도시", "스마트시티", "  ,.!  ", "a" * 5000]
+    for path in sorted(shared_path("data", "public-docs").glob("samples/hwpx/*.hwpx"))[:6]:
+        from ingest.extract import extract
+
+        texts.append("\n\n".join(p.text for p in extract(path).pages))
+    for text in texts:
+        assert dedup.simhash(text) == _simhash_bit_by_bit(text)
+
+
+def test_cli_ingest_ends_and_the_suggestions_follow(tmp_path):
+    """`policykb ingest` does not wait for the suggestion index: a detached process
+    rebuilds it, and the suggestions appear shortly after."""
+    from corpus import SAMPLE_DIR
+
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "POLICYKB_DATA_DIR": str(data),
+        "POLICYKB_OCR": "off",
+        "POLICYKB_BACKEND": "embedded",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", str(SAMPLE_DIR)],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    deadline = time.monotonic() + 180
+    while not (data / "suggest.idx").exists():
+        assert time.monotonic() < deadline, (data / "suggest.log").read_text()
+        time.sleep(0.5)
+    rt = make_runtime(data)
+    assert rt.suggester.suggest("탄소 중", 1)[0].text == "탄소중립"
