@@ -147,6 +147,17 @@ def _passage_from_row(r: sqlite3.Row, only: frozenset[str] | None = None) -> Pas
     return Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"], only))
 
 
+@contextmanager
+def _atomic(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Commit on success, roll back on error."""
+    try:
+        yield con
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
 class DocumentStore:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
@@ -212,12 +223,8 @@ class DocumentStore:
             finally:
                 self._local.savepoints = depth
             return
-        try:
+        with _atomic(con):
             yield con
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -233,11 +240,8 @@ class DocumentStore:
         con.execute("BEGIN")
         self._local.savepoints = 0
         try:
-            yield con
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+            with _atomic(con):
+                yield con
         finally:
             self._local.savepoints = None
 

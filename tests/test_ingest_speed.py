@@ -122,3 +122,36 @@ def test_cli_ingest_ends_and_the_suggestions_follow(tmp_path):
         time.sleep(0.5)
     rt = make_runtime(data)
     assert rt.suggester.suggest("탄소 중", 1)[0].text == "탄소중립"
+
+
+def test_store_batch_commits_together_and_a_failed_block_alone_rolls_back(tmp_path):
+    """Ingest writes a group of documents in one transaction: a block that fails inside
+    it (a file that cannot be stored) leaves the others; a failing batch leaves nothing."""
+    import sqlite3
+
+    from policykb.store import DocumentStore
+
+    store = DocumentStore(tmp_path / "store.sqlite3")
+
+    def keys() -> list[str]:
+        con = sqlite3.connect(tmp_path / "store.sqlite3")  # another reader: committed only
+        try:
+            return sorted(r[0] for r in con.execute("SELECT key FROM meta"))
+        finally:
+            con.close()
+
+    with store.transaction():
+        with store.connect() as con:
+            store.set_meta("a", "1", con)
+        with pytest.raises(ValueError), store.connect() as con:
+            store.set_meta("b", "1", con)
+            raise ValueError
+        with store.connect() as con:
+            store.set_meta("c", "1", con)
+        assert keys() == []  # nothing is visible before the batch commits
+    assert keys() == ["a", "c"]
+    with pytest.raises(KeyError), store.transaction():
+        with store.connect() as con:
+            store.set_meta("d", "1", con)
+        raise KeyError
+    assert keys() == ["a", "c"]
