@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,14 +71,25 @@ class BuildResult:
 
 
 class AnalysisCache:
-    """Read side of the cache (SQLite, shared by processes; written by the main process)."""
+    """Read side of the cache (SQLite, shared by processes; written by the main process),
+    plus this process's own latest analyses: a passage repeated within a run (the same
+    text in another copy or edition of a document, a boilerplate passage) is found before
+    the main process has stored its first occurrence."""
+
+    RECENT = 2048  # passages remembered per process
 
     def __init__(self, db_path: str | None, analyzer_id: str) -> None:
         self.analyzer_id = analyzer_id
         self.con = None
+        self.recent: OrderedDict[str, str] = OrderedDict()
         if db_path:
             self.con = sqlite3.connect(db_path, timeout=30)
             self.con.executescript(CACHE_SCHEMA)
+
+    def remember(self, h: str, raw: str) -> None:
+        self.recent[h] = raw
+        if len(self.recent) > self.RECENT:
+            self.recent.popitem(last=False)
 
     def get(self, h: str) -> list[Token] | None:
         raw = self.get_raw(h)
@@ -85,6 +97,10 @@ class AnalysisCache:
 
     def get_raw(self, h: str) -> str | None:
         """The stored tokens JSON of passage text hash ``h``, if cached."""
+        raw = self.recent.get(h)
+        if raw is not None:
+            self.recent.move_to_end(h)
+            return raw
         if self.con is None:
             return None
         row = self.con.execute(
@@ -228,7 +244,10 @@ def _analyze_passages(raw, analyzer: Analyzer, cache: AnalysisCache | None, resu
                 Token(t.term, t.start, t.end, t.position, t.joined)
                 for t in analyzer.analyze(rp.text)
             ]
-            result.new_cache.append((h, tokens_json(tokens)))
+            raw_json = tokens_json(tokens)
+            result.new_cache.append((h, raw_json))
+            if cache:
+                cache.remember(h, raw_json)
         else:
             result.cache_hits += 1
         passages.append(Passage(i, rp.page, rp.text, tokens))
@@ -249,6 +268,8 @@ def _analyze_compact(
             clock.lap("analysis")
             raw_json = tokens_json(tokens)
             result.new_cache.append((h, raw_json))
+            if cache:
+                cache.remember(h, raw_json)
             clock.lap("token encoding")
         else:
             tokens, raw_json = decode_tokens(cached), cached
