@@ -593,7 +593,9 @@ def run(
     row("Kiwi tokenize, one thread", kiwi_s)
     row("policykb analyzer, one thread", analyzer_s)
     row(
-        f"Kiwi num_workers=2 (one process; tokens {'identical' if threads_same else 'DIFFER'})",
+        "Kiwi num_workers=2 (one process; tokens "
+        + {True: "identical", False: "DIFFER", None: "not compared"}[threads_same]
+        + ")",
         threads_s,
     )
     row("analysis pool, 2 processes (incl. start-up)", pool["total"])
