@@ -48,7 +48,7 @@ FLUSH_DOCS = 500
 FLUSH_CHARS = 5_000_000
 FLUSH_SECONDS = 20.0
 PARALLEL_MIN_FILES = 8  # below this, worker start-up (a Kiwi each) costs more than it saves
-IN_FLIGHT_PER_WORKER = 4  # bounded queue: files handed to the pool ahead of the parent
+IN_FLIGHT_PER_WORKER = 8  # bounded queue: files handed to the pool ahead of the parent
 
 log = logging.getLogger(__name__)
 
