@@ -230,6 +230,15 @@ def _tree_rss(pid: int) -> float:
     return total / 2**20
 
 
+def _cli_module(code: Path) -> str:
+    """The CLI's module in that checkout (it moved into the wiring package)."""
+    return "wiring.cli" if (code / "wiring" / "cli.py").exists() else "policykb.cli"
+
+
+def _runtime_module(code: Path) -> str:
+    return "wiring.runtime" if (code / "wiring" / "runtime.py").exists() else "policykb.runtime"
+
+
 def ingest_end_to_end(
     corpus: Corpus, engine: str, es_url: str | None, workdir: Path, code: Path = REPO
 ) -> Run:
@@ -257,7 +266,7 @@ def ingest_end_to_end(
     meter = CpuMeter(pids=(es_pid,) if es_pid else ()).start()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", *own, str(corpus.folder)],
+        [sys.executable, "-m", _cli_module(code), "ingest", "--quiet", *own, str(corpus.folder)],
         env=env,
         cwd=str(code),
         stdout=subprocess.PIPE,
@@ -441,7 +450,7 @@ def profile_ingest(corpus: Corpus, workdir: Path, code: Path = REPO) -> dict[str
     script = workdir / "profiled_ingest.py"  # a file: py-spy names processes by command
     script.write_text(
         "import sys\n"
-        "from policykb.runtime import Runtime\n"
+        f"from {_runtime_module(code)} import Runtime\n"
         "from policykb.settings import load_settings\n"
         "rt = Runtime(load_settings({'data_dir': sys.argv[1], 'ocr': 'off'}, environ={}))\n"
         "print(rt.ingester().run([sys.argv[2]]).summary())\n"

@@ -125,7 +125,7 @@ class Runtime:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.settings.data_dir / "suggest.log", "ab") as errors:
             subprocess.Popen(
-                [sys.executable, "-m", "policykb.cli", "suggestions"],
+                [sys.executable, "-m", f"{__package__}.cli", "suggestions"],
                 env={**os.environ, "POLICYKB_DATA_DIR": str(self.settings.data_dir)},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

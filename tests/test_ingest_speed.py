@@ -129,29 +129,32 @@ def test_store_batch_commits_together_and_a_failed_block_alone_rolls_back(tmp_pa
     it (a file that cannot be stored) leaves the others; a failing batch leaves nothing."""
     import sqlite3
 
-    from policykb.store import DocumentStore
+    from policykb.store import DocumentStore, FileRecord
 
     store = DocumentStore(tmp_path / "store.sqlite3")
 
-    def keys() -> list[str]:
+    def put(con, name: str) -> None:
+        store.put_file(FileRecord(name, None, None, None, "failed", "x", None, 0.0), con)
+
+    def paths() -> list[str]:
         con = sqlite3.connect(tmp_path / "store.sqlite3")  # another reader: committed only
         try:
-            return sorted(r[0] for r in con.execute("SELECT key FROM meta"))
+            return sorted(r[0] for r in con.execute("SELECT path FROM files"))
         finally:
             con.close()
 
     with store.transaction():
         with store.connect() as con:
-            store.set_meta("a", "1", con)
+            put(con, "a")
         with pytest.raises(ValueError), store.connect() as con:
-            store.set_meta("b", "1", con)
+            put(con, "b")
             raise ValueError
         with store.connect() as con:
-            store.set_meta("c", "1", con)
-        assert keys() == []  # nothing is visible before the batch commits
-    assert keys() == ["a", "c"]
+            put(con, "c")
+        assert paths() == []  # nothing is visible before the batch commits
+    assert paths() == ["a", "c"]
     with pytest.raises(KeyError), store.transaction():
         with store.connect() as con:
-            store.set_meta("d", "1", con)
+            put(con, "d")
         raise KeyError
-    assert keys() == ["a", "c"]
+    assert paths() == ["a", "c"]
