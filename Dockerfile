@@ -10,7 +10,8 @@ COPY analyzers ./analyzers
 COPY ingest ./ingest
 COPY search_app ./search_app
 COPY corpus ./corpus
+COPY wiring ./wiring
 RUN pip install --no-cache-dir . gunicorn
 ENV POLICYKB_DATA_DIR=/data
 EXPOSE 5000
-CMD ["sh", "-c", "policykb ingest --quiet /app/corpus/sample; exec gunicorn -w 2 -b 0.0.0.0:5000 'search_app:create_app()'"]
+CMD ["sh", "-c", "policykb ingest --quiet /app/corpus/sample; exec gunicorn -w 2 -b 0.0.0.0:5000 'wiring.wsgi:create_app()'"]

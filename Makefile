@@ -17,9 +17,10 @@ run: ingest  ## install, ingest corpus/sample, serve on http://127.0.0.1:5000
 serve:
 	policykb serve
 
-lint:  ## ruff lint and format check
+lint:  ## ruff lint and format check, import directions (import-linter, pyproject.toml)
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} lint-imports
 
 format:
 	$(PYTHON) -m ruff format .

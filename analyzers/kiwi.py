@@ -30,6 +30,7 @@ from pathlib import Path
 from kiwipiepy import Kiwi, Match
 
 from analyzers.lexicon import DEFAULT_SYNONYMS, DEFAULT_USER_DICT, Lexicon, load_lexicon
+from analyzers.tokens import Token
 
 NOUN_TAGS = frozenset({"NNG", "NNP", "XR"})
 FOREIGN_TAGS = frozenset({"SL"})
@@ -45,17 +46,7 @@ MATCH_OPTIONS = Match.ALL | Match.JOIN_NOUN_PREFIX | Match.JOIN_NOUN_SUFFIX
 
 ANALYZER_VERSION = "3"  # 3: multi-word dictionary forms split at spaces
 
-
-@dataclass(frozen=True, slots=True)
-class AnalyzedToken:
-    """One index term. ``position`` counts primary tokens; extra tokens (joined compounds,
-    compound parts, synonyms) have ``joined=True`` and the position of their first part."""
-
-    term: str
-    start: int
-    end: int
-    position: int
-    joined: bool = False
+AnalyzedToken = Token  # the former name of the token type
 
 
 def normalize_text(text: str) -> str:
@@ -146,31 +137,31 @@ class Analyzer:
             out.append((term, tag, m.start, end))
         return [_Prim(*c) for c in out]
 
-    def analyze(self, text: str) -> list[AnalyzedToken]:
+    def analyze(self, text: str) -> list[Token]:
         """Index terms of ``text`` (expected NFC) with offsets into ``text``."""
         if not text or not text.strip():
             return []
         return self._tokens(text, self._base(text))
 
-    def analyze_many(self, texts: list[str]) -> list[list[AnalyzedToken]]:
+    def analyze_many(self, texts: list[str]) -> list[list[Token]]:
         return [self.analyze(t) for t in texts]
 
-    def _tokens(self, text: str, prim: list[_Prim]) -> list[AnalyzedToken]:
-        out: list[AnalyzedToken] = []
+    def _tokens(self, text: str, prim: list[_Prim]) -> list[Token]:
+        out: list[Token] = []
         seen: set[tuple[str, int, int]] = set()
 
         def extra(term: str, start: int, end: int, pos: int) -> None:
             if (term, start, end) not in seen:
                 seen.add((term, start, end))
-                out.append(AnalyzedToken(term, start, end, pos, True))
+                out.append(Token(term, start, end, pos, True))
                 canonical = self._synonyms.get(term)
                 if canonical and (canonical, start, end) not in seen:
                     seen.add((canonical, start, end))
-                    out.append(AnalyzedToken(canonical, start, end, pos, True))
+                    out.append(Token(canonical, start, end, pos, True))
 
         for pos, p in enumerate(prim):
             seen.add((p.term, p.start, p.end))
-            out.append(AnalyzedToken(p.term, p.start, p.end, pos, False))
+            out.append(Token(p.term, p.start, p.end, pos, False))
             canonical = self._synonyms.get(p.term)
             if canonical:
                 extra(canonical, p.start, p.end, pos)

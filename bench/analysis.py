@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import resource
-import sqlite3
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -56,13 +55,9 @@ def _memory(_: int) -> tuple[int, tuple[float, float]]:
 def _analyze_task(texts: list[str]) -> tuple[list, int, float]:
     """Like ``ingest.build.build``: Kiwi tokens as policykb ``Token``s, sent back pickled."""
     from ingest.build import _worker
-    from policykb.models import Token
 
     analyzer = _worker["analyzer"]
-    out = [
-        [Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzer.analyze(x)]
-        for x in texts
-    ]
+    out = [analyzer.analyze(x) for x in texts]
     return out, os.getpid(), vm_hwm_mb()
 
 
@@ -132,14 +127,9 @@ def sample_passages(
 
 
 def _single(analyzer, texts: list[str]) -> tuple[float, list, dict]:
-    from policykb.models import Token
-
     meter = CpuMeter().start()
     with stopwatch() as t:
-        out = [
-            [Token(x.term, x.start, x.end, x.position, x.joined) for x in analyzer.analyze(s)]
-            for s in texts
-        ]
+        out = [analyzer.analyze(s) for s in texts]
     return t[0], out, meter.stop()
 
 
@@ -190,21 +180,20 @@ def _pool(analyzer, texts: list[str], compact: bool = False) -> dict:
 
 def _cache_hit(analyzer, texts: list[str], tokens: list) -> tuple[float, int]:
     """Re-index without an analyzer change: every passage found in ``AnalysisCache``."""
-    from ingest.build import CACHE_SCHEMA, AnalysisCache, text_hash, tokens_json
+    from analyzers.tokens import tokens_to_json
+    from ingest.build import text_hash
+    from policykb.store import AnalysisCache, DocumentStore
 
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "cache.sqlite3")
-        con = sqlite3.connect(db)
-        con.executescript(CACHE_SCHEMA)
-        con.executemany(
-            "INSERT OR IGNORE INTO analysis_cache (text_hash, analyzer_id, tokens) VALUES (?,?,?)",
-            [
-                (text_hash(t), analyzer.identity, tokens_json(tok))
-                for t, tok in zip(texts, tokens, strict=True)
-            ],
-        )
-        con.commit()
-        con.close()
+        store = DocumentStore(db)
+        with store.connect() as con:
+            store.cache_tokens(
+                [(text_hash(t), tokens_to_json(tok)) for t, tok in zip(texts, tokens, strict=True)],
+                analyzer.identity,
+                con,
+            )
+        store.close()
         cache = AnalysisCache(db, analyzer.identity)
         hits = 0
         with stopwatch() as t:

@@ -217,8 +217,7 @@ def run_pdf(sec: Section, quick: bool) -> None:
 
 
 def run_hwp(sec: Section, rounds: int) -> None:
-    from ingest.extract import ExtractionError, sniff
-    from ingest.hwp import extract_hwp, extract_hwpx
+    from ingest.extract import ExtractionError, extract_hwp, extract_hwpx, sniff
     from ingest.normalize import normalize
 
     files = [p for p in public_doc_files() if sniff(p) in ("ole2", "hwpx")]

@@ -28,9 +28,12 @@ if __package__ in (None, ""):
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -67,6 +70,75 @@ class Pool:
     page_chars: list[int]
 
 
+# Bump when the corpus assembly (long_documents, the short corpus) changes: cached builds
+# of an older assembly are then ignored.
+BUILD_VERSION = 1
+
+
+def build_key(target: int, n_kdi: int, analyzer_id: str, public_docs: int) -> str:
+    """Key of a built corpus: everything its stores and indexes depend on (parameters,
+    analysis, the index schemas; code that changes an index bumps its SCHEMA_VERSION, as
+    for a product index on disk)."""
+    from policykb.backends import elastic, embedded
+
+    parts = {
+        "build": BUILD_VERSION,
+        "pages": target,
+        "kdi": n_kdi,
+        "seed": SEED,
+        "page_range": [MIN_PAGES, MAX_PAGES],
+        "analyzer": analyzer_id,
+        "public_documents": public_docs,
+        "embedded_schema": embedded.SCHEMA_VERSION,
+        "elasticsearch_schema": elastic.SCHEMA_VERSION,
+    }
+    raw = json.dumps(parts, sort_keys=True).encode()
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def build_root() -> Path:
+    """Where built corpora are kept between runs: POLICYKB_BENCH_BUILD_DIR, else the
+    system temp folder (a 100,000-page build takes about 2 GB)."""
+    return Path(os.environ.get("POLICYKB_BENCH_BUILD_DIR") or tempfile.gettempdir())
+
+
+class BuildCache:
+    """Stores and embedded indexes of one corpus build (``policykb-fulltext-<key>/`` under
+    :func:`build_root`), reused by the next run with the same key. A part counts as built
+    once its record is in build.json, written after the part is complete. Elasticsearch
+    indexes are reused while the same node still holds them (their physical names are
+    recorded)."""
+
+    def __init__(self, key: str, fresh: bool = False) -> None:
+        self.key = key
+        self.folder = build_root() / f"policykb-fulltext-{key}"
+        if fresh:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._file = self.folder / "build.json"
+
+    def records(self) -> dict:
+        try:
+            return json.loads(self._file.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def get(self, part: str) -> dict | None:
+        return self.records().get(part)
+
+    def put(self, part: str, record: dict) -> None:
+        data = self.records()
+        data[part] = record
+        tmp = self._file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self._file)
+
+    def forget(self, part: str) -> None:
+        data = self.records()
+        if data.pop(part, None) is not None:
+            self._file.write_text(json.dumps(data, indent=1))
+
+
 def public_data_dir() -> Path:
     return FOLDER / "public"
 
@@ -76,8 +148,8 @@ def ingest_public(reingest: bool = False) -> tuple[Path, dict]:
     kept under bench/.cache/fulltext/public; ``reingest`` runs the ingest again)."""
     from bench.common import PUBLIC_DOCS
     from corpus import SAMPLE_DIR
-    from policykb.runtime import Runtime
     from policykb.settings import load_settings
+    from wiring.runtime import Runtime
 
     data = public_data_dir()
     rt = Runtime(load_settings({"data_dir": str(data), "rate_limit": 0}, environ={}))
@@ -105,9 +177,9 @@ def build_pool(public_store, kdi_docs: list) -> Pool:
         "SELECT p.page, p.text, p.tokens FROM passages p JOIN documents d ON d.id = p.doc_id "
         "WHERE d.canonical_id IS NULL ORDER BY p.doc_id, p.seq"
     ).fetchall()
-    from policykb.store import _tokens_from_json
+    from analyzers.tokens import tokens_from_json
 
-    passages = [Passage(0, None, r["text"], _tokens_from_json(r["tokens"])) for r in rows]
+    passages = [Passage(0, None, r["text"], tokens_from_json(r["tokens"])) for r in rows]
     page_chars = [
         r[0]
         for r in con.execute(
@@ -192,27 +264,71 @@ def write_store(docs: Iterator, path: Path, analyzer_id: str) -> float:
     return t[0]
 
 
-def index_both(name: str, make_docs, n: int, es_url: str | None) -> dict:
-    """Rebuild the embedded index (data dir ``name``) and, with ``es_url``, an ES alias."""
+def cached_store(cache: BuildCache, name: str, docs, analyzer_id: str) -> dict:
+    """The corpus ``name``'s store in the build folder, written unless cached: {"seconds"
+    (of the original write), "cached"}."""
+    rec = cache.get(f"store/{name}")
+    path = cache.folder / name / "store.sqlite3"
+    if rec and path.exists():
+        log(f"{name}: cached store {path} (written in {rec['seconds']:.1f} s)")
+        return {**rec, "cached": True}
+    cache.forget(f"store/{name}")
+    for part in ("embedded", "elasticsearch"):  # indexes of an older store are stale
+        cache.forget(f"{part}/{name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rec = {"seconds": write_store(docs(), path, analyzer_id)}
+    cache.put(f"store/{name}", rec)
+    return {**rec, "cached": False}
+
+
+def index_both(
+    name: str, make_docs, n: int, es_url: str | None, cache: BuildCache | None = None
+) -> dict:
+    """Rebuild the embedded index (data dir ``name``) and, with ``es_url``, an ES alias;
+    with ``cache``, both are reused when that build already made them."""
     from policykb.backends.elastic import ElasticBackend
     from policykb.backends.embedded import EmbeddedBackend
 
     out: dict = {}
-    folder = FOLDER / name / "index"
-    shutil.rmtree(folder, ignore_errors=True)
-    emb = EmbeddedBackend(folder)
-    with stopwatch() as t:
-        emb.rebuild(make_docs(), n)
-    out["embedded"] = {"backend": emb, "seconds": t[0], "bytes": emb.info()["size_bytes"]}
-    log(f"{name}: embedded rebuild {t[0]:.1f} s")
+    root = cache.folder if cache is not None else FOLDER
+    folder = root / name / "index"
+    rec = cache.get(f"embedded/{name}") if cache is not None else None
+    if rec and folder.is_dir():
+        emb = EmbeddedBackend(folder)
+        if not emb.needs_rebuild and emb.count() == n:
+            out["embedded"] = {"backend": emb, **rec, "cached": True}
+            log(f"{name}: cached embedded index (built in {rec['seconds']:.1f} s)")
+        else:
+            rec = None
+    if "embedded" not in out:
+        shutil.rmtree(folder, ignore_errors=True)
+        emb = EmbeddedBackend(folder)
+        with stopwatch() as t:
+            emb.rebuild(make_docs(), n)
+        rec = {"seconds": t[0], "bytes": emb.info()["size_bytes"]}
+        if cache is not None:
+            cache.put(f"embedded/{name}", rec)
+        out["embedded"] = {"backend": emb, **rec, "cached": False}
+        log(f"{name}: embedded rebuild {t[0]:.1f} s")
     if es_url:
-        es = ElasticBackend(es_url, f"policykb-fulltext-{name}", shards=1, replicas=0)
+        alias = f"policykb-fulltext-{name}" + (f"-{cache.key}" if cache is not None else "")
+        es = ElasticBackend(es_url, alias, shards=1, replicas=0)
+        rec = cache.get(f"elasticsearch/{name}") if cache is not None else None
+        live = es.physical_indices() + es.physical_indices(es.passage_alias)
+        if rec and rec.get("url") == es_url and rec.get("indices") == live and es.count() == n:
+            out["elasticsearch"] = {"backend": es, **rec, "cached": True}
+            log(f"{name}: cached Elasticsearch indexes {live} (built in {rec['seconds']:.1f} s)")
+            return out
         es.drop_all()
         with stopwatch() as t:
             es.rebuild(make_docs(), n)
         stats = es.es.indices.stats(index=[es.alias, es.passage_alias], metric="store")
         size = stats["_all"]["primaries"]["store"]["size_in_bytes"]
-        out["elasticsearch"] = {"backend": es, "seconds": t[0], "bytes": size}
+        live = es.physical_indices() + es.physical_indices(es.passage_alias)
+        rec = {"seconds": t[0], "bytes": size, "url": es_url, "indices": live}
+        if cache is not None:
+            cache.put(f"elasticsearch/{name}", rec)
+        out["elasticsearch"] = {"backend": es, **rec, "cached": False}
         log(f"{name}: Elasticsearch rebuild {t[0]:.1f} s")
     return out
 
@@ -230,9 +346,9 @@ def doc_page_times(client, ids: list[str], q: str, reps: int) -> tuple[list[floa
 
 
 def app_client(data: Path, backend, analyzer):
-    from policykb.runtime import Runtime
     from policykb.settings import load_settings
-    from search_app import create_app
+    from wiring.runtime import Runtime
+    from wiring.wsgi import create_app
 
     settings = load_settings({"data_dir": str(data), "rate_limit": 0}, environ={})
     rt = Runtime(settings)
@@ -255,11 +371,16 @@ def prism_case(data: Path, es_url: str | None, analyzer, reps: int) -> tuple[Tab
         from policykb.store import DocumentStore
 
         store = DocumentStore(data / "store.sqlite3")
-        es.drop_all()
-        es.rebuild(
-            (d for d in store.iter_documents() if d.canonical_id is None),
-            store.count_documents(),
-        )
+        if (
+            not es.physical_indices(es.passage_alias)
+            or es.needs_rebuild
+            or es.count() != store.count_documents()
+        ):
+            es.drop_all()
+            es.rebuild(
+                (d for d in store.iter_documents() if d.canonical_id is None),
+                store.count_documents(),
+            )
         backends["elasticsearch"] = es
     table = Table(
         "PRISM report case: public-docs + corpus/sample, in process",
@@ -323,6 +444,8 @@ def run(
     pages: int | None = None,
     reps: int = 5,
     kdi: int | None = None,
+    fresh: bool = False,
+    keep_es: bool = False,
 ) -> Section:
     from analyzers import get_analyzer
     from bench import indexing
@@ -336,31 +459,56 @@ def run(
     analyzer = get_analyzer()
     FOLDER.mkdir(parents=True, exist_ok=True)
     public, ingest_info = ingest_public()
-    rows = load_kdi_rows()
     n_kdi = kdi or (5000 if quick else 20000)
-    kdi_docs, _build = load_corpus(n_kdi, analyzer, rows)
-    pool = build_pool(DocumentStore(public / "store.sqlite3"), kdi_docs)
-    meta = kdi_docs  # titles and metadata of the long documents (bodies differ)
-    n_long, n_pages, n_chars = count_long(pool, meta, target)
-    short_docs = kdi_docs[-n_long:]  # metadata rows not reused by the long documents' titles
-    short_chars = sum(len(p.text) for d in short_docs for p in d.passages)
+    public_docs = DocumentStore(public / "store.sqlite3").count_documents(canonical_only=False)
+    cache = BuildCache(build_key(target, n_kdi, analyzer.identity, public_docs), fresh)
+    root = cache.folder
+    log(f"corpus build folder: {root}")
+    made: dict = {}  # the passage pool and documents, assembled only if something is built
+
+    def assemble() -> dict:
+        if not made:
+            kdi_docs, _build = load_corpus(n_kdi, analyzer, load_kdi_rows())
+            pool = build_pool(DocumentStore(public / "store.sqlite3"), kdi_docs)
+            n_long, n_pages, n_chars = count_long(pool, kdi_docs, target)
+            short_docs = kdi_docs[-n_long:]  # metadata rows the long documents do not reuse
+            made.update(pool=pool, meta=kdi_docs, short=short_docs)
+            cache.put(
+                "corpus",
+                {
+                    "n_long": n_long,
+                    "n_pages": n_pages,
+                    "n_chars": n_chars,
+                    "short_chars": sum(len(p.text) for d in short_docs for p in d.passages),
+                    "short_ids": [d.id for d in short_docs],
+                    "page_lengths": len(pool.page_chars),
+                    "pool_passages": len(pool.passages),
+                },
+            )
+        return made
+
+    info = cache.get("corpus") or (assemble() and cache.get("corpus"))
+    n_long, n_pages, n_chars = info["n_long"], info["n_pages"], info["n_chars"]
+    short_chars = info["short_chars"]
     log(f"long corpus: {n_long} documents, {n_pages} pages, {n_chars:,} chars; short: {n_long}")
 
     def make_long():
-        return long_documents(pool, meta, target)
+        m = assemble()
+        return long_documents(m["pool"], m["meta"], target)
 
     def make_short():
-        return iter(short_docs)
+        return iter(assemble()["short"])
 
-    store_s = {
-        "long": write_store(make_long(), FOLDER / "long" / "store.sqlite3", analyzer.identity),
-        "short": write_store(make_short(), FOLDER / "short" / "store.sqlite3", analyzer.identity),
+    stores = {
+        "long": cached_store(cache, "long", make_long, analyzer.identity),
+        "short": cached_store(cache, "short", make_short, analyzer.identity),
     }
+    store_s = {k: v["seconds"] for k, v in stores.items()}
     with indexing.elasticsearch(use_es) as es:
         es_url = es.url if es is not None else None
         built = {
-            "long": index_both("long", make_long, n_long, es_url),
-            "short": index_both("short", make_short, n_long, es_url),
+            "long": index_both("long", make_long, n_long, es_url, cache),
+            "short": index_both("short", make_short, n_long, es_url, cache),
         }
         ingest = Table(
             "Full text: corpora and ingest (documents arrive analyzed)",
@@ -378,16 +526,28 @@ def run(
             )
         ingest.notes.append(
             f"Long documents: {MIN_PAGES}-{MAX_PAGES} pages each, page lengths drawn from "
-            f"{len(pool.page_chars):,} real public-docs pages, passages drawn from "
-            f"{len(pool.passages):,} analyzed passages (public-docs ingest + {n_kdi:,} kdi-epic "
+            f"{info['page_lengths']:,} real public-docs pages, passages drawn from "
+            f"{info['pool_passages']:,} analyzed passages (public-docs ingest + {n_kdi:,} kdi-epic "
             "summaries) in a shuffled order. Rebuild includes passage entries."
         )
+        reused = [
+            f"{c} {part}"
+            for c in ("long", "short")
+            for part, rec in [("store", stores[c]), *built[c].items()]
+            if rec.get("cached")
+        ]
+        if reused:
+            ingest.notes.append(
+                "Reused from an earlier run with the same parameters (times are that run's): "
+                + ", ".join(reused)
+                + f"; build folder {root}."
+            )
         sec.tables.append(ingest)
 
         runners = []
         for corpus in ("long", "short"):
-            store = DocumentStore(FOLDER / corpus / "store.sqlite3")
-            settings = load_settings({"data_dir": str(FOLDER / corpus)}, environ={})
+            store = DocumentStore(root / corpus / "store.sqlite3")
+            settings = load_settings({"data_dir": str(root / corpus)}, environ={})
             for engine, b in built[corpus].items():
                 runners.append(
                     Runner(f"{engine}/{corpus}", b["backend"], store, analyzer, settings)
@@ -415,6 +575,21 @@ def run(
                     f"{s[f'{e}/long']['service'][cat][0] / s[f'{e}/short']['service'][cat][0]:.2f}x"
                 )
             table.add(*row)
+        cpu_row = ["all, CPU ms of this process"]
+        for e in engines:
+            for c in ("long", "short"):
+                p50, p99, _ = s[f"{e}/{c}"]["service_cpu"]["all"]
+                cpu_row.append(f"{p50:.2f} / {p99:.2f}")
+        for e in engines:
+            cpu_row.append(
+                f"{s[f'{e}/long']['service_cpu']['all'][0] / s[f'{e}/short']['service_cpu']['all'][0]:.2f}x"
+            )
+        table.add(*cpu_row)
+        table.notes.append(
+            "The CPU row: CPU time of the benchmark process during each call (for "
+            "Elasticsearch without the server's own work), which the other processes' load "
+            "hardly changes, unlike wall-clock time on a shared machine."
+        )
         table.notes.append(
             f"{len(cases())} queries x {reps} repetitions per runner; SearchService.search "
             "(parse, Kiwi, backend, re-rank, metadata, passage lookup, snippets of 10 hits). "
@@ -430,9 +605,10 @@ def run(
         for corpus in ("long", "short"):
             ids = [f"long-{i:05d}" for i in range(0, n_long, max(1, n_long // 10))][:10]
             if corpus == "short":
-                ids = [d.id for d in short_docs[:: max(1, len(short_docs) // 10)]][:10]
+                short_ids = info["short_ids"]
+                ids = short_ids[:: max(1, len(short_ids) // 10)][:10]
             for engine, b in built[corpus].items():
-                client, _rt = app_client(FOLDER / corpus, b["backend"], analyzer)
+                client, _rt = app_client(root / corpus, b["backend"], analyzer)
                 doc_page_times(client, ids[:2], "도시", 1)  # warm
                 ms, sizes = doc_page_times(client, ids, "도시", max(1, reps // 2))
                 pages_table.add(
@@ -451,9 +627,11 @@ def run(
 
         prism_table, prism = prism_case(public, es_url, analyzer, DOC_PAGE_REPS)
         sec.tables.append(prism_table)
-        for b in (*built["long"].values(), *built["short"].values()):
-            if es_url and hasattr(b["backend"], "drop_all"):
-                b["backend"].drop_all()
+        for corpus in ("long", "short"):
+            es_built = built[corpus].get("elasticsearch")
+            if es_built and not keep_es:  # the node's data lives in the shared cache
+                es_built["backend"].drop_all()
+                cache.forget(f"elasticsearch/{corpus}")
 
     for e in engines:
         p99 = s[f"{e}/long"]["service"]["all"][1]
@@ -487,12 +665,21 @@ def run(
         "long_chars": n_chars,
         "short_chars": short_chars,
         "public_ingest": ingest_info,
+        "build_folder": str(root),
+        "cached": {
+            c: {
+                part: bool(rec.get("cached"))
+                for part, rec in [("store", stores[c]), *built[c].items()]
+            }
+            for c in ("long", "short")
+        },
         "store_seconds": store_s,
         "index": {
             c: {e: {"seconds": b["seconds"], "bytes": b["bytes"]} for e, b in built[c].items()}
             for c in built
         },
         "service": {k: v["service"] for k, v in s.items()},
+        "service_cpu": {k: v["service_cpu"] for k, v in s.items()},
         "document_page": doc_data,
         "prism": prism,
         "other_load_cores": load["others"],
@@ -525,11 +712,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-es", action="store_true", help="skip Elasticsearch")
     p.add_argument("--reps", type=int, default=5, help="repetitions per query")
     p.add_argument("--kdi", type=int, help="kdi-epic rows in the pool (default 20000)")
+    p.add_argument(
+        "--fresh", action="store_true", help="build the corpus again even if a build is cached"
+    )
+    p.add_argument(
+        "--keep-es",
+        action="store_true",
+        help="leave the Elasticsearch indexes for the next run on the same node",
+    )
     args = p.parse_args(argv)
     from bench.common import machine_info
 
     with stopwatch() as t:
-        sec = run(args.quick, not args.no_es, args.pages, args.reps, args.kdi)
+        sec = run(
+            args.quick, not args.no_es, args.pages, args.reps, args.kdi, args.fresh, args.keep_es
+        )
     sec.seconds = t[0]
     sec.print()
     meta = {

@@ -69,7 +69,7 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn serving ``search_app:create_app()`` with the given POLICYKB_* settings."""
+    """gunicorn serving ``wiring.wsgi:create_app()`` with the given POLICYKB_* settings."""
 
     def __init__(self, env: dict[str, str], workers: int = SERVER_WORKERS) -> None:
         self.port = free_port()
@@ -94,7 +94,7 @@ class Server:
             f"127.0.0.1:{self.port}",
             "--log-level",
             "warning",
-            "search_app:create_app()",
+            "wiring.wsgi:create_app()",
         ]
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env)
         deadline = time.monotonic() + 60
@@ -355,7 +355,7 @@ def profile_app(env: dict[str, str], paths: list[str], rounds: int = 3) -> tuple
     frozen dataclasses), patched in this process only."""
     import policykb.store as store_module
     from policykb.settings import load_settings
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     overrides = {k.removeprefix("POLICYKB_").lower(): v for k, v in env.items()}
     settings = load_settings({**overrides, "rate_limit": 0}, environ={})
@@ -364,7 +364,7 @@ def profile_app(env: dict[str, str], paths: list[str], rounds: int = 3) -> tuple
         client.get(p)
     _, frames = profile_call(lambda: [client.get(p) for p in paths * 5])
 
-    as_is = store_module._tokens_from_json
+    as_is = store_module.tokens_from_json
     light = namedtuple("LightToken", "term start end position joined")
 
     def light_tokens(raw: str) -> list:
@@ -379,12 +379,12 @@ def profile_app(env: dict[str, str], paths: list[str], rounds: int = 3) -> tuple
     before, after = [], []
     try:
         for _ in range(rounds):
-            store_module._tokens_from_json = as_is
+            store_module.tokens_from_json = as_is
             before.append(rate())
-            store_module._tokens_from_json = light_tokens
+            store_module.tokens_from_json = light_tokens
             after.append(rate())
     finally:
-        store_module._tokens_from_json = as_is
+        store_module.tokens_from_json = as_is
     table = Table(
         "What-if, in process (Flask test client, one thread): API requests/s with the store's "
         "token decoding made cheap",
@@ -392,7 +392,7 @@ def profile_app(env: dict[str, str], paths: list[str], rounds: int = 3) -> tuple
     )
     table.add("as is", f"{max(before):.0f}", "1.0x")
     table.add(
-        "policykb.store._tokens_from_json -> namedtuples (patched here only)",
+        "policykb.store.tokens_from_json -> namedtuples (patched here only)",
         f"{max(after):.0f}",
         fmt_ratio(max(after) / max(before)),
     )

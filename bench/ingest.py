@@ -242,7 +242,7 @@ def _runtime_module(code: Path) -> str:
 def ingest_end_to_end(
     corpus: Corpus, engine: str, es_url: str | None, workdir: Path, code: Path = REPO
 ) -> Run:
-    """``python -m policykb.cli ingest --quiet FOLDER`` into a fresh data directory, with
+    """``python -m wiring.cli ingest --quiet FOLDER`` into a fresh data directory, with
     the policykb of ``code`` (this checkout, or a baseline for before/after)."""
     data = workdir / f"data-{engine}"
     shutil.rmtree(data, ignore_errors=True)
@@ -352,7 +352,7 @@ def _es_pid(url: str | None) -> int | None:
 # ------------------------------------------------------------------------------ nori
 def nori(corpus: Corpus, workdir: Path) -> dict:
     """Lucene nori analysis, and analysis + indexing, one thread (bench/nori/NoriIngest)."""
-    from policykb.evaluation import nori_classpath
+    from wiring.evaluation import nori_classpath
 
     cp = nori_classpath()
     source = REPO / "bench" / "nori" / "NoriIngest.java"
@@ -381,9 +381,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("tokenize", "kiwipiepy", "Kiwi tokenize"),
     ("_base", "analyzers/kiwi", "analyzer: morphemes -> terms"),
     ("_tokens", "analyzers/kiwi", "analyzer: compounds, synonyms"),
-    ("tokens_json", "", "token encoding"),
-    ("encode_tokens", "", "token encoding"),
-    ("_tokens_to_json", "", "token encoding"),
+    ("tokens_to_json", "", "token encoding"),
     ("extract", "ingest/extract", "extraction"),
     ("normalize", "ingest/normalize", "normalization"),
     ("build_metadata", "", "metadata"),

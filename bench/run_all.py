@@ -4,6 +4,7 @@ python -m bench                      # the full suite (what `make bench` runs)
 python -m bench --quick              # small sizes, short runs: a smoke test
 python -m bench --sizes 5000,20000,50000 --only analysis,search
 python -m bench --only fulltext      # long reports vs short documents (bench/fulltext.py)
+python -m bench --only catalogue     # the 24k ri-portal records: with/without latency
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ AREAS = (
     "ocr",
     "fulltext",
     "suggest",
+    "catalogue",
     "ingest",
 )
 
@@ -127,6 +129,16 @@ def main(argv: list[str] | None = None) -> int:
             return sec
 
         area("Suggest", do_suggest)
+    if "catalogue" in args.only:
+        from bench import catalogue
+
+        def do_catalogue() -> Section:
+            docs_n = 2_000 if args.quick else catalogue.DEFAULT_DOCS
+            sec = catalogue.run(docs_n, args.reps, rows=rows)
+            catalogue.write(sec, {**meta, "finished": report.now()})
+            return sec
+
+        area("Catalogue", do_catalogue)
     if "ingest" in args.only:
         from bench import ingest as ingest_bench
 

@@ -102,8 +102,10 @@ class Runner:
 
 
 def measure(runners: list[Runner], reps: int) -> dict:
-    """samples[backend][mode][category] = [ms, ...]; queries interleaved across backends."""
-    samples: dict = {r.name: {"backend": {}, "service": {}} for r in runners}
+    """samples[backend][mode][category] = [ms, ...]; queries interleaved across backends.
+    Modes: backend, service (wall clock) and service_cpu (CPU time of this process during
+    the service call, which other processes' load hardly changes)."""
+    samples: dict = {r.name: {"backend": {}, "service": {}, "service_cpu": {}} for r in runners}
     totals: dict = {r.name: {} for r in runners}
     for r in runners:  # warm-up: caches, JIT-compiled ES query paths, SQLite pages
         for p in r.prepared:
@@ -115,8 +117,11 @@ def measure(runners: list[Runner], reps: int) -> dict:
                 p = r.prepared[i]
                 cat = p.case.category
                 samples[r.name]["backend"].setdefault(cat, []).append(r.backend_call(p))
+                cpu = time.process_time()
                 ms, total = r.service_call(p)
+                cpu = (time.process_time() - cpu) * 1000  # this process only (not ES's)
                 samples[r.name]["service"].setdefault(cat, []).append(ms)
+                samples[r.name]["service_cpu"].setdefault(cat, []).append(cpu)
                 totals[r.name][p.case.q + str(p.case.params)] = total
     return {"samples": samples, "totals": totals}
 

@@ -8,30 +8,21 @@ identity, so re-ingesting a changed file re-runs Kiwi only on passages that chan
 from __future__ import annotations
 
 import hashlib
-import json
-import sqlite3
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
+from analyzers.tokens import tokens_from_json, tokens_to_json
 from ingest import dedup
 from ingest.extract import ExtractionError, extract
 from ingest.metadata import build_metadata
 from ingest.normalize import normalize
 from ingest.passages import split_passages
+from policykb.analysis import analyze_document
 from policykb.models import Document, Passage, Token
-
-CACHE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS analysis_cache (
-    text_hash TEXT NOT NULL,
-    analyzer_id TEXT NOT NULL,
-    tokens TEXT NOT NULL,
-    PRIMARY KEY (text_hash, analyzer_id)
-);
-"""
+from policykb.store import AnalysisCache
 
 
 def document_id(path: Path) -> str:
@@ -70,67 +61,30 @@ class BuildResult:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per build stage
 
 
-class AnalysisCache:
-    """Read side of the cache (SQLite, shared by processes; written by the main process),
-    plus this process's own latest analyses: a passage repeated within a run (the same
-    text in another copy or edition of a document, a boilerplate passage) is found before
-    the main process has stored its first occurrence."""
+class _BuildCache:
+    """One build's view of the cache: hits come from ``AnalysisCache``, fresh analyses go
+    to ``result.new_cache`` for the main process to store (and to the process's recent
+    analyses). Every passage's tokens JSON is encoded once and kept in ``encoded`` (the
+    compact result sends it as the stored form)."""
 
-    RECENT = 2048  # passages remembered per process
+    def __init__(self, cache: AnalysisCache | None, result: BuildResult) -> None:
+        self.cache = cache
+        self.result = result
+        self.encoded: dict[str, str] = {}
 
-    def __init__(self, db_path: str | None, analyzer_id: str) -> None:
-        self.analyzer_id = analyzer_id
-        self.con = None
-        self.recent: OrderedDict[str, str] = OrderedDict()
-        if db_path:
-            self.con = sqlite3.connect(db_path, timeout=30)
-            self.con.executescript(CACHE_SCHEMA)
-
-    def remember(self, h: str, raw: str) -> None:
-        self.recent[h] = raw
-        if len(self.recent) > self.RECENT:
-            self.recent.popitem(last=False)
-
-    def get(self, h: str) -> list[Token] | None:
-        raw = self.get_raw(h)
-        return None if raw is None else decode_tokens(raw)
-
-    def get_raw(self, h: str) -> str | None:
-        """The stored tokens JSON of passage text hash ``h``, if cached."""
-        raw = self.recent.get(h)
-        if raw is not None:
-            self.recent.move_to_end(h)
-            return raw
-        if self.con is None:
+    def get(self, text: str) -> list[Token] | None:
+        raw = self.cache.get_raw(text_hash(text)) if self.cache is not None else None
+        if raw is None:
             return None
-        row = self.con.execute(
-            "SELECT tokens FROM analysis_cache WHERE text_hash = ? AND analyzer_id = ?",
-            (h, self.analyzer_id),
-        ).fetchone()
-        return None if row is None else row[0]
+        self.encoded[text] = raw
+        return tokens_from_json(raw)
 
-
-def decode_tokens(raw: str) -> list[Token]:
-    """Tokens from their stored JSON (:func:`tokens_json`)."""
-    return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(raw)]
-
-
-def analyze_authors(analyzer: Analyzer, authors: list[str]) -> list[Token]:
-    """Index terms of author names (one run, names in order)."""
-    if not authors:
-        return []
-    return [
-        Token(t.term, t.start, t.end, t.position, t.joined)
-        for t in analyzer.analyze(" ".join(authors))
-    ]
-
-
-def tokens_json(tokens: list[Token]) -> str:
-    return json.dumps(
-        [[t.term, t.start, t.end, t.position, 1 if t.joined else 0] for t in tokens],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    def put(self, text: str, tokens: list[Token]) -> None:
+        h, raw = text_hash(text), tokens_to_json(tokens)
+        self.encoded[text] = raw
+        self.result.new_cache.append((h, raw))
+        if self.cache is not None:
+            self.cache.remember(h, raw)
 
 
 class _Clock:
@@ -177,17 +131,7 @@ def build(
         clock.lap("normalization")
         meta = build_metadata(full, path, job.manifest_row)
         clock.lap("metadata")
-        if compact:
-            passages, result.passage_tokens = _analyze_compact(
-                split_passages(pages), analyzer, cache, result, clock
-            )
-        else:
-            passages = _analyze_passages(split_passages(pages), analyzer, cache, result)
-            clock.lap("analysis")
-        title_tokens = [
-            Token(t.term, t.start, t.end, t.position, t.joined)
-            for t in analyzer.analyze(meta.title)
-        ]
+        passages = [Passage(i, rp.page, rp.text) for i, rp in enumerate(split_passages(pages))]
         result.document = Document(
             id=document_id(path),
             title=meta.title,
@@ -200,7 +144,6 @@ def build(
             institute_published=meta.institute_published,
             page_count=max((p.number or 0 for p in extracted.pages), default=0) or None,
             passages=passages,
-            title_tokens=title_tokens,
             department=meta.department,
             authors=meta.authors,
             contacts=meta.contacts,
@@ -208,9 +151,11 @@ def build(
             content_hash=dedup.content_hash(full),
             simhash=dedup.to_signed(dedup.simhash(full)),
             publisher=meta.publisher,
-            author_tokens=analyze_authors(analyzer, meta.authors),
         )
-        clock.lap("duplicate hashes, title")
+        clock.lap("duplicate hashes")
+        tokens = _BuildCache(cache, result)
+        result.cache_hits = analyze_document(result.document, analyzer, tokens)
+        clock.lap("analysis")
         ocr_pages = [p for p in extracted.pages if p.ocr_confidence is not None]
         if ocr_pages:
             result.ocr_pages = len(ocr_pages)
@@ -219,6 +164,7 @@ def build(
                 sum(p.ocr_confidence or 0 for p in ocr_pages) / len(ocr_pages), 1
             )
         if compact:
+            result.passage_tokens = [tokens.encoded[p.text] for p in result.document.passages]
             if prepare is not None:
                 result.index_form = prepare(result.document)
             for p in result.document.passages:
@@ -231,53 +177,6 @@ def build(
     except Exception as exc:  # a bad file never stops the run
         result.reason, result.message = "error", f"{type(exc).__name__}: {exc}"
     return result
-
-
-def _analyze_passages(raw, analyzer: Analyzer, cache: AnalysisCache | None, result: BuildResult):
-    """Passages with Token lists (the in-process form)."""
-    passages = []
-    for i, rp in enumerate(raw):
-        h = text_hash(rp.text)
-        tokens = cache.get(h) if cache else None
-        if tokens is None:
-            tokens = [
-                Token(t.term, t.start, t.end, t.position, t.joined)
-                for t in analyzer.analyze(rp.text)
-            ]
-            raw_json = tokens_json(tokens)
-            result.new_cache.append((h, raw_json))
-            if cache:
-                cache.remember(h, raw_json)
-        else:
-            result.cache_hits += 1
-        passages.append(Passage(i, rp.page, rp.text, tokens))
-    return passages
-
-
-def _analyze_compact(
-    raw, analyzer: Analyzer, cache: AnalysisCache | None, result: BuildResult, clock: _Clock
-) -> tuple[list[Passage], list[str]]:
-    """Passages (with the analyzer's tokens, for the index form) and their store JSON: each
-    passage's tokens are encoded once, for the store and the analysis cache alike."""
-    passages, encoded = [], []
-    for i, rp in enumerate(raw):
-        h = text_hash(rp.text)
-        cached = cache.get_raw(h) if cache else None
-        if cached is None:
-            tokens = analyzer.analyze(rp.text)
-            clock.lap("analysis")
-            raw_json = tokens_json(tokens)
-            result.new_cache.append((h, raw_json))
-            if cache:
-                cache.remember(h, raw_json)
-            clock.lap("token encoding")
-        else:
-            tokens, raw_json = decode_tokens(cached), cached
-            result.cache_hits += 1
-            clock.lap("analysis cache")
-        passages.append(Passage(i, rp.page, rp.text, tokens))
-        encoded.append(raw_json)
-    return passages, encoded
 
 
 # ------------------------------------------------------------------ worker processes

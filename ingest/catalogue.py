@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -31,32 +30,14 @@ from pathlib import Path
 
 from analyzers import Analyzer
 from corpus import institutes as registry
-from ingest.build import analyze_authors
 from ingest.dates import normalize_date
 from ingest.metadata import safe_url
+from policykb.analysis import analyze_metadata
 from policykb.backends import SearchBackend
-from policykb.models import DOC_TYPES, Document, Token
+from policykb.models import DOC_TYPES, Document
 from policykb.store import DocumentStore, match_key
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS catalogue_records (
-    key TEXT PRIMARY KEY,          -- source:institute:id or source:url:URL
-    source TEXT NOT NULL,
-    doc_id TEXT NOT NULL,          -- its own metadata-only document, or its original's
-    record TEXT NOT NULL,          -- the normalized record (JSON)
-    fingerprint TEXT NOT NULL,
-    url TEXT,
-    match_key TEXT,
-    indexed INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS catalogue_source ON catalogue_records(source);
-CREATE INDEX IF NOT EXISTS catalogue_doc ON catalogue_records(doc_id);
-CREATE INDEX IF NOT EXISTS catalogue_url ON catalogue_records(url);
-CREATE INDEX IF NOT EXISTS catalogue_match ON catalogue_records(match_key);
-"""
 
 BATCH = 500
 DEFAULT_DOC_TYPE = "연구보고서"  # institutes' publication lists are lists of reports
@@ -269,23 +250,6 @@ def normalize_record(
 
 
 # ------------------------------------------------------------------------ joining
-def _first_match(con: sqlite3.Connection, sql: str, url: str | None, key: str | None):
-    """The first id ``sql`` (with a ``{column}`` slot) finds by URL, else by match key."""
-    for column, value in (("url", url), ("match_key", key)):
-        if value:
-            row = con.execute(sql.format(column=column), (value,)).fetchone()
-            if row:
-                return row[0]
-    return None
-
-
-def find_record_doc(con: sqlite3.Connection, url: str | None, key: str | None) -> str | None:
-    """The document id of the catalogue record a file is the original of: same URL, else
-    same institute + year + normalized title."""
-    sql = "SELECT doc_id FROM catalogue_records WHERE {column} = ? ORDER BY key LIMIT 1"
-    return _first_match(con, sql, url, key)
-
-
 def merge_record(doc: Document, rec: CatalogueRecord, analyzer: Analyzer) -> None:
     """Bibliographic fields of ``rec`` onto ``doc`` (an original joining its record): the
     catalogue's title, institute and authors win; the file's date wins when it is more
@@ -302,20 +266,18 @@ def merge_record(doc: Document, rec: CatalogueRecord, analyzer: Analyzer) -> Non
     authors = list(dict.fromkeys([*rec.authors, *doc.authors]))
     if authors != doc.authors:
         doc.authors = authors
-    doc.title_tokens = _tokens(analyzer.analyze(doc.title))
-    doc.author_tokens = analyze_authors(analyzer, doc.authors)
+    analyze_metadata(doc, analyzer)
 
 
-def record_of_doc(con: sqlite3.Connection, doc_id: str) -> CatalogueRecord | None:
-    row = con.execute(
-        "SELECT record FROM catalogue_records WHERE doc_id = ? ORDER BY key LIMIT 1", (doc_id,)
-    ).fetchone()
-    return CatalogueRecord(**json.loads(row[0])) if row else None
+def record_of_doc(store: DocumentStore, doc_id: str) -> CatalogueRecord | None:
+    """The catalogue record ``doc_id`` belongs to, if any."""
+    raw = store.catalogue_record(doc_id)
+    return CatalogueRecord(**raw) if raw is not None else None
 
 
 def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> Document:
     """The metadata-only document of a record (no passages, no file: 원문 없음)."""
-    return Document(
+    doc = Document(
         id=doc_id,
         title=rec.title,
         institute=rec.institute,
@@ -325,19 +287,11 @@ def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> 
         url=rec.url,
         source_path=None,
         institute_published=rec.institute_published,
-        title_tokens=_tokens(analyzer.analyze(rec.title)),
         department=rec.department,
         authors=list(rec.authors),
-        author_tokens=analyze_authors(analyzer, rec.authors),
     )
-
-
-def _tokens(analyzed) -> list[Token]:
-    return [Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzed]
-
-
-def ensure_schema(con: sqlite3.Connection) -> None:
-    con.executescript(SCHEMA)
+    analyze_metadata(doc, analyzer)
+    return doc
 
 
 # ------------------------------------------------------------------------- import
@@ -349,8 +303,6 @@ class CatalogueImporter:
         self.store = store
         self.backend = backend
         self.analyzer = analyzer
-        with store.connect() as con:
-            ensure_schema(con)
 
     def run(
         self,
@@ -409,15 +361,7 @@ class CatalogueImporter:
     def _write(self, batch: list[CatalogueRecord], report: CatalogueReport) -> None:
         if not batch:
             return
-        con = self.store._conn()
-        marks = ",".join("?" * len(batch))
-        prev = {
-            r[0]: (r[1], r[2])
-            for r in con.execute(
-                f"SELECT key, fingerprint, doc_id FROM catalogue_records WHERE key IN ({marks})",
-                [r.key for r in batch],
-            )
-        }
+        prev = self.store.catalogue_fingerprints([r.key for r in batch])
         changed = [r for r in batch if r.key not in prev or prev[r.key][0] != r.fingerprint()]
         report.unchanged += len(batch) - len(changed)
         if not changed:
@@ -425,7 +369,11 @@ class CatalogueImporter:
         docs: list[Document] = []
         rows = []
         for rec in changed:
-            doc_id = prev[rec.key][1] if rec.key in prev else self._original_for(con, rec)
+            doc_id = (
+                prev[rec.key][1]
+                if rec.key in prev
+                else self.store.original_for(rec.url, rec.match_key)
+            )
             if doc_id is None:
                 doc_id = rec.doc_id
             existing = self.store.get_document(doc_id) if doc_id != rec.doc_id else None
@@ -456,69 +404,30 @@ class CatalogueImporter:
         with self.store.connect() as con:
             for doc in docs:
                 self.store.put_document(doc, self.analyzer.identity, con)
-            con.executemany(
-                "INSERT OR REPLACE INTO catalogue_records (key, source, doc_id, record, "
-                "fingerprint, url, match_key, indexed, updated_at) VALUES (?,?,?,?,?,?,?,0,?)",
-                rows,
-            )
+            self.store.put_catalogue_records(rows, con)
         canonical = [d for d in docs if d.canonical_id is None]
         outcome = self.backend.index(canonical)
-        with self.store.connect() as con:
-            con.executemany(
-                "UPDATE catalogue_records SET indexed = 1 WHERE key = ?",
-                [(r[0],) for r in rows if r[2] not in outcome.errors],
-            )
+        self.store.mark_catalogue_indexed(keys=[r[0] for r in rows if r[2] not in outcome.errors])
         for doc_id, reason in outcome.errors.items():
             report.rejections.append((doc_id, f"색인에 실패했습니다: {reason}"))
 
-    def _original_for(self, con: sqlite3.Connection, rec: CatalogueRecord) -> str | None:
-        """A document already holding this record's original (ingested before the import)."""
-        sql = (
-            "SELECT id FROM documents WHERE {column} = ? AND source_path IS NOT NULL "
-            "AND canonical_id IS NULL ORDER BY id LIMIT 1"
-        )
-        return _first_match(con, sql, rec.url, rec.match_key)
-
     def _finish_unindexed(self) -> None:
         """Records written to the store by a run killed before its index commit."""
-        con = self.store._conn()
-        ids = [
-            r[0]
-            for r in con.execute("SELECT DISTINCT doc_id FROM catalogue_records WHERE indexed = 0")
-        ]
+        ids = self.store.unindexed_catalogue_docs()
         for i in range(0, len(ids), BATCH):
             chunk = ids[i : i + BATCH]
             docs = [d for d in (self.store.get_document(x) for x in chunk) if d]
             self.backend.index([d for d in docs if d.canonical_id is None])
-            with self.store.connect() as con:
-                con.executemany(
-                    "UPDATE catalogue_records SET indexed = 1 WHERE doc_id = ?",
-                    [(x,) for x in chunk],
-                )
+            self.store.mark_catalogue_indexed(doc_ids=chunk)
 
     def _sync(self, source: str, seen: set[str], report: CatalogueReport) -> None:
-        con = self.store._conn()
-        gone = [
-            (r[0], r[1])
-            for r in con.execute(
-                "SELECT key, doc_id FROM catalogue_records WHERE source = ?", (source,)
-            )
-            if r[0] not in seen
-        ]
+        gone = [(k, d) for k, d in self.store.catalogue_keys(source) if k not in seen]
         if not gone:
             return
         drop: list[str] = []
         with self.store.connect() as con:
             for key, doc_id in gone:
-                con.execute("DELETE FROM catalogue_records WHERE key = ?", (key,))
-                still = con.execute(
-                    "SELECT 1 FROM catalogue_records WHERE doc_id = ? LIMIT 1", (doc_id,)
-                ).fetchone()
-                row = con.execute(
-                    "SELECT source_path FROM documents WHERE id = ?", (doc_id,)
-                ).fetchone()
-                if still is None and row is not None and row[0] is None:
-                    self.store.delete_document(doc_id, con)
+                if self.store.remove_catalogue_record(con, key, doc_id):
                     drop.append(doc_id)
         if drop:
             self.backend.delete(drop)

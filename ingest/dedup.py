@@ -8,6 +8,8 @@ import hashlib
 import re
 import sqlite3
 
+from policykb.store import DocumentStore
+
 SHINGLE = 4
 BANDS = 4
 BAND_BITS = 16
@@ -15,16 +17,6 @@ NEAR_DISTANCE = 12  # bits out of 64: candidates, then verified on the texts the
 MIN_CONTAINMENT = 0.85  # share of the smaller text's shingles found in the other text
 MIN_LENGTH_RATIO = 0.6
 _NON_WORD_RE = re.compile(r"[\W_]+")
-
-BANDS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS simhash_bands (
-    doc_id TEXT NOT NULL,
-    band INTEGER NOT NULL,
-    value INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS simhash_bands_lookup ON simhash_bands(band, value);
-CREATE INDEX IF NOT EXISTS simhash_bands_doc ON simhash_bands(doc_id);
-"""
 
 
 def _squash(text: str) -> str:
@@ -75,20 +67,9 @@ def _bands(value: int) -> list[int]:
     return [(v >> (i * BAND_BITS)) & ((1 << BAND_BITS) - 1) for i in range(BANDS)]
 
 
-def ensure_schema(con: sqlite3.Connection) -> None:
-    con.executescript(BANDS_SCHEMA)
-
-
-def record(con: sqlite3.Connection, doc_id: str, value: int) -> None:
-    con.execute("DELETE FROM simhash_bands WHERE doc_id = ?", (doc_id,))
-    con.executemany(
-        "INSERT INTO simhash_bands (doc_id, band, value) VALUES (?,?,?)",
-        [(doc_id, i, b) for i, b in enumerate(_bands(value))],
-    )
-
-
-def forget(con: sqlite3.Connection, doc_id: str) -> None:
-    con.execute("DELETE FROM simhash_bands WHERE doc_id = ?", (doc_id,))
+def record(store: DocumentStore, con: sqlite3.Connection, doc_id: str, value: int) -> None:
+    """Make ``doc_id`` (a canonical) findable by its SimHash bands."""
+    store.put_bands(con, doc_id, _bands(value))
 
 
 def shingles(text: str) -> set[str]:
@@ -105,44 +86,31 @@ def near_duplicate(a: set[str], b: set[str]) -> bool:
     return len(a & b) / min(len(a), len(b)) >= MIN_CONTAINMENT
 
 
-def _stored_text(con: sqlite3.Connection, doc_id: str) -> str:
-    rows = con.execute("SELECT text FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,))
-    return "\n\n".join(r[0] for r in rows)
-
-
 def find_canonical(
-    con: sqlite3.Connection, doc_id: str, chash: str, value: int, text: str = ""
+    store: DocumentStore,
+    con: sqlite3.Connection,
+    doc_id: str,
+    chash: str,
+    value: int,
+    text: str = "",
 ) -> str | None:
     """The canonical document ``doc_id``'s text duplicates (exactly or nearly), if any.
     SimHash bands propose candidates; each is verified on shingle containment."""
-    row = con.execute(
-        "SELECT id FROM documents WHERE content_hash = ? AND id != ? AND canonical_id IS NULL "
-        "ORDER BY id LIMIT 1",
-        (chash, doc_id),
-    ).fetchone()
-    if row:
-        return row[0]
-    candidates: set[str] = set()
-    for i, band in enumerate(_bands(value)):
-        for (other,) in con.execute(
-            "SELECT doc_id FROM simhash_bands WHERE band = ? AND value = ? AND doc_id != ?",
-            (i, band, doc_id),
-        ):
-            candidates.add(other)
+    exact = store.canonical_with_hash(con, chash, doc_id)
+    if exact:
+        return exact
     close: list[tuple[int, str]] = []
-    for other in sorted(candidates):
-        r = con.execute(
-            "SELECT simhash FROM documents WHERE id = ? AND canonical_id IS NULL", (other,)
-        ).fetchone()
-        if r is None or r[0] is None:
+    for other in sorted(store.band_neighbours(con, _bands(value), doc_id)):
+        other_hash = store.canonical_simhash(con, other)
+        if other_hash is None:
             continue
-        d = hamming(value, r[0])
+        d = hamming(value, other_hash)
         if d <= NEAR_DISTANCE:
             close.append((d, other))
     if not close or not text:
         return None
     mine = shingles(text)
     for _d, other in sorted(close):
-        if near_duplicate(mine, shingles(_stored_text(con, other))):
+        if near_duplicate(mine, shingles(store.stored_text(con, other))):
             return other
     return None

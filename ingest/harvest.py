@@ -35,29 +35,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from ingest.catalogue import CatalogueRecord, ensure_schema
+from ingest.catalogue import CatalogueRecord
 from policykb.store import DocumentStore
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS harvest_items (
-    key TEXT PRIMARY KEY,          -- the catalogue record's key
-    doc_id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    status TEXT NOT NULL,          -- fetched | ingested | failed
-    http_status INTEGER,
-    final_url TEXT,
-    etag TEXT,
-    last_modified TEXT,
-    file_path TEXT,
-    content_type TEXT,
-    error TEXT,                    -- "[reason] message"
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS harvest_status ON harvest_items(status);
-"""
 
 USER_AGENT = "policykb-harvester/0.1"
 HOST_CONCURRENCY = 2
@@ -198,9 +179,6 @@ class Harvester:
         self._hosts: dict[str, _Host] = {}
         self._hosts_lock = threading.Lock()
         self._local = threading.local()
-        with store.connect() as con:
-            ensure_schema(con)
-            con.executescript(SCHEMA)
 
     # ------------------------------------------------------------------- the run
     def run(
@@ -228,20 +206,9 @@ class Harvester:
         return report
 
     def _candidates(self, retry_failed: bool, source: str | None, limit: int | None):
-        con = self.store._conn()
-        sql = (
-            "SELECT c.record, h.status, h.etag, h.last_modified, h.file_path "
-            "FROM catalogue_records c LEFT JOIN harvest_items h ON h.key = c.key "
-            "WHERE c.url IS NOT NULL"
-        )
-        args: list = []
-        if source:
-            sql += " AND c.source = ?"
-            args.append(source)
-        sql += " ORDER BY c.key"
         out = []
-        for row in con.execute(sql, args):
-            rec = CatalogueRecord(**json.loads(row[0]))
+        for row in self.store.harvest_candidates(source):
+            rec = CatalogueRecord(**row[0])
             status = row[1]
             if status == "failed" and not retry_failed:
                 continue
@@ -445,58 +412,40 @@ class Harvester:
     # --------------------------------------------------------------- bookkeeping
     def _save(self, out: _Outcome, report: HarvestReport) -> None:
         report.requests += out.requests
-        con = self.store._conn()
-        row = con.execute(
-            "SELECT c.doc_id, c.url, h.attempts FROM catalogue_records c "
-            "LEFT JOIN harvest_items h ON h.key = c.key WHERE c.key = ?",
-            (out.key,),
-        ).fetchone()
-        doc_id, url, attempts = row[0], row[1], row[2] or 0
+        doc_id, url, attempts = self.store.harvest_target(out.key)
         if out.status == "unchanged":
             report.unchanged += 1
-            with self.store.connect() as con:
-                con.execute(
-                    "UPDATE harvest_items SET http_status = 304, updated_at = ? WHERE key = ?",
-                    (time.time(), out.key),
-                )
+            self.store.mark_harvest_unchanged(out.key, time.time())
             return
         if out.status == "failed":
             report.failed += 1
             report.failures.append((url, out.error or ""))
         else:
             report.fetched += 1
-        with self.store.connect() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO harvest_items (key, doc_id, url, status, http_status, "
-                "final_url, etag, last_modified, file_path, content_type, error, attempts, "
-                "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    out.key,
-                    doc_id,
-                    url,
-                    out.status,
-                    out.http_status,
-                    out.final_url,
-                    out.etag,
-                    out.last_modified,
-                    out.file_path,
-                    out.content_type,
-                    out.error,
-                    attempts + 1,
-                    time.time(),
-                ),
+        self.store.put_harvest_item(
+            (
+                out.key,
+                doc_id,
+                url,
+                out.status,
+                out.http_status,
+                out.final_url,
+                out.etag,
+                out.last_modified,
+                out.file_path,
+                out.content_type,
+                out.error,
+                attempts + 1,
+                time.time(),
             )
+        )
 
     def _write_manifest(self) -> None:
         """manifest.jsonl beside the downloads: each file's record URL, so ingest joins it
         to its record."""
-        con = self.store._conn()
         lines = []
-        for file_path, record in con.execute(
-            "SELECT h.file_path, c.record FROM harvest_items h JOIN catalogue_records c "
-            "ON c.key = h.key WHERE h.status IN ('fetched', 'ingested') ORDER BY h.key"
-        ):
-            rec = CatalogueRecord(**json.loads(record))
+        for file_path, record in self.store.harvested_records():
+            rec = CatalogueRecord(**record)
             row = {
                 "file": Path(file_path).name,
                 "title": rec.title,
@@ -511,11 +460,7 @@ class Harvester:
         os.replace(tmp, self.out_dir / MANIFEST)
 
     def _ingest_fetched(self, report: HarvestReport) -> None:
-        con = self.store._conn()
-        rows = con.execute(
-            "SELECT key, file_path, status FROM harvest_items "
-            "WHERE status IN ('fetched', 'ingested') AND file_path IS NOT NULL"
-        ).fetchall()
+        rows = self.store.harvested_files()
         files = [Path(r[1]) for r in rows if Path(r[1]).is_file()]
         if not files:
             return
@@ -529,24 +474,11 @@ class Harvester:
                 if rec.status == "indexed":
                     if status == "fetched":
                         report.attached += 1
-                    con.execute(
-                        "UPDATE harvest_items SET status = 'ingested', error = NULL WHERE key = ?",
-                        (key,),
-                    )
+                    self.store.set_harvest_status(con, key, "ingested", None)
                 elif rec.status == "failed":
                     report.failed += 1
                     report.failures.append((path, rec.error or ""))
-                    con.execute(
-                        "UPDATE harvest_items SET status = 'failed', error = ? WHERE key = ?",
-                        (f"[ingest] {rec.error}", key),
-                    )
+                    self.store.set_harvest_status(con, key, "failed", f"[ingest] {rec.error}")
 
     def failures(self) -> list[dict]:
-        con = self.store._conn()
-        return [
-            dict(r)
-            for r in con.execute(
-                "SELECT key, url, http_status, error, attempts, updated_at FROM harvest_items "
-                "WHERE status = 'failed' ORDER BY updated_at DESC"
-            )
-        ]
+        return self.store.harvest_failures()

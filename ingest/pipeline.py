@@ -19,15 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer
+from analyzers.tokens import tokens_from_json
 from ingest import catalogue, dedup
 from ingest.build import (
-    CACHE_SCHEMA,
-    AnalysisCache,
     BuildJob,
     BuildResult,
     build,
     build_in_worker,
-    decode_tokens,
     document_id,
     init_worker,
 )
@@ -36,7 +34,7 @@ from ingest.ocr import file_sha256  # a leaf module: the one file hash of ingest
 from policykb.backends import SearchBackend
 from policykb.backends.base import IndexOutcome
 from policykb.models import Document
-from policykb.store import DocumentStore, FileRecord, match_key
+from policykb.store import AnalysisCache, DocumentStore, FileRecord, match_key
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".html", ".htm", ".hwp", ".hwpx", ".docx"}
 BATCH = 50  # documents per store transaction (at most)
@@ -125,6 +123,12 @@ ProgressFn = Callable[[IngestReport, Path], None]
 
 
 class Ingester:
+    """Ingest files into the store and the index: discover, skip files already indexed
+    with the same content hash and analyzer, build the others in worker processes
+    (extract, normalize, metadata, passages, analysis), find duplicates, then write the
+    store and the index. A file that fails is recorded with its reason and the run goes
+    on."""
+
     def __init__(
         self,
         store: DocumentStore,
@@ -149,10 +153,6 @@ class Ingester:
         self.analyzer = analyzer
         self.max_bytes = max_bytes
         self.workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-        with store.connect() as con:
-            con.executescript(CACHE_SCHEMA)
-            dedup.ensure_schema(con)
-            catalogue.ensure_schema(con)
 
     # ------------------------------------------------------------------- the run
     def run(
@@ -338,7 +338,7 @@ class Ingester:
         if self._join_record(doc, job.path) and result.passage_tokens is not None:
             # Title, authors and id changed: the engine entry is built here from tokens.
             for p, raw in zip(doc.passages, result.passage_tokens, strict=True):
-                p.tokens = decode_tokens(raw)
+                p.tokens = tokens_from_json(raw)
             result.passage_tokens, form = None, None
         if prev is not None and prev.doc_id and prev.doc_id != doc.id:
             self._remove_documents([prev.doc_id])  # the file now joins a catalogue record
@@ -346,22 +346,18 @@ class Ingester:
             job.path, doc.id, sha, size, "pending", None, self.analyzer.identity, time.time()
         )
         with self.store.connect() as con:
-            con.executemany(
-                "INSERT OR IGNORE INTO analysis_cache (text_hash, analyzer_id, tokens) "
-                "VALUES (?,?,?)",
-                [(h, self.analyzer.identity, toks) for h, toks in result.new_cache],
-            )
+            self.store.cache_tokens(result.new_cache, self.analyzer.identity, con)
             doc.canonical_id = dedup.find_canonical(
-                con, doc.id, doc.content_hash or "", doc.simhash or 0, doc.text
+                self.store, con, doc.id, doc.content_hash or "", doc.simhash or 0, doc.text
             )
             self.store.put_document(
                 doc, self.analyzer.identity, con, passage_tokens=result.passage_tokens
             )
             self.store.put_file(rec, con)
             if doc.canonical_id is None:
-                dedup.record(con, doc.id, doc.simhash or 0)
+                dedup.record(self.store, con, doc.id, doc.simhash or 0)
             else:
-                dedup.forget(con, doc.id)
+                self.store.forget_bands(con, doc.id)
         if prev is None or prev.doc_id is None:
             report.added += 1
         else:
@@ -374,16 +370,15 @@ class Ingester:
         """If ``doc`` is the original of a catalogue record (same URL, or same institute,
         year and normalized title), it becomes that record's document: same id, the
         record's bibliographic fields, the file's text."""
-        con = self.store._conn()
-        target = catalogue.find_record_doc(
-            con, doc.url, match_key(doc.institute, doc.year, doc.title)
+        target = self.store.catalogue_doc_for(
+            doc.url, match_key(doc.institute, doc.year, doc.title)
         )
         if target is None:
             return False
-        row = con.execute("SELECT source_path FROM documents WHERE id = ?", (target,)).fetchone()
-        if row is not None and row[0] not in (None, path):
+        source = self.store.source_path(target)
+        if source not in (None, path):
             return False  # another file is already this record's original: dedup decides
-        rec = catalogue.record_of_doc(con, target)
+        rec = catalogue.record_of_doc(self.store, target)
         if rec is None:
             return False
         catalogue.merge_record(doc, rec, self.analyzer)
@@ -444,7 +439,7 @@ class Ingester:
                     rec.error = f"[index] 색인에 실패했습니다: {outcome.errors[doc.id]}"
                     rec.doc_id = None
                     self.store.delete_document(doc.id, con)
-                    dedup.forget(con, doc.id)
+                    self.store.forget_bands(con, doc.id)
                 else:
                     rec.status = "indexed"
                 self.store.put_file(rec, con)
@@ -462,34 +457,20 @@ class Ingester:
         """Delete documents; a removed canonical hands over to its first copy; a catalogue
         record whose original goes becomes metadata-only again."""
         promote: list[str] = []
-        con = self.store._conn()
         restore = [
             catalogue.metadata_document(r, doc_id, self.analyzer)
             for doc_id in ids
-            if (r := catalogue.record_of_doc(con, doc_id)) is not None
+            if (r := catalogue.record_of_doc(self.store, doc_id)) is not None
         ]
         with self.store.connect() as con:
             for doc_id in ids:
-                copies = [
-                    r[0]
-                    for r in con.execute(
-                        "SELECT id FROM documents WHERE canonical_id = ? ORDER BY id", (doc_id,)
-                    )
-                ]
-                if copies:
-                    heir, rest = copies[0], copies[1:]
-                    con.execute("UPDATE documents SET canonical_id = NULL WHERE id = ?", (heir,))
-                    con.executemany(
-                        "UPDATE documents SET canonical_id = ? WHERE id = ?",
-                        [(heir, c) for c in rest],
-                    )
-                    row = con.execute(
-                        "SELECT simhash FROM documents WHERE id = ?", (heir,)
-                    ).fetchone()
-                    dedup.record(con, heir, row[0] or 0)
+                promoted = self.store.promote_first_copy(con, doc_id)
+                if promoted is not None:
+                    heir, heir_simhash = promoted
+                    dedup.record(self.store, con, heir, heir_simhash)
                     promote.append(heir)
                 self.store.delete_document(doc_id, con)
-                dedup.forget(con, doc_id)
+                self.store.forget_bands(con, doc_id)
         self.backend.delete(ids)
         if restore:
             with self.store.connect() as con:
@@ -508,5 +489,5 @@ class Ingester:
         ]
         self._remove_documents([f.doc_id for f in gone if f.doc_id])
         with self.store.connect() as con:
-            con.executemany("DELETE FROM files WHERE path = ?", [(f.path,) for f in gone])
+            self.store.delete_files([f.path for f in gone], con)
         report.removed += len(gone)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -14,38 +13,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from policykb.store import DocumentStore
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    username TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    token_hash TEXT PRIMARY KEY,
-    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
-    label TEXT,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    sid_hash TEXT PRIMARY KEY,
-    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
-    created_at REAL NOT NULL,
-    last_seen REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS login_failures (
-    key TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    username TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    client TEXT
-);
-"""
 MIN_PASSWORD = 10
 # Login throttling: after this many failures within the window, further attempts (even
 # with the right password) wait until the oldest failure leaves the window.
@@ -79,8 +46,6 @@ class Accounts:
         self.store = store
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
-        with store.connect() as con:
-            con.executescript(SCHEMA)
 
     def create_user(self, username: str, password: str) -> None:
         username = username.strip()
@@ -88,50 +53,31 @@ class Accounts:
             raise AccountError("username: letters, digits and _ only (1-64)")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"password: at least {MIN_PASSWORD} characters")
-        with self.store.connect() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO users (username, password_hash, created_at) VALUES (?,?,?)",
-                (username, generate_password_hash(password), time.time()),
-            )
+        self.store.put_user(username, generate_password_hash(password), time.time())
 
     def verify(self, username: str, password: str) -> bool:
-        row = (
-            self.store._conn()
-            .execute("SELECT password_hash FROM users WHERE username = ?", (username,))
-            .fetchone()
-        )
-        if row is None:
+        stored = self.store.password_hash(username)
+        if stored is None:
             # Spend the same time as a real check so user names cannot be probed.
             check_password_hash(generate_password_hash("x"), password)
             return False
-        return check_password_hash(row[0], password)
+        return check_password_hash(stored, password)
 
     def exists(self, username: str) -> bool:
-        return (
-            self.store._conn()
-            .execute("SELECT 1 FROM users WHERE username = ?", (username,))
-            .fetchone()
-            is not None
-        )
+        return self.store.password_hash(username) is not None
 
     def create_token(self, username: str, label: str = "") -> str:
         if not self.exists(username):
             raise AccountError(f"no such user: {username}")
         token = "pkb_" + secrets.token_urlsafe(32)
-        with self.store.connect() as con:
-            con.execute(
-                "INSERT INTO api_tokens (token_hash, username, label, created_at) VALUES (?,?,?,?)",
-                (_token_hash(token), username, label, time.time()),
-            )
+        self.store.put_api_token(_token_hash(token), username, label, time.time())
         return token
 
     def user_for_token(self, token: str) -> str | None:
         if not token.startswith("pkb_"):
             return None
         wanted = _token_hash(token)
-        for token_hash, username in self.store._conn().execute(
-            "SELECT token_hash, username FROM api_tokens"
-        ):
+        for token_hash, username in self.store.api_tokens():
             if hmac.compare_digest(token_hash, wanted):
                 return username
         return None
@@ -142,15 +88,9 @@ class Accounts:
         its hash is stored)."""
         sid = secrets.token_urlsafe(32)
         now = time.time()
-        with self.store.connect() as con:
-            con.execute(
-                "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
-                (now - self.idle_seconds, now - self.max_seconds),
-            )
-            con.execute(
-                "INSERT INTO sessions (sid_hash, username, created_at, last_seen) VALUES (?,?,?,?)",
-                (_token_hash(sid), username, now, now),
-            )
+        self.store.put_session(
+            _token_hash(sid), username, now, now - self.idle_seconds, now - self.max_seconds
+        )
         return sid
 
     def session_user(self, sid: str, now: float | None = None) -> str | None:
@@ -160,13 +100,7 @@ class Accounts:
             return None
         now = time.time() if now is None else now
         key = _token_hash(sid)
-        row = (
-            self.store._conn()
-            .execute(
-                "SELECT username, created_at, last_seen FROM sessions WHERE sid_hash = ?", (key,)
-            )
-            .fetchone()
-        )
+        row = self.store.get_session(key)
         if row is None:
             return None
         username, created_at, last_seen = row
@@ -174,13 +108,11 @@ class Accounts:
             self.end_session(sid)
             return None
         if now - last_seen > 5:  # refresh the idle timer, not on every request
-            with self.store.connect() as con:
-                con.execute("UPDATE sessions SET last_seen = ? WHERE sid_hash = ?", (now, key))
+            self.store.touch_session(key, now)
         return username
 
     def end_session(self, sid: str) -> None:
-        with self.store.connect() as con:
-            con.execute("DELETE FROM sessions WHERE sid_hash = ?", (_token_hash(sid),))
+        self.store.delete_session(_token_hash(sid))
 
     # ----------------------------------------------------------------- throttling
     def login_wait(self, username: str, client: str, now: float | None = None) -> float:
@@ -191,54 +123,25 @@ class Accounts:
             (f"user:{username}", ACCOUNT_FAILURES),
             (f"ip:{client}", CLIENT_FAILURES),
         ):
-            rows = [
-                r[0]
-                for r in self.store._conn().execute(
-                    "SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC "
-                    "LIMIT ?",
-                    (key, now - FAILURE_WINDOW, limit),
-                )
-            ]
+            rows = self.store.login_failure_times(key, now - FAILURE_WINDOW, limit)
             if len(rows) >= limit:
                 waits.append(rows[-1] + FAILURE_WINDOW - now)
         return max(waits, default=0.0)
 
     def record_login_failure(self, username: str, client: str) -> None:
         now = time.time()
-        with self.store.connect() as con:
-            con.execute("DELETE FROM login_failures WHERE at < ?", (now - FAILURE_WINDOW,))
-            con.executemany(
-                "INSERT INTO login_failures (key, at) VALUES (?, ?)",
-                [(f"user:{username}", now), (f"ip:{client}", now)],
-            )
+        self.store.add_login_failures(
+            [f"user:{username}", f"ip:{client}"], now, now - FAILURE_WINDOW
+        )
 
     def clear_login_failures(self, username: str | None = None) -> None:
         """Forget failures of ``username`` (after a successful login), or all of them."""
-        with self.store.connect() as con:
-            if username is None:
-                con.execute("DELETE FROM login_failures")
-            else:
-                con.execute("DELETE FROM login_failures WHERE key = ?", (f"user:{username}",))
+        self.store.clear_login_failures(None if username is None else f"user:{username}")
 
     def audit(
         self, username: str, action: str, detail: dict | None = None, client: str | None = None
     ) -> None:
-        with self.store.connect() as con:
-            con.execute(
-                "INSERT INTO audit_log (at, username, action, detail, client) VALUES (?,?,?,?,?)",
-                (
-                    time.time(),
-                    username,
-                    action,
-                    json.dumps(detail or {}, ensure_ascii=False),
-                    client,
-                ),
-            )
+        self.store.add_audit(time.time(), username, action, detail or {}, client)
 
     def audit_log(self, limit: int = 200) -> list[AuditEntry]:
-        rows = self.store._conn().execute(
-            "SELECT id, at, username, action, detail, client FROM audit_log "
-            "ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return [AuditEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [AuditEntry(*r) for r in self.store.audit_rows(limit)]

@@ -38,11 +38,48 @@ class PolicyKBError(Exception):
 
 
 class InputError(PolicyKBError):
-    """Bad arguments or settings given by the user: nothing was changed."""
+    """Bad input given by the user (arguments, settings, request parameters, a query, an
+    upload): nothing was changed. ``param`` names the offending parameter when there is
+    one; ``status`` is the HTTP status the web app answers with (4xx)."""
 
     code = "input"
     exit_code = 2
     label = "입력 오류"
+    status = 400
+    param: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        reason: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message, reason, code)
+        if param:
+            self.param = param
+
+    def to_json(self) -> dict:
+        """The body of ``{"error": ...}``: code, Korean message and (when known) param."""
+        body = {"code": self.code, "message": self.message}
+        if self.param:
+            body["param"] = self.param
+        return body
+
+
+class TooLargeError(InputError):
+    """An upload or edited text over its size limit (HTTP 413)."""
+
+    code = "too_large"
+    status = 413
+
+
+class ConflictError(PolicyKBError):
+    """The request clashes with work in progress, e.g. a job of the same kind (HTTP 409)."""
+
+    code = "conflict"
+    label = "충돌"
+    status = 409
 
 
 class StorageError(PolicyKBError):

@@ -4,8 +4,8 @@ engines show the same snippets."""
 
 from __future__ import annotations
 
-import re
-from html import escape, unescape
+from bisect import bisect_left
+from html import escape
 
 from policykb.models import Passage
 
@@ -23,13 +23,17 @@ def _spans(passage: Passage, terms: frozenset[str]) -> list[tuple[int, int]]:
     return merged
 
 
+def passage_rank(found: list[str]) -> tuple[int, int]:
+    """How well a passage suits the snippet, from the query terms found in it (one entry
+    per occurrence): most distinct terms, then most occurrences."""
+    return len(set(found)), len(found)
+
+
 def best_passage(passages: list[Passage], terms: frozenset[str]) -> Passage | None:
+    """The first passage of the highest :func:`passage_rank` (None when none matches)."""
     best, best_key = None, (0, 0)
     for p in passages:
-        matched = {t.term for t in p.tokens if t.term in terms}
-        if not matched:
-            continue
-        key = (len(matched), sum(1 for t in p.tokens if t.term in terms))
+        key = passage_rank([t.term for t in p.tokens if t.term in terms])
         if key > best_key:
             best, best_key = p, key
     return best
@@ -70,8 +74,9 @@ def snippet(passages: list[Passage], terms: frozenset[str]) -> tuple[str, int | 
     # Window around the densest stretch: start a little before the first marked word
     # of the window holding the most marks.
     best_i, best_n = 0, 0
-    for i, (s, _e) in enumerate(spans):
-        n = sum(1 for s2, _ in spans[i:] if s2 < s + SNIPPET_CHARS * 0.8)
+    starts = [s for s, _e in spans]  # sorted: spans are merged in order
+    for i, s in enumerate(starts):
+        n = bisect_left(starts, s + SNIPPET_CHARS * 0.8, i) - i
         if n > best_n:
             best_i, best_n = i, n
     anchor = spans[best_i][0]
@@ -90,12 +95,3 @@ def snippet(passages: list[Passage], terms: frozenset[str]) -> tuple[str, int | 
 
 def highlight_passage(passage: Passage, terms: frozenset[str]) -> str:
     return mark(passage.text, _spans(passage, terms))
-
-
-_TAG_RE = re.compile(r"<[^>]+>")
-
-
-def html_to_text(html: str) -> str:
-    """Plain text of a snippet's HTML (marks dropped, entities decoded): for output
-    formats that escape on their own (CSV, Atom), so text is escaped exactly once."""
-    return unescape(_TAG_RE.sub("", html))

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from policykb.errors import PolicyKBError
+from policykb.errors import ConflictError, PolicyKBError
+
+log = logging.getLogger(__name__)
+
+# What a second start of a running kind is told (HTTP 409 in the admin pages).
+RUNNING_MESSAGES = {
+    "ingest": "이미 수집 작업이 진행 중입니다.",
+    "harvest": "이미 원문 수집(harvest) 작업이 진행 중입니다.",
+    "reindex": "이미 재색인이 진행 중입니다.",
+}
+
+
+class JobRunningError(ConflictError, RuntimeError):
+    """A job of this kind is already running (only one of a kind at a time)."""
+
+    code = "conflict"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(
+            RUNNING_MESSAGES.get(kind, "이미 같은 작업이 진행 중입니다."), f"{kind} already running"
+        )
+        self.kind = kind
 
 
 @dataclass
@@ -62,7 +83,7 @@ class JobRunner:
     def start(self, kind: str, user: str, work: Callable[[Job], str]) -> Job:
         with self._lock:
             if any(j.kind == kind and j.state == "running" for j in self._jobs.values()):
-                raise RuntimeError(f"{kind} already running")
+                raise JobRunningError(kind)
             job = Job(self._next, kind, user)
             self._jobs[job.id] = job
             self._next += 1
@@ -77,7 +98,7 @@ class JobRunner:
             except Exception as exc:  # reported on the job, the server keeps running
                 job.state = "failed"
                 job.message = f"{type(exc).__name__}: {exc}"
-                traceback.print_exc()
+                log.exception("job %s-%d failed", kind, job.id)
             finally:
                 job.finished = time.time()
 

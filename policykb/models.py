@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
+from html import unescape
+
+from analyzers.tokens import Token
 
 DOC_TYPES: tuple[str, ...] = (
     "보도자료",
@@ -17,26 +21,17 @@ DOC_TYPES: tuple[str, ...] = (
     "기타",
 )
 UNKNOWN_PUBLISHER = "미상"
+_TAG_RE = re.compile(r"<[^>]+>")
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year", "publisher", "author")
 # Facets with many values show only their most frequent ones.
 FACET_SIZES: dict[str, int] = {"author": 30}
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """An index term with character offsets into its passage's text."""
-
-    term: str
-    start: int
-    end: int
-    position: int
-    joined: bool = False
-
-    def __reduce__(self):
-        # Plain-tuple pickling: ingest workers send millions of tokens to the parent and
-        # the dataclass default (__getstate__ over fields()) costs more than analysis.
-        return (Token, (self.term, self.start, self.end, self.position, self.joined))
+def html_to_text(html: str) -> str:
+    """Plain text of a snippet's HTML (marks dropped, entities decoded): for output
+    formats that escape on their own (CSV, Atom), so text is escaped exactly once."""
+    return unescape(_TAG_RE.sub("", html))
 
 
 @dataclass(slots=True)
@@ -183,8 +178,6 @@ class Hit:
     @property
     def snippet_text(self) -> str:
         """The snippet as plain text (no marks, no HTML entities)."""
-        from policykb.highlight import html_to_text
-
         return html_to_text(self.snippet)
 
     def to_json(self) -> dict:

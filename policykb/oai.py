@@ -223,14 +223,7 @@ class OAIProvider:
         if "resumptionToken" in args:
             raise OAIError("badResumptionToken", "ListSets is never split: no token is valid")
         body = self._el(None, "ListSets")
-        con = self.store._conn()
-        institutes = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT institute FROM documents WHERE canonical_id IS NULL "
-                "ORDER BY institute"
-            )
-        ]
+        institutes = self.store.canonical_institutes()
         sets: list[tuple[str, str]] = [("institute", "기관"), ("region", "지역 (시·도)")]
         for name in institutes:
             inst = registry.lookup(name)
@@ -273,38 +266,21 @@ class OAIProvider:
 
     def _item(self, identifier: str) -> Item:
         doc_id = self._doc_id(identifier)
-        con = self.store._conn()
-        if doc_id:
-            row = con.execute(
-                "SELECT id, updated_at, institute, regions FROM documents "
-                "WHERE id = ? AND canonical_id IS NULL",
-                (doc_id,),
-            ).fetchone()
-            if row:
-                return Item(row[0], row[1], False, row[2], json.loads(row[3]))
-            row = con.execute(
-                "SELECT id, deleted_at, institute, regions FROM deleted_documents WHERE id = ?",
-                (doc_id,),
-            ).fetchone()
-            if row:
-                return Item(row[0], row[1], True, row[2], json.loads(row[3] or "[]"))
+        found = self.store.oai_item(doc_id) if doc_id else None
+        if found is not None:
+            return Item(*found)
         raise OAIError("idDoesNotExist", f"no item has the identifier {identifier!r}")
 
     def _earliest(self) -> float:
-        con = self.store._conn()
-        a = con.execute("SELECT MIN(updated_at) FROM documents").fetchone()[0]
-        b = con.execute("SELECT MIN(deleted_at) FROM deleted_documents").fetchone()[0]
-        values = [v for v in (a, b) if v is not None]
-        return min(values) if values else time.time()
+        earliest = self.store.earliest_change()
+        return earliest if earliest is not None else time.time()
 
-    def _set_filter(self, spec: str | None) -> tuple[str, list]:
-        """SQL condition (on columns institute, regions) for a setSpec."""
+    def _set_filter(self, spec: str | None) -> tuple[str, str | None] | None:
+        """The store's filter (see :meth:`DocumentStore.oai_page`) for a setSpec."""
         if not spec:
-            return "", []
-        if spec == "institute":
-            return " AND institute IS NOT NULL AND institute != '미상'", []
-        if spec == "region":
-            return " AND regions IS NOT NULL AND regions != '[]'", []
+            return None
+        if spec in ("institute", "region"):
+            return spec, None
         kind, _, value = spec.partition(":")
         if kind == "institute" and value:
             try:
@@ -312,42 +288,16 @@ class OAIProvider:
             except KeyError:
                 inst = None
             if inst is not None:
-                return " AND institute = ?", [inst.name]
+                return "institute", inst.name
         if kind == "region" and value in _REGION_BY_CODE:
-            return " AND regions LIKE ?", [f'%"{_REGION_BY_CODE[value]}"%']
+            return "region", _REGION_BY_CODE[value]
         raise OAIError("badArgument", f"no such set: {spec!r}")
 
     def _page(
         self, spec: str | None, lo: float | None, hi: float | None, after: tuple[float, str] | None
     ) -> tuple[list[Item], int]:
-        cond, cargs = self._set_filter(spec)
-        time_cond = ""
-        targs: list = []
-        if lo is not None:
-            time_cond += " AND ts >= ?"
-            targs.append(lo)
-        if hi is not None:
-            time_cond += " AND ts < ?"
-            targs.append(hi)
-        base = (
-            "SELECT * FROM ("
-            "SELECT id, updated_at AS ts, 0 AS deleted, institute, regions FROM documents "
-            "WHERE canonical_id IS NULL" + cond + " UNION ALL "
-            "SELECT id, deleted_at AS ts, 1 AS deleted, institute, regions "
-            "FROM deleted_documents WHERE 1=1" + cond + ") WHERE 1=1" + time_cond
-        )
-        args = cargs + cargs + targs
-        con = self.store._conn()
-        total = con.execute(f"SELECT COUNT(*) FROM ({base})", args).fetchone()[0]
-        sql = base
-        pargs = list(args)
-        if after is not None:
-            sql += " AND (ts > ? OR (ts = ? AND id > ?))"
-            pargs += [after[0], after[0], after[1]]
-        sql += " ORDER BY ts, id LIMIT ?"
-        pargs.append(self.page_size + 1)
-        rows = con.execute(sql, pargs).fetchall()
-        items = [Item(r[0], r[1], bool(r[2]), r[3], json.loads(r[4] or "[]")) for r in rows]
+        rows, total = self.store.oai_page(self._set_filter(spec), lo, hi, after, self.page_size + 1)
+        items = [Item(*r) for r in rows]
         return items, total
 
     def _list(self, verb: str, args: dict, base_url: str, headers_only: bool) -> ET.Element:

@@ -24,16 +24,16 @@ from dataclasses import dataclass, field, replace
 from analyzers import Analyzer
 from analyzers.bigram import char_bigrams
 from corpus import institutes as registry
+from policykb.errors import InputError
 from policykb.models import DOC_TYPES
 
 
-class QuerySyntaxError(ValueError):
-    """The query cannot be read; ``message`` is Korean text for the user."""
+class QuerySyntaxError(InputError, ValueError):
+    """The query cannot be read; ``message`` is Korean text for the user, the parameter
+    is always ``q``."""
 
     def __init__(self, message: str, code: str = "bad_query") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code, param="q")
 
 
 # ----------------------------------------------------------------------------- parse tree
@@ -49,17 +49,17 @@ class PhraseNode:
 
 @dataclass(frozen=True)
 class NotNode:
-    child: object
+    child: Node
 
 
 @dataclass(frozen=True)
 class OrNode:
-    children: tuple
+    children: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class AndNode:
-    children: tuple
+    children: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ class FieldFilter:
     field: str  # institute | region | doc_type | year
     value: str
 
+
+# A node of the parse tree.
+Node = Word | PhraseNode | NotNode | OrNode | AndNode | FieldFilter
 
 FIELD_NAMES = {
     "기관": "institute",
@@ -267,13 +270,17 @@ class Phrase:
 
 @dataclass(frozen=True)
 class AnyOf:
-    clauses: tuple
+    clauses: tuple[Clause, ...]
 
 
 @dataclass(frozen=True)
 class Bool:
-    must: tuple = ()
-    must_not: tuple = ()
+    must: tuple[Clause, ...] = ()
+    must_not: tuple[Clause, ...] = ()
+
+
+# An analyzed, engine-neutral clause (the backends translate these).
+Clause = AllOf | Phrase | AnyOf | Bool
 
 
 @dataclass
@@ -393,132 +400,156 @@ def analyze_query(tree: AndNode, analyzer: Analyzer, match: str = "auto") -> Ana
     ``match="all"`` requires every word of a run of plain words, ``"auto"`` every word
     of a short run and most terms of a long one (:func:`minimum_should_match`), ``"any"``
     one (ranked retrieval: more matching words rank higher)."""
-    filters = QueryFilters()
-    highlight: set[str] = set()
+    return QueryAnalysis(analyzer, match).run(tree)
 
-    def text_clause(text: str, positive: bool):
-        tokens = analyzer.analyze(text)
+
+class QueryAnalysis:
+    """One analysis of one parse tree: walks the nodes, analyzes their text, collects the
+    field filters and the terms to highlight (those of positive clauses only)."""
+
+    def __init__(self, analyzer: Analyzer, match: str = "auto") -> None:
+        self.analyzer = analyzer
+        self.match = match
+        self.filters = QueryFilters()
+        self.highlight: set[str] = set()
+
+    def run(self, tree: AndNode) -> AnalyzedQuery:
+        root = self._and(tree.children, True)
+        if root is None:
+            root = Bool()
+        return AnalyzedQuery(root, frozenset(self.highlight), self.filters, empty=not root.must)
+
+    def _min_match(self, words: int, alts: int) -> int | None:
+        match self.match:
+            case "any":
+                return 1
+            case "auto":
+                return minimum_should_match(words, alts)
+            case _:
+                return None
+
+    def _text(self, text: str, positive: bool) -> AllOf | None:
+        """A run of plain words: each part (or a compound covering it) is required, or
+        ``min_match`` of them."""
+        tokens = self.analyzer.analyze(text)
         if not tokens:
             return None
         alts, parts = _alts_for(tokens)
         if positive:
-            highlight.update(t.term for t in tokens)
-        if match == "any":
-            min_match: int | None = 1
-        elif match == "auto":
-            min_match = minimum_should_match(len(text.split()), len(alts))
-        else:
-            min_match = None
+            self.highlight.update(t.term for t in tokens)
+        min_match = self._min_match(len(text.split()), len(alts))
         return AllOf(
             tuple(alts),
             tuple(parts) if len(parts) > 1 else (),
             min_match=min_match,
-            soft=MSM_SOFT and match == "auto" and min_match is not None,
+            soft=MSM_SOFT and self.match == "auto" and min_match is not None,
             bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
         )
 
-    def phrase_clause(text: str, positive: bool):
-        tokens = analyzer.analyze(text)
+    def _phrase(self, text: str, positive: bool) -> Clause | None:
+        tokens = self.analyzer.analyze(text)
         parts = [t.term for t in tokens if not t.joined]
         if not parts:
             return None
         if positive:
-            highlight.update(t.term for t in tokens)
+            self.highlight.update(t.term for t in tokens)
         if len(parts) == 1:
             alts, _ = _alts_for(tokens)
             return AllOf(tuple(alts))
         return Phrase(tuple(parts), _whole_run_compounds(tokens))
 
-    def convert(node, positive: bool):
-        if isinstance(node, Word):
-            return text_clause(node.text, positive)
-        if isinstance(node, PhraseNode):
-            return phrase_clause(node.text, positive)
-        if isinstance(node, FieldFilter):
-            apply_filter(node)
-            return None
-        if isinstance(node, NotNode):
-            inner = convert(node.child, False)
-            return None if inner is None else Bool(must_not=(inner,))
-        if isinstance(node, OrNode):
-            kids = [c for c in (convert(ch, positive) for ch in node.children) if c is not None]
-            if not kids:
+    def _node(self, node: Node, positive: bool) -> Clause | None:
+        match node:
+            case Word(text=text):
+                return self._text(text, positive)
+            case PhraseNode(text=text):
+                return self._phrase(text, positive)
+            case FieldFilter():
+                self._filter(node)
                 return None
-            return kids[0] if len(kids) == 1 else AnyOf(tuple(kids))
-        if isinstance(node, AndNode):
-            inner = convert_and(node.children, positive)
-            if isinstance(inner, Bool) and len(inner.must) == 1 and not inner.must_not:
-                return inner.must[0]
-            return inner
+            case NotNode(child=child):
+                inner = self._node(child, False)
+                return None if inner is None else Bool(must_not=(inner,))
+            case OrNode(children=children):
+                kids = [c for c in (self._node(ch, positive) for ch in children) if c is not None]
+                if not kids:
+                    return None
+                return kids[0] if len(kids) == 1 else AnyOf(tuple(kids))
+            case AndNode(children=children):
+                inner = self._and(children, positive)
+                if inner is not None and len(inner.must) == 1 and not inner.must_not:
+                    return inner.must[0]
+                return inner
         raise TypeError(node)
 
-    def convert_and(children, positive: bool):
-        must, must_not = [], []
+    def _and(self, children: tuple[Node, ...], positive: bool) -> Bool | None:
+        """Consecutive plain words form one run (one :class:`AllOf`); negations collect
+        into ``must_not``."""
+        must: list[Clause] = []
+        must_not: list[Clause] = []
         run: list[str] = []
-
-        def flush():
-            if run:
-                clause = text_clause(" ".join(run), positive)
-                if clause is not None:
-                    must.append(clause)
-                run.clear()
-
         for ch in children:
             if isinstance(ch, Word):
                 run.append(ch.text)
                 continue
-            flush()
-            clause = convert(ch, positive)
-            if clause is None:
-                continue
-            if isinstance(clause, Bool) and not clause.must and clause.must_not:
-                must_not.extend(clause.must_not)
-            else:
-                must.append(clause)
-        flush()
+            self._flush(run, must, positive)
+            clause = self._node(ch, positive)
+            match clause:
+                case None:
+                    pass
+                case Bool(must=(), must_not=negated) if negated:
+                    must_not.extend(negated)
+                case _:
+                    must.append(clause)
+        self._flush(run, must, positive)
         if not must and not must_not:
             return None
         return Bool(tuple(must), tuple(must_not))
 
-    def apply_filter(node: FieldFilter):
-        if node.field == "institute":
-            filters.institutes.extend(resolve_institutes(node.value))
-        elif node.field == "region":
-            filters.regions.append(resolve_region(node.value))
-        elif node.field == "doc_type":
-            filters.doc_types.append(resolve_doc_type(node.value))
-        elif node.field == "year":
-            lo, hi = parse_year_range(node.value)
-            filters.year_from, filters.year_to = lo, hi
-        elif node.field == "publisher":
-            filters.publishers.append(resolve_publisher(node.value))
+    def _flush(self, run: list[str], must: list[Clause], positive: bool) -> None:
+        if run:
+            clause = self._text(" ".join(run), positive)
+            if clause is not None:
+                must.append(clause)
+            run.clear()
 
-    root = convert_and(tree.children, True)
-    if root is None:
-        root = Bool()
-    return AnalyzedQuery(root, frozenset(highlight), filters, empty=not root.must)
+    def _filter(self, node: FieldFilter) -> None:
+        filters = self.filters
+        match node.field:
+            case "institute":
+                filters.institutes.extend(resolve_institutes(node.value))
+            case "region":
+                filters.regions.append(resolve_region(node.value))
+            case "doc_type":
+                filters.doc_types.append(resolve_doc_type(node.value))
+            case "year":
+                filters.year_from, filters.year_to = parse_year_range(node.value)
+            case "publisher":
+                filters.publishers.append(resolve_publisher(node.value))
 
 
 # ------------------------------------------------------------------------ long queries
-def _walk_allof(clause, fn):
+def _walk_allof(clause: Clause, fn: Callable[[AllOf], AllOf]) -> Clause:
     """``clause`` with every :class:`AllOf` inside replaced by ``fn(AllOf)``."""
-    if isinstance(clause, AllOf):
-        return fn(clause)
-    if isinstance(clause, AnyOf):
-        return AnyOf(tuple(_walk_allof(c, fn) for c in clause.clauses))
-    if isinstance(clause, Bool):
-        return Bool(tuple(_walk_allof(c, fn) for c in clause.must), clause.must_not)
+    match clause:
+        case AllOf():
+            return fn(clause)
+        case AnyOf(clauses=clauses):
+            return AnyOf(tuple(_walk_allof(c, fn) for c in clauses))
+        case Bool(must=must, must_not=must_not):
+            return Bool(tuple(_walk_allof(c, fn) for c in must), must_not)
     return clause
 
 
-def _count_alts(clause) -> int:
-    if isinstance(clause, AllOf):
-        return len(clause.alts)
-    if isinstance(clause, AnyOf):
-        return sum(_count_alts(c) for c in clause.clauses)
-    if isinstance(clause, Bool):
-        return sum(_count_alts(c) for c in clause.must)
+def _count_alts(clause: Clause) -> int:
+    match clause:
+        case AllOf(alts=alts):
+            return len(alts)
+        case AnyOf(clauses=clauses):
+            return sum(_count_alts(c) for c in clauses)
+        case Bool(must=must):
+            return sum(_count_alts(c) for c in must)
     return 0
 
 

@@ -8,28 +8,10 @@ cookie and nobody can enumerate other people's searches. An owner keeps a bounde
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 
 from policykb.store import DocumentStore
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS saved_searches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    query TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-"""
-# Added after the first release: databases created before get them by ALTER TABLE (their
-# rows have no owner, so nobody lists them).
-COLUMNS = {"owner": "TEXT", "key": "TEXT"}
-INDEXES = """
-CREATE UNIQUE INDEX IF NOT EXISTS saved_searches_key ON saved_searches (key);
-CREATE INDEX IF NOT EXISTS saved_searches_owner ON saved_searches (owner, id);
-"""
-_FIELDS = "id, name, query, created_at, owner, key"
 
 
 class SavedLimitError(ValueError):
@@ -61,56 +43,29 @@ class SavedSearch:
 
 
 class SavedSearches:
+    """Saved searches through the store (which owns their table)."""
+
     def __init__(self, store: DocumentStore) -> None:
         self.store = store
-        with store.connect() as con:
-            con.executescript(SCHEMA)
-            have = {r[1] for r in con.execute("PRAGMA table_info(saved_searches)")}
-            for name, kind in COLUMNS.items():
-                if name not in have:
-                    try:
-                        con.execute(f"ALTER TABLE saved_searches ADD COLUMN {name} {kind}")
-                    except sqlite3.OperationalError:  # another process added it meanwhile
-                        pass
-            con.executescript(INDEXES)
 
     def add(self, owner: str, name: str, query: str, limit: int) -> SavedSearch:
         """Save a search for ``owner``; :class:`SavedLimitError` when ``limit`` is reached."""
         key = secrets.token_urlsafe(16)
         now = time.time()
-        with self.store.connect() as con:
-            (count,) = con.execute(
-                "SELECT COUNT(*) FROM saved_searches WHERE owner = ?", (owner,)
-            ).fetchone()
-            if count >= limit:
-                raise SavedLimitError(limit)
-            cur = con.execute(
-                "INSERT INTO saved_searches (name, query, created_at, owner, key) "
-                "VALUES (?,?,?,?,?)",
-                (name, query, now, owner, key),
-            )
-            return SavedSearch(int(cur.lastrowid), name, query, now, owner, key)
+        new_id = self.store.add_saved_search(owner, name, query, now, key, limit)
+        if new_id is None:
+            raise SavedLimitError(limit)
+        return SavedSearch(new_id, name, query, now, owner, key)
 
     def by_key(self, key: str) -> SavedSearch | None:
-        row = (
-            self.store._conn()
-            .execute(f"SELECT {_FIELDS} FROM saved_searches WHERE key = ?", (key,))
-            .fetchone()
-        )
+        row = self.store.saved_search(key)
         return SavedSearch(*row) if row else None
 
     def list(self, owner: str | None) -> list[SavedSearch]:
         """The owner's saved searches, newest first (none without an owner)."""
         if not owner:
             return []
-        rows = self.store._conn().execute(
-            f"SELECT {_FIELDS} FROM saved_searches WHERE owner = ? ORDER BY id DESC", (owner,)
-        )
-        return [SavedSearch(*r) for r in rows]
+        return [SavedSearch(*r) for r in self.store.saved_searches(owner)]
 
     def delete(self, owner: str, key: str) -> bool:
-        with self.store.connect() as con:
-            cur = con.execute(
-                "DELETE FROM saved_searches WHERE owner = ? AND key = ?", (owner, key)
-            )
-            return cur.rowcount > 0
+        return self.store.delete_saved_search(owner, key)

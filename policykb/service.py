@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from analyzers import Analyzer
 from corpus import institutes as registry
 from policykb.backends import SearchBackend
+from policykb.errors import InputError
 from policykb.highlight import snippet
 from policykb.models import (
     DOC_TYPES,
@@ -58,15 +59,12 @@ def recency_factor(date: str | None, today: datetime.date) -> float:
     return 1.0 + RECENCY_WEIGHT * max(0.0, 1.0 - max(0.0, age) / RECENCY_YEARS)
 
 
-class RequestError(ValueError):
+class RequestError(InputError, ValueError):
     """Bad request parameters; ``message`` is Korean text for the user, ``param`` names the
     offending parameter."""
 
     def __init__(self, message: str, param: str | None = None, code: str = "bad_request"):
-        super().__init__(message)
-        self.message = message
-        self.param = param
-        self.code = code
+        super().__init__(message, code=code, param=param)
 
 
 @dataclass(frozen=True)
@@ -219,6 +217,11 @@ MAX_PUBLISHER_LENGTH = 100
 
 
 class SearchService:
+    """Search as a use case over one store, backend and analyzer: parse and analyze the
+    query, rank through the backend, fall back under ``match=auto``, then build snippets
+    from the stored passages and facet counts. Every caller (pages, API, CLI,
+    evaluation) goes through it, so they rank alike."""
+
     def __init__(
         self, settings: Settings, store: DocumentStore, backend: SearchBackend, analyzer: Analyzer
     ) -> None:
@@ -249,12 +252,12 @@ class SearchService:
         result, aq = self._run(tree, aq, filters, req, facets, notices)
         page_hits = result.hits[: req.size]
         ids = [h.id for h in page_hits]
-        docs = self.store.get_documents(ids)
+        docs = self.store.get_hit_documents(ids)
         # Passage level: the engine names each hit's best passages and the pages with
         # matches; the snippet reads only those passages (or the first one).
         located = self.backend.passages(ids, aq.highlight_terms) if aq.highlight_terms else {}
         wanted = {i: [m.seq for m in located[i].best] if i in located else [0] for i in docs}
-        read = self.store.get_passages_by_seq(wanted, aq.highlight_terms)
+        read = self.store.get_snippet_passages(wanted, aq.highlight_terms)
         hits: list[Hit] = []
         for bh in page_hits:
             doc = docs.get(bh.id)
@@ -290,6 +293,17 @@ class SearchService:
             (time.perf_counter() - started) * 1000,
             notices,
         )
+
+    def highlight_terms(self, q: str) -> frozenset[str]:
+        """The analyzed terms of ``q`` to mark in a document page (none when the query
+        cannot be read even leniently)."""
+        if not q:
+            return frozenset()
+        try:
+            tree, _ = parse_lenient(q)
+            return analyze_query(tree, self.analyzer).highlight_terms
+        except QuerySyntaxError:
+            return frozenset()
 
     def _analyze(self, req: SearchRequest, lenient: bool):
         """(parse tree, analyzed query, notices) for ``req.q``; a long query keeps its most
@@ -341,12 +355,9 @@ class SearchService:
         window = max(RERANK_WINDOW, req.offset + req.size)
         result = self.backend.search(aq.root, filters, req.sort, 0, window, facets)
         today = datetime.date.today()
-        dates = {
-            d.id: d.date for d in self.store.get_documents([h.id for h in result.hits]).values()
-        }
-        rescored = [
-            BackendHit(h.id, h.score * recency_factor(dates.get(h.id), today)) for h in result.hits
-        ]
+        dates = self.store.get_dates([h.id for h in result.hits])
+        factor = {d: recency_factor(d, today) for d in {*dates.values(), None}}
+        rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in result.hits]
         rescored.sort(key=lambda h: -h.score)
         result.hits = rescored[req.offset : req.offset + req.size]
         return result

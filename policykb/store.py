@@ -12,11 +12,13 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzers.tokens import token_matches, tokens_from_json, tokens_of, tokens_to_json
 from corpus import institutes as registry
 from policykb.models import UNKNOWN_PUBLISHER, Document, Passage, Token
 
@@ -54,7 +56,6 @@ CREATE TABLE IF NOT EXISTS files (
     analyzer_id TEXT,
     updated_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- Deleted documents, for OAI-PMH harvesters (deletedRecord = persistent).
 CREATE TABLE IF NOT EXISTS deleted_documents (
     id TEXT PRIMARY KEY,
@@ -68,6 +69,84 @@ CREATE TABLE IF NOT EXISTS registered_institutes (
     name TEXT PRIMARY KEY,
     regions TEXT NOT NULL,
     kind TEXT NOT NULL
+);
+-- Tokens of analyzed passage texts by text hash and analyzer (ingest re-analyzes only
+-- the passages that changed).
+CREATE TABLE IF NOT EXISTS analysis_cache (
+    text_hash TEXT NOT NULL,
+    analyzer_id TEXT NOT NULL,
+    tokens TEXT NOT NULL,
+    PRIMARY KEY (text_hash, analyzer_id)
+);
+-- SimHash bands of canonical documents (near-duplicate candidates, ingest/dedup.py).
+CREATE TABLE IF NOT EXISTS simhash_bands (
+    doc_id TEXT NOT NULL,
+    band INTEGER NOT NULL,
+    value INTEGER NOT NULL
+);
+-- Catalogue records (ingest/catalogue.py) and the harvest of their originals.
+CREATE TABLE IF NOT EXISTS catalogue_records (
+    key TEXT PRIMARY KEY,          -- source:institute:id or source:url:URL
+    source TEXT NOT NULL,
+    doc_id TEXT NOT NULL,          -- its own metadata-only document, or its original's
+    record TEXT NOT NULL,          -- the normalized record (JSON)
+    fingerprint TEXT NOT NULL,
+    url TEXT,
+    match_key TEXT,
+    indexed INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS harvest_items (
+    key TEXT PRIMARY KEY,          -- the catalogue record's key
+    doc_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    status TEXT NOT NULL,          -- fetched | ingested | failed
+    http_status INTEGER,
+    final_url TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    file_path TEXT,
+    content_type TEXT,
+    error TEXT,                    -- "[reason] message"
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+-- Admin accounts (policykb/accounts.py).
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    label TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    sid_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    username TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    client TEXT
+);
+-- Saved searches (policykb/saved.py).
+CREATE TABLE IF NOT EXISTS saved_searches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    created_at REAL NOT NULL
 );
 """
 
@@ -85,6 +164,9 @@ MIGRATIONS = (
     ("documents", "ocr", "TEXT"),  # JSON {"confidence": mean, "pages": [..]} of OCR text
     ("documents", "author_tokens", "TEXT NOT NULL DEFAULT '[]'"),
     ("documents", "match_key", "TEXT"),
+    # Saved searches of stores made before owners: their rows have no owner (nobody lists them).
+    ("saved_searches", "owner", "TEXT"),
+    ("saved_searches", "key", "TEXT"),
 )
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash)",
@@ -95,7 +177,21 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS documents_url ON documents(url)",
     "CREATE INDEX IF NOT EXISTS documents_match_key ON documents(match_key)",
     "CREATE INDEX IF NOT EXISTS documents_updated ON documents(updated_at, id)",
+    "CREATE INDEX IF NOT EXISTS simhash_bands_lookup ON simhash_bands(band, value)",
+    "CREATE INDEX IF NOT EXISTS simhash_bands_doc ON simhash_bands(doc_id)",
+    "CREATE INDEX IF NOT EXISTS catalogue_source ON catalogue_records(source)",
+    "CREATE INDEX IF NOT EXISTS catalogue_doc ON catalogue_records(doc_id)",
+    "CREATE INDEX IF NOT EXISTS catalogue_url ON catalogue_records(url)",
+    "CREATE INDEX IF NOT EXISTS catalogue_match ON catalogue_records(match_key)",
+    "CREATE INDEX IF NOT EXISTS harvest_status ON harvest_items(status)",
+    "CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS saved_searches_key ON saved_searches (key)",
+    "CREATE INDEX IF NOT EXISTS saved_searches_owner ON saved_searches (owner, id)",
 )
+SAVED_FIELDS = "id, name, query, created_at, owner, key"
+
+
+MMAP_BYTES = 1 << 30  # address space only; pages come from the OS cache as they are read
 
 
 @dataclass(slots=True)
@@ -127,24 +223,8 @@ def match_key(institute: str | None, year: int | None, title: str | None) -> str
     return f"{institute}|{year}|{norm}"
 
 
-def _tokens_to_json(tokens: list[Token]) -> str:
-    return json.dumps(
-        [[t.term, t.start, t.end, t.position, 1 if t.joined else 0] for t in tokens],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def _tokens_from_json(raw: str, only: frozenset[str] | None = None) -> list[Token]:
-    """Tokens of a stored passage; with ``only``, just those whose term is in it (all a
-    snippet or a highlight needs, and much cheaper for a long passage)."""
-    if only is not None:
-        return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(raw) if t[0] in only]
-    return [Token(t[0], t[1], t[2], t[3], bool(t[4])) for t in json.loads(raw)]
-
-
 def _passage_from_row(r: sqlite3.Row, only: frozenset[str] | None = None) -> Passage:
-    return Passage(r["seq"], r["page"], r["text"], _tokens_from_json(r["tokens"], only))
+    return Passage(r["seq"], r["page"], r["text"], tokens_from_json(r["tokens"], only))
 
 
 @contextmanager
@@ -159,17 +239,32 @@ def _atomic(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 class DocumentStore:
+    """The canonical copy of everything ingested, in one SQLite file, and the one owner
+    of the SQLite schema and its SQL: documents, passages, files, the analysis cache,
+    duplicate bands, catalogue and harvest tables, accounts and saved searches. Tables and columns are created or migrated in place when a store is opened;
+    other modules go through its methods (``connect()`` gives a transaction for a group
+    of writes that must land together). Each thread gets its own connection. The search
+    index is always rebuilt from here, never the other way round."""
+
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._hit_columns: str | None = None  # select list of get_hit_documents
         with self.connect() as con:
             con.executescript(SCHEMA)
-            have = {r[1] for r in con.execute("PRAGMA table_info(documents)")}
+            columns: dict[str, set[str]] = {}
             for table, column, decl in MIGRATIONS:
-                if column not in have:
-                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                if table not in columns:
+                    columns[table] = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                if column not in columns[table]:
+                    try:
+                        con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                    except sqlite3.OperationalError:  # another process added it meanwhile
+                        if column not in {r[1] for r in con.execute(f"PRAGMA table_info({table})")}:
+                            raise
+            have = columns["documents"]
             if "match_key" not in have:
                 rows = con.execute("SELECT id, institute, date, title FROM documents").fetchall()
                 con.executemany(
@@ -199,6 +294,9 @@ class DocumentStore:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA foreign_keys=ON")
             con.execute("PRAGMA synchronous=NORMAL")
+            # Reads through a memory map: no system call per page, which counts when a page
+            # of hits reads thirty long passages (overflow pages) of a large store.
+            con.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             self._local.con = con
         return con
 
@@ -245,6 +343,11 @@ class DocumentStore:
         finally:
             self._local.savepoints = None
 
+    def _value(self, sql: str, args: tuple = (), con: sqlite3.Connection | None = None):
+        """The first column of the first row of ``sql``, or None when there is no row."""
+        row = (con or self._conn()).execute(sql, args).fetchone()
+        return row[0] if row else None
+
     def close(self) -> None:
         con = getattr(self._local, "con", None)
         if con is not None:
@@ -260,7 +363,7 @@ class DocumentStore:
         passage_tokens: list[str] | None = None,
     ) -> None:
         """Write ``doc``; ``passage_tokens`` (one tokens JSON per passage, as
-        ``ingest.build.tokens_json`` makes it) stands in for the passages' Token lists."""
+        ``analyzers.tokens.tokens_to_json`` makes it) stands in for the passages' tokens."""
         con.execute("DELETE FROM passages WHERE doc_id = ?", (doc.id,))
         con.execute(
             """INSERT OR REPLACE INTO documents (id, title, institute, institute_published,
@@ -279,7 +382,7 @@ class DocumentStore:
                 doc.url,
                 doc.source_path,
                 doc.page_count,
-                _tokens_to_json(doc.title_tokens),
+                tokens_to_json(doc.title_tokens),
                 analyzer_id,
                 time.time(),
                 doc.department,
@@ -289,7 +392,7 @@ class DocumentStore:
                 doc.content_hash,
                 doc.simhash,
                 doc.canonical_id,
-                _tokens_to_json(doc.author_tokens),
+                tokens_to_json(doc.author_tokens),
                 match_key(doc.institute, doc.year, doc.title),
             ),
         )
@@ -305,7 +408,7 @@ class DocumentStore:
         )
         con.execute("DELETE FROM deleted_documents WHERE id = ?", (doc.id,))
         if passage_tokens is None:
-            passage_tokens = [_tokens_to_json(p.tokens) for p in doc.passages]
+            passage_tokens = [tokens_to_json(p.tokens) for p in doc.passages]
         con.executemany(
             "INSERT INTO passages (doc_id, seq, page, text, tokens) VALUES (?,?,?,?,?)",
             [
@@ -350,7 +453,7 @@ class DocumentStore:
             institute_published=row["institute_published"],
             page_count=row["page_count"],
             passages=passages,
-            title_tokens=_tokens_from_json(row["title_tokens"]),
+            title_tokens=tokens_from_json(row["title_tokens"]),
             department=row["department"],
             authors=json.loads(row["authors"] or "[]"),
             contacts=json.loads(row["contacts"] or "[]"),
@@ -358,7 +461,7 @@ class DocumentStore:
             content_hash=row["content_hash"],
             simhash=row["simhash"],
             canonical_id=row["canonical_id"],
-            author_tokens=_tokens_from_json(row["author_tokens"] or "[]"),
+            author_tokens=tokens_from_json(row["author_tokens"] or "[]"),
         )
 
     def get_document(self, doc_id: str, with_passages: bool = True) -> Document | None:
@@ -378,6 +481,31 @@ class DocumentStore:
         rows = con.execute(f"SELECT * FROM documents WHERE id IN ({marks})", ids).fetchall()
         return {r["id"]: self._doc_from_row(r, []) for r in rows}
 
+    def get_dates(self, ids: list[str]) -> dict[str, str | None]:
+        """id -> date (ISO or None) of ``ids``: all the recency re-rank reads, without
+        decoding any other metadata."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._conn().execute(f"SELECT id, date FROM documents WHERE id IN ({marks})", ids)
+        return {r[0]: r[1] for r in rows}
+
+    def get_hit_documents(self, ids: list[str]) -> dict[str, Document]:
+        """Metadata for a page of hits: as :meth:`get_documents` but without the title
+        and author tokens (a hit never shows them; decoding them is most of the cost)."""
+        if not ids:
+            return {}
+        con = self._conn()
+        if self._hit_columns is None:
+            skip = {"title_tokens", "author_tokens"}
+            cols = [r[1] for r in con.execute("PRAGMA table_info(documents)") if r[1] not in skip]
+            self._hit_columns = ", ".join(cols) + ", '[]' AS title_tokens, '[]' AS author_tokens"
+        marks = ",".join("?" * len(ids))
+        rows = con.execute(
+            f"SELECT {self._hit_columns} FROM documents WHERE id IN ({marks})", ids
+        ).fetchall()
+        return {r["id"]: self._doc_from_row(r, []) for r in rows}
+
     def get_passages(self, doc_id: str) -> list[Passage]:
         rows = (
             self._conn()
@@ -395,7 +523,13 @@ class DocumentStore:
         """Only the passages named (doc id -> seqs), each document's in seq order: reading a
         hit's snippet never decodes the rest of a long document. With ``only_terms`` the
         passages carry only the tokens of those terms."""
-        out: dict[str, list[Passage]] = {}
+        return {
+            doc_id: [_passage_from_row(r, only_terms) for r in rows]
+            for doc_id, rows in self._named_passages(wanted)
+        }
+
+    def _named_passages(self, wanted: dict[str, list[int]]) -> Iterator[tuple[str, list]]:
+        """(doc id, its named passage rows in seq order), documents naming no seq left out."""
         con = self._conn()
         for doc_id, seqs in wanted.items():
             seqs = sorted(set(seqs))
@@ -407,7 +541,35 @@ class DocumentStore:
                 f"AND seq IN ({marks}) ORDER BY seq",
                 (doc_id, *seqs),
             ).fetchall()
-            out[doc_id] = [_passage_from_row(r, only_terms) for r in rows]
+            yield doc_id, rows
+
+    def get_snippet_passages(
+        self, wanted: dict[str, list[int]], terms: frozenset[str]
+    ) -> dict[str, list[Passage]]:
+        """Of the passages named (doc id -> seqs), only the one each document's snippet
+        is cut from (:func:`policykb.highlight.best_passage`'s choice; the first one
+        when none holds a term), with only ``terms``' tokens: the candidates are ranked
+        on the stored token text, and tokens are made for the chosen passage alone."""
+        from policykb.highlight import passage_rank
+
+        out: dict[str, list[Passage]] = {}
+        terms = frozenset(terms)
+        for doc_id, rows in self._named_passages(wanted):
+            if not rows:
+                continue
+            best, best_key, best_tokens = rows[0], (0, 0), None
+            for r in rows if terms else ():
+                matches = token_matches(r["tokens"], terms)
+                if matches is None:  # not the compact form: decode it
+                    matches = tokens_from_json(r["tokens"], terms)
+                    key = passage_rank([t.term for t in matches])
+                else:  # a quoted term stands for its term (one to one)
+                    key = passage_rank([m[0] for m in matches])
+                if key > best_key:
+                    best, best_key, best_tokens = r, key, matches
+            if best_tokens and not isinstance(best_tokens[0], Token):
+                best_tokens = tokens_of(best_tokens, terms)
+            out[doc_id] = [Passage(best["seq"], best["page"], best["text"], best_tokens or [])]
         return out
 
     def get_passage_window(
@@ -469,12 +631,7 @@ class DocumentStore:
 
     def count_stale(self, analyzer_id: str) -> int:
         """Documents analyzed by another analyzer (dictionary, synonyms or Kiwi changed)."""
-        row = (
-            self._conn()
-            .execute("SELECT COUNT(*) FROM documents WHERE analyzer_id != ?", (analyzer_id,))
-            .fetchone()
-        )
-        return row[0]
+        return self._value("SELECT COUNT(*) FROM documents WHERE analyzer_id != ?", (analyzer_id,))
 
     def count_documents(self, canonical_only: bool = True) -> int:
         sql = "SELECT COUNT(*) FROM documents"
@@ -531,14 +688,6 @@ class DocumentStore:
         rows = self._conn().execute("SELECT status, COUNT(*) FROM files GROUP BY status")
         return {r[0]: r[1] for r in rows}
 
-    # ----------------------------------------------------------------------- meta
-    def get_meta(self, key: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str, con: sqlite3.Connection) -> None:
-        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
     def facet_counts(self) -> dict[str, dict[str, int]]:
         con = self._conn()
         out: dict[str, dict[str, int]] = {"institute": {}, "doc_type": {}, "year": {}}
@@ -551,3 +700,541 @@ class DocumentStore:
         ):
             out["year"][r[0] or "미상"] = r[1]
         return out
+
+    # ------------------------------------------------------------------ re-analysis
+    def stale_document_ids(self, analyzer_id: str) -> list[str]:
+        """Documents analyzed by another analyzer (see :meth:`count_stale`)."""
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT id FROM documents WHERE analyzer_id != ?", (analyzer_id,)
+            )
+        ]
+
+    def set_file_analyzer(self, doc_id: str, analyzer_id: str, con: sqlite3.Connection) -> None:
+        """Record that the files of ``doc_id`` are now analyzed by ``analyzer_id``."""
+        con.execute("UPDATE files SET analyzer_id = ? WHERE doc_id = ?", (analyzer_id, doc_id))
+
+    def delete_files(self, paths: list[str], con: sqlite3.Connection) -> None:
+        con.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
+    def source_path(self, doc_id: str) -> str | None:
+        return self._value("SELECT source_path FROM documents WHERE id = ?", (doc_id,))
+
+    def canonical_ids(self) -> dict[str, str | None]:
+        """Every document id with its canonical (None for a canonical itself)."""
+        return dict(self._conn().execute("SELECT id, canonical_id FROM documents").fetchall())
+
+    # ---------------------------------------------------------------- analysis cache
+    def cache_tokens(self, rows: list[tuple[str, str]], analyzer_id: str, con) -> None:
+        """Remember ``(text hash, tokens JSON)`` pairs analyzed by ``analyzer_id``."""
+        con.executemany(
+            "INSERT OR IGNORE INTO analysis_cache (text_hash, analyzer_id, tokens) VALUES (?,?,?)",
+            [(h, analyzer_id, toks) for h, toks in rows],
+        )
+
+    # -------------------------------------------------------------------- duplicates
+    def canonical_with_hash(self, con: sqlite3.Connection, content_hash: str, doc_id: str):
+        """The first canonical document other than ``doc_id`` with this content hash."""
+        return self._value(
+            "SELECT id FROM documents WHERE content_hash = ? AND id != ? AND canonical_id IS NULL "
+            "ORDER BY id LIMIT 1",
+            (content_hash, doc_id),
+            con,
+        )
+
+    def band_neighbours(self, con: sqlite3.Connection, bands: list[int], doc_id: str) -> set[str]:
+        """Documents other than ``doc_id`` sharing one of its SimHash bands."""
+        out: set[str] = set()
+        for i, band in enumerate(bands):
+            for (other,) in con.execute(
+                "SELECT doc_id FROM simhash_bands WHERE band = ? AND value = ? AND doc_id != ?",
+                (i, band, doc_id),
+            ):
+                out.add(other)
+        return out
+
+    def canonical_simhash(self, con: sqlite3.Connection, doc_id: str) -> int | None:
+        """The SimHash of ``doc_id`` if it is a canonical document (None otherwise)."""
+        return self._value(
+            "SELECT simhash FROM documents WHERE id = ? AND canonical_id IS NULL", (doc_id,), con
+        )
+
+    def stored_text(self, con: sqlite3.Connection, doc_id: str) -> str:
+        """The passages of ``doc_id`` joined as ingest joins a file's pages."""
+        rows = con.execute("SELECT text FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,))
+        return "\n\n".join(r[0] for r in rows)
+
+    def put_bands(self, con: sqlite3.Connection, doc_id: str, bands: list[int]) -> None:
+        """Replace the SimHash bands of ``doc_id``."""
+        self.forget_bands(con, doc_id)
+        con.executemany(
+            "INSERT INTO simhash_bands (doc_id, band, value) VALUES (?,?,?)",
+            [(doc_id, i, b) for i, b in enumerate(bands)],
+        )
+
+    def forget_bands(self, con: sqlite3.Connection, doc_id: str) -> None:
+        con.execute("DELETE FROM simhash_bands WHERE doc_id = ?", (doc_id,))
+
+    def promote_first_copy(self, con: sqlite3.Connection, doc_id: str) -> tuple[str, int] | None:
+        """Before ``doc_id`` goes: its first copy becomes the canonical of the others.
+        Returns (heir, heir's SimHash), or None when ``doc_id`` has no copies."""
+        copies = [
+            r[0]
+            for r in con.execute(
+                "SELECT id FROM documents WHERE canonical_id = ? ORDER BY id", (doc_id,)
+            )
+        ]
+        if not copies:
+            return None
+        heir, rest = copies[0], copies[1:]
+        con.execute("UPDATE documents SET canonical_id = NULL WHERE id = ?", (heir,))
+        con.executemany(
+            "UPDATE documents SET canonical_id = ? WHERE id = ?", [(heir, c) for c in rest]
+        )
+        row = con.execute("SELECT simhash FROM documents WHERE id = ?", (heir,)).fetchone()
+        return heir, row[0] or 0
+
+    # ---------------------------------------------------------------------- accounts
+    def put_user(self, username: str, password_hash: str, created_at: float) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO users (username, password_hash, created_at) VALUES (?,?,?)",
+                (username, password_hash, created_at),
+            )
+
+    def password_hash(self, username: str) -> str | None:
+        return self._value("SELECT password_hash FROM users WHERE username = ?", (username,))
+
+    def put_api_token(self, token_hash: str, username: str, label: str, at: float) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO api_tokens (token_hash, username, label, created_at) VALUES (?,?,?,?)",
+                (token_hash, username, label, at),
+            )
+
+    def api_tokens(self) -> list[tuple[str, str]]:
+        """Every (token hash, username)."""
+        return [
+            (r[0], r[1])
+            for r in self._conn().execute("SELECT token_hash, username FROM api_tokens")
+        ]
+
+    def put_session(
+        self, sid_hash: str, username: str, now: float, idle_before: float, started_before: float
+    ) -> None:
+        """Store a new session, dropping those idle since ``idle_before`` or started before
+        ``started_before``."""
+        with self.connect() as con:
+            con.execute(
+                "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
+                (idle_before, started_before),
+            )
+            con.execute(
+                "INSERT INTO sessions (sid_hash, username, created_at, last_seen) VALUES (?,?,?,?)",
+                (sid_hash, username, now, now),
+            )
+
+    def get_session(self, sid_hash: str) -> tuple[str, float, float] | None:
+        """(username, created_at, last_seen) of a stored session."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT username, created_at, last_seen FROM sessions WHERE sid_hash = ?",
+                (sid_hash,),
+            )
+            .fetchone()
+        )
+        return (row[0], row[1], row[2]) if row else None
+
+    def touch_session(self, sid_hash: str, now: float) -> None:
+        with self.connect() as con:
+            con.execute("UPDATE sessions SET last_seen = ? WHERE sid_hash = ?", (now, sid_hash))
+
+    def delete_session(self, sid_hash: str) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM sessions WHERE sid_hash = ?", (sid_hash,))
+
+    def login_failure_times(self, key: str, since: float, limit: int) -> list[float]:
+        """Times of the latest ``limit`` failures of ``key`` after ``since``, newest first."""
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?",
+                (key, since, limit),
+            )
+        ]
+
+    def add_login_failures(self, keys: list[str], at: float, forget_before: float) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM login_failures WHERE at < ?", (forget_before,))
+            con.executemany(
+                "INSERT INTO login_failures (key, at) VALUES (?, ?)", [(k, at) for k in keys]
+            )
+
+    def clear_login_failures(self, key: str | None = None) -> None:
+        """Forget the failures of ``key``, or all of them."""
+        with self.connect() as con:
+            if key is None:
+                con.execute("DELETE FROM login_failures")
+            else:
+                con.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    def add_audit(
+        self, at: float, username: str, action: str, detail: dict, client: str | None
+    ) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO audit_log (at, username, action, detail, client) VALUES (?,?,?,?,?)",
+                (at, username, action, json.dumps(detail, ensure_ascii=False), client),
+            )
+
+    def audit_rows(self, limit: int) -> list[tuple[int, float, str, str, dict, str | None]]:
+        """The latest audit entries, newest first: (id, at, username, action, detail, client)."""
+        rows = self._conn().execute(
+            "SELECT id, at, username, action, detail, client FROM audit_log "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    # ---------------------------------------------------------------- saved searches
+    def add_saved_search(
+        self, owner: str, name: str, query: str, at: float, key: str, limit: int
+    ) -> int | None:
+        """Insert a saved search; its id, or None when ``owner`` already keeps ``limit``."""
+        with self.connect() as con:
+            (count,) = con.execute(
+                "SELECT COUNT(*) FROM saved_searches WHERE owner = ?", (owner,)
+            ).fetchone()
+            if count >= limit:
+                return None
+            cur = con.execute(
+                "INSERT INTO saved_searches (name, query, created_at, owner, key) "
+                "VALUES (?,?,?,?,?)",
+                (name, query, at, owner, key),
+            )
+            return int(cur.lastrowid)
+
+    def saved_search(self, key: str) -> tuple | None:
+        """Row (:data:`SAVED_FIELDS`) of the saved search with this key."""
+        row = (
+            self._conn()
+            .execute(f"SELECT {SAVED_FIELDS} FROM saved_searches WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return tuple(row) if row else None
+
+    def saved_searches(self, owner: str) -> list[tuple]:
+        """Rows (:data:`SAVED_FIELDS`) of the owner's saved searches, newest first."""
+        rows = self._conn().execute(
+            f"SELECT {SAVED_FIELDS} FROM saved_searches WHERE owner = ? ORDER BY id DESC",
+            (owner,),
+        )
+        return [tuple(r) for r in rows]
+
+    def delete_saved_search(self, owner: str, key: str) -> bool:
+        with self.connect() as con:
+            cur = con.execute(
+                "DELETE FROM saved_searches WHERE owner = ? AND key = ?", (owner, key)
+            )
+            return cur.rowcount > 0
+
+    # --------------------------------------------------------------------- catalogue
+    def _first_match(self, sql: str, url: str | None, key: str | None) -> str | None:
+        """The first id ``sql`` (with a ``{column}`` slot) finds by URL, else by match key."""
+        for column, value in (("url", url), ("match_key", key)):
+            if value:
+                found = self._value(sql.format(column=column), (value,))
+                if found is not None:
+                    return found
+        return None
+
+    def catalogue_doc_for(self, url: str | None, key: str | None) -> str | None:
+        """The document id of the catalogue record a file is the original of: same URL,
+        else same match key (institute + year + normalized title)."""
+        sql = "SELECT doc_id FROM catalogue_records WHERE {column} = ? ORDER BY key LIMIT 1"
+        return self._first_match(sql, url, key)
+
+    def original_for(self, url: str | None, key: str | None) -> str | None:
+        """A canonical document with a file matching a record's URL or match key."""
+        sql = (
+            "SELECT id FROM documents WHERE {column} = ? AND source_path IS NOT NULL "
+            "AND canonical_id IS NULL ORDER BY id LIMIT 1"
+        )
+        return self._first_match(sql, url, key)
+
+    def catalogue_record(self, doc_id: str) -> dict | None:
+        """The stored (normalized) record of ``doc_id``'s first catalogue record."""
+        raw = self._value(
+            "SELECT record FROM catalogue_records WHERE doc_id = ? ORDER BY key LIMIT 1",
+            (doc_id,),
+        )
+        return json.loads(raw) if raw is not None else None
+
+    def catalogue_fingerprints(self, keys: list[str]) -> dict[str, tuple[str, str]]:
+        """key -> (fingerprint, doc_id) of the stored records among ``keys``."""
+        marks = ",".join("?" * len(keys))
+        rows = self._conn().execute(
+            f"SELECT key, fingerprint, doc_id FROM catalogue_records WHERE key IN ({marks})",
+            keys,
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def put_catalogue_records(self, rows: list[tuple], con: sqlite3.Connection) -> None:
+        """Rows (key, source, doc_id, record JSON, fingerprint, url, match_key, updated_at),
+        not yet indexed."""
+        con.executemany(
+            "INSERT OR REPLACE INTO catalogue_records (key, source, doc_id, record, "
+            "fingerprint, url, match_key, indexed, updated_at) VALUES (?,?,?,?,?,?,?,0,?)",
+            rows,
+        )
+
+    def mark_catalogue_indexed(self, keys: Iterable[str] = (), doc_ids: Iterable[str] = ()) -> None:
+        """Records (by key, or all of a document) whose document is in the index."""
+        with self.connect() as con:
+            con.executemany(
+                "UPDATE catalogue_records SET indexed = 1 WHERE key = ?", [(k,) for k in keys]
+            )
+            con.executemany(
+                "UPDATE catalogue_records SET indexed = 1 WHERE doc_id = ?",
+                [(d,) for d in doc_ids],
+            )
+
+    def unindexed_catalogue_docs(self) -> list[str]:
+        """Documents of records written by a run killed before its index commit."""
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT DISTINCT doc_id FROM catalogue_records WHERE indexed = 0"
+            )
+        ]
+
+    def catalogue_keys(self, source: str) -> list[tuple[str, str]]:
+        """(key, doc_id) of every record of ``source``."""
+        return [
+            (r[0], r[1])
+            for r in self._conn().execute(
+                "SELECT key, doc_id FROM catalogue_records WHERE source = ?", (source,)
+            )
+        ]
+
+    def remove_catalogue_record(self, con: sqlite3.Connection, key: str, doc_id: str) -> bool:
+        """Forget a record; its document goes too when it was metadata-only and no other
+        record names it. True when the document was deleted."""
+        con.execute("DELETE FROM catalogue_records WHERE key = ?", (key,))
+        still = self._value(
+            "SELECT 1 FROM catalogue_records WHERE doc_id = ? LIMIT 1", (doc_id,), con
+        )
+        row = con.execute("SELECT source_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if still is None and row is not None and row[0] is None:
+            self.delete_document(doc_id, con)
+            return True
+        return False
+
+    # ----------------------------------------------------------------------- harvest
+    def harvest_candidates(self, source: str | None = None) -> list[tuple]:
+        """Records with a URL and their harvest state, by key: (record dict, status, etag,
+        last_modified, file_path); the state is None before the first attempt."""
+        sql = (
+            "SELECT c.record, h.status, h.etag, h.last_modified, h.file_path "
+            "FROM catalogue_records c LEFT JOIN harvest_items h ON h.key = c.key "
+            "WHERE c.url IS NOT NULL"
+        )
+        args: list = []
+        if source:
+            sql += " AND c.source = ?"
+            args.append(source)
+        rows = self._conn().execute(sql + " ORDER BY c.key", args)
+        return [(json.loads(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def harvest_target(self, key: str) -> tuple[str, str, int]:
+        """(doc_id, url, attempts so far) of a catalogue record being harvested."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT c.doc_id, c.url, h.attempts FROM catalogue_records c "
+                "LEFT JOIN harvest_items h ON h.key = c.key WHERE c.key = ?",
+                (key,),
+            )
+            .fetchone()
+        )
+        return row[0], row[1], row[2] or 0
+
+    def mark_harvest_unchanged(self, key: str, at: float) -> None:
+        """The server answered 304 Not Modified."""
+        with self.connect() as con:
+            con.execute(
+                "UPDATE harvest_items SET http_status = 304, updated_at = ? WHERE key = ?",
+                (at, key),
+            )
+
+    def put_harvest_item(self, values: tuple) -> None:
+        """(key, doc_id, url, status, http_status, final_url, etag, last_modified,
+        file_path, content_type, error, attempts, updated_at)."""
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO harvest_items (key, doc_id, url, status, http_status, "
+                "final_url, etag, last_modified, file_path, content_type, error, attempts, "
+                "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                values,
+            )
+
+    def harvested_records(self) -> list[tuple[str, dict]]:
+        """(file path, record dict) of every fetched or ingested original, by key."""
+        rows = self._conn().execute(
+            "SELECT h.file_path, c.record FROM harvest_items h JOIN catalogue_records c "
+            "ON c.key = h.key WHERE h.status IN ('fetched', 'ingested') ORDER BY h.key"
+        )
+        return [(r[0], json.loads(r[1])) for r in rows]
+
+    def harvested_files(self) -> list[tuple[str, str, str]]:
+        """(key, file path, status) of the fetched or ingested originals."""
+        rows = self._conn().execute(
+            "SELECT key, file_path, status FROM harvest_items "
+            "WHERE status IN ('fetched', 'ingested') AND file_path IS NOT NULL"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def set_harvest_status(
+        self, con: sqlite3.Connection, key: str, status: str, error: str | None
+    ) -> None:
+        con.execute(
+            "UPDATE harvest_items SET status = ?, error = ? WHERE key = ?", (status, error, key)
+        )
+
+    def harvest_failures(self) -> list[dict]:
+        """The failed harvest items, latest first."""
+        return [
+            dict(r)
+            for r in self._conn().execute(
+                "SELECT key, url, http_status, error, attempts, updated_at FROM harvest_items "
+                "WHERE status = 'failed' ORDER BY updated_at DESC"
+            )
+        ]
+
+    # ------------------------------------------------------------------------ OAI-PMH
+    def canonical_institutes(self) -> list[str]:
+        """Institutes of canonical documents, sorted."""
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT DISTINCT institute FROM documents WHERE canonical_id IS NULL "
+                "ORDER BY institute"
+            )
+        ]
+
+    def oai_item(self, doc_id: str) -> tuple[str, float, bool, str | None, list] | None:
+        """(id, datestamp, deleted, institute, regions) of a canonical or deleted document."""
+        con = self._conn()
+        row = con.execute(
+            "SELECT id, updated_at, institute, regions FROM documents "
+            "WHERE id = ? AND canonical_id IS NULL",
+            (doc_id,),
+        ).fetchone()
+        if row:
+            return row[0], row[1], False, row[2], json.loads(row[3])
+        row = con.execute(
+            "SELECT id, deleted_at, institute, regions FROM deleted_documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row:
+            return row[0], row[1], True, row[2], json.loads(row[3] or "[]")
+        return None
+
+    def earliest_change(self) -> float | None:
+        """The oldest datestamp of a stored or deleted document."""
+        a = self._value("SELECT MIN(updated_at) FROM documents")
+        b = self._value("SELECT MIN(deleted_at) FROM deleted_documents")
+        values = [v for v in (a, b) if v is not None]
+        return min(values) if values else None
+
+    def oai_page(
+        self,
+        where: tuple[str, str | None] | None,
+        lo: float | None,
+        hi: float | None,
+        after: tuple[float, str] | None,
+        limit: int,
+    ) -> tuple[list[tuple[str, float, bool, str | None, list]], int]:
+        """Canonical and deleted documents by (datestamp, id) after ``after``, at most
+        ``limit``, with the total count. ``where``: ("institute", None) any known
+        institute, ("region", None) any region, ("institute", name), ("region", name)."""
+        cond, cargs = "", []
+        if where is not None:
+            kind, value = where
+            column = "institute" if kind == "institute" else "regions"
+            if value is None and kind == "institute":
+                cond = " AND institute IS NOT NULL AND institute != '미상'"
+            elif value is None:
+                cond = " AND regions IS NOT NULL AND regions != '[]'"
+            elif kind == "institute":
+                cond, cargs = f" AND {column} = ?", [value]
+            else:
+                cond, cargs = f" AND {column} LIKE ?", [f'%"{value}"%']
+        time_cond = ""
+        targs: list = []
+        if lo is not None:
+            time_cond += " AND ts >= ?"
+            targs.append(lo)
+        if hi is not None:
+            time_cond += " AND ts < ?"
+            targs.append(hi)
+        base = (
+            "SELECT * FROM ("
+            "SELECT id, updated_at AS ts, 0 AS deleted, institute, regions FROM documents "
+            "WHERE canonical_id IS NULL" + cond + " UNION ALL "
+            "SELECT id, deleted_at AS ts, 1 AS deleted, institute, regions "
+            "FROM deleted_documents WHERE 1=1" + cond + ") WHERE 1=1" + time_cond
+        )
+        args = cargs + cargs + targs
+        con = self._conn()
+        total = con.execute(f"SELECT COUNT(*) FROM ({base})", args).fetchone()[0]
+        sql = base
+        pargs = list(args)
+        if after is not None:
+            sql += " AND (ts > ? OR (ts = ? AND id > ?))"
+            pargs += [after[0], after[0], after[1]]
+        sql += " ORDER BY ts, id LIMIT ?"
+        pargs.append(limit)
+        rows = con.execute(sql, pargs).fetchall()
+        return [(r[0], r[1], bool(r[2]), r[3], json.loads(r[4] or "[]")) for r in rows], total
+
+
+class AnalysisCache:
+    """Read side of the analysis cache for ingest workers: its own connection to the
+    store's database (a worker process has no store object); written by the main process
+    through :meth:`DocumentStore.cache_tokens`. It also holds this process's latest
+    analyses, so a passage repeated within a run (the same text in another copy or
+    edition of a document, a boilerplate passage) is found before the main process has
+    stored its first occurrence."""
+
+    RECENT = 2048  # passages remembered per process
+
+    def __init__(self, db_path: str | None, analyzer_id: str) -> None:
+        self.analyzer_id = analyzer_id
+        self.con = sqlite3.connect(db_path, timeout=30) if db_path else None
+        self.recent: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, text_hash: str) -> list[Token] | None:
+        raw = self.get_raw(text_hash)
+        return tokens_from_json(raw) if raw is not None else None
+
+    def get_raw(self, text_hash: str) -> str | None:
+        """The stored tokens JSON of a passage text hash, if cached."""
+        raw = self.recent.get(text_hash)
+        if raw is not None:
+            self.recent.move_to_end(text_hash)
+            return raw
+        if self.con is None:
+            return None
+        row = self.con.execute(
+            "SELECT tokens FROM analysis_cache WHERE text_hash = ? AND analyzer_id = ?",
+            (text_hash, self.analyzer_id),
+        ).fetchone()
+        return row[0] if row else None
+
+    def remember(self, text_hash: str, raw: str) -> None:
+        self.recent[text_hash] = raw
+        if len(self.recent) > self.RECENT:
+            self.recent.popitem(last=False)

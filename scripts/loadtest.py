@@ -121,7 +121,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "policykb.cli",
+                "wiring.cli",
                 "ingest",
                 "--quiet",
                 str(REPO / "corpus" / "sample"),
@@ -145,7 +145,7 @@ def main() -> int:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "search_app:create_app()",
+            "wiring.wsgi:create_app()",
         ],
         env=env,
         cwd=REPO,
@@ -169,7 +169,7 @@ def main() -> int:
             [
                 "bash",
                 "-c",
-                f"while true; do {sys.executable} -m policykb.cli reindex >/dev/null 2>&1; done",
+                f"while true; do {sys.executable} -m wiring.cli reindex >/dev/null 2>&1; done",
             ],
             env=env,
             cwd=REPO,

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, request
 
-from policykb.backends import BackendError
-from policykb.runtime import Runtime
-from policykb.settings import Settings, load_settings
+from policykb.context import AppRuntime
+from policykb.settings import Settings
+from search_app.errors import error_response, register_errors
 from search_app.security import register_security_headers
 
 
 def create_app(
-    test_config: dict[str, Any] | None = None, settings: Settings | None = None
+    runtime: AppRuntime | None = None, test_config: dict[str, Any] | None = None
 ) -> Flask:
-    """App factory. ``settings`` (or ``POLICYKB_*`` environment variables) configure the
-    data; ``test_config`` overrides Flask config keys."""
+    """App factory over ``runtime`` (the services of one data directory, given by the
+    wiring layer: ``wiring.wsgi.create_app`` is the entry point servers call);
+    ``test_config`` overrides Flask config keys."""
+    if runtime is None:  # the entry point of releases before the wiring layer
+        raise SystemExit(
+            "search_app:create_app() needs the runtime the wiring layer builds: serve "
+            "'wiring.wsgi:create_app()' instead (for example gunicorn "
+            "'wiring.wsgi:create_app()')."
+        )
     app = Flask(__name__)
-    settings = settings or load_settings()
+    settings = runtime.settings
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         JSON_AS_ASCII=False,
@@ -35,7 +41,7 @@ def create_app(
         app.config.update(test_config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["policykb"] = Runtime(settings)
+    app.extensions["policykb"] = runtime
 
     from search_app.views import admin, analyst, api, oai, ui
     from search_app.views.csrf import csrf_token
@@ -50,12 +56,11 @@ def create_app(
         "%Y-%m-%d %H:%M:%S", time.gmtime(t)
     )
     _register_limits(app, settings)
-    _register_errors(app)
+    register_errors(app)
     register_security_headers(app)
     return app
 
 
-MAX_URI_BYTES = 8192  # longer request targets get a 414 (a 500-character query fits)
 # Suggestions come with every keystroke: their own bucket, SUGGEST_RATE times the rate, so
 # typing never uses up the searches.
 SUGGEST_PATH = "/api/suggest"
@@ -92,78 +97,6 @@ def _register_limits(app: Flask, settings: Settings) -> None:
         if ok:
             return None
         message = "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요."
-        if _wants_json():
-            response = jsonify({"error": {"code": "rate_limited", "message": message}})
-        else:
-            response = app.make_response(
-                (render_template("error.html", status=429, message=message), 429)
-            )
-        response.status_code = 429
+        response = error_response(429, "rate_limited", message)
         response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return response
-
-
-def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/admin/api/")) or request.path == "/healthz"
-
-
-def _register_errors(app: Flask) -> None:
-    def error(status: int, code: str, message: str):
-        if _wants_json():
-            return jsonify({"error": {"code": code, "message": message}}), status
-        return render_template("error.html", status=status, message=message), status
-
-    @app.errorhandler(400)
-    def bad_request(exc):
-        description = getattr(exc, "description", "") or ""
-        korean = re.search("[\uac00-\ud7a3]", description)
-        return error(400, "bad_request", description if korean else "요청을 이해할 수 없습니다.")
-
-    @app.errorhandler(401)
-    def unauthorized(exc):
-        return error(401, "unauthorized", "로그인이 필요합니다.")
-
-    @app.errorhandler(409)
-    def conflict(exc):
-        return error(409, "conflict", getattr(exc, "description", "") or "충돌이 생겼습니다.")
-
-    @app.errorhandler(404)
-    def not_found(exc):
-        return error(404, "not_found", "찾는 페이지나 문서가 없습니다.")
-
-    @app.errorhandler(405)
-    def not_allowed(exc):
-        response = app.make_response(
-            error(405, "method_not_allowed", "허용되지 않는 요청 방식입니다.")
-        )
-        methods = getattr(exc, "valid_methods", None) or []
-        response.headers["Allow"] = ", ".join(sorted(methods))
-        return response
-
-    @app.before_request
-    def uri_length():
-        raw = len(request.path.encode()) + len(request.environ.get("QUERY_STRING", ""))
-        if raw > MAX_URI_BYTES:
-            return error(
-                414, "uri_too_long", "주소(URL)가 너무 깁니다. 검색어나 조건을 줄여 주세요."
-            )
-        return None
-
-    @app.errorhandler(413)
-    def too_large(exc):
-        description = getattr(exc, "description", "") or ""
-        korean = re.search("[\uac00-\ud7a3]", description)
-        return error(413, "too_large", description if korean else "요청이 너무 큽니다.")
-
-    @app.errorhandler(BackendError)
-    def backend_down(exc):
-        app.logger.warning("search backend error: %s", exc)
-        return error(
-            503,
-            "backend_unavailable",
-            "검색 엔진에 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.",
-        )
-
-    @app.errorhandler(500)
-    def internal(exc):
-        return error(500, "internal_error", "서버 오류가 발생했습니다.")

@@ -1,5 +1,5 @@
 """Shared fixtures: an ingested copy of the sample corpus on the embedded engine, the Flask
-``app``/``client``/``runner``, and access to ../shared/data (skipped when absent on a
+``app``/``client``, and access to ../shared/data (skipped when absent on a
 user's machine, a failure under CI=true)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from corpus import SAMPLE_DIR
-from policykb.runtime import Runtime
 from policykb.settings import load_settings
+from wiring.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("POLICYKB_SHARED_DIR", REPO.parent / "shared"))
@@ -135,7 +135,7 @@ def ingested_on(request, tmp_path_factory, folders: list[Path], alias: str):
 
 @pytest.fixture(scope="session")
 def app(indexed):
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     app = create_app({"TESTING": True}, settings=indexed.settings)
     app.extensions["policykb"] = indexed
@@ -145,11 +145,6 @@ def app(indexed):
 @pytest.fixture()
 def client(app):
     return app.test_client()
-
-
-@pytest.fixture()
-def runner(app):
-    return app.test_cli_runner()
 
 
 @pytest.fixture()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from policykb.runtime import Runtime
 from policykb.service import SearchRequest
+from wiring.runtime import Runtime
 
 QUERIES = (
     "스마트시티",

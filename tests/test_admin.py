@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policykb.query import parse_lenient
-from search_app import create_app
 from tests.conftest import make_runtime
+from wiring.wsgi import create_app
 
 PASSWORD = "correct horse battery"
 
@@ -133,6 +133,27 @@ def test_api_token_for_scripts(admin_rt):
     assert r.status_code == 200 and r.get_json()["documents"] > 0
     r = client.post("/admin/reindex", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 202
+
+
+def test_a_second_reindex_while_one_runs_is_a_409(admin_rt):
+    """One job of a kind at a time: starting another answers 409 with a Korean message."""
+    import threading
+
+    client = app_for(admin_rt).test_client()
+    token = admin_rt.accounts.create_token("admin", "ci")
+    release = threading.Event()
+    running = admin_rt.jobs.start("reindex", "admin", lambda job: release.wait(30) and "ok")
+    try:
+        r = client.post("/admin/reindex", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 409
+        assert "이미 재색인이 진행 중입니다" in r.get_data(as_text=True)
+    finally:
+        release.set()
+    for _ in range(100):
+        if running.state != "running":
+            break
+        time.sleep(0.05)
+    assert running.state == "done"
 
 
 def test_lexicon_edit_is_validated_then_applied_by_reindex(admin_rt):

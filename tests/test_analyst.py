@@ -164,9 +164,9 @@ def test_openapi_document_schema(client):
 @pytest.mark.data
 def test_csv_export_of_a_thousand_results(tmp_path):
     """1,000+ real policy summaries (kdi-epic), exported in one streamed CSV."""
-    from policykb.evaluation import build_documents, load_kdi_known_item
-    from search_app import create_app
     from tests.conftest import make_runtime, shared_path
+    from wiring.evaluation import build_documents, load_kdi_known_item
+    from wiring.wsgi import create_app
 
     docs, _ = load_kdi_known_item(
         shared_path("data", "kdi-epic", "xlsx"), max_docs=1100, max_queries=1

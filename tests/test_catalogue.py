@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from corpus import institutes as registry
 from ingest.catalogue import CatalogueImporter, split_authors
-from policykb.cli import main
 from policykb.service import parse_request
 from tests.catalogue_helpers import ri_portal_sample
 from tests.conftest import es_runtime, make_runtime, shared_path
+from wiring.cli import main
 
 
 def search(rt, **params):
@@ -184,7 +184,7 @@ def test_cli_prints_counts_and_ui_marks_no_original(tmp_path, sample):
     )
     assert result.exit_code == 0, result.output
     assert "imported 60, updated 0, rejected 0" in result.output
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     app = create_app({"TESTING": True}, settings=rt.settings)
     client = app.test_client()

@@ -170,3 +170,21 @@ def test_docker_compose_names_its_services():
     assert env["POLICYKB_ES_URL"].startswith("http://elasticsearch:")
     assert app["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
     assert Path(REPO / "Dockerfile").is_file()
+
+
+def test_a_search_the_engine_refuses_is_a_400_not_a_503(tmp_path, sample_copy, es_url):
+    """A search Elasticsearch answers with "bad request" (here a result window the index
+    does not allow) is the request's fault: 400 bad_query, while the engine stays up."""
+    from wiring.wsgi import create_app
+
+    rt = es_runtime(tmp_path / "data", es_url, "policykb-refused")
+    rt.ingester().run([sample_copy])
+    rt.backend.es.indices.put_settings(index=rt.backend.alias, settings={"max_result_window": 5})
+    client = create_app({"TESTING": True}, settings=rt.settings).test_client()
+    ok = client.get("/api/search?q=도시&size=5&sort=newest")
+    assert ok.status_code == 200, ok.get_json()
+    r = client.get("/api/search?q=도시&size=10&sort=newest")
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["error"]["code"] == "bad_query"
+    assert r.get_json()["error"]["param"] == "q"
+    rt.backend.drop_all()

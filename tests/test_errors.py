@@ -25,7 +25,7 @@ SAMPLE = "krihs_2018_smartcity_council.txt"
 def policykb(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     environ = dict(os.environ, POLICYKB_DATA_DIR=str(data), **env)
     return subprocess.run(
-        [sys.executable, "-m", "policykb.cli", *args],
+        [sys.executable, "-m", "wiring.cli", *args],
         cwd=REPO,
         env=environ,
         capture_output=True,

@@ -39,7 +39,7 @@ def total(rt) -> int:
 def cli(data: Path, *args: str, env_extra: dict | None = None, **kw) -> subprocess.Popen:
     env = dict(os.environ, POLICYKB_DATA_DIR=str(data), **(env_extra or {}))
     return subprocess.Popen(
-        [sys.executable, "-m", "policykb.cli", *args],
+        [sys.executable, "-m", "wiring.cli", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -143,7 +143,7 @@ def test_elasticsearch_outage_then_recovery(tmp_path, sample_copy):
     import es_local
     import pytest
 
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     node = es_local.Node("outage-node", 9291, 9391, cluster="policykb-outage", heap_mb=384)
     try:

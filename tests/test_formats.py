@@ -1,4 +1,4 @@
-"""HWP 5 / HWPX / DOCX extraction (ingest.hwp, ingest.office): real public-sector files from
+"""HWP 5 / HWPX / DOCX extraction (ingest.formats): real public-sector files from
 ../shared/data/public-docs (see its SOURCE.md) and synthetic files built in tmp_path."""
 
 from __future__ import annotations
@@ -12,11 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from ingest import hwp
-from ingest.extract import Extracted, ExtractionError, extract, sniff
-from ingest.hwp import extract_hwp, extract_hwpx
+from ingest.extract import (
+    Extracted,
+    ExtractionError,
+    extract,
+    extract_docx,
+    extract_hwp,
+    extract_hwpx,
+    sniff,
+)
+from ingest.formats import hwp5 as hwp
 from ingest.normalize import normalize
-from ingest.office import extract_docx
 from tests.conftest import shared_path
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

@@ -193,7 +193,7 @@ def _harvest_cmd(data_dir: Path) -> subprocess.Popen:
         POLICYKB_HARVEST_CONCURRENCY="2",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "policykb.cli", "harvest", "--quiet"],
+        [sys.executable, "-m", "wiring.cli", "harvest", "--quiet"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -166,7 +166,7 @@ def test_incremental_update_sync_and_retry(tmp_path, sample_copy):
 def test_cli_exit_status_and_summary_report_failures(tmp_path):
     from click.testing import CliRunner
 
-    from policykb.cli import main
+    from wiring.cli import main
 
     (tmp_path / "ok.txt").write_text(
         "국토연구원 보도자료\n\n스마트시티 협의체를 발족했다.", encoding="utf-8"
@@ -209,7 +209,7 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path, sample_copy,
             POLICYKB_ES_URL=es_url,
             POLICYKB_ES_INDEX="policykb-killed-ingest",
         )
-    cmd = [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", "--workers", "1", str(folder)]
+    cmd = [sys.executable, "-m", "wiring.cli", "ingest", "--quiet", "--workers", "1", str(folder)]
     proc = subprocess.Popen(
         cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

@@ -29,9 +29,9 @@ from corpus import SAMPLE_DIR
 from policykb.errors import EngineError, InputError, StorageError
 from policykb.models import Filters
 from policykb.query import Bool
-from policykb.runtime import Runtime
 from policykb.service import parse_request
 from tests.conftest import REPO, es_runtime, make_runtime, shared_path
+from wiring.runtime import Runtime
 
 # Queries over the sample corpus: words, phrases, exclusion, OR, filters, match-all.
 SAMPLE_QUERIES = [
@@ -271,7 +271,7 @@ def _cli_env(rt: Runtime) -> dict[str, str]:
 
 def _kill_midway(rt: Runtime, folder: Path, at_least: int) -> None:
     """Start `policykb ingest` and SIGKILL it once ``at_least`` files are in the store."""
-    cmd = [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", "--workers", "1"]
+    cmd = [sys.executable, "-m", "wiring.cli", "ingest", "--quiet", "--workers", "1"]
     proc = subprocess.Popen(
         [*cmd, str(folder)],
         env=_cli_env(rt),
@@ -314,7 +314,7 @@ def test_sigkill_then_resume(tmp_path, engines):
 # -------------------------------------------------------------------- acceptance
 def _cli_ingest(rt: Runtime, base: Path) -> tuple[Runtime, int, str, str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", str(base)],
+        [sys.executable, "-m", "wiring.cli", "ingest", "--quiet", str(base)],
         env=_cli_env(rt),
         cwd=REPO,
         capture_output=True,

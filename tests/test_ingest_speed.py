@@ -110,7 +110,7 @@ def test_cli_ingest_ends_and_the_suggestions_follow(tmp_path):
         "POLICYKB_BACKEND": "embedded",
     }
     subprocess.run(
-        [sys.executable, "-m", "policykb.cli", "ingest", "--quiet", str(SAMPLE_DIR)],
+        [sys.executable, "-m", "wiring.cli", "ingest", "--quiet", str(SAMPLE_DIR)],
         env=env,
         cwd=REPO,
         check=True,

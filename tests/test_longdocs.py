@@ -26,7 +26,7 @@ def long_rt(request, tmp_path_factory, sample_copy):
 
 @pytest.fixture(scope="module")
 def long_client(long_rt):
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     app = create_app({"TESTING": True}, settings=long_rt.settings)
     app.extensions["policykb"] = long_rt
@@ -133,7 +133,7 @@ def test_index_of_an_older_schema_is_rebuilt_from_the_store(long_rt):
     is refilled from the store when the app opens it, and hits get their pages again."""
     import json
 
-    from policykb.runtime import Runtime
+    from wiring.runtime import Runtime
 
     backend = long_rt.backend
     if backend.name == "embedded":
@@ -146,3 +146,48 @@ def test_index_of_an_older_schema_is_rebuilt_from_the_store(long_rt):
     assert reopened.backend.needs_rebuild is False  # rebuilt while opening
     hit = _report_hit(reopened)
     assert hit.pages and "<mark>비용</mark>" in hit.snippet
+
+
+@pytest.mark.parametrize("q", [QUERY, "규제 비용", "비용 편익 분석", "없는낱말"])
+def test_snippet_passage_is_the_one_the_snippet_builder_picks(long_rt, q):
+    """The store ranks a hit's candidate passages on their stored tokens and makes tokens
+    for the chosen one only: the snippet is the one built from fully decoded passages."""
+    from policykb.highlight import snippet
+
+    req = parse_request({"q": [q], "size": ["20"]}, long_rt.settings)
+    result = long_rt.service.search(req)
+    terms = long_rt.service._analyze(req, lenient=False)[1].highlight_terms
+    assert result.hits or q == "없는낱말"
+    for hit in result.hits:
+        found = long_rt.backend.passages([hit.id], terms)
+        wanted = {hit.id: [m.seq for m in found[hit.id].best] if hit.id in found else [0]}
+        chosen = long_rt.store.get_snippet_passages(wanted, terms)[hit.id]
+        full = long_rt.store.get_passages_by_seq(wanted)[hit.id]  # every token decoded
+        assert len(chosen) == 1
+        assert snippet(chosen, terms) == snippet(full, terms)
+
+
+def test_matched_tokens_equal_full_decoding_with_escaped_terms(tmp_path):
+    """Passage tokens restricted to some terms (a pattern scan of the stored JSON) are the
+    tokens a full decode gives, also for terms JSON has to escape."""
+    from policykb.models import Document, Passage, Token
+    from policykb.store import DocumentStore
+
+    terms = ["비용", 'a"b', "c\\d", "[", "편익", "1,2"]
+    text = " ".join(terms * 3)
+    tokens, pos = [], 0
+    for i, t in enumerate(terms * 3):
+        start = text.index(t, pos)
+        tokens.append(Token(t, start, start + len(t), i, i % 2 == 0))
+        pos = start + len(t)
+    store = DocumentStore(tmp_path / "store.sqlite3")
+    doc = Document(
+        "d1", "제목", "미상", [], "연구보고서", None, passages=[Passage(0, 1, text, tokens)]
+    )
+    with store.connect() as con:
+        store.put_document(doc, "test", con)
+    for only in (["비용"], ['a"b', "c\\d"], ["[", "1,2"], ["없음"], terms):
+        got = store.get_passages_by_seq({"d1": [0]}, frozenset(only))["d1"][0].tokens
+        assert got == [t for t in tokens if t.term in only]
+        chosen = store.get_snippet_passages({"d1": [0]}, frozenset(only))["d1"][0]
+        assert chosen.tokens == got

@@ -65,7 +65,7 @@ def repo(tmp_path_factory):
     regional.write_text(json.dumps(records[5:], ensure_ascii=False), encoding="utf-8")
     report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run([regional], sync=True)
     assert report.removed == 5
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     app = create_app({"TESTING": True}, settings=rt.settings)
     app.extensions["policykb"] = rt

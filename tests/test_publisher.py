@@ -21,7 +21,7 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    from search_app import create_app
+    from wiring.wsgi import create_app
 
     folder = tmp_path_factory.mktemp("pub")
     for name, rel in FILES.items():

@@ -143,7 +143,7 @@ SAMPLE = 300
 @pytest.fixture(scope="module")
 def korquad_test_half(es_url):
     from analyzers import get_analyzer
-    from policykb.evaluation import EvalSet, evaluate_set, half_of, load_sets, sample_queries
+    from wiring.evaluation import EvalSet, evaluate_set, half_of, load_sets, sample_queries
 
     shared_path("data", "korquad-v1-dev", "KorQuAD_v1.0_dev.json")
     (s,) = load_sets(shared_path("data"), get_analyzer(), ["korquad"])
@@ -171,7 +171,7 @@ def test_korquad_same_figure_on_both_backends(korquad_test_half):
 
 
 def test_halves_are_deterministic_and_disjoint():
-    from policykb.evaluation import EvalQuery, half_of, slices
+    from wiring.evaluation import EvalQuery, half_of, slices
 
     qs = [EvalQuery(f"질문 {i}", f"doc{i % 50}") for i in range(500)]
     sl = slices(qs)

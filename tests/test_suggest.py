@@ -10,7 +10,7 @@ import pytest
 from analyzers import jamo
 from analyzers.kiwi import normalize_text
 from policykb import suggest
-from policykb.models import Document, Token
+from policykb.models import Document
 from tests.conftest import shared_path
 
 KDI_TITLES = 3000
@@ -137,9 +137,7 @@ def _kdi_title_documents(analyzer) -> list[Document]:
             if not title:
                 continue
             publisher = str(row[pi] or "").strip() or None
-            tokens = [
-                Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzer.analyze(title)
-            ]
+            tokens = analyzer.analyze(title)
             out.append(
                 Document(
                     f"kdi-{len(out)}",
@@ -273,8 +271,9 @@ def test_api_suggest_matches_its_openapi_description(client):
 
 def test_api_suggest_is_rate_limited_apart_from_search(indexed):
     """Suggestions have their own, larger bucket: typing cannot use up the searches."""
-    from search_app import SUGGEST_RATE, create_app
+    from search_app import SUGGEST_RATE
     from tests.conftest import make_runtime
+    from wiring.wsgi import create_app
 
     rt = make_runtime(indexed.settings.data_dir, rate_limit=4)
     app = create_app({"TESTING": True}, settings=rt.settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policykb.backends.base import BackendError, IndexOutdated, SearchBackend
+from policykb.backends.base import BackendError, IndexOutdated, QueryRejected, SearchBackend
 from policykb.settings import Settings
 
 
@@ -18,4 +18,4 @@ def open_backend(settings: Settings) -> SearchBackend:
     return EmbeddedBackend(settings.index_dir)
 
 
-__all__ = ["BackendError", "IndexOutdated", "SearchBackend", "open_backend"]
+__all__ = ["BackendError", "IndexOutdated", "QueryRejected", "SearchBackend", "open_backend"]

@@ -59,6 +59,11 @@ class BackendError(EngineError, RuntimeError):
     show, ``reason`` carries the engine's own words."""
 
 
+class QueryRejected(BackendError):
+    """The engine answered a search with "bad request": the query, not the engine, is at
+    fault (the web app answers 400 instead of 503)."""
+
+
 class IndexOutdated(BackendError):
     """The index was built by an older schema or analyzer and must be rebuilt."""
 
@@ -183,6 +188,11 @@ ProgressFn = Callable[[int, int], None]
 
 
 class SearchBackend(ABC):
+    """The one engine interface: index documents (analyzed tokens, never raw text to
+    tokenize), rebuild into a new generation and switch atomically, search analyzed
+    clauses with filters and facets, locate matching passages. Both implementations run
+    the same conformance suite (tests/test_conformance.py)."""
+
     name: str = "abstract"
     # True when the index was made by an older schema and must be refilled from the store.
     needs_rebuild: bool = False

@@ -30,6 +30,7 @@ from policykb.backends.base import (
     BackendError,
     IndexOutcome,
     ProgressFn,
+    QueryRejected,
     SearchBackend,
     best_first,
     date_number,
@@ -178,10 +179,6 @@ def index_settings(shards: int, replicas: int) -> dict:
         # One shard's statistics must not differ from the embedded engine's: with a single
         # shard BM25 uses the whole collection.
     }
-
-
-def _passage_strings(tokens) -> list[str]:
-    return [" ".join(t.term for t in tokens)] if tokens else []
 
 
 def to_source(doc: Document) -> dict:
@@ -340,6 +337,18 @@ def filters_to_es(f: Filters) -> list[dict]:
     return out
 
 
+# Only what search() and passages() read from a response (smaller responses to decode:
+# a page of long-document hits is 100 hits with their index names, ids and sort values).
+SEARCH_FILTER = ["hits.total.value", "hits.hits._score", "hits.hits.fields", "aggregations"]
+PASSAGES_FILTER = [
+    "aggregations.docs.buckets.key",
+    "aggregations.docs.buckets.doc_count",
+    "aggregations.docs.buckets.pages.buckets",
+    "aggregations.docs.buckets.best.hits.hits._score",
+    "aggregations.docs.buckets.best.hits.hits.fields",
+]
+
+
 def search_body(
     query: Bool, filters: Filters, sort: str, offset: int, limit: int, facets: bool = True
 ) -> dict:
@@ -391,6 +400,10 @@ def _api_reason(exc: ApiError) -> tuple[str, str]:
 
 
 class ElasticBackend(SearchBackend):
+    """Elasticsearch behind the same interface: Kiwi terms in whitespace-analyzed fields,
+    an alias over versioned indices switched atomically by ``rebuild``, passages as
+    their own entries in ``<alias>-passages``. Uses server-core APIs only."""
+
     name = "elasticsearch"
 
     def __init__(
@@ -454,7 +467,16 @@ class ElasticBackend(SearchBackend):
     def _call(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ESConnectionError, TransportError, ApiError) as exc:
+        except ApiError as exc:
+            if fn == self.es.search and getattr(exc.meta, "status", None) == 400:
+                kind, reason = _api_reason(exc)
+                raise QueryRejected(
+                    "검색 엔진이 이 검색어를 처리하지 못했습니다. 검색어를 줄이거나 바꿔 주세요.",
+                    f"{kind}: {reason}" if kind else reason,
+                    code="engine_bad_query",
+                ) from exc
+            raise self._error(exc) from exc
+        except (ESConnectionError, TransportError) as exc:
             raise self._error(exc) from exc
 
     def check_server(self) -> None:
@@ -799,10 +821,10 @@ class ElasticBackend(SearchBackend):
     ) -> BackendResult:
         self.ensure_index()
         body = search_body(query, filters, sort, offset, limit, facets)
-        res = self._call(self.es.search, index=self.alias, **body)
+        res = self._call(self.es.search, index=self.alias, filter_path=SEARCH_FILTER, **body)
         hits = [
             BackendHit(h["fields"]["id"][0], float(h.get("_score") or 0.0))
-            for h in res["hits"]["hits"]
+            for h in res["hits"].get("hits", [])  # absent when nothing matched
         ]
         out: dict[str, dict[str, int]] = {}
         for facet in FACETS if facets else ():
@@ -834,10 +856,17 @@ class ElasticBackend(SearchBackend):
             query=passage_query(ids, terms),
             size=0,
             aggs=aggs,
+            filter_path=PASSAGES_FILTER,
         )
-        matched, pages = read_pages_agg(res["aggregations"])
+        # The filtered response leaves out what is empty (no buckets, no pages, no hits).
+        aggregations = res.get("aggregations") or {}
+        aggregations.setdefault("docs", {}).setdefault("buckets", [])
+        for bucket in aggregations["docs"]["buckets"]:
+            bucket.setdefault("pages", {}).setdefault("buckets", [])
+            bucket.setdefault("best", {}).setdefault("hits", {}).setdefault("hits", [])
+        matched, pages = read_pages_agg(aggregations)
         best = {}
-        for b in res["aggregations"]["docs"]["buckets"]:
+        for b in aggregations["docs"]["buckets"]:
             rows = [
                 PassageMatch(
                     h["fields"]["seq"][0],

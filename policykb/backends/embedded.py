@@ -155,6 +155,9 @@ def _add_freq_field(d: tantivy.Document, name: str, text: str, terms: list[str] 
 
 
 class EmbeddedBackend(SearchBackend):
+    """tantivy on local disk, no server: one directory per index generation under
+    ``index_dir``, the live one named by ``CURRENT``; readers reopen when it changes."""
+
     name = "embedded"
 
     def __init__(self, index_dir: Path | str) -> None:
@@ -167,6 +170,7 @@ class EmbeddedBackend(SearchBackend):
         self._index: tantivy.Index | None = None
         self._pindex: tantivy.Index | None = None
         self._last_reload = 0.0
+        self._current_key: tuple | None = None  # (inode, mtime, size) of CURRENT last read
         self.needs_rebuild = False
         try:
             self._open_current()
@@ -222,8 +226,7 @@ class EmbeddedBackend(SearchBackend):
 
     def _fresh_index(self) -> tantivy.Index:
         """The live index, reopened if another process switched generations."""
-        name = self._read_current()
-        if name != self._generation:
+        if self._current_moved() and self._read_current() != self._generation:
             self._open_current()
         now = time.monotonic()
         if now - self._last_reload > 0.5:
@@ -231,6 +234,20 @@ class EmbeddedBackend(SearchBackend):
             self._pindex.reload()
             self._last_reload = now
         return self._index
+
+    def _current_moved(self) -> bool:
+        """Whether CURRENT may name another generation than when last looked at: a stat
+        instead of reading the file on every search (a switch replaces the file, so its
+        inode changes)."""
+        try:
+            st = os.stat(self._current_file)
+            key: tuple | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = None
+        if key is not None and key == self._current_key:
+            return False
+        self._current_key = key
+        return True
 
     def _fresh_passages(self) -> tantivy.Index:
         self._fresh_index()
@@ -613,26 +630,41 @@ class EmbeddedBackend(SearchBackend):
             matched, pages = read_pages_agg(searcher.aggregate(query, pages_agg(len(ids))))
             if not matched:
                 return {}
-            best: dict[str, list[PassageMatch]] = {d: [] for d in matched}
-            found = searcher.search(query, per_doc * len(matched) * 2)
-
-            def read(score: float, addr) -> tuple[str, PassageMatch]:
-                stored = searcher.doc(addr)
-                seq, page = int(stored["seq"][0]), stored.get_first("page")
-                return stored["doc_id"][0], PassageMatch(seq, page, float(score))
-
-            for score, addr in found.hits:
-                doc_id, match = read(score, addr)
-                if len(best[doc_id]) < per_doc:
-                    best[doc_id].append(match)
-            for doc_id, rows in best.items():
-                if len(rows) < min(per_doc, matched[doc_id]):
-                    one = searcher.search(self._passage_query([doc_id], terms), per_doc)
-                    rows[:] = [read(score, addr)[1] for score, addr in one.hits]
-                best_first(rows)
+            best = self._best_passages(searcher, list(matched), terms, per_doc)
             return doc_passages_from(best, pages, matched, ids)
         except (ValueError, OSError) as exc:
             raise BackendError(f"embedded index error: {exc}") from exc
+
+    def _best_passages(
+        self, searcher, doc_ids: list[str], terms: list[str], per_doc: int
+    ) -> dict[str, list[PassageMatch]]:
+        """Each document's ``per_doc`` best passages: one small search per document (its
+        id as a constant-score term, so scores equal those of the whole-set query), seq
+        and page read from fast fields for all of them at once (no stored documents)."""
+        words = Query.boolean_query(
+            [
+                (Occur.Should, Query.term_query(self.passage_schema, "body", t))
+                for t in sorted(set(terms))
+            ]
+        )
+        owners: list[tuple[str, float]] = []
+        addrs = []
+        for doc_id in doc_ids:
+            only_doc = Query.const_score_query(
+                Query.term_query(self.passage_schema, "doc_id", doc_id), 1.0
+            )
+            query = Query.boolean_query([(Occur.Must, only_doc), (Occur.Must, words)])
+            for score, addr in searcher.search(query, per_doc, count=False).hits:
+                owners.append((doc_id, float(score)))
+                addrs.append(addr)
+        seqs = searcher.fast_field_values("seq", addrs) if addrs else []
+        pages = searcher.fast_field_values("page", addrs) if addrs else []
+        best: dict[str, list[PassageMatch]] = {d: [] for d in doc_ids}
+        for (doc_id, score), seq, page in zip(owners, seqs, pages, strict=True):
+            best[doc_id].append(PassageMatch(int(seq), page, score))
+        for rows in best.values():
+            best_first(rows)
+        return best
 
     def matching_passages(
         self, doc_id: str, terms: Iterable[str], limit: int = MAX_MATCH_PAGES

@@ -22,14 +22,12 @@ from flask import (
     url_for,
 )
 
-from analyzers.lexicon import LexiconError, parse_synonyms, parse_user_dict
-from corpus import SAMPLE_DIR
-from ingest.pipeline import SUPPORTED_SUFFIXES
+from policykb.errors import InputError, TooLargeError
+from search_app.errors import error_response
 from search_app.views.common import runtime, safe_redirect_target
 from search_app.views.csrf import check_csrf
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-MAX_LEXICON_BYTES = 1_000_000
 
 
 def _client() -> str:
@@ -55,9 +53,7 @@ def admin_required(view):
         user = current_user()
         if user is None:
             if request.path.startswith("/admin/api/") or request.method != "GET":
-                return jsonify(
-                    {"error": {"code": "unauthorized", "message": "관리자 로그인이 필요합니다."}}
-                ), 401
+                return error_response(401, "unauthorized", "관리자 로그인이 필요합니다.", json=True)
             return redirect(url_for("admin.login", next=request.path))
         g.admin = user
         if request.method == "POST" and not request.headers.get("Authorization"):
@@ -140,7 +136,7 @@ def dashboard():
         failed=rt.store.list_files("failed")[:500],
         job=rt.jobs.latest("reindex"),
         ingest_job=rt.jobs.latest("ingest"),
-        roots=_ingest_roots(),
+        roots=rt.ingest_roots(),
         harvest_failures=rt.harvester().failures()[:500],
         harvest_job=rt.jobs.latest("harvest"),
     )
@@ -159,26 +155,6 @@ def api_stats():
 
 
 # ------------------------------------------------------------------------------ ingest
-def _ingest_roots() -> list[Path]:
-    rt = runtime()
-    roots = [rt.settings.data_dir / "uploads", SAMPLE_DIR]
-    roots += [Path(p) for p in rt.settings.ingest_roots.split(":") if p.strip()]
-    return [r.resolve() for r in roots]
-
-
-def _allowed_folder(raw: str) -> Path:
-    path = Path(raw).expanduser().resolve()
-    if not any(path == root or path.is_relative_to(root) for root in _ingest_roots()):
-        abort(
-            400,
-            description="허용되지 않은 폴더입니다. POLICYKB_INGEST_ROOTS에 등록된 폴더만 "
-            "수집할 수 있습니다.",
-        )
-    if not path.exists():
-        abort(400, description="폴더가 없습니다.")
-    return path
-
-
 _SAFE_NAME_RE = re.compile(r"[^0-9A-Za-z가-힣._()\- ]+")
 
 
@@ -198,10 +174,7 @@ def _start_ingest(paths: list[Path], retry_failed: bool = False):
         report = rt.ingester().run(paths, retry_failed=retry_failed, progress=progress)
         return report.summary()
 
-    try:
-        return rt.jobs.start("ingest", g.admin, work)
-    except RuntimeError:
-        abort(409, description="이미 수집 작업이 진행 중입니다.")
+    return rt.jobs.start("ingest", g.admin, work)  # JobRunningError: 409
 
 
 @bp.post("/ingest")
@@ -210,24 +183,25 @@ def ingest():
     rt = runtime()
     files = [f for f in request.files.getlist("files") if f and f.filename]
     if files:
-        folder = rt.settings.data_dir / "uploads" / time.strftime("%Y%m%d-%H%M%S")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = rt.upload_folder()
         limit = rt.settings.max_file_mb * 1024 * 1024
         saved = []
         for f in files:
             name = _safe_filename(f.filename)
-            if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-                abort(400, description=f"지원하지 않는 파일 형식입니다: {name}")
+            if Path(name).suffix.lower() not in rt.supported_suffixes:
+                raise InputError(
+                    f"지원하지 않는 파일 형식입니다: {name}", code="bad_request", param="files"
+                )
             target = folder / name
             f.save(target)
             if target.stat().st_size > limit:
                 target.unlink()
-                abort(413, description=f"파일이 너무 큽니다: {name}")
+                raise TooLargeError(f"파일이 너무 큽니다: {name}", param="files")
             saved.append(name)
         _audit("upload", folder=str(folder), files=saved)
         _start_ingest([folder])
     else:
-        folder = _allowed_folder(request.form.get("folder") or "")
+        folder = rt.allowed_folder(request.form.get("folder") or "")
         _audit("ingest", folder=str(folder))
         _start_ingest([folder])
     return redirect(url_for("admin.dashboard"))
@@ -257,10 +231,7 @@ def harvest_retry():
 
         return rt.harvester().run(retry_failed=True, progress=progress).summary()
 
-    try:
-        rt.jobs.start("harvest", g.admin, work)
-    except RuntimeError:
-        abort(409, description="이미 원문 수집(harvest) 작업이 진행 중입니다.")
+    rt.jobs.start("harvest", g.admin, work)
     return redirect(url_for("admin.dashboard"))
 
 
@@ -277,32 +248,30 @@ def reindex():
         info = rt.reindex(progress)
         return f"{info['documents']}건 색인 ({info['reanalyzed']}건 재분석)"
 
-    try:
-        job = rt.jobs.start("reindex", g.admin, work)
-    except RuntimeError:
-        abort(409, description="이미 재색인이 진행 중입니다.")
+    job = rt.jobs.start("reindex", g.admin, work)
     _audit("reindex", job=job.id)
     if request.headers.get("Authorization"):
         return jsonify(job.to_json()), 202
     return redirect(url_for("admin.job_page", job_id=job.id))
 
 
-@bp.get("/jobs/<int:job_id>")
-@admin_required
-def job_page(job_id: int):
+def _job(job_id: int) -> dict:
     job = runtime().jobs.get(job_id)
     if job is None:
         abort(404)
-    return render_template("admin/job.html", job=job.to_json())
+    return job.to_json()
+
+
+@bp.get("/jobs/<int:job_id>")
+@admin_required
+def job_page(job_id: int):
+    return render_template("admin/job.html", job=_job(job_id))
 
 
 @bp.get("/api/jobs/<int:job_id>")
 @admin_required
 def api_job(job_id: int):
-    job = runtime().jobs.get(job_id)
-    if job is None:
-        abort(404)
-    return jsonify(job.to_json())
+    return jsonify(_job(job_id))
 
 
 # ----------------------------------------------------------------------------- lexicon
@@ -318,23 +287,14 @@ def lexicon():
     }
     if request.method == "POST":
         new = {k: (request.form.get(k) or "").replace("\r\n", "\n") for k in texts}
-        if any(len(v.encode()) > MAX_LEXICON_BYTES for v in new.values()):
-            abort(413, description="사전 파일이 너무 큽니다.")
-        tmp = rt.lexicon_dir / ".check"
-        tmp.mkdir(parents=True, exist_ok=True)
+        texts = new
         try:
-            (tmp / "userdict.tsv").write_text(new["user_dict"], encoding="utf-8")
-            (tmp / "synonyms.txt").write_text(new["synonyms"], encoding="utf-8")
-            parse_user_dict(tmp / "userdict.tsv")
-            parse_synonyms(tmp / "synonyms.txt")
-        except LexiconError as exc:
-            error = f"저장하지 않았습니다: {exc}"
-            texts = new
+            rt.save_lexicon(new["user_dict"], new["synonyms"])
+        except TooLargeError:
+            raise
+        except InputError as exc:  # shown on the form, with the texts as typed
+            error = exc.message
         else:
-            for name, key in (("userdict.tsv", "user_dict"), ("synonyms.txt", "synonyms")):
-                (tmp / name).replace(rt.lexicon_dir / name)
-                texts[key] = new[key]
-            rt.reload_analyzer()
             _audit("lexicon_edit", stale=rt.store.count_stale(rt.analyzer.identity))
             saved = "저장했습니다. 재색인을 시작하면 모든 문서에 적용됩니다."
     return render_template("admin/lexicon.html", texts=texts, error=error, saved=saved), (

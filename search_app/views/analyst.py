@@ -22,9 +22,10 @@ from flask import (
 )
 
 from policykb import analytics, export, tilemap
-from policykb.query import QuerySyntaxError
 from policykb.saved import SavedLimitError
 from policykb.service import RequestError, SearchRequest, parse_request
+from search_app.errors import error_response
+from search_app.links import facet_url, search_url
 from search_app.views.common import public_link, request_args, runtime
 
 bp = Blueprint("analyst", __name__)
@@ -37,30 +38,9 @@ def _request() -> SearchRequest:
     return parse_request(request_args(), runtime().settings, strict=strict)
 
 
-def _search_url(req: SearchRequest, **changes) -> str:
-    params = req.to_params(**changes)
-    return url_for("ui.search") + ("?" + urlencode(params) if params else "")
-
-
 def _analysis_url(req: SearchRequest, group_by: str) -> str:
     params = [*req.to_params(page=1), ("group_by", group_by)]
     return url_for("analyst.analysis") + "?" + urlencode(params)
-
-
-def _bad(exc) -> tuple:
-    if request.path.startswith("/api/"):
-        body = {"code": exc.code, "message": exc.message}
-        param = getattr(exc, "param", None) or ("q" if isinstance(exc, QuerySyntaxError) else None)
-        if param:
-            body["param"] = param
-        return jsonify({"error": body}), 400
-    return render_template("error.html", status=400, message=exc.message), 400
-
-
-@bp.errorhandler(RequestError)
-@bp.errorhandler(QuerySyntaxError)
-def bad_request(exc):
-    return _bad(exc)
 
 
 def _analysis(req: SearchRequest, group_by: str) -> dict:
@@ -85,8 +65,8 @@ def analysis():
     line = data["timeline"]
     peak = max(line.totals.values(), default=0)
     region_peak = max((n for _, n in data["regions"]), default=0)
-    year_links = {y: _search_url(req, year_from=int(y), year_to=int(y), page=1) for y in line.years}
-    region_links = {r: _search_url(req, region=[r], page=1) for r, _ in data["regions"]}
+    year_links = {y: facet_url(req, "year", y, only=True) for y in line.years}
+    region_links = {r: facet_url(req, "region", r, only=True) for r, _ in data["regions"]}
     tail = urlencode(req.to_params(page=1))
     return render_template(
         "analysis.html",
@@ -98,7 +78,7 @@ def analysis():
         year_links=year_links,
         region_links=region_links,
         group_by=group_by,
-        search_url=_search_url(req),
+        search_url=search_url(req),
         group_links={g: _analysis_url(req, g) for g in ("institute", "region")},
         tile_map=tilemap.svg(data["regions"], region_links, label_id="map-h"),
         map_exports={
@@ -251,7 +231,7 @@ def _feed(req: SearchRequest, title: str, feed_id: str, self_path: str) -> Respo
         if h.id in docs
     ]
     body = export.atom(
-        feed_id, title, public_link(self_path), public_link(_search_url(req)), entries
+        feed_id, title, public_link(self_path), public_link(search_url(req)), entries
     )
     return Response(body, mimetype="application/atom+xml")
 
@@ -299,7 +279,7 @@ def save_search():
             f"검색은 최대 {exc.limit}개까지 저장할 수 있습니다. "
             "저장한 검색 페이지에서 필요 없는 것을 지운 뒤 다시 시도해 주세요."
         )
-        return render_template("error.html", status=429, message=message), 429
+        return error_response(429, "rate_limited", message, json=False)
     return redirect(url_for("analyst.saved_list", created=item.key))
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from flask import Blueprint, abort, jsonify, request
 
 from policykb import analytics
-from policykb.query import QuerySyntaxError
 from policykb.service import RequestError, parse_request
 from policykb.suggest import parse_suggest_request
 from search_app.views.common import request_args, runtime
@@ -15,25 +14,13 @@ from search_app.views.common import request_args, runtime
 bp = Blueprint("api", __name__)
 
 
-def _error(status: int, code: str, message: str, param: str | None = None):
-    body = {"error": {"code": code, "message": message}}
-    if param:
-        body["error"]["param"] = param
-    return jsonify(body), status
-
-
 @bp.get("/api/search")
 def search():
     rt = runtime()
-    try:
-        req = parse_request(request_args(), rt.settings, strict=True)
-        # Unbalanced quotes or parentheses degrade to plain words with a notice, as in
-        # the HTML page: a pasted title is never refused for its punctuation.
-        result = rt.service.search(req, lenient=True)
-    except RequestError as exc:
-        return _error(400, exc.code, exc.message, exc.param)
-    except QuerySyntaxError as exc:
-        return _error(400, exc.code, exc.message, "q")
+    req = parse_request(request_args(), rt.settings, strict=True)
+    # Unbalanced quotes or parentheses degrade to plain words with a notice, as in the
+    # HTML page: a pasted title is never refused for its punctuation.
+    result = rt.service.search(req, lenient=True)
     return jsonify(result.to_json())
 
 
@@ -41,28 +28,23 @@ PASSAGES_LIMIT = 200  # passages per response by default (a long report comes in
 PASSAGES_MAX = 1000
 
 
-def _bounded(name: str, default: int, lo: int, hi: int):
+def _bounded(name: str, default: int, lo: int, hi: int) -> int:
     raw = request.args.get(name)
     if raw is None:
-        return default, None
+        return default
     raw = raw.strip()
     try:
         value = int(raw)
     except ValueError:
         value = None
     if value is None or not lo <= value <= hi:
-        return None, _error(
-            400, "bad_request", f"{name}은(는) {lo}에서 {hi} 사이의 정수여야 합니다: {raw}", name
-        )
-    return value, None
+        raise RequestError(f"{name}은(는) {lo}에서 {hi} 사이의 정수여야 합니다: {raw}", name)
+    return value
 
 
 @bp.get("/api/suggest")
 def suggest():
-    try:
-        q, limit = parse_suggest_request(request_args())
-    except RequestError as exc:
-        return _error(400, exc.code, exc.message, exc.param)
+    q, limit = parse_suggest_request(request_args())
     items = runtime().suggester.suggest(q, limit)
     response = jsonify({"q": q, "suggestions": [s.to_json() for s in items]})
     response.headers["Cache-Control"] = "private, max-age=60"
@@ -75,12 +57,8 @@ def document(doc_id: str):
     doc = store.get_document(doc_id, with_passages=False)
     if doc is None:
         abort(404)
-    offset, err = _bounded("offset", 0, 0, 10_000_000)
-    if err:
-        return err
-    limit, err = _bounded("limit", PASSAGES_LIMIT, 1, PASSAGES_MAX)
-    if err:
-        return err
+    offset = _bounded("offset", 0, 0, 10_000_000)
+    limit = _bounded("limit", PASSAGES_LIMIT, 1, PASSAGES_MAX)
     total, _pages = store.passage_outline(doc.id)
     window = store.get_passage_window(doc.id, offset, limit, with_tokens=False)
     doc.passages = store.get_passage_window(doc.id, 0, analytics.RELATED_PASSAGES)

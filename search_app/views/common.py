@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 
-from policykb.runtime import Runtime
+from policykb.context import AppRuntime
 
 
-def runtime() -> Runtime:
+def runtime() -> AppRuntime:
     return current_app.extensions["policykb"]
 
 

@@ -10,9 +10,9 @@ from flask import Blueprint, abort, render_template, request, send_file
 from corpus import institutes as registry
 from policykb import analytics
 from policykb.models import DOC_TYPES
-from policykb.query import QuerySyntaxError, analyze_query, parse_lenient
 from policykb.reader import read_window
-from policykb.service import RequestError, SearchRequest, parse_request
+from policykb.service import SearchRequest, parse_request
+from search_app.links import chips, facet_links, search_url
 from search_app.views.common import request_args, runtime
 
 bp = Blueprint("ui", __name__)
@@ -25,24 +25,8 @@ FACET_LABELS = {
     "publisher": "발행기관",
     "author": "저자",
 }
-_FACET_ATTRS = {
-    "institute": "institutes",
-    "region": "regions",
-    "doc_type": "doc_types",
-    "publisher": "publishers",
-    "author": "authors",
-}
 SUGGESTION_LINKS = 6  # suggested queries listed under the results (the no-JavaScript box)
 SORT_LABELS = {"relevance": "관련도순", "newest": "최신순", "oldest": "오래된순"}
-
-
-def _url(req: SearchRequest, **changes) -> str:
-    params = req.to_params(**changes)
-    return "/search" + ("?" + urlencode(params) if params else "")
-
-
-def _toggle(values: tuple[str, ...], value: str) -> list[str]:
-    return [v for v in values if v != value] if value in values else [*values, value]
 
 
 @bp.get("/")
@@ -59,90 +43,45 @@ def index():
 @bp.get("/search")
 def search():
     rt = runtime()
-    try:
-        req = parse_request(request_args(), rt.settings)
-    except RequestError as exc:
-        return render_template("error.html", status=400, message=exc.message), 400
-    try:
-        result = rt.service.search(req, lenient=True)
-    except QuerySyntaxError as exc:
-        return render_template("error.html", status=400, message=exc.message), 400
+    req = parse_request(request_args(), rt.settings)
+    result = rt.service.search(req, lenient=True)
     suggestion = analytics.spacing_suggestion(rt.service, req, result.total)
     correction = None
     if not suggestion:
         correction = analytics.did_you_mean(rt.service, rt.suggester, req, result.total)
     related_queries = [
-        (s.text, _url(SearchRequest(q=s.text)))
+        (s.text, search_url(SearchRequest(q=s.text)))
         for s in (rt.suggester.suggest(req.q, SUGGESTION_LINKS + 1) if req.q else [])
         if s.text.replace(" ", "") != req.q.replace(" ", "") and s.text != correction
     ][:SUGGESTION_LINKS]
 
-    facet_links = {}
-    field_of = {
-        "institute": "institute",
-        "region": "region",
-        "doc_type": "doc_type",
-        "publisher": "publisher",
-        "author": "author",
-    }
-    for facet, values in result.facets.items():
-        links = []
-        for fv in values:
-            if facet == "year":
-                year = int(fv.value)
-                selected = req.year_from == year and req.year_to == year
-                url = (
-                    _url(req, year_from=None, year_to=None, page=1)
-                    if selected
-                    else _url(req, year_from=year, year_to=year, page=1)
-                )
-            else:
-                current = getattr(req, _FACET_ATTRS[facet])
-                selected = fv.value in current
-                url = _url(req, **{field_of[facet]: _toggle(current, fv.value), "page": 1})
-            links.append({"value": fv.value, "count": fv.count, "selected": selected, "url": url})
-        facet_links[facet] = links
-
-    chips = []
-    for name in req.institutes:
-        chips.append(("기관", name, _url(req, institute=_toggle(req.institutes, name), page=1)))
-    for name in req.regions:
-        chips.append(("지역", name, _url(req, region=_toggle(req.regions, name), page=1)))
-    for name in req.doc_types:
-        chips.append(("유형", name, _url(req, doc_type=_toggle(req.doc_types, name), page=1)))
-    for name in req.publishers:
-        chips.append(("발행기관", name, _url(req, publisher=_toggle(req.publishers, name), page=1)))
-    for name in req.authors:
-        chips.append(("저자", name, _url(req, author=_toggle(req.authors, name), page=1)))
-    if req.year_from or req.year_to:
-        label = f"{req.year_from or ''}–{req.year_to or ''}"
-        chips.append(("연도", label, _url(req, year_from=None, year_to=None, page=1)))
+    links = facet_links(req, result.facets)
 
     pages = []
     first = max(1, result.page - 4)
     for n in range(first, min(result.pages, first + 9) + 1):
-        pages.append((n, _url(req, page=n)))
+        pages.append((n, search_url(req, page=n)))
     return render_template(
         "search.html",
         req=req,
         result=result,
-        facets=facet_links,
+        facets=links,
         labels=FACET_LABELS,
-        chips=chips,
+        chips=chips(req),
         pages=pages,
-        sort_links=[(k, v, _url(req, sort=k, page=1)) for k, v in SORT_LABELS.items()],
-        prev_url=_url(req, page=result.page - 1) if result.page > 1 else None,
-        next_url=_url(req, page=result.page + 1) if result.page < result.pages else None,
-        clear_url=_url(SearchRequest(q=req.q, sort=req.sort)),
-        size_links=[(n, _url(req, size=n, page=1)) for n in (10, 20, 50, 100)],
+        sort_links=[(k, v, search_url(req, sort=k, page=1)) for k, v in SORT_LABELS.items()],
+        prev_url=search_url(req, page=result.page - 1) if result.page > 1 else None,
+        next_url=search_url(req, page=result.page + 1) if result.page < result.pages else None,
+        clear_url=search_url(SearchRequest(q=req.q, sort=req.sort)),
+        size_links=[(n, search_url(req, size=n, page=1)) for n in (10, 20, 50, 100)],
         suggestion=suggestion,
-        suggestion_url=_url(req, q=suggestion, page=1) if suggestion else None,
+        suggestion_url=search_url(req, q=suggestion, page=1) if suggestion else None,
         correction=correction,
-        correction_url=_url(req, q=correction, page=1) if correction else None,
+        correction_url=search_url(req, q=correction, page=1) if correction else None,
         related_queries=related_queries,
-        institute_groups=_institutes_by_region(facet_links["institute"]),
+        institute_groups=_institutes_by_region(links["institute"]),
         tail="?" + urlencode(req.to_params(page=1)) if req.to_params(page=1) else "",
-        permalink=_url(req),
+        permalink=search_url(req),
     )
 
 
@@ -178,13 +117,7 @@ def document(doc_id: str):
     if doc is None:
         abort(404)
     q = (request.args.get("q") or "")[: rt.settings.max_query_length]
-    terms: frozenset[str] = frozenset()
-    if q:
-        try:
-            tree, _ = parse_lenient(q)
-            terms = analyze_query(tree, rt.analyzer).highlight_terms
-        except QuerySyntaxError:
-            terms = frozenset()
+    terms = rt.service.highlight_terms(q)
     window = read_window(
         rt.store, rt.backend, doc, terms, page=_nonneg("page"), start=_nonneg("from")
     )

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -16,8 +17,8 @@ from policykb.errors import (
     PolicyKBError,
     storage_error,
 )
-from policykb.evaluation import SET_NAMES
 from policykb.settings import SETTINGS, SettingsError, load_settings
+from wiring.evaluation import SET_NAMES
 
 HINTS = {
     "storage": "디스크 공간과 POLICYKB_DATA_DIR의 권한을 확인한 뒤 같은 명령을 다시 실행하세요.",
@@ -56,6 +57,22 @@ class Commands(click.Group):
             report_error(storage_error(exc))
 
 
+def _progress(
+    quiet: bool, line: Callable[..., str], final: Callable[..., bool] | None = None
+) -> Callable[..., None]:
+    """A progress callback that rewrites one stderr line (``line(*args)``) at most twice a
+    second, and on the last call when ``final(*args)`` says so; silent when ``quiet``."""
+    last = [0.0]
+
+    def progress(*args) -> None:
+        now = time.monotonic()
+        if not quiet and (now - last[0] > 0.5 or (final is not None and final(*args))):
+            last[0] = now
+            click.echo(f"\r{line(*args)}", nl=False, err=True)
+
+    return progress
+
+
 def _report(rt, quiet: bool, problems, label: str, *lines: str) -> None:
     """The end of a long command: its problems, one per line, then its counts."""
     if not quiet:
@@ -71,7 +88,7 @@ def _in_store_and_index(rt) -> str:
 
 
 def _runtime():
-    from policykb.runtime import Runtime
+    from wiring.runtime import Runtime
 
     try:
         return Runtime(load_settings())
@@ -120,13 +137,11 @@ def ingest(
         raise InputError("입력 경로가 없습니다", ", ".join(missing), code="input_path")
     rt = _runtime()
 
-    last = [0.0]
-
-    def progress(report, path):
-        now = time.monotonic()
-        if not quiet and (now - last[0] > 0.5 or report.seen == report.total_files):
-            last[0] = now
-            click.echo(f"\r{report.progress_line():<100}", nl=False, err=True)
+    progress = _progress(
+        quiet,
+        lambda report, _path: f"{report.progress_line():<100}",
+        lambda report, _path: report.seen == report.total_files,
+    )
 
     report = rt.ingester(workers, suggestions_now=wait_suggestions).run(
         list(paths), sync=sync, retry_failed=retry_failed, progress=progress
@@ -176,13 +191,7 @@ def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
     from ingest.catalogue import CatalogueImporter
 
     rt = _runtime()
-    last = [0.0]
-
-    def progress(report, total):
-        now = time.monotonic()
-        if not quiet and now - last[0] > 0.5:
-            last[0] = now
-            click.echo(f"\r{report.progress_line(total):<100}", nl=False, err=True)
+    progress = _progress(quiet, lambda report, total: f"{report.progress_line(total):<100}")
 
     report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
         list(files),
@@ -204,19 +213,15 @@ def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def harvest(retry_failed: bool, source: str | None, limit: int | None, quiet: bool) -> None:
     rt = _runtime()
-    last = [0.0]
 
-    def progress(report, total):
-        now = time.monotonic()
-        if not quiet and now - last[0] > 0.5:
-            last[0] = now
-            done = report.fetched + report.unchanged + report.failed
-            click.echo(
-                f"\r{done}/{total} records, fetched {report.fetched}, "
-                f"unchanged {report.unchanged}, failed {report.failed}",
-                nl=False,
-                err=True,
-            )
+    def line(report, total) -> str:
+        done = report.fetched + report.unchanged + report.failed
+        return (
+            f"{done}/{total} records, fetched {report.fetched}, "
+            f"unchanged {report.unchanged}, failed {report.failed}"
+        )
+
+    progress = _progress(quiet, line)
 
     report = rt.harvester().run(
         retry_failed=retry_failed, source=source, limit=limit, progress=progress
@@ -228,8 +233,8 @@ def harvest(retry_failed: bool, source: str | None, limit: int | None, quiet: bo
 @click.option("--host", default=None, help="Bind address (default: POLICYKB_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default: POLICYKB_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    from search_app import create_app
     from search_app.serving import RequestHandler
+    from wiring.wsgi import create_app
 
     app = create_app()
     settings = app.extensions["policykb"].settings
@@ -414,7 +419,7 @@ def settings_cmd() -> None:
 def eval_cmd(set_names, backends, limit, ablate, output, markdown) -> None:
     import dataclasses
 
-    from policykb.evaluation import HEADER, evaluate_set, load_sets, markdown_report
+    from wiring.evaluation import HEADER, evaluate_set, load_sets, markdown_report
 
     rt = _runtime()
     shared = Path(_shared(""))

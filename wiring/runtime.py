@@ -6,23 +6,35 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
+from analyzers.lexicon import LexiconError, parse_synonyms, parse_user_dict
 from policykb import suggest
+from policykb.analysis import analyze_document
 from policykb.backends import SearchBackend, open_backend
-from policykb.models import Document, Passage, Token
+from policykb.errors import InputError, TooLargeError
+from policykb.models import Document
 from policykb.service import SearchService
 from policykb.settings import Settings
 from policykb.store import DocumentStore
 from policykb.suggest import Suggester
 
+MAX_LEXICON_BYTES = 1_000_000  # per edited file
+
 
 @dataclass
 class Runtime:
+    """The services of one data directory, built on first use from :class:`Settings`:
+    store, backend (filled from the store when its schema is outdated), analyzer (with
+    the admin's lexicon edits), search service, suggestions, accounts, saved searches,
+    jobs, and the ingest and harvest runs. Implements
+    :class:`policykb.context.AppRuntime` for the web app."""
+
     settings: Settings
 
     @cached_property
@@ -178,13 +190,7 @@ class Runtime:
         """Re-analyze documents analyzed by another analyzer version (from the stored text,
         not the files), then build a new index generation and switch to it."""
         reanalyzed = 0
-        stale = [
-            r[0]
-            for r in self.store._conn().execute(
-                "SELECT id FROM documents WHERE analyzer_id != ?", (self.analyzer.identity,)
-            )
-        ]
-        for doc_id in stale:
+        for doc_id in self.store.stale_document_ids(self.analyzer.identity):
             doc = self.store.get_document(doc_id)
             if doc is None:
                 continue
@@ -197,27 +203,63 @@ class Runtime:
         return {"documents": total, "reanalyzed": reanalyzed}
 
     def _reanalyze(self, doc: Document) -> None:
-        texts = [p.text for p in doc.passages]
-        analyzed = self.analyzer.analyze_many(texts)
-        doc.passages = [
-            Passage(
-                p.seq,
-                p.page,
-                p.text,
-                [Token(t.term, t.start, t.end, t.position, t.joined) for t in toks],
-            )
-            for p, toks in zip(doc.passages, analyzed, strict=True)
-        ]
-        doc.title_tokens = [
-            Token(t.term, t.start, t.end, t.position, t.joined)
-            for t in self.analyzer.analyze(doc.title)
-        ]
-        from ingest.build import analyze_authors
-
-        doc.author_tokens = analyze_authors(self.analyzer, doc.authors)
+        analyze_document(doc, self.analyzer)
         with self.store.connect() as con:
             self.store.put_document(doc, self.analyzer.identity, con)
-            con.execute(
-                "UPDATE files SET analyzer_id = ? WHERE doc_id = ?",
-                (self.analyzer.identity, doc.id),
+            self.store.set_file_analyzer(doc.id, self.analyzer.identity, con)
+
+    # ------------------------------------------------------------ for the admin pages
+    @property
+    def supported_suffixes(self) -> frozenset[str]:
+        from ingest.pipeline import SUPPORTED_SUFFIXES
+
+        return frozenset(SUPPORTED_SUFFIXES)
+
+    def upload_folder(self) -> Path:
+        """A new folder for one batch of uploaded files (under ``uploads/``, an ingest root)."""
+        folder = self.settings.data_dir / "uploads" / time.strftime("%Y%m%d-%H%M%S")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def ingest_roots(self) -> list[Path]:
+        """The folders an admin may ingest from: uploads, the sample corpus and
+        ``POLICYKB_INGEST_ROOTS``."""
+        from corpus import SAMPLE_DIR
+
+        roots = [self.settings.data_dir / "uploads", SAMPLE_DIR]
+        roots += [Path(p) for p in self.settings.ingest_roots.split(":") if p.strip()]
+        return [r.resolve() for r in roots]
+
+    def allowed_folder(self, raw: str) -> Path:
+        """``raw`` resolved, when it is an existing folder under an ingest root."""
+        path = Path(raw).expanduser().resolve()
+        if not any(path == root or path.is_relative_to(root) for root in self.ingest_roots()):
+            raise InputError(
+                "허용되지 않은 폴더입니다. POLICYKB_INGEST_ROOTS에 등록된 폴더만 "
+                "수집할 수 있습니다.",
+                code="bad_request",
+                param="folder",
             )
+        if not path.exists():
+            raise InputError("폴더가 없습니다.", code="bad_request", param="folder")
+        return path
+
+    def save_lexicon(self, user_dict: str, synonyms: str) -> None:
+        """Keep edited dictionary and synonym texts (in the data directory, where they win
+        over the configured files) when both parse, and reload the analyzer; else raise
+        :class:`InputError` and change nothing. The next reindex applies them."""
+        if any(len(v.encode()) > MAX_LEXICON_BYTES for v in (user_dict, synonyms)):
+            raise TooLargeError("사전 파일이 너무 큽니다.")
+        tmp = self.lexicon_dir / ".check"
+        tmp.mkdir(parents=True, exist_ok=True)
+        files = (("userdict.tsv", user_dict), ("synonyms.txt", synonyms))
+        try:
+            for name, text in files:
+                (tmp / name).write_text(text, encoding="utf-8")
+            parse_user_dict(tmp / "userdict.tsv")
+            parse_synonyms(tmp / "synonyms.txt")
+        except LexiconError as exc:
+            raise InputError(f"저장하지 않았습니다: {exc}", code="bad_lexicon") from exc
+        for name, _text in files:
+            (tmp / name).replace(self.lexicon_dir / name)
+        self.reload_analyzer()

@@ -1,4 +1,4 @@
-"""DOCX text extraction, plus the zip and XML safety helpers shared with HWPX (ingest.hwp).
+"""Zip and XML safety for the zip-based formats (HWPX, DOCX).
 
 Zip members are never trusted: declared sizes and compression ratios are checked before a
 member is inflated, and reading stops at a hard byte cap. XML is parsed with expat directly
@@ -9,39 +9,19 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
 
-from ingest.extract import Extracted, ExtractionError, Page
+from ingest.formats.base import ExtractionError
 
 _MIB = 1024 * 1024
-ZIP_MAGIC = b"PK\x03\x04"
 MAX_UNCOMPRESSED_BYTES = 200 * _MIB  # whole archive as declared, and any one member read
 MAX_MEMBERS = 10_000
 MAX_RATIO = 100  # uncompressed / compressed, checked for members we inflate ...
 RATIO_MIN_BYTES = 10 * _MIB  # ... when they are larger than this
 CHUNK = _MIB
 NS_SEP = " "  # expat namespace separator: "uri local"; URIs have no spaces
-
-
-def has_magic(path: Path, magic: bytes) -> bool:
-    """True when the file starts with ``magic``."""
-    with path.open("rb") as fh:
-        return fh.read(len(magic)) == magic
-
-
-@contextmanager
-def corrupt_on_error(kind: str) -> Iterator[None]:
-    """Turn any unexpected exception from a parser library into ExtractionError("corrupt")."""
-    try:
-        yield
-    except ExtractionError:
-        raise
-    except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}"[:200]
-        raise ExtractionError("corrupt", f"{kind} 파일이 손상되었습니다 ({detail}).") from exc
 
 
 # ----------------------------------------------------------------------------- zip safety
@@ -214,35 +194,3 @@ def xml_paragraphs(zf: zipfile.ZipFile, name: str, spec: TextSpec) -> list[str]:
         parser.Parse(chunk, False)
     parser.Parse(b"", True)
     return collector.paragraphs()
-
-
-def require_text(text: str, kind: str) -> str:
-    """``text`` if it has any non-space character, else ExtractionError("no_text")."""
-    if not text.strip():
-        raise ExtractionError("no_text", f"{kind} 문서에 본문 글자가 없습니다.")
-    return text
-
-
-# ----------------------------------------------------------------------------------- DOCX
-DOCX_SPEC = TextSpec(
-    inline={"tab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"},
-    run_parents=frozenset({"r"}),
-    # mc:Fallback repeats the mc:Choice content (text boxes would appear twice)
-    skip=frozenset({"Fallback"}),
-)
-DOCX_MAIN = "word/document.xml"
-DOCX_PARTS = (DOCX_MAIN, "word/footnotes.xml", "word/endnotes.xml")
-
-
-def extract_docx(path: Path) -> Extracted:
-    """Text of a DOCX: body paragraphs (tables and text boxes included), then footnotes and
-    endnotes; paragraphs are separated by a blank line."""
-    if not has_magic(path, ZIP_MAGIC):
-        raise ExtractionError("unsupported", "DOCX(ZIP) 형식의 파일이 아닙니다.")
-    with corrupt_on_error("DOCX"), open_zip(path, "DOCX") as zf:
-        names = set(zf.namelist())
-        if DOCX_MAIN not in names:
-            raise ExtractionError("unsupported", "word/document.xml이 없어 DOCX가 아닙니다.")
-        parts = [xml_paragraphs(zf, part, DOCX_SPEC) for part in DOCX_PARTS if part in names]
-    paragraphs = [p for part in parts for p in part]
-    return Extracted("docx", [Page(None, require_text("\n\n".join(paragraphs), "DOCX"))])

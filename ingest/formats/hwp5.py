@@ -1,14 +1,13 @@
-"""HWP 5.x (OLE2 compound file) and HWPX (OWPML zip) text extraction.
+"""HWP 5.x (OLE2 compound file), 배포용 (distribution) documents included: their ViewText
+sections are decrypted per the HWP 5.0 specification.
 
-Both return one Page (number None) whose paragraphs, table cells, text boxes, headers,
-footers and footnotes are separated by blank lines. Each function checks the magic bytes
-and hands a mis-named file to the other, so ``Extracted.format`` is the real format.
+Returns one Page (number None) whose paragraphs, table cells, text boxes, headers,
+footers and footnotes are separated by blank lines.
 """
 
 from __future__ import annotations
 
 import re
-import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,22 +15,16 @@ from pathlib import Path
 
 import olefile
 
-from ingest.extract import Extracted, ExtractionError, Page
-from ingest.office import (
-    MAX_UNCOMPRESSED_BYTES,
-    ZIP_MAGIC,
-    TextSpec,
+from ingest.formats.base import (
+    HWP3_MAGIC,
+    OLE_MAGIC,
+    Extracted,
+    ExtractionError,
     corrupt_on_error,
-    has_magic,
-    open_zip,
-    read_member,
-    require_text,
-    xml_elements,
-    xml_paragraphs,
+    joined_page,
 )
+from ingest.formats.safezip import MAX_UNCOMPRESSED_BYTES
 
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-HWP3_MAGIC = b"HWP Document File V3"
 SIGNATURE = b"HWP Document File"
 
 # FileHeader property bits (HWP 5.0 spec, "파일 인식 정보")
@@ -72,19 +65,17 @@ class HwpHeader:
     flags: int
 
 
-def extract_hwp(path: Path) -> Extracted:
+def read_hwp5(path: Path) -> Extracted:
     """Text of an HWP 5.x file; ExtractionError for encrypted, corrupt or non-HWP files."""
     with path.open("rb") as fh:
         head = fh.read(len(HWP3_MAGIC))
-    if head.startswith(ZIP_MAGIC):
-        return extract_hwpx(path)
     if not head.startswith(OLE_MAGIC):
         raise _not_hwp5(head)
     with corrupt_on_error("HWP"), olefile.OleFileIO(str(path)) as ole:
         header = _read_header(ole)
         _refuse_protected(ole, header)
         sections = [_section_paragraphs(data) for data in _sections(ole, header)]
-    return Extracted("hwp", [_page(sections, "HWP")])
+    return Extracted("hwp", [joined_page(sections, "HWP")])
 
 
 class _MsvcRand:
@@ -297,60 +288,3 @@ def _dutmal(body: bytes) -> str:
         pos += 2 + 2 * length
     main, sub = (texts + ["", ""])[:2]
     return f"{main}({sub})" if sub else main
-
-
-def _page(sections: list[list[str]], kind: str) -> Page:
-    text = "\n\n".join(p for section in sections for p in section)
-    return Page(None, require_text(text, kind))
-
-
-# ----------------------------------------------------------------------------------- HWPX
-HWPX_SPEC = TextSpec(
-    text={"t": ("", ""), "mainText": ("", ""), "subText": ("(", ")")},  # 덧말: 본말(덧말)
-    inline={"tab": "\t", "lineBreak": "\n", "fwSpace": " ", "nbSpace": " ", "hyphen": "-"},
-    run_parents=frozenset({"t", "run"}),
-)
-HWPX_MANIFEST = "Contents/content.hpf"
-_HWPX_SECTION = re.compile(r"Contents/section(\d+)\.xml")
-_SMALL_XML = 16 * 1024 * 1024
-
-
-def extract_hwpx(path: Path) -> Extracted:
-    """Text of an HWPX (OWPML) file, sections in manifest (spine) order."""
-    if has_magic(path, OLE_MAGIC):
-        return extract_hwp(path)
-    if not has_magic(path, ZIP_MAGIC):
-        raise ExtractionError("unsupported", "HWPX(ZIP) 형식의 파일이 아닙니다.")
-    with corrupt_on_error("HWPX"), open_zip(path, "HWPX") as zf:
-        _refuse_encrypted_hwpx(zf)
-        sections = [xml_paragraphs(zf, name, HWPX_SPEC) for name in _hwpx_sections(zf)]
-    return Extracted("hwpx", [_page(sections, "HWPX")])
-
-
-def _refuse_encrypted_hwpx(zf: zipfile.ZipFile) -> None:
-    name = "META-INF/manifest.xml"
-    if name not in zf.namelist():
-        return
-    if any(el == "encryption-data" for el, _ in xml_elements(read_member(zf, name, _SMALL_XML))):
-        raise ExtractionError("encrypted", "암호가 걸린 HWPX 문서입니다.")
-
-
-def _hwpx_sections(zf: zipfile.ZipFile) -> list[str]:
-    names = set(zf.namelist())
-    ordered = [n for n in _spine(zf, names) if n in names and _HWPX_SECTION.fullmatch(n)]
-    if not ordered:
-        found = [(int(m[1]), n) for n in names if (m := _HWPX_SECTION.fullmatch(n))]
-        ordered = [n for _, n in sorted(found)]
-    if not ordered:
-        raise ExtractionError("unsupported", "HWPX 본문(Contents/section*.xml)이 없습니다.")
-    return list(dict.fromkeys(ordered))
-
-
-def _spine(zf: zipfile.ZipFile, names: set[str]) -> list[str]:
-    """Member names in the order of content.hpf's <opf:spine> (hrefs may be relative)."""
-    if HWPX_MANIFEST not in names:
-        return []
-    elements = xml_elements(read_member(zf, HWPX_MANIFEST, _SMALL_XML))
-    hrefs = {a["id"]: a["href"] for el, a in elements if el == "item" and "id" in a and "href" in a}
-    spine = [hrefs[a["idref"]] for el, a in elements if el == "itemref" and a.get("idref") in hrefs]
-    return [h if h in names else f"Contents/{h}" for h in spine]

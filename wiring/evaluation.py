@@ -45,7 +45,8 @@ from pathlib import Path
 import tantivy
 
 from analyzers.bigram import char_bigrams
-from policykb.models import Document, Passage, Token
+from policykb.analysis import analyze_document
+from policykb.models import Document, Passage
 
 log = logging.getLogger(__name__)
 
@@ -475,28 +476,17 @@ def build_documents(docs: list[EvalDoc], analyzer) -> list[Document]:
     out = []
     for d in docs:
         raw = split_passages([(None, d.text)])
-        analyzed = analyzer.analyze_many([p.text for p in raw])
-        passages = [
-            Passage(
-                i, None, p.text, [Token(t.term, t.start, t.end, t.position, t.joined) for t in toks]
-            )
-            for i, (p, toks) in enumerate(zip(raw, analyzed, strict=True))
-        ]
-        title_tokens = [
-            Token(t.term, t.start, t.end, t.position, t.joined) for t in analyzer.analyze(d.title)
-        ]
-        out.append(
-            Document(
-                d.id,
-                d.title,
-                "eval",
-                [],
-                "기타",
-                None,
-                passages=passages,
-                title_tokens=title_tokens,
-            )
+        doc = Document(
+            d.id,
+            d.title,
+            "eval",
+            [],
+            "기타",
+            None,
+            passages=[Passage(i, None, p.text) for i, p in enumerate(raw)],
         )
+        analyze_document(doc, analyzer)
+        out.append(doc)
     return out
 
 
@@ -527,10 +517,9 @@ class PolicykbIndex:
 def _groups(store, files: dict[str, str]) -> dict[str, list[str]]:
     eval_of = {rec.doc_id: files[rec.path] for rec in store.list_files() if rec.doc_id}
     groups: dict[str, list[str]] = {}
-    with store.connect() as con:
-        for doc_id, canonical in con.execute("SELECT id, canonical_id FROM documents"):
-            if doc_id in eval_of:
-                groups.setdefault(canonical or doc_id, []).append(eval_of[doc_id])
+    for doc_id, canonical in store.canonical_ids().items():
+        if doc_id in eval_of:
+            groups.setdefault(canonical or doc_id, []).append(eval_of[doc_id])
     for head, members in groups.items():
         if head in eval_of:  # the shown document first
             members.remove(eval_of[head])
@@ -544,8 +533,8 @@ def policykb_index(
 ) -> Iterator[PolicykbIndex]:
     """Ingest ``docs`` with the real pipeline (embedded engine), then build the
     Elasticsearch index from the same store with ``Runtime.reindex``."""
-    from policykb.runtime import Runtime
     from policykb.settings import load_settings
+    from wiring.runtime import Runtime
 
     tmp = Path(tempfile.mkdtemp(prefix=f"policykb-eval-{tag}-"))
     runtimes: dict[str, object] = {}
