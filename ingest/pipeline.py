@@ -39,12 +39,12 @@ from policykb.store import AnalysisCache, DocumentStore, FileRecord, match_key
 SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".html", ".htm", ".hwp", ".hwpx", ".docx"}
 BATCH = 50  # documents per store transaction (at most)
 GROUP_SECONDS = 1.0  # results gathered at most this long before their transaction
-# The index is written (and committed) at most this often: every commit of a tantivy
-# writer or Elasticsearch refresh costs the same for 5 documents as for 500. A killed run
-# redoes at most one flush's files.
-FLUSH_DOCS = 500
-FLUSH_CHARS = 5_000_000
-FLUSH_SECONDS = 20.0
+# The index is written (and committed) after every 50 documents (or 2M characters or 10 s,
+# whichever comes first): files are marked indexed only after an index commit, so a killed
+# run redoes at most one flush's files, and searches see progress.
+FLUSH_DOCS = 50
+FLUSH_CHARS = 2_000_000
+FLUSH_SECONDS = 10.0
 PARALLEL_MIN_FILES = 8  # below this, worker start-up (a Kiwi each) costs more than it saves
 IN_FLIGHT_PER_WORKER = 8  # bounded queue: files handed to the pool ahead of the parent
 
