@@ -98,7 +98,8 @@ def extract(
     path: Path, max_bytes: int | None = None, ocr: str = "off", ocr_cache: Path | None = None
 ) -> Extracted:
     """Extract ``path`` or raise :class:`ExtractionError` with the reason. ``ocr="auto"``
-    reads PDF pages without usable Hangul with Tesseract (ingest.ocr)."""
+    reads PDF pages without usable Hangul from their Hangul outlines (ingest.pdf_glyphs)
+    or with Tesseract (ingest.ocr)."""
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise ExtractionError("too_large", f"파일이 너무 큽니다 ({size / 1e6:.1f} MB).")

@@ -20,14 +20,17 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# Measured on the 10 no-Hangul PDFs of public-docs against their HWP/HWPX twins
-# (bench/ocr.py, petfood page 1: 100 DPI 0.48, 120 0.53, 150 0.54 (psm 11), 200 0.38,
-# 300 0.30): their Hangul is drawn with a fallback font whose jamo sit apart; finer
-# renderings separate them further.
+# Whole-page DPI: 150 (see PSM below; 300 DPI is no better and 1.6x slower).
 DEFAULT_DPI = 150
 LANG = "kor"
-PSM = 11  # sparse text: best on the jamo-drawn cairo PDFs (0.54 vs 0.47 for psm 6)
+# Whole pages are OCR'd only when their outlines are not the fallback font that
+# ingest.pdf_glyphs reads (real fonts drawn as outlines, scans). On the one such twin
+# (byeolpyo5_disaster, a serif font): psm 6 0.730 at 150 DPI (12.5 s), psm 11 0.704
+# (17.5 s); at 300 DPI psm 6 0.725 (20.2 s), psm 4 0.708, psm 11 0.682, psm 3 0.081.
+PSM = 6
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# a table rule read as a word (|, ㅣ): never text on its own
+BORDER = re.compile(r"^[|\u3163\u2502]+$")
 MISSING_MESSAGE = (
     "OCR에 필요한 Tesseract가 설치되어 있지 않습니다 (Debian: apt-get install tesseract-ocr "
     "tesseract-ocr-kor). 텍스트 레이어가 없는 PDF는 읽을 수 없습니다. POLICYKB_OCR=off로 끌 수 "
@@ -43,7 +46,7 @@ class OcrUnavailable(RuntimeError):
 class OcrPage:
     number: int
     text: str
-    confidence: float  # mean word confidence reported by Tesseract, 0-100
+    confidence: float | None  # mean word confidence reported by Tesseract, 0-100 (None: no OCR)
 
 
 @lru_cache(maxsize=1)
@@ -70,7 +73,7 @@ def available() -> bool:
 
 
 def settings_key(dpi: int = DEFAULT_DPI) -> str:
-    return f"tesseract-{check_tesseract()}|{LANG}|psm{PSM}|dpi{dpi}|joined-syllables"
+    return f"tesseract-{check_tesseract()}|{LANG}|psm{PSM}|dpi{dpi}|joined-syllables|no-rules"
 
 
 def cache_dir() -> Path:
@@ -155,7 +158,7 @@ def _recognize(pytesseract, image, number: int) -> OcrPage:
     for i, word in enumerate(data["text"]):
         word = (word or "").strip()
         conf = float(data["conf"][i])
-        if not word or conf < 0:
+        if not word or conf < 0 or BORDER.match(word):
             continue
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
         lines.setdefault(key, []).append(word)
@@ -206,5 +209,84 @@ __all__ = [
     "check_tesseract",
     "needs_ocr",
     "ocr_pdf_pages",
+    "ocr_regions",
     "settings_key",
 ]
+
+
+REGION_DPI = 300  # the unread runs are small (one line each): read finer than whole pages
+REGION_PSM = 6
+
+
+def ocr_regions(
+    path: Path,
+    number: int,
+    boxes: list[tuple[float, float, float, float]],
+    cache: Path | None = None,
+) -> tuple[list[str], float]:
+    """Tesseract's text for each box (PDF units, y upwards) of page ``number`` and the
+    mean word confidence. The boxes are cut out of one rendering at REGION_DPI and
+    stacked into a single image, so a page costs one Tesseract run however many boxes
+    it has. Cached like :func:`ocr_pdf_pages`."""
+    if not boxes:
+        return [], 0.0
+    import pypdfium2 as pdfium
+    import pytesseract
+    from PIL import Image
+
+    key = f"{settings_key()}|regions|dpi{REGION_DPI}|psm{REGION_PSM}|" + ";".join(
+        ",".join(f"{v:.1f}" for v in b) for b in boxes
+    )
+    cached = _cache_path(cache or cache_dir(), file_sha256(path), key, number)
+    if cached.is_file():
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        return data["texts"], data["confidence"]
+    scale = REGION_DPI / 72
+    doc = pdfium.PdfDocument(str(path))
+    try:
+        page = doc[number - 1]
+        height = page.get_height()
+        image = page.render(scale=scale, grayscale=True).to_pil()
+    finally:
+        doc.close()
+    gap, pad = 24, 6
+    crops, spans = [], []
+    y = gap
+    for x0, y0, x1, y1 in boxes:
+        box = (
+            max(0, int(x0 * scale) - pad),
+            max(0, int((height - y1) * scale) - pad),
+            min(image.width, int(x1 * scale) + pad),
+            min(image.height, int((height - y0) * scale) + pad),
+        )
+        crop = image.crop(box)
+        crops.append((crop, y))
+        spans.append((y, y + crop.height))
+        y += crop.height + gap
+    sheet = Image.new("L", (max(c.width for c, _ in crops) + 2 * gap, y), 255)
+    for crop, top in crops:
+        sheet.paste(crop, (gap, top))
+    data = pytesseract.image_to_data(
+        sheet, lang=LANG, config=f"--psm {REGION_PSM}", output_type=pytesseract.Output.DICT
+    )
+    words: list[list[tuple[int, str]]] = [[] for _ in boxes]
+    confs: list[float] = []
+    for i, word in enumerate(data["text"]):
+        word = (word or "").strip()
+        conf = float(data["conf"][i])
+        if not word or conf < 0 or BORDER.match(word):
+            continue
+        mid = data["top"][i] + data["height"][i] / 2
+        for n, (a, b) in enumerate(spans):
+            if a - gap / 2 <= mid <= b + gap / 2:
+                words[n].append((data["left"][i], word))
+                confs.append(conf)
+                break
+    texts = [join_syllables([w for _, w in sorted(ws)]) for ws in words]
+    confidence = round(sum(confs) / len(confs), 1) if confs else 0.0
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps({"texts": texts, "confidence": confidence}), encoding="utf-8")
+    except OSError as exc:
+        log.warning("OCR cache not written (%s): %s", cached, exc)
+    return texts, confidence

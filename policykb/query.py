@@ -154,7 +154,13 @@ class _Parser:
     def sequence(self) -> AndNode:
         items = []
         while (tok := self.peek()) is not None and tok[0] != "rparen":
-            items.append(self.or_expr())
+            item = self.or_expr()
+            if isinstance(item, AndNode) and all(isinstance(c, Word) for c in item.children):
+                # "(6.25~27)", "(퀀텀 코리아)": a group of plain words means the same words
+                # in the run (a pasted title's aside), not a separately required group.
+                items.extend(item.children)
+            else:
+                items.append(item)
         return AndNode(tuple(items))
 
     def or_expr(self) -> object:

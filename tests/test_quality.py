@@ -167,7 +167,7 @@ def test_korquad_test_half_beats_bm25_peers(korquad_test_half):
 def test_korquad_same_figure_on_both_backends(korquad_test_half):
     emb = korquad_test_half["policykb (embedded)"].ndcg10
     es = korquad_test_half["policykb (elasticsearch)"].ndcg10
-    assert abs(emb - es) <= 0.01
+    assert abs(emb - es) <= 0.005  # same collection statistics (sentinel term)
 
 
 def test_halves_are_deterministic_and_disjoint():
@@ -180,13 +180,17 @@ def test_halves_are_deterministic_and_disjoint():
     assert [half_of(q) for q in qs] == [half_of(q) for q in qs]
 
 
-def test_recency_prior_is_mild_and_bounded():
+def test_recency_prior_is_off_by_default_and_bounded_when_set(monkeypatch):
     import datetime
 
-    from policykb.service import RECENCY_WEIGHT, recency_factor
+    from policykb import service
+    from policykb.service import recency_factor
 
     today = datetime.date(2026, 6, 1)
+    # Off: it gained on no evaluation set (bench/README.md), so ranking ignores dates.
+    assert recency_factor("2026-05-01", today) == recency_factor("2010-05-01", today) == 1.0
+    monkeypatch.setattr(service, "RECENCY_WEIGHT", 0.15)
     assert recency_factor("2026-05-01", today) > recency_factor("2020-05-01", today) > 1.0
     assert recency_factor("2010-01-01", today) == 1.0
     assert recency_factor(None, today) == 1.0
-    assert recency_factor("2026-05-31", today) <= 1.0 + RECENCY_WEIGHT
+    assert recency_factor("2026-05-31", today) <= 1.15

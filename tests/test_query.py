@@ -134,3 +134,12 @@ def test_long_query_keeps_most_informative_terms():
 def test_attached_or_stray_parentheses_are_text(title):
     tree = parse(title)
     assert all(type(c).__name__ == "Word" for c in tree.children)
+
+
+def test_a_group_of_plain_words_is_part_of_the_run(aq):
+    # A pasted title's aside "(6.25~27)" used to be a separately required group, so a
+    # target without those words was excluded however well the rest matched.
+    q = aq("양자로 연결되는 세상, 「양자 한국 2024」 (6.25~27) 개최")
+    assert len(q.root.must) == 1 and q.root.must[0].min_match is not None
+    assert isinstance(aq("(교통 OR 주거) 청년").root.must[0], AnyOf)
+    assert aq("-(교통 주거) 청년").root.must_not

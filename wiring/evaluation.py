@@ -601,7 +601,7 @@ ABLATIONS: dict[str, list[tuple[str, str, object]]] = {
     "bigram 0.8": [("policykb.backends.base", "BIGRAM_BOOST", 0.8)],
     "bigram 1.6": [("policykb.backends.base", "BIGRAM_BOOST", 1.6)],
     "sum, not dis_max": [("policykb.backends.base", "DIS_MAX", False)],
-    "no recency prior": [("policykb.service", "RECENCY_WEIGHT", 0.0)],
+    "recency prior 0.15": [("policykb.service", "RECENCY_WEIGHT", 0.15)],
     "msm 60%": [("policykb.query", "MSM_RATIO", 0.6)],
     "msm 90%": [("policykb.query", "MSM_RATIO", 0.9)],
     "match=any": [],

@@ -104,7 +104,8 @@ def _first_page_pdfplumber(path: Path) -> str | None:
 def extract_pdf(path: Path, ocr: str = "off", ocr_cache: Path | None = None) -> Extracted:
     """PDFium for the pages, pdfplumber for page 1; pdfplumber throughout when PDFium
     cannot read the file or finds no Hangul. With ``ocr="auto"``, pages whose text layer
-    has no usable Hangul (and image-only pages) are read with Tesseract instead."""
+    has no usable Hangul (and image-only pages) are read from their Hangul outlines
+    (ingest.pdf_glyphs) or with Tesseract instead."""
     if ocr == "auto":
         try:
             pages = extract_pdf_pdfium(path)
@@ -142,9 +143,11 @@ def _ocr_wanted(pages: list[Page]) -> bool:
 
 
 def _with_ocr(path: Path, pages: list[Page], cache: Path | None = None) -> Extracted:
-    """Pages without usable Hangul replaced by Tesseract's text (document-wide garbage
-    layers: every such page; otherwise only image-only pages)."""
-    from ingest.ocr import OcrUnavailable, needs_ocr, ocr_pdf_pages
+    """Pages without usable Hangul replaced by the text of their Hangul outlines or else
+    Tesseract's (ingest.pdf_glyphs.read_pages; document-wide garbage layers: every such
+    page; otherwise only image-only pages)."""
+    from ingest.ocr import OcrUnavailable, needs_ocr
+    from ingest.pdf_glyphs import read_pages
 
     garbage_layer = not HANGUL_RE.search("".join(p.text for p in pages))
     wanted = [
@@ -153,7 +156,7 @@ def _with_ocr(path: Path, pages: list[Page], cache: Path | None = None) -> Extra
         if p.number and needs_ocr(p.text) and (garbage_layer or len(p.text.strip()) < 20)
     ]
     try:
-        recognized = {o.number: o for o in ocr_pdf_pages(path, wanted, cache=cache)}
+        recognized = {o.number: o for o in read_pages(path, wanted, cache=cache)}
     except OcrUnavailable as exc:
         raise ExtractionError("ocr_unavailable", str(exc)) from None
     out = []

@@ -48,6 +48,19 @@ def term_fields() -> tuple[tuple[str, float], ...]:
     )
 
 
+# Collection statistics alike on both engines: Lucene's BM25 takes idf and the average
+# field length over the documents *having* the field, tantivy over all documents. Every
+# document gets this one term (never produced by analysis) in every scored text field, so
+# no field is sparse and both engines score with the same N and average length.
+FIELD_SENTINEL = "\ue000"
+
+
+def with_sentinel(tokens: list[Token]) -> list[Token]:
+    """``tokens`` and the sentinel, a passage gap after the last one (never in a phrase)."""
+    top = max((t.position for t in tokens), default=-1)
+    return [*tokens, Token(FIELD_SENTINEL, 0, 0, top + 1 + PASSAGE_POSITION_GAP, False)]
+
+
 # Ranking components `policykb eval --ablate` can switch off (see bench/README.md).
 COMPOUND_BONUS = True  # a single term spelling the whole run of words
 DIS_MAX = True  # alternatives of a word count once (their best), not summed

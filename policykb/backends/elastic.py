@@ -25,6 +25,7 @@ from elasticsearch.helpers import streaming_bulk
 from policykb.backends import base as ranking
 from policykb.backends.base import (
     BEST_PASSAGES,
+    FIELD_SENTINEL,
     MAX_MATCH_PAGES,
     PASSAGE_POSITION_GAP,
     BackendError,
@@ -57,7 +58,9 @@ from policykb.models import (
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = 6  # 4: publisher; 5: passage entries (alias <alias>-passages); 6: authors
+# 4: publisher; 5: passage entries (alias <alias>-passages); 6: authors;
+# 7: FIELD_SENTINEL in every scored field
+SCHEMA_VERSION = 7
 FACET_FIELDS = {
     "institute": "institute",
     "region": "regions",
@@ -188,18 +191,19 @@ def to_source(doc: Document) -> dict:
         parts, joined = split_joined(p.tokens)
         body.append(" ".join(t.term for t in parts))
         body_joined.append(" ".join(t.term for t in joined))
+    # The sentinel as a value of its own: after the position gap, never inside a phrase.
     return {
         "id": doc.id,
-        "title": " ".join(t.term for t in title),
-        "title_joined": " ".join(t.term for t in title_joined),
-        "body": body,
-        "body_joined": body_joined,
-        "body_bigram": [" ".join(b) for b in passage_bigrams(doc)],
+        "title": [" ".join(t.term for t in title), FIELD_SENTINEL],
+        "title_joined": [" ".join(t.term for t in title_joined), FIELD_SENTINEL],
+        "body": [*body, FIELD_SENTINEL],
+        "body_joined": [*body_joined, FIELD_SENTINEL],
+        "body_bigram": [*(" ".join(b) for b in passage_bigrams(doc)), FIELD_SENTINEL],
         "institute": doc.institute,
         "regions": doc.regions,
         "doc_type": doc.doc_type,
         "publisher": doc.publisher or UNKNOWN_PUBLISHER,
-        "authors": " ".join(t.term for t in doc.author_tokens if not t.joined),
+        "authors": [" ".join(t.term for t in doc.author_tokens if not t.joined), FIELD_SENTINEL],
         "author": doc.authors,
         "year": doc.year,
         "datenum": date_number(doc.date),

@@ -23,6 +23,7 @@ from tantivy import Occur, Query
 from policykb.backends import base as ranking
 from policykb.backends.base import (
     BEST_PASSAGES,
+    FIELD_SENTINEL,
     MAX_MATCH_PAGES,
     BackendError,
     IndexOutcome,
@@ -41,6 +42,7 @@ from policykb.backends.base import (
     read_seqs_agg,
     seqs_agg,
     split_joined,
+    with_sentinel,
 )
 from policykb.errors import storage_error
 from policykb.models import (
@@ -56,9 +58,9 @@ from policykb.models import (
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-SCHEMA_VERSION = (
-    6  # 4: publisher; 5: passage entries (a second index in each generation); 6: authors
-)
+# 4: publisher; 5: passage entries (a second index in each generation); 6: authors;
+# 7: FIELD_SENTINEL in every scored field
+SCHEMA_VERSION = 7
 PASSAGES_DIR = "passages"
 WRITER_HEAP = 64_000_000
 FACET_FIELDS = {
@@ -260,8 +262,9 @@ class EmbeddedBackend(SearchBackend):
         workers; :meth:`_entries` turns it into tantivy documents)."""
         title, title_joined = split_joined(doc.title_tokens)
         body, body_joined = split_joined(body_tokens(doc))
+        # Every scored field holds the sentinel (same collection statistics on both engines).
         fields = [
-            _token_field(name, tokens)
+            _token_field(name, with_sentinel(tokens))
             for name, tokens in (
                 ("title", title),
                 ("title_joined", title_joined),
@@ -269,9 +272,8 @@ class EmbeddedBackend(SearchBackend):
                 ("body_joined", body_joined),
                 ("authors", [t for t in doc.author_tokens if not t.joined]),
             )
-            if tokens
         ]
-        bigrams = _freq_text([b for p in passage_bigrams(doc) for b in p])
+        bigrams = _freq_text([b for p in passage_bigrams(doc) for b in p] + [FIELD_SENTINEL])
         passages = [(seq, page, *_freq_text(terms)) for seq, page, terms in passage_entries(doc)]
         facets = (
             doc.institute,
@@ -292,8 +294,7 @@ class EmbeddedBackend(SearchBackend):
         d.add_text("id", doc_id)
         for field in fields:
             d.add_pre_tokenized_text(field[0], _pretokenized(field))
-        if bigrams:
-            _add_freq_field(d, "body_bigram", bigrams, bigram_terms)
+        _add_freq_field(d, "body_bigram", bigrams, bigram_terms)
         d.add_text("institute", institute)
         for r in regions:
             d.add_text("regions", r)
