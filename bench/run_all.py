@@ -34,6 +34,7 @@ AREAS = (
     "fulltext",
     "suggest",
     "catalogue",
+    "ingest",
 )
 
 
@@ -138,6 +139,16 @@ def main(argv: list[str] | None = None) -> int:
             return sec
 
         area("Catalogue", do_catalogue)
+    if "ingest" in args.only:
+        from bench import ingest as ingest_bench
+
+        def do_ingest() -> Section:
+            kdi = ingest_bench.QUICK_KDI if args.quick else ingest_bench.DEFAULT_KDI
+            sec = ingest_bench.run(kdi, use_es=not args.no_es, quick=args.quick)
+            ingest_bench.write(sec, {**meta, "time": report.now()})
+            return sec
+
+        area("Ingest at the Kiwi ceiling", do_ingest)
     sections["_main"] = Section("_main", data={"peak_mb": self_peak_mb()})
     area("Memory", lambda: report.memory(sections))
     meta["total_seconds"] = time.perf_counter() - started

@@ -8,11 +8,13 @@ identity, so re-ingesting a changed file re-runs Kiwi only on passages that chan
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
-from analyzers.tokens import tokens_to_json
+from analyzers.tokens import tokens_from_json, tokens_to_json
 from ingest import dedup
 from ingest.extract import ExtractionError, extract
 from ingest.metadata import build_metadata
@@ -51,26 +53,67 @@ class BuildResult:
     new_cache: list[tuple[str, str]] = field(default_factory=list)  # (hash, tokens json)
     cache_hits: int = 0
     ocr_pages: int = 0  # pages read with Tesseract
+    # Compact form (built with ``compact=True``, what worker processes send): the passages
+    # of ``document`` carry no Token objects; their tokens travel as the store's JSON (one
+    # string per passage) and the index entry as the engine's prepared form.
+    passage_tokens: list[str] | None = None
+    index_form: object | None = None
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per build stage
 
 
 class _BuildCache:
     """One build's view of the cache: hits come from ``AnalysisCache``, fresh analyses go
-    to ``result.new_cache`` for the main process to store."""
+    to ``result.new_cache`` for the main process to store (and to the process's recent
+    analyses). Every passage's tokens JSON is encoded once and kept in ``encoded`` (the
+    compact result sends it as the stored form)."""
 
     def __init__(self, cache: AnalysisCache | None, result: BuildResult) -> None:
         self.cache = cache
         self.result = result
+        self.encoded: dict[str, str] = {}
 
     def get(self, text: str) -> list[Token] | None:
-        return self.cache.get(text_hash(text)) if self.cache is not None else None
+        raw = self.cache.get_raw(text_hash(text)) if self.cache is not None else None
+        if raw is None:
+            return None
+        self.encoded[text] = raw
+        return tokens_from_json(raw)
 
     def put(self, text: str, tokens: list[Token]) -> None:
-        self.result.new_cache.append((text_hash(text), tokens_to_json(tokens)))
+        h, raw = text_hash(text), tokens_to_json(tokens)
+        self.encoded[text] = raw
+        self.result.new_cache.append((h, raw))
+        if self.cache is not None:
+            self.cache.remember(h, raw)
 
 
-def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> BuildResult:
+class _Clock:
+    """Seconds per stage of one build (``BuildResult.stages``)."""
+
+    def __init__(self, stages: dict[str, float]) -> None:
+        self.stages = stages
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - self.last
+        self.last = now
+
+
+def build(
+    job: BuildJob,
+    analyzer: Analyzer,
+    cache: AnalysisCache | None,
+    compact: bool = False,
+    prepare: Callable[[Document], object] | None = None,
+) -> BuildResult:
+    """Build one file. With ``compact`` the result carries the passages' tokens as store
+    JSON and the index entry made by ``prepare`` (the engine's ``prepare``), so no
+    per-token objects cross a process boundary; the stored and indexed result is the
+    same either way."""
     path = Path(job.path)
     result = BuildResult(job.path)
+    clock = _Clock(result.stages)
     try:
         result.bytes = path.stat().st_size
         extracted = extract(
@@ -80,11 +123,14 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
             ocr_cache=Path(job.ocr_cache) if job.ocr_cache else None,
         )
         result.pages = len(extracted.pages)
+        clock.lap("extraction")
         pages = [(p.number, normalize(p.text)) for p in extracted.pages]
         full = "\n\n".join(t for _, t in pages if t)
         if not full.strip():
             raise ExtractionError("empty", "추출된 텍스트가 없습니다.")
+        clock.lap("normalization")
         meta = build_metadata(full, path, job.manifest_row)
+        clock.lap("metadata")
         passages = [Passage(i, rp.page, rp.text) for i, rp in enumerate(split_passages(pages))]
         result.document = Document(
             id=document_id(path),
@@ -106,7 +152,10 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
             simhash=dedup.to_signed(dedup.simhash(full)),
             publisher=meta.publisher,
         )
-        result.cache_hits = analyze_document(result.document, analyzer, _BuildCache(cache, result))
+        clock.lap("duplicate hashes")
+        tokens = _BuildCache(cache, result)
+        result.cache_hits = analyze_document(result.document, analyzer, tokens)
+        clock.lap("analysis")
         ocr_pages = [p for p in extracted.pages if p.ocr_confidence is not None]
         if ocr_pages:
             result.ocr_pages = len(ocr_pages)
@@ -114,6 +163,13 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
             result.document.ocr_confidence = round(
                 sum(p.ocr_confidence or 0 for p in ocr_pages) / len(ocr_pages), 1
             )
+        if compact:
+            result.passage_tokens = [tokens.encoded[p.text] for p in result.document.passages]
+            if prepare is not None:
+                result.index_form = prepare(result.document)
+            for p in result.document.passages:
+                p.tokens = []  # they travel as result.passage_tokens
+            clock.lap("index form")
     except ExtractionError as exc:
         result.reason, result.message = exc.reason, exc.message
     except MemoryError:
@@ -127,11 +183,22 @@ def build(job: BuildJob, analyzer: Analyzer, cache: AnalysisCache | None) -> Bui
 _worker: dict = {}
 
 
-def init_worker(user_dict: str | None, synonyms: str | None, cache_db: str | None) -> None:
+def init_worker(
+    user_dict: str | None,
+    synonyms: str | None,
+    cache_db: str | None,
+    prepare: Callable[[Document], object] | None = None,
+) -> None:
+    """Per worker process: its analyzer (a Kiwi each), the analysis cache and the engine's
+    ``prepare`` (workers then send compact results)."""
     analyzer = get_analyzer(user_dict, synonyms)
     _worker["analyzer"] = analyzer
     _worker["cache"] = AnalysisCache(cache_db, analyzer.identity)
+    _worker["prepare"] = prepare
 
 
 def build_in_worker(job: BuildJob) -> BuildResult:
-    return build(job, _worker["analyzer"], _worker["cache"])
+    prepare = _worker.get("prepare")
+    return build(
+        job, _worker["analyzer"], _worker["cache"], compact=prepare is not None, prepare=prepare
+    )

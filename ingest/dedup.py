@@ -29,21 +29,22 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(_squash(text).encode()).hexdigest()
 
 
+# _BIT_OF[k][b] = bit k of byte b: counts one bit over many bytes with translate + count.
+_BIT_OF = tuple(bytes((b >> k) & 1 for b in range(256)) for k in range(8))
+
+
 def simhash(text: str) -> int:
-    squashed = _squash(text)
-    weights = [0] * 64
-    seen: set[str] = set()
-    for i in range(max(1, len(squashed) - SHINGLE + 1)):
-        shingle = squashed[i : i + SHINGLE]
-        if shingle in seen:
-            continue
-        seen.add(shingle)
-        h = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big")
-        for bit in range(64):
-            weights[bit] += 1 if h >> bit & 1 else -1
+    """64-bit SimHash of the text's distinct shingles (blake2b-64 each, big-endian): bit
+    ``i`` is set when more than half of the shingle hashes have it set. The bits are
+    counted column-wise over the concatenated digests, at C speed."""
+    unique = shingles(text)
+    digests = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in unique)
+    half = len(unique)
     value = 0
     for bit in range(64):
-        if weights[bit] > 0:
+        # Bit ``bit`` of a big-endian 8-byte value lives in byte 7 - bit // 8.
+        ones = digests[7 - bit // 8 :: 8].translate(_BIT_OF[bit % 8]).count(1)
+        if 2 * ones > half:
             value |= 1 << bit
     return value
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer
+from analyzers.tokens import tokens_from_json
 from ingest import catalogue, dedup
 from ingest.build import (
     BuildJob,
@@ -30,12 +32,21 @@ from ingest.build import (
 from ingest.metadata import MANIFEST_NAMES, ManifestError, load_manifest
 from ingest.ocr import file_sha256  # a leaf module: the one file hash of ingest
 from policykb.backends import SearchBackend
+from policykb.backends.base import IndexOutcome
 from policykb.models import Document
 from policykb.store import AnalysisCache, DocumentStore, FileRecord, match_key
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".html", ".htm", ".hwp", ".hwpx", ".docx"}
-BATCH = 50
+BATCH = 50  # documents per store transaction (at most)
+GROUP_SECONDS = 1.0  # results gathered at most this long before their transaction
+# The index is written (and committed) after every 50 documents (or 2M characters or 10 s,
+# whichever comes first): files are marked indexed only after an index commit, so a killed
+# run redoes at most one flush's files, and searches see progress.
+FLUSH_DOCS = 50
+FLUSH_CHARS = 2_000_000
+FLUSH_SECONDS = 10.0
 PARALLEL_MIN_FILES = 8  # below this, worker start-up (a Kiwi each) costs more than it saves
+IN_FLIGHT_PER_WORKER = 8  # bounded queue: files handed to the pool ahead of the parent
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +71,12 @@ class IngestReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
+    # Seconds per stage: "build" (summed over the workers, per stage of ingest.build) and
+    # "parent" (the ingest process: planning, waiting for results, store, index, ...).
+    stages: dict[str, dict[str, float]] = field(default_factory=lambda: {"build": {}, "parent": {}})
+
+    def add_stage(self, part: str, stage: str, seconds: float) -> None:
+        self.stages[part][stage] = self.stages[part].get(stage, 0.0) + seconds
 
     def summary(self) -> str:
         return (
@@ -122,7 +139,12 @@ class Ingester:
         ocr: str = "off",
         ocr_cache: str | None = None,
         on_change: Callable[[], object] | None = None,
+        compact: bool = True,
     ) -> None:
+        # compact: documents cross from the workers as store JSON and the engine's prepared
+        # entries (see ingest.build.build); False keeps the reference route (Token objects,
+        # the engine builds its entries in this process), which stores and indexes the same.
+        self.compact = compact
         self.ocr = ocr  # "auto": Tesseract for PDF pages without usable Hangul (in workers)
         self.ocr_cache = ocr_cache
         self.store = store
@@ -163,27 +185,69 @@ class Ingester:
                 jobs.append(job)
             elif progress:
                 progress(report, path)
-        pending: list[tuple[Document, FileRecord, bool]] = []
-        for (job, sha, prev), result in zip(
-            jobs, self._build_all([j for j, _, _ in jobs]), strict=True
-        ):
-            report.seen += 1
-            report.pages += result.pages
-            report.bytes += result.bytes
-            report.cache_hits += result.cache_hits
-            report.ocr_pages += result.ocr_pages
-            self._accept(job, sha, prev, result, pending, report)
-            if len(pending) >= BATCH:
-                self._flush(pending, report)
-            if progress:
-                progress(report, Path(job.path))
-        self._flush(pending, report)
+        report.add_stage(
+            "parent", "planning (file hashes, lookups)", time.monotonic() - report.started
+        )
+        self._commit_stream(jobs, progress, report)
         if sync:
             self._sync(paths, {str(f) for f in files}, report)
         if self.on_change and (report.added or report.updated or report.removed):
+            started = time.monotonic()
             self.on_change()
+            report.add_stage("parent", "after the run (suggestions)", time.monotonic() - started)
         report.seconds = time.monotonic() - report.started
         return report
+
+    def _commit_stream(
+        self, jobs: list[tuple[BuildJob, str, FileRecord | None]], progress, report: IngestReport
+    ) -> None:
+        """Take the built documents in file order, in groups of up to :data:`BATCH` (or
+        what arrived within :data:`GROUP_SECONDS`): a group goes into the store in one
+        transaction, and the index is written in flushes (:data:`FLUSH_DOCS`,
+        :data:`FLUSH_CHARS`, :data:`FLUSH_SECONDS`) after its documents' store commit;
+        files are marked indexed after the index commit. Waiting for workers happens
+        outside any transaction."""
+        pending: list[tuple[Document, FileRecord, bool, object]] = []
+        group: list[tuple[tuple[BuildJob, str, FileRecord | None], BuildResult]] = []
+        chars, last_flush, group_started = 0, time.monotonic(), time.monotonic()
+        results = self._build_all([j for j, _, _ in jobs])
+        for n, planned in enumerate(jobs, 1):
+            waited = time.monotonic()
+            group.append((planned, next(results)))
+            report.add_stage("parent", "waiting for workers", time.monotonic() - waited)
+            now = time.monotonic()
+            if len(group) < BATCH and now - group_started < GROUP_SECONDS and n < len(jobs):
+                continue
+            with self.store.transaction():
+                for (job, sha, prev), result in group:
+                    report.seen += 1
+                    report.pages += result.pages
+                    report.bytes += result.bytes
+                    report.cache_hits += result.cache_hits
+                    report.ocr_pages += result.ocr_pages
+                    for stage, sec in result.stages.items():
+                        report.add_stage("build", stage, sec)
+                    self._accept(job, sha, prev, result, pending, report)
+                    if result.document is not None:
+                        chars += sum(len(p.text) for p in result.document.passages)
+            report.add_stage("parent", "store and duplicates", time.monotonic() - now)
+            if progress:
+                for (job, _, _), _result in group:
+                    progress(report, Path(job.path))
+            group.clear()
+            now = time.monotonic()
+            if (
+                len(pending) >= FLUSH_DOCS
+                or chars >= FLUSH_CHARS
+                or now - last_flush >= FLUSH_SECONDS
+            ):
+                self._flush(pending, report)
+                report.add_stage("parent", "index writes", time.monotonic() - now)
+                chars, last_flush = 0, time.monotonic()
+            group_started = time.monotonic()
+        now = time.monotonic()
+        self._flush(pending, report)
+        report.add_stage("parent", "index writes", time.monotonic() - now)
 
     def _plan(self, path: Path, manifests, report: IngestReport):
         """(job, sha, previous record) for a file that needs building, else None."""
@@ -213,18 +277,34 @@ class Ingester:
         return job, sha, prev
 
     def _build_all(self, jobs: list[BuildJob]) -> Iterator[BuildResult]:
+        """Built documents in job order. Workers get at most
+        :data:`IN_FLIGHT_PER_WORKER` files each ahead of the parent (a bounded queue:
+        results never pile up in memory, and workers never wait for work)."""
+        prepare = type(self.backend).prepare if self.compact else None
         if self.workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
             cache = AnalysisCache(self.store.path, self.analyzer.identity)
             for job in jobs:
-                yield build(job, self.analyzer, cache)
+                yield build(job, self.analyzer, cache, compact=self.compact, prepare=prepare)
             return
         src = self.analyzer.lexicon.sources
         with ProcessPoolExecutor(
             max_workers=self.workers,
             initializer=init_worker,
-            initargs=(src.get("user_dict"), src.get("synonyms"), self.store.path),
+            initargs=(src.get("user_dict"), src.get("synonyms"), self.store.path, prepare),
         ) as pool:
-            yield from pool.map(build_in_worker, jobs, chunksize=1)
+            window: deque[Future] = deque()
+            todo = iter(jobs)
+            limit = self.workers * IN_FLIGHT_PER_WORKER
+            for job in todo:
+                window.append(pool.submit(build_in_worker, job))
+                if len(window) >= limit:
+                    break
+            while window:
+                result = window.popleft().result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    window.append(pool.submit(build_in_worker, nxt))
+                yield result
 
     def _manifest_row(self, path: Path, manifests) -> dict[str, str] | None:
         folder = path.parent
@@ -255,7 +335,12 @@ class Ingester:
             self._fail(job.path, sha, size, result.reason or "error", result.message or "", report)
             return
         doc = result.document
-        self._join_record(doc, job.path)
+        form = result.index_form
+        if self._join_record(doc, job.path) and result.passage_tokens is not None:
+            # Title, authors and id changed: the engine entry is built here from tokens.
+            for p, raw in zip(doc.passages, result.passage_tokens, strict=True):
+                p.tokens = tokens_from_json(raw)
+            result.passage_tokens, form = None, None
         if prev is not None and prev.doc_id and prev.doc_id != doc.id:
             self._remove_documents([prev.doc_id])  # the file now joins a catalogue record
         rec = FileRecord(
@@ -266,7 +351,9 @@ class Ingester:
             doc.canonical_id = dedup.find_canonical(
                 self.store, con, doc.id, doc.content_hash or "", doc.simhash or 0, doc.text
             )
-            self.store.put_document(doc, self.analyzer.identity, con)
+            self.store.put_document(
+                doc, self.analyzer.identity, con, passage_tokens=result.passage_tokens
+            )
             self.store.put_file(rec, con)
             if doc.canonical_id is None:
                 dedup.record(self.store, con, doc.id, doc.simhash or 0)
@@ -278,9 +365,9 @@ class Ingester:
             report.updated += 1
         if doc.canonical_id:
             report.duplicates += 1
-        pending.append((doc, rec, prev is None or prev.doc_id is None))
+        pending.append((doc, rec, prev is None or prev.doc_id is None, form))
 
-    def _join_record(self, doc: Document, path: str) -> None:
+    def _join_record(self, doc: Document, path: str) -> bool:
         """If ``doc`` is the original of a catalogue record (same URL, or same institute,
         year and normalized title), it becomes that record's document: same id, the
         record's bibliographic fields, the file's text."""
@@ -288,15 +375,16 @@ class Ingester:
             doc.url, match_key(doc.institute, doc.year, doc.title)
         )
         if target is None:
-            return
+            return False
         source = self.store.source_path(target)
         if source not in (None, path):
-            return  # another file is already this record's original: dedup decides
+            return False  # another file is already this record's original: dedup decides
         rec = catalogue.record_of_doc(self.store, target)
         if rec is None:
-            return
+            return False
         catalogue.merge_record(doc, rec, self.analyzer)
         doc.id = target
+        return True
 
     def _fail(
         self,
@@ -330,17 +418,23 @@ class Ingester:
         report.failures.append((key, f"[{reason}] {message}"))
 
     def _flush(
-        self, pending: list[tuple[Document, FileRecord, bool]], report: IngestReport
+        self, pending: list[tuple[Document, FileRecord, bool, object]], report: IngestReport
     ) -> None:
         if not pending:
             return
-        canonical = [doc for doc, _, _ in pending if doc.canonical_id is None]
-        copies = [doc.id for doc, _, _ in pending if doc.canonical_id is not None]
-        outcome = self.backend.index(canonical)
+        canonical = [(doc, form) for doc, _, _, form in pending if doc.canonical_id is None]
+        copies = [doc.id for doc, _, _, _ in pending if doc.canonical_id is not None]
+        plain = [d for d, form in canonical if form is None]
+        outcome = self.backend.index(plain) if plain else IndexOutcome()
+        prepared = [form for d, form in canonical if form is not None]
+        if prepared:
+            more = self.backend.index_prepared(prepared)
+            outcome.indexed += more.indexed
+            outcome.errors.update(more.errors)
         if copies:
             self.backend.delete(copies)  # a copy is counted once: through its canonical
         with self.store.connect() as con:
-            for doc, rec, _ in pending:
+            for doc, rec, _, _ in pending:
                 if doc.id in outcome.errors:
                     rec.status = "failed"
                     rec.error = f"[index] 색인에 실패했습니다: {outcome.errors[doc.id]}"
@@ -350,7 +444,7 @@ class Ingester:
                 else:
                     rec.status = "indexed"
                 self.store.put_file(rec, con)
-        for doc, rec, is_new in pending:
+        for doc, rec, is_new, _ in pending:
             if doc.id in outcome.errors:
                 report.failed += 1
                 if is_new:

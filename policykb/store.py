@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -239,6 +240,17 @@ def _passage_from_row(r: sqlite3.Row, only: frozenset[str] | None = None) -> Pas
     return Passage(r["seq"], r["page"], r["text"], tokens_from_json(r["tokens"], only))
 
 
+@contextmanager
+def _atomic(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Commit on success, roll back on error."""
+    try:
+        yield con
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
 class DocumentStore:
     """The canonical copy of everything ingested, in one SQLite file, and the one owner
     of the SQLite schema and its SQL: documents, passages, files, the analysis cache,
@@ -303,14 +315,46 @@ class DocumentStore:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A transaction: committed on success, rolled back on error."""
+        """A transaction: committed on success, rolled back on error. Inside
+        :meth:`transaction` it is a savepoint of that transaction instead."""
         con = self._conn()
-        try:
+        depth = getattr(self._local, "savepoints", None)
+        if depth is not None:
+            name = f"sp{depth + 1}"
+            self._local.savepoints = depth + 1
+            con.execute(f"SAVEPOINT {name}")
+            try:
+                yield con
+            except BaseException:
+                con.execute(f"ROLLBACK TO {name}")
+                con.execute(f"RELEASE {name}")
+                raise
+            else:
+                con.execute(f"RELEASE {name}")
+            finally:
+                self._local.savepoints = depth
+            return
+        with _atomic(con):
             yield con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction around many writes (an ingest's batch of documents): the
+        :meth:`connect` blocks inside become savepoints, committed together at the end."""
+        con = self._conn()
+        if getattr(self._local, "savepoints", None) is not None:
+            with self.connect() as inner:  # nested: a savepoint
+                yield inner
+            return
+        if con.in_transaction:
             con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+        con.execute("BEGIN")
+        self._local.savepoints = 0
+        try:
+            with _atomic(con):
+                yield con
+        finally:
+            self._local.savepoints = None
 
     def _value(self, sql: str, args: tuple = (), con: sqlite3.Connection | None = None):
         """The first column of the first row of ``sql``, or None when there is no row."""
@@ -324,7 +368,15 @@ class DocumentStore:
             self._local.con = None
 
     # ------------------------------------------------------------------ documents
-    def put_document(self, doc: Document, analyzer_id: str, con: sqlite3.Connection) -> None:
+    def put_document(
+        self,
+        doc: Document,
+        analyzer_id: str,
+        con: sqlite3.Connection,
+        passage_tokens: list[str] | None = None,
+    ) -> None:
+        """Write ``doc``; ``passage_tokens`` (one tokens JSON per passage, as
+        ``analyzers.tokens.tokens_to_json`` makes it) stands in for the passages' tokens."""
         con.execute("DELETE FROM passages WHERE doc_id = ?", (doc.id,))
         con.execute(
             """INSERT OR REPLACE INTO documents (id, title, institute, institute_published,
@@ -368,12 +420,14 @@ class DocumentStore:
             ),
         )
         con.execute("DELETE FROM deleted_documents WHERE id = ?", (doc.id,))
+        if passage_tokens is None:
+            passage_tokens = [tokens_to_json(p.tokens) for p in doc.passages]
         con.executemany(
             "INSERT INTO passages (doc_id, seq, page, text, tokens, analyzer_id) "
             "VALUES (?,?,?,?,?,?)",
             [
-                (doc.id, p.seq, p.page, p.text, tokens_to_json(p.tokens), analyzer_id)
-                for p in doc.passages
+                (doc.id, p.seq, p.page, p.text, raw, analyzer_id)
+                for p, raw in zip(doc.passages, passage_tokens, strict=True)
             ],
         )
 
@@ -1291,17 +1345,37 @@ class DocumentStore:
 class AnalysisCache:
     """Read side of the analysis cache for ingest workers: its own connection to the
     store's database (a worker process has no store object); written by the main process
-    through :meth:`DocumentStore.cache_tokens`."""
+    through :meth:`DocumentStore.cache_tokens`. It also holds this process's latest
+    analyses, so a passage repeated within a run (the same text in another copy or
+    edition of a document, a boilerplate passage) is found before the main process has
+    stored its first occurrence."""
+
+    RECENT = 2048  # passages remembered per process
 
     def __init__(self, db_path: str | None, analyzer_id: str) -> None:
         self.analyzer_id = analyzer_id
         self.con = sqlite3.connect(db_path, timeout=30) if db_path else None
+        self.recent: OrderedDict[str, str] = OrderedDict()
 
     def get(self, text_hash: str) -> list[Token] | None:
+        raw = self.get_raw(text_hash)
+        return tokens_from_json(raw) if raw is not None else None
+
+    def get_raw(self, text_hash: str) -> str | None:
+        """The stored tokens JSON of a passage text hash, if cached."""
+        raw = self.recent.get(text_hash)
+        if raw is not None:
+            self.recent.move_to_end(text_hash)
+            return raw
         if self.con is None:
             return None
         row = self.con.execute(
             "SELECT tokens FROM analysis_cache WHERE text_hash = ? AND analyzer_id = ?",
             (text_hash, self.analyzer_id),
         ).fetchone()
-        return tokens_from_json(row[0]) if row else None
+        return row[0] if row else None
+
+    def remember(self, text_hash: str, raw: str) -> None:
+        self.recent[text_hash] = raw
+        if len(self.recent) > self.RECENT:
+            self.recent.popitem(last=False)

@@ -112,8 +112,25 @@ def main() -> None:
     default=None,
     help="Extraction/analysis worker processes (default: up to 2).",
 )
+@click.option(
+    "--wait-suggestions",
+    is_flag=True,
+    help="Rebuild the search-box suggestions before exiting (default: in the background).",
+)
+@click.option(
+    "--stages",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the run's seconds per stage (workers and this process) to this JSON file.",
+)
 def ingest(
-    paths: tuple[Path, ...], sync: bool, retry_failed: bool, quiet: bool, workers: int | None
+    paths: tuple[Path, ...],
+    sync: bool,
+    retry_failed: bool,
+    quiet: bool,
+    workers: int | None,
+    wait_suggestions: bool,
+    stages: Path | None,
 ) -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -126,9 +143,11 @@ def ingest(
         lambda report, _path: report.seen == report.total_files,
     )
 
-    report = rt.ingester(workers).run(
+    report = rt.ingester(workers, suggestions_now=wait_suggestions).run(
         list(paths), sync=sync, retry_failed=retry_failed, progress=progress
     )
+    if stages is not None:
+        stages.write_text(json.dumps(report.stages, indent=1, sort_keys=True))
     _report(rt, quiet, report.failures, "FAILED", report.summary(), _in_store_and_index(rt))
     if report.failed:
         click.echo(
@@ -137,6 +156,14 @@ def ingest(
             err=True,
         )
         sys.exit(EXIT_FILES_FAILED)
+
+
+@main.command(help="Rebuild the search-box suggestion index from the store.")
+def suggestions() -> None:
+    rt = _runtime()
+    started = time.monotonic()
+    n = rt.rebuild_suggestions()
+    click.echo(f"suggestions: {n} entries ({time.monotonic() - started:.1f}s)")
 
 
 @main.group(help="Bibliographic catalogues of the institutes (metadata-only records).")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,23 +132,47 @@ class Runtime:
         return Suggester(self.suggest_path)
 
     def rebuild_suggestions(self) -> int:
-        """Rebuild the suggestion index from the store (after ingest and reindex)."""
+        """Rebuild the suggestion index from the store (after ingest and reindex). One
+        rebuild at a time per data directory (a file lock): rebuilds started one after
+        another end with the newest state of the store."""
         from corpus import institutes as registry
 
-        names = [n for i in registry.INSTITUTES for n in (i.name, *i.aliases)]
-        index = suggest.build(
-            self.store.iter_documents(canonical_only=True),
-            dictionary=[w.word for w in self.analyzer.lexicon.user_words],
-            names=names,
-        )
-        index.save(self.suggest_path)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.data_dir / "suggest.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            names = [n for i in registry.INSTITUTES for n in (i.name, *i.aliases)]
+            index = suggest.build(
+                self.store.iter_documents(canonical_only=True),
+                dictionary=[w.word for w in self.analyzer.lexicon.user_words],
+                names=names,
+            )
+            index.save(self.suggest_path)
         return len(index)
+
+    def rebuild_suggestions_detached(self) -> None:
+        """Start ``policykb suggestions`` in a process of its own and return at once: the
+        command that changed the store ends without waiting for the suggestion index
+        (replaced atomically when ready; servers pick it up within seconds). Its errors go
+        to ``suggest.log`` in the data directory."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.data_dir / "suggest.log", "ab") as errors:
+            subprocess.Popen(
+                [sys.executable, "-m", f"{__package__}.cli", "suggestions"],
+                env={**os.environ, "POLICYKB_DATA_DIR": str(self.settings.data_dir)},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                start_new_session=True,
+            )
 
     @cached_property
     def service(self) -> SearchService:
         return SearchService(self.settings, self.store, self.backend, self.analyzer)
 
-    def ingester(self, workers: int | None = None):
+    def ingester(self, workers: int | None = None, suggestions_now: bool = True):
+        """The ingest pipeline; after a run that changed the store the suggestion index is
+        rebuilt before ``run`` returns, or (``suggestions_now=False``) in a detached
+        process."""
         from ingest.pipeline import Ingester
 
         return Ingester(
@@ -155,7 +183,9 @@ class Runtime:
             workers,
             ocr=self.settings.ocr,
             ocr_cache=str(self.settings.data_dir / "ocr-cache"),
-            on_change=self.rebuild_suggestions,
+            on_change=self.rebuild_suggestions
+            if suggestions_now
+            else self.rebuild_suggestions_detached,
         )
 
     def harvester(self, **overrides):

@@ -215,6 +215,18 @@ class SearchBackend(ABC):
         """Add or replace ``docs``; committed and visible to searches on return. Documents
         the engine refused are listed in the outcome's ``errors``."""
 
+    @staticmethod
+    @abstractmethod
+    def prepare(doc: Document) -> object:
+        """``doc``'s entries in this engine as plain picklable data without per-token
+        objects, made where the document is built (an ingest worker process), so the
+        ingest process only hands them to :meth:`index_prepared`. ``index(docs)`` is
+        ``index_prepared`` of the prepared documents."""
+
+    @abstractmethod
+    def index_prepared(self, forms: Iterable[object]) -> IndexOutcome:
+        """:meth:`index` for entries made by :meth:`prepare`."""
+
     @abstractmethod
     def delete(self, ids: Iterable[str]) -> None:
         """Remove documents by id; committed on return."""

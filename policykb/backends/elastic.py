@@ -14,6 +14,7 @@ bulk (retries on 429, per-item errors collected), then moves the alias in one at
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator
 
@@ -166,6 +167,11 @@ def passage_query(doc_ids: list[str], terms: list[str]) -> dict:
             "minimum_should_match": 1,
         }
     }
+
+
+def _json(value: dict) -> str:
+    """A bulk body, serialized once (the client sends strings as they are)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def index_settings(shards: int, replicas: int) -> dict:
@@ -581,12 +587,24 @@ class ElasticBackend(SearchBackend):
         self.needs_rebuild = True
 
     # ------------------------------------------------------------------ writing
-    def _actions(self, docs: Iterable[Document], index: str, passage_index: str) -> Iterator[dict]:
-        for doc in docs:
+    @staticmethod
+    def prepare(doc: Document) -> tuple[str, list[int], str, list[tuple[str, str]]]:
+        """(id, passage seqs, source JSON, [(passage id, passage source JSON)]): the bulk
+        bodies, serialized where the document is built (an ingest worker)."""
+        entries = list(passage_sources(doc))
+        return (
+            doc.id,
+            [int(pid.rsplit("\x1f", 1)[1]) for pid, _ in entries],
+            _json(to_source(doc)),
+            [(pid, _json(source)) for pid, source in entries],
+        )
+
+    def _actions(self, forms: Iterable[tuple], index: str, passage_index: str) -> Iterator[dict]:
+        for doc_id, _seqs, source, passages in forms:
             # Passages first: a document is never searchable before its passages are.
-            for pid, source in passage_sources(doc):
-                yield {"_op_type": "index", "_index": passage_index, "_id": pid, "_source": source}
-            yield {"_op_type": "index", "_index": index, "_id": doc.id, "_source": to_source(doc)}
+            for pid, psource in passages:
+                yield {"_op_type": "index", "_index": passage_index, "_id": pid, "_source": psource}
+            yield {"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
 
     def _bulk(
         self,
@@ -596,7 +614,8 @@ class ElasticBackend(SearchBackend):
         progress: ProgressFn | None = None,
         total: int = 0,
     ) -> IndexOutcome:
-        return self._run_bulk(self._actions(docs, index, passage_index), progress, total)
+        forms = (self.prepare(d) for d in docs)
+        return self._run_bulk(self._actions(forms, index, passage_index), progress, total)
 
     def _run_bulk(
         self, actions: Iterable[dict], progress: ProgressFn | None = None, total: int = 0
@@ -674,14 +693,14 @@ class ElasticBackend(SearchBackend):
         self._call(self.es.indices.refresh, index=self.passage_alias)
 
     def index(self, docs: Iterable[Document]) -> IndexOutcome:
+        return self.index_prepared([self.prepare(d) for d in docs])
+
+    def index_prepared(self, forms: Iterable[tuple]) -> IndexOutcome:
         self.ensure_index()
-        docs = list(docs)
+        forms = list(forms)
         # A re-ingested document may have fewer passages than before: drop the others.
-        stale = self._stale_passages(
-            {d.id: {seq for seq, _p, _t in passage_entries(d)} for d in docs}
-        )
-        self._delete_passages(stale)
-        outcome = self._bulk(docs, self.alias, self.passage_alias)
+        self._delete_passages(self._stale_passages({f[0]: set(f[1]) for f in forms}))
+        outcome = self._run_bulk(self._actions(forms, self.alias, self.passage_alias))
         self._call(self.es.indices.refresh, index=[self.alias, self.passage_alias])
         return outcome
 

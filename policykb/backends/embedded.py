@@ -13,7 +13,8 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable
 from pathlib import Path
 
 import tantivy
@@ -54,7 +55,6 @@ from policykb.models import (
     Document,
     Filters,
     PassageMatch,
-    Token,
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
@@ -100,11 +100,60 @@ def build_passage_schema() -> tantivy.Schema:
     return sb.build()
 
 
-def _pretokenized(tokens: list[Token]) -> tantivy.PreTokenizedString:
-    text = " ".join(t.term for t in tokens)
-    return tantivy.PreTokenizedString(
-        text, [tantivy.Token(t.term, t.position, t.start, t.end) for t in tokens]
+# A prepared entry (EmbeddedBackend.prepare): plain data, picklable, no per-token objects.
+# Token fields are (name, terms joined by spaces, terms or None when the join cannot be
+# split back, positions, start offsets, end offsets); frequency-only fields (bigrams,
+# passage terms) are whitespace-joined text that the field's whitespace tokenizer splits
+# into exactly those terms (same terms and counts as pre-tokenized; they keep no positions).
+TokenField = tuple[str, str, "list[str] | None", array, array, array]
+
+
+def _token_field(name: str, tokens) -> TokenField:
+    terms = [t.term for t in tokens]
+    text = " ".join(terms)
+    return (
+        name,
+        text,
+        None if _splits_back(text, terms) else terms,
+        array("q", [t.position for t in tokens]),
+        array("q", [t.start for t in tokens]),
+        array("q", [t.end for t in tokens]),
     )
+
+
+def _splits_back(text: str, terms: list[str]) -> bool:
+    """True when whitespace splitting ``text`` gives back exactly ``terms`` (no term is
+    empty or holds a space of any kind)."""
+    return len(text.split()) == len(terms)
+
+
+def _pretokenized(field: TokenField) -> tantivy.PreTokenizedString:
+    _name, text, terms, positions, starts, ends = field
+    return tantivy.PreTokenizedString(
+        text,
+        list(
+            map(tantivy.Token, text.split(" ") if terms is None else terms, positions, starts, ends)
+        ),
+    )
+
+
+def _freq_text(terms: list[str]) -> tuple[str, list[str] | None]:
+    """(text, None) when the whitespace tokenizer gives back ``terms`` from the text, else
+    (text, terms)."""
+    text = " ".join(terms)
+    return text, None if _splits_back(text, terms) else terms
+
+
+def _add_freq_field(d: tantivy.Document, name: str, text: str, terms: list[str] | None) -> None:
+    if terms is None:
+        d.add_text(name, text)
+    else:  # a term with a space in it: hand tantivy the terms themselves
+        d.add_pre_tokenized_text(
+            name,
+            tantivy.PreTokenizedString(
+                text, [tantivy.Token(t, i, 0, 0) for i, t in enumerate(terms)]
+            ),
+        )
 
 
 class EmbeddedBackend(SearchBackend):
@@ -207,58 +256,71 @@ class EmbeddedBackend(SearchBackend):
         return self._pindex
 
     # ------------------------------------------------------------------ writing
-    def _make_doc(self, doc: Document) -> tantivy.Document:
-        d = tantivy.Document()
-        d.add_text("id", doc.id)
+    @staticmethod
+    def prepare(doc: Document) -> tuple:
+        """The document's entry and its passage entries as plain data (built in the ingest
+        workers; :meth:`_entries` turns it into tantivy documents)."""
         title, title_joined = split_joined(doc.title_tokens)
         body, body_joined = split_joined(body_tokens(doc))
-        for name, tokens in (
-            ("title", title),
-            ("title_joined", title_joined),
-            ("body", body),
-            ("body_joined", body_joined),
-            ("authors", [t for t in doc.author_tokens if not t.joined]),
-        ):
-            d.add_pre_tokenized_text(name, _pretokenized(with_sentinel(tokens)))
-        bigrams = [b for p in passage_bigrams(doc) for b in p] + [FIELD_SENTINEL]
-        d.add_pre_tokenized_text(
-            "body_bigram",
-            tantivy.PreTokenizedString(
-                " ".join(bigrams), [tantivy.Token(b, i, 0, 0) for i, b in enumerate(bigrams)]
-            ),
-        )
-        d.add_text("institute", doc.institute)
-        for r in doc.regions:
-            d.add_text("regions", r)
-        d.add_text("doc_type", doc.doc_type)
-        d.add_text("publisher", doc.publisher or UNKNOWN_PUBLISHER)
-        for a in doc.authors:
-            d.add_text("author", a)
-        if doc.year is not None:
-            d.add_integer("year", doc.year)
-        d.add_integer("datenum", date_number(doc.date))
-        return d
-
-    def _passage_docs(self, doc: Document) -> Iterator[tantivy.Document]:
-        for seq, page, terms in passage_entries(doc):
-            d = tantivy.Document()
-            d.add_text("doc_id", doc.id)
-            d.add_integer("seq", seq)
-            if page is not None:
-                d.add_integer("page", page)
-            d.add_pre_tokenized_text(
-                "body",
-                tantivy.PreTokenizedString(
-                    " ".join(terms), [tantivy.Token(t, i, 0, 0) for i, t in enumerate(terms)]
-                ),
+        # Every scored field holds the sentinel (same collection statistics on both engines).
+        fields = [
+            _token_field(name, with_sentinel(tokens))
+            for name, tokens in (
+                ("title", title),
+                ("title_joined", title_joined),
+                ("body", body),
+                ("body_joined", body_joined),
+                ("authors", [t for t in doc.author_tokens if not t.joined]),
             )
-            yield d
+        ]
+        bigrams = _freq_text([b for p in passage_bigrams(doc) for b in p] + [FIELD_SENTINEL])
+        passages = [(seq, page, *_freq_text(terms)) for seq, page, terms in passage_entries(doc)]
+        facets = (
+            doc.institute,
+            list(doc.regions),
+            doc.doc_type,
+            doc.publisher or UNKNOWN_PUBLISHER,
+            list(doc.authors),
+            doc.year,
+            date_number(doc.date),
+        )
+        return doc.id, fields, bigrams, passages, facets
+
+    @staticmethod
+    def _entries(form: tuple) -> tuple[str, tantivy.Document, list[tantivy.Document]]:
+        doc_id, fields, (bigrams, bigram_terms), passages, facets = form
+        institute, regions, doc_type, publisher, authors, year, datenum = facets
+        d = tantivy.Document()
+        d.add_text("id", doc_id)
+        for field in fields:
+            d.add_pre_tokenized_text(field[0], _pretokenized(field))
+        _add_freq_field(d, "body_bigram", bigrams, bigram_terms)
+        d.add_text("institute", institute)
+        for r in regions:
+            d.add_text("regions", r)
+        d.add_text("doc_type", doc_type)
+        d.add_text("publisher", publisher)
+        for a in authors:
+            d.add_text("author", a)
+        if year is not None:
+            d.add_integer("year", year)
+        d.add_integer("datenum", datenum)
+        pdocs = []
+        for seq, page, text, terms in passages:
+            pd = tantivy.Document()
+            pd.add_text("doc_id", doc_id)
+            pd.add_integer("seq", seq)
+            if page is not None:
+                pd.add_integer("page", page)
+            _add_freq_field(pd, "body", text, terms)
+            pdocs.append(pd)
+        return doc_id, d, pdocs
 
     def _write(
         self,
         index: tantivy.Index,
         pindex: tantivy.Index,
-        docs: Iterable[Document],
+        forms: Iterable[tuple],
         delete_first: bool,
         progress: ProgressFn | None = None,
         total: int = 0,
@@ -267,12 +329,13 @@ class EmbeddedBackend(SearchBackend):
         pwriter = pindex.writer(WRITER_HEAP, 1)
         n = 0
         try:
-            for doc in docs:
+            for form in forms:
+                doc_id, d, pdocs = self._entries(form)
                 if delete_first:
-                    writer.delete_documents_by_term("id", doc.id)
-                    pwriter.delete_documents_by_term("doc_id", doc.id)
-                writer.add_document(self._make_doc(doc))
-                for pd in self._passage_docs(doc):
+                    writer.delete_documents_by_term("id", doc_id)
+                    pwriter.delete_documents_by_term("doc_id", doc_id)
+                writer.add_document(d)
+                for pd in pdocs:
                     pwriter.add_document(pd)
                 n += 1
                 if progress and n % 100 == 0:
@@ -295,9 +358,12 @@ class EmbeddedBackend(SearchBackend):
         return n
 
     def index(self, docs: Iterable[Document]) -> IndexOutcome:
+        return self.index_prepared(self.prepare(d) for d in docs)
+
+    def index_prepared(self, forms: Iterable[tuple]) -> IndexOutcome:
         with self._lock:
             index = self._fresh_index()
-            n = self._write(index, self._pindex, docs, delete_first=True)
+            n = self._write(index, self._pindex, forms, delete_first=True)
             index.reload()
             self._pindex.reload()
             return IndexOutcome(n)
@@ -327,7 +393,10 @@ class EmbeddedBackend(SearchBackend):
                 pindex = tantivy.Index(
                     self.passage_schema, path=str(path / PASSAGES_DIR), reuse=True
                 )
-                self._write(index, pindex, docs, delete_first=False, progress=progress, total=total)
+                forms = (self.prepare(d) for d in docs)
+                self._write(
+                    index, pindex, forms, delete_first=False, progress=progress, total=total
+                )
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
                 raise

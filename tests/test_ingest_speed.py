@@ -1,0 +1,160 @@
+"""The fast ingest route (worker processes sending compact results: store JSON and the
+engine's prepared entries; batched store transactions; index flushes by size) stores and
+finds exactly what the reference route does (one process, Token objects, the engine
+building its entries itself): tokens, metadata, duplicate groups, file states, search
+results with scores, snippets and facets, on both engines."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest import dedup
+from tests.conftest import REPO, es_runtime, make_runtime, shared_path
+from tests.ingest_fingerprint import differences, fingerprint
+
+# Real public documents with their copies in other formats (HWP, HWPX, PDF): duplicate
+# groups of 2-4 files, a 결재문서 pair, a press release; small enough for a test.
+PUBLIC_GLOBS = (
+    "samples/hwpx/hwpx-0[12].hwpx",
+    "samples/hwpx/hwpx-h-01.hwpx",
+    "pdf/hwpx/hwpx-0[12]-2022.pdf",
+    "pdf/hwpx/hwpx-h-01-2022.pdf",
+    "samples/2026_oss_rst.hwp",
+    "samples/hwpx/2026_oss_rst.hwpx",
+    "samples/issue2020/*",
+    "samples/hwpx/opengov/*",
+    "samples/table-vpos-01.hwp*",
+    "pdf/table-vpos-01-2022.pdf",
+    "samples/synam-001.*",
+    "pdf/synam-001-2022.pdf",
+)
+
+
+def public_files() -> list[Path]:
+    root = shared_path("data", "public-docs")
+    files = sorted({p for g in PUBLIC_GLOBS for p in root.glob(g) if p.is_file()})
+    assert len(files) >= 15, files
+    return files
+
+
+def _runtime(data_dir: Path, backend: str, request, alias: str):
+    if backend == "elasticsearch":
+        return es_runtime(data_dir, request.getfixturevalue("es_url"), alias)
+    return make_runtime(data_dir)
+
+
+@pytest.mark.parametrize("backend", ["embedded", "elasticsearch"])
+def test_fast_route_stores_and_finds_the_same(tmp_path, sample_copy, backend, request):
+    inputs = [sample_copy, *public_files()]
+    reference = _runtime(tmp_path / "reference", backend, request, "policykb-test-speed-ref")
+    fast = _runtime(tmp_path / "fast", backend, request, "policykb-test-speed-fast")
+    try:
+        slow = reference.ingester(workers=1)
+        slow.compact = False  # the route of before: Token objects, entries built here
+        ref_report = slow.run(inputs)
+        fast_report = fast.ingester(workers=2).run(inputs)
+        assert ref_report.duplicates >= 6  # the copies above are found either way
+        for field in ("seen", "added", "failed", "duplicates", "pages"):
+            assert getattr(fast_report, field) == getattr(ref_report, field), field
+        a, b = fingerprint(reference), fingerprint(fast)
+        assert len(a["documents"]) == ref_report.added
+        assert differences(a, b) == []
+        assert a == b
+        # The fast route's workers timed their stages, the parent its own.
+        assert fast_report.stages["build"]["analysis"] > 0
+        assert fast_report.stages["parent"]["index writes"] > 0
+    finally:
+        if backend == "elasticsearch":
+            reference.backend.drop_all()
+            fast.backend.drop_all()
+
+
+def _simhash_bit_by_bit(text: str) -> int:
+    """SimHash as first written: a weight per bit, +1/-1 for every distinct shingle."""
+    weights = [0] * 64
+    for shingle in dedup.shingles(text):
+        h = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big")
+        for bit in range(64):
+            weights[bit] += 1 if h >> bit & 1 else -1
+    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+
+
+def test_simhash_counts_bits_as_before():
+    """Duplicate detection keys on these values: the fast count gives the same bits."""
+    texts = ["", "a", "도시", "스마트시티", "  ,.!  ", "a" * 5000]
+    for path in sorted(shared_path("data", "public-docs").glob("samples/hwpx/*.hwpx"))[:6]:
+        from ingest.extract import extract
+
+        texts.append("\n\n".join(p.text for p in extract(path).pages))
+    for text in texts:
+        assert dedup.simhash(text) == _simhash_bit_by_bit(text)
+
+
+def test_cli_ingest_ends_and_the_suggestions_follow(tmp_path):
+    """`policykb ingest` does not wait for the suggestion index: a detached process
+    rebuilds it, and the suggestions appear shortly after."""
+    from corpus import SAMPLE_DIR
+
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "POLICYKB_DATA_DIR": str(data),
+        "POLICYKB_OCR": "off",
+        "POLICYKB_BACKEND": "embedded",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "wiring.cli", "ingest", "--quiet", str(SAMPLE_DIR)],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    deadline = time.monotonic() + 180
+    while not (data / "suggest.idx").exists():
+        assert time.monotonic() < deadline, (data / "suggest.log").read_text()
+        time.sleep(0.5)
+    rt = make_runtime(data)
+    assert rt.suggester.suggest("탄소 중", 1)[0].text == "탄소중립"
+
+
+def test_store_batch_commits_together_and_a_failed_block_alone_rolls_back(tmp_path):
+    """Ingest writes a group of documents in one transaction: a block that fails inside
+    it (a file that cannot be stored) leaves the others; a failing batch leaves nothing."""
+    import sqlite3
+
+    from policykb.store import DocumentStore, FileRecord
+
+    store = DocumentStore(tmp_path / "store.sqlite3")
+
+    def put(con, name: str) -> None:
+        store.put_file(FileRecord(name, None, None, None, "failed", "x", None, 0.0), con)
+
+    def paths() -> list[str]:
+        con = sqlite3.connect(tmp_path / "store.sqlite3")  # another reader: committed only
+        try:
+            return sorted(r[0] for r in con.execute("SELECT path FROM files"))
+        finally:
+            con.close()
+
+    with store.transaction():
+        with store.connect() as con:
+            put(con, "a")
+        with pytest.raises(ValueError), store.connect() as con:
+            put(con, "b")
+            raise ValueError
+        with store.connect() as con:
+            put(con, "c")
+        assert paths() == []  # nothing is visible before the batch commits
+    assert paths() == ["a", "c"]
+    with pytest.raises(KeyError), store.transaction():
+        with store.connect() as con:
+            put(con, "d")
+        raise KeyError
+    assert paths() == ["a", "c"]
