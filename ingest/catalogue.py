@@ -40,6 +40,11 @@ from policykb.store import DocumentStore, match_key
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# A run that wrote at least this many records, and at least a fifth of the index, leaves the
+# embedded index in one segment afterwards (one commit per batch makes dozens of small
+# segments; measured on 10k documents + the 24k ri-portal records: p99 1.28x -> 1.07x of the
+# index without them).
+COMPACT_MIN = 5_000
 DEFAULT_DOC_TYPE = "연구보고서"  # institutes' publication lists are lists of reports
 DOC_TYPE_ALIASES = {
     "보고서": "연구보고서",
@@ -355,6 +360,12 @@ class CatalogueImporter:
         if sync:
             for src, seen in seen_by_source.items():
                 self._sync(src, seen, report)
+        written = report.imported + report.updated
+        if written >= COMPACT_MIN and written * 5 >= self.backend.count():
+            log.info("compacting the index after %d catalogue records", written)
+            self.backend.compact(
+                self.store.iter_documents(canonical_only=True), self.store.count_documents()
+            )
         report.seconds = time.monotonic() - report.started
         return report
 

@@ -266,6 +266,13 @@ class SearchBackend(ABC):
         """Build a new index generation from ``docs`` and switch readers to it atomically;
         searches keep answering from the old generation until the switch."""
 
+    def compact(self, docs: Iterable[Document], total: int) -> None:
+        """After a bulk load written as many small commits (a catalogue import): leave the
+        index in few segments, since every segment costs each search and facet count.
+        ``docs`` is the index's whole content (from the store). Default: nothing to do
+        (Elasticsearch merges segments on its own)."""
+        del docs, total
+
     def doc_freqs(self, terms: list[str]) -> dict[str, int]:
         """How many documents contain each term in their body (parts or joined compounds);
         used to keep the most informative terms of a long query. Default: unknown ({})."""

@@ -383,6 +383,11 @@ class EmbeddedBackend(SearchBackend):
             index.reload()
             self._pindex.reload()
 
+    def compact(self, docs: Iterable[Document], total: int) -> None:
+        """tantivy-py offers no merge call: a new generation written by one writer is the
+        compaction (switched atomically like any rebuild; searches keep answering)."""
+        self.rebuild(docs, total)
+
     def rebuild(
         self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
     ) -> None:
