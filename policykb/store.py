@@ -326,8 +326,11 @@ class DocumentStore:
             try:
                 yield con
             except BaseException:
-                con.execute(f"ROLLBACK TO {name}")
-                con.execute(f"RELEASE {name}")
+                try:
+                    con.execute(f"ROLLBACK TO {name}")
+                    con.execute(f"RELEASE {name}")
+                except sqlite3.Error:  # an I/O error (full disk) already ended the transaction
+                    pass
                 raise
             else:
                 con.execute(f"RELEASE {name}")

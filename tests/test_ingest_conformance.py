@@ -31,6 +31,7 @@ from policykb.models import Filters
 from policykb.query import Bool
 from policykb.service import parse_request
 from tests.conftest import REPO, es_runtime, make_runtime, shared_path
+from tests.test_faults import write_docs
 from wiring.runtime import Runtime
 
 # Queries over the sample corpus: words, phrases, exclusion, OR, filters, match-all.
@@ -298,9 +299,11 @@ def _kill_midway(rt: Runtime, folder: Path, at_least: int) -> None:
 
 
 def test_sigkill_then_resume(tmp_path, engines):
-    texts = sorted(p.name for p in SAMPLE_DIR.iterdir() if p.suffix in (".txt", ".md"))
-    folder = sample_folder(tmp_path / "docs", texts[:16])
-    total = 17
+    # Long enough to span several of the ingest's store groups (50 documents or 1 s each),
+    # so the kill lands mid-run on a fast machine too.
+    folder = tmp_path / "docs"
+    total = 40
+    write_docs(folder, total, seed=7, words_per_doc=1500)
     for rt in engines.both():
         _kill_midway(rt, folder, at_least=3)
     partial = [rt.store.count_documents() for rt in engines.both()]
