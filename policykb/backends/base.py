@@ -52,6 +52,20 @@ def term_fields() -> tuple[tuple[str, float], ...]:
 # field length over the documents *having* the field, tantivy over all documents. Every
 # document gets this one term (never produced by analysis) in every scored text field, so
 # no field is sparse and both engines score with the same N and average length.
+
+# The index layout both engines write (a change rebuilds the index from the store):
+# 4: publisher; 5: passage entries; 6: authors; 7: FIELD_SENTINEL in every scored field.
+SCHEMA_VERSION = 7
+# Facet name -> the keyword field it counts (the same field names on both engines).
+FACET_FIELDS = {
+    "institute": "institute",
+    "region": "regions",
+    "doc_type": "doc_type",
+    "year": "year",
+    "publisher": "publisher",
+    "author": "author",
+}
+
 FIELD_SENTINEL = "\ue000"
 
 

@@ -25,9 +25,11 @@ from elasticsearch.helpers import streaming_bulk
 from policykb.backends import base as ranking
 from policykb.backends.base import (
     BEST_PASSAGES,
+    FACET_FIELDS,
     FIELD_SENTINEL,
     MAX_MATCH_PAGES,
     PASSAGE_POSITION_GAP,
+    SCHEMA_VERSION,
     BackendError,
     IndexOutcome,
     ProgressFn,
@@ -58,17 +60,6 @@ from policykb.models import (
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-# 4: publisher; 5: passage entries (alias <alias>-passages); 6: authors;
-# 7: FIELD_SENTINEL in every scored field
-SCHEMA_VERSION = 7
-FACET_FIELDS = {
-    "institute": "institute",
-    "region": "regions",
-    "doc_type": "doc_type",
-    "year": "year",
-    "publisher": "publisher",
-    "author": "author",
-}
 BULK_CHUNK = 1000  # measured best of 200/500/1000 (bench/README.md, Indexing)
 SUPPORTED_MAJOR = (8,)
 # Every REST API this backend calls, all in the server core of Elasticsearch 8: the

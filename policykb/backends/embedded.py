@@ -23,8 +23,10 @@ from tantivy import Occur, Query
 from policykb.backends import base as ranking
 from policykb.backends.base import (
     BEST_PASSAGES,
+    FACET_FIELDS,
     FIELD_SENTINEL,
     MAX_MATCH_PAGES,
+    SCHEMA_VERSION,
     BackendError,
     IndexOutcome,
     IndexOutdated,
@@ -58,19 +60,8 @@ from policykb.models import (
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
-# 4: publisher; 5: passage entries (a second index in each generation); 6: authors;
-# 7: FIELD_SENTINEL in every scored field
-SCHEMA_VERSION = 7
-PASSAGES_DIR = "passages"
+PASSAGES_DIR = "passages"  # passage entries: a second index in each generation
 WRITER_HEAP = 64_000_000
-FACET_FIELDS = {
-    "institute": "institute",
-    "region": "regions",
-    "doc_type": "doc_type",
-    "year": "year",
-    "publisher": "publisher",
-    "author": "author",
-}
 
 
 def build_schema() -> tantivy.Schema:
