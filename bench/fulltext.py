@@ -76,11 +76,10 @@ BUILD_VERSION = 1
 
 
 def build_key(target: int, n_kdi: int, analyzer_id: str, public_docs: int) -> str:
-    """Key of a built corpus: everything its stores and indexes depend on (parameters,
-    analysis, the index schemas; code that changes an index bumps its SCHEMA_VERSION, as
-    for a product index on disk)."""
-    from policykb.backends import elastic, embedded
-
+    """Key of a built corpus: everything its stores depend on (parameters, analysis). The
+    index schema is not part of it: an index records the SCHEMA_VERSION it was built with
+    and is rebuilt from the cached store's corpus when that changed (code that changes an
+    index bumps it, as for a product index on disk)."""
     parts = {
         "build": BUILD_VERSION,
         "pages": target,
@@ -89,8 +88,6 @@ def build_key(target: int, n_kdi: int, analyzer_id: str, public_docs: int) -> st
         "page_range": [MIN_PAGES, MAX_PAGES],
         "analyzer": analyzer_id,
         "public_documents": public_docs,
-        "embedded_schema": embedded.SCHEMA_VERSION,
-        "elasticsearch_schema": elastic.SCHEMA_VERSION,
     }
     raw = json.dumps(parts, sort_keys=True).encode()
     return hashlib.sha256(raw).hexdigest()[:12]
@@ -286,6 +283,7 @@ def index_both(
 ) -> dict:
     """Rebuild the embedded index (data dir ``name``) and, with ``es_url``, an ES alias;
     with ``cache``, both are reused when that build already made them."""
+    from policykb.backends.base import SCHEMA_VERSION
     from policykb.backends.elastic import ElasticBackend
     from policykb.backends.embedded import EmbeddedBackend
 
@@ -293,7 +291,7 @@ def index_both(
     root = cache.folder if cache is not None else FOLDER
     folder = root / name / "index"
     rec = cache.get(f"embedded/{name}") if cache is not None else None
-    if rec and folder.is_dir():
+    if rec and rec.get("schema") == SCHEMA_VERSION and folder.is_dir():
         emb = EmbeddedBackend(folder)
         if not emb.needs_rebuild and emb.count() == n:
             out["embedded"] = {"backend": emb, **rec, "cached": True}
@@ -305,7 +303,7 @@ def index_both(
         emb = EmbeddedBackend(folder)
         with stopwatch() as t:
             emb.rebuild(make_docs(), n)
-        rec = {"seconds": t[0], "bytes": emb.info()["size_bytes"]}
+        rec = {"seconds": t[0], "bytes": emb.info()["size_bytes"], "schema": SCHEMA_VERSION}
         if cache is not None:
             cache.put(f"embedded/{name}", rec)
         out["embedded"] = {"backend": emb, **rec, "cached": False}
@@ -315,7 +313,13 @@ def index_both(
         es = ElasticBackend(es_url, alias, shards=1, replicas=0)
         rec = cache.get(f"elasticsearch/{name}") if cache is not None else None
         live = es.physical_indices() + es.physical_indices(es.passage_alias)
-        if rec and rec.get("url") == es_url and rec.get("indices") == live and es.count() == n:
+        if (
+            rec
+            and rec.get("schema") == SCHEMA_VERSION
+            and rec.get("url") == es_url
+            and rec.get("indices") == live
+            and es.count() == n
+        ):
             out["elasticsearch"] = {"backend": es, **rec, "cached": True}
             log(f"{name}: cached Elasticsearch indexes {live} (built in {rec['seconds']:.1f} s)")
             return out
@@ -326,6 +330,7 @@ def index_both(
         size = stats["_all"]["primaries"]["store"]["size_in_bytes"]
         live = es.physical_indices() + es.physical_indices(es.passage_alias)
         rec = {"seconds": t[0], "bytes": size, "url": es_url, "indices": live}
+        rec["schema"] = SCHEMA_VERSION
         if cache is not None:
             cache.put(f"elasticsearch/{name}", rec)
         out["elasticsearch"] = {"backend": es, **rec, "cached": False}
