@@ -191,3 +191,40 @@ def test_matched_tokens_equal_full_decoding_with_escaped_terms(tmp_path):
         assert got == [t for t in tokens if t.term in only]
         chosen = store.get_snippet_passages({"d1": [0]}, frozenset(only))["d1"][0]
         assert chosen.tokens == got
+
+
+def test_snippet_passage_choice_counts_escaped_terms(tmp_path):
+    """Among a hit's candidate passages the store picks the one the snippet builder would
+    (most distinct query terms, then most occurrences, then the first), counting terms
+    JSON has to escape and terms that are part of other terms correctly."""
+    from policykb.highlight import best_passage
+    from policykb.models import Document, Passage, Token
+    from policykb.store import DocumentStore
+
+    def passage(seq: int, words: list[str]) -> Passage:
+        text, tokens = " ".join(words), []
+        pos = 0
+        for i, w in enumerate(words):
+            start = text.index(w, pos)
+            tokens.append(Token(w, start, start + len(w), i))
+            pos = start + len(w)
+        return Passage(seq, seq + 1, text, tokens)
+
+    passages = [
+        passage(0, ["비용", "편익", "기타"]),
+        passage(1, ['a"b', 'a"b', "비용", "비용편익"]),
+        passage(2, ["[", 'a"b', "편익", "편익"]),
+        passage(3, ["비용비용", "c\\d", "c\\d", "c\\d"]),
+    ]
+    store = DocumentStore(tmp_path / "store.sqlite3")
+    doc = Document("d1", "제목", "미상", [], "연구보고서", None, passages=passages)
+    with store.connect() as con:
+        store.put_document(doc, "test", con)
+    for only in (["비용"], ["편익", 'a"b'], ["[", "c\\d"], ["비용", "편익"], ["없음"], ["c\\d"]):
+        terms = frozenset(only)
+        for seqs in ([0, 1, 2, 3], [2, 3], [0, 3]):
+            chosen = store.get_snippet_passages({"d1": seqs}, terms)["d1"][0]
+            candidates = [p for p in passages if p.seq in seqs]
+            expected = best_passage(candidates, terms) or candidates[0]
+            assert chosen.seq == expected.seq, (only, seqs)
+            assert chosen.tokens == [t for t in expected.tokens if t.term in terms]
