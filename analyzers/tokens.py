@@ -80,22 +80,6 @@ def token_matches(raw: str, only: frozenset[str]) -> list[tuple[str, ...]] | Non
     return found
 
 
-def term_counts(raw: str, only: frozenset[str]) -> list[int] | None:
-    """How many tokens of each term of ``only`` (in sorted term order) the
-    :func:`tokens_to_json` output ``raw`` holds, counted as substrings (a ``["`` can only
-    start a token, see :func:`_token_pattern`), so no token is decoded or matched. None
-    for text not in the compact form."""
-    if raw != "[]" and not _COMPACT_START.match(raw):
-        return None
-    return [raw.count(opening) for opening in _token_openings(only)]
-
-
-@functools.lru_cache(maxsize=512)
-def _token_openings(only: frozenset[str]) -> tuple[str, ...]:
-    """The stored opening ``["term",`` of a token of each term of ``only``, sorted."""
-    return tuple("[" + json.dumps(t, ensure_ascii=False) + "," for t in sorted(only))
-
-
 def tokens_of(matches: list[tuple[str, ...]], only: frozenset[str]) -> list[Token]:
     """The Tokens of :func:`token_matches` rows."""
     quoted = _token_pattern(only)[1]

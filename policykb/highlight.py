@@ -29,11 +29,6 @@ def passage_rank(found: list[str]) -> tuple[int, int]:
     return len(set(found)), len(found)
 
 
-def count_rank(counts: list[int]) -> tuple[int, int]:
-    """:func:`passage_rank` from the number of occurrences of each query term."""
-    return sum(1 for c in counts if c), sum(counts)
-
-
 def best_passage(passages: list[Passage], terms: frozenset[str]) -> Passage | None:
     """The first passage of the highest :func:`passage_rank` (None when none matches)."""
     best, best_key = None, (0, 0)

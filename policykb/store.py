@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzers.tokens import term_counts, tokens_from_json, tokens_to_json
+from analyzers.tokens import token_matches, tokens_from_json, tokens_of, tokens_to_json
 from corpus import institutes as registry
 from policykb.models import UNKNOWN_PUBLISHER, Document, Passage, Token
 
@@ -571,55 +571,29 @@ class DocumentStore:
     ) -> dict[str, list[Passage]]:
         """Of the passages named (doc id -> seqs), only the one each document's snippet
         is cut from (:func:`policykb.highlight.best_passage`'s choice; the first one
-        when none holds a term), with only ``terms``' tokens. Two queries for the whole
-        page of hits: the candidates' stored tokens, ranked by counting the terms' token
-        openings, then the text of each chosen passage alone."""
-        from policykb.highlight import count_rank, passage_rank
+        when none holds a term), with only ``terms``' tokens: the candidates are ranked
+        on the stored token text, and tokens are made for the chosen passage alone."""
+        from policykb.highlight import passage_rank
 
-        terms = frozenset(terms)
-        named = {d: sorted(set(seqs)) for d, seqs in wanted.items() if seqs}
-        keys = [(d, seq) for d, seqs in named.items() for seq in seqs]
-        if not keys:
-            return {}
-        con = self._conn()
-        tokens = {(r[0], r[1]): r[2] for r in self._rows_by_key(con, "tokens", keys)}
-        chosen: dict[str, tuple[int, tuple[int, int]]] = {}
-        for d, seqs in named.items():
-            for seq in seqs:  # seq order: the first of the highest rank wins
-                raw = tokens.get((d, seq))
-                if raw is None:
-                    continue
-                key = (0, 0)
-                if terms:
-                    counts = term_counts(raw, terms)
-                    if counts is None:  # not the compact form: decode it
-                        key = passage_rank([t.term for t in tokens_from_json(raw, terms)])
-                    else:
-                        key = count_rank(counts)
-                if d not in chosen or key > chosen[d][1]:
-                    chosen[d] = (seq, key)
-        read = self._rows_by_key(con, "page, text", [(d, seq) for d, (seq, _k) in chosen.items()])
-        texts = {(r[0], r[1]): (r[2], r[3]) for r in read}
         out: dict[str, list[Passage]] = {}
-        for d, (seq, key) in chosen.items():
-            if (d, seq) not in texts:  # removed between the two reads
+        terms = frozenset(terms)
+        for doc_id, rows in self._named_passages(wanted):
+            if not rows:
                 continue
-            page, text = texts[(d, seq)]
-            found = tokens_from_json(tokens[(d, seq)], terms) if key > (0, 0) else []
-            out[d] = [Passage(seq, page, text, found)]
+            best, best_key, best_tokens = rows[0], (0, 0), None
+            for r in rows if terms else ():
+                matches = token_matches(r["tokens"], terms)
+                if matches is None:  # not the compact form: decode it
+                    matches = tokens_from_json(r["tokens"], terms)
+                    key = passage_rank([t.term for t in matches])
+                else:  # a quoted term stands for its term (one to one)
+                    key = passage_rank([m[0] for m in matches])
+                if key > best_key:
+                    best, best_key, best_tokens = r, key, matches
+            if best_tokens and not isinstance(best_tokens[0], Token):
+                best_tokens = tokens_of(best_tokens, terms)
+            out[doc_id] = [Passage(best["seq"], best["page"], best["text"], best_tokens or [])]
         return out
-
-    @staticmethod
-    def _rows_by_key(con: sqlite3.Connection, columns: str, keys: list[tuple[str, int]]):
-        """(doc_id, seq, *columns) of the passages ``keys`` names, in one indexed query."""
-        if not keys:
-            return []
-        values = ",".join("(?,?)" for _ in keys)
-        return con.execute(
-            f"SELECT p.doc_id, p.seq, {columns} FROM (VALUES {values}) AS k "
-            "CROSS JOIN passages AS p ON p.doc_id = k.column1 AND p.seq = k.column2",
-            [x for key in keys for x in key],
-        ).fetchall()
 
     def get_passage_window(
         self,
