@@ -40,7 +40,6 @@ from dataclasses import dataclass  # noqa: E402
 
 from bench.common import (  # noqa: E402
     CACHE,
-    RESULTS,
     CpuMeter,
     Goal,
     Section,
@@ -51,6 +50,7 @@ from bench.common import (  # noqa: E402
     other_load_note,
     percentile,
     stopwatch,
+    write_results,
 )
 
 SEED = 20261201
@@ -690,17 +690,7 @@ def run(
 def write(sec: Section, meta: dict) -> tuple[Path, Path]:
     from bench.report import now
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = RESULTS / "fulltext.json", RESULTS / "fulltext.md"
-    json_path.write_text(
-        json.dumps({"meta": meta, "fulltext": sec.to_json()}, ensure_ascii=False, indent=1)
-    )
-    lines = [f"# Full-text benchmark ({now()})", "", f"`{meta['command']}`", ""]
-    lines += [f"- {g.line()}" for g in sec.goals] + [""]
-    for t in sec.tables:
-        lines += [t.markdown(), ""]
-    md_path.write_text("\n".join(lines))
-    return json_path, md_path
+    return write_results("fulltext", "fulltext", sec, meta, f"Full-text benchmark ({now()})")
 
 
 def main(argv: list[str] | None = None) -> int:

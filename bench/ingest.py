@@ -47,7 +47,6 @@ from dataclasses import dataclass  # noqa: E402
 
 from bench.common import (  # noqa: E402
     REPO,
-    RESULTS,
     CpuMeter,
     Goal,
     Section,
@@ -57,6 +56,7 @@ from bench.common import (  # noqa: E402
     log,
     other_load_note,
     stopwatch,
+    write_results,
 )
 
 # Extracted public-docs texts (about 2 MB) in the repository's shared cache, so a fresh
@@ -739,17 +739,8 @@ def run(
 
 
 def write(sec: Section, meta: dict) -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = RESULTS / "ingest.json", RESULTS / "ingest.md"
-    json_path.write_text(
-        json.dumps({"meta": meta, "ingest": sec.to_json()}, ensure_ascii=False, indent=1)
-    )
-    lines = [f"# Ingest benchmark ({meta.get('time', '')})", "", f"`{meta['command']}`", ""]
-    lines += [f"- {g.line()}" for g in sec.goals] + [""]
-    for t in sec.tables:
-        lines += [t.markdown(), ""]
-    md_path.write_text("\n".join(lines))
-    return json_path, md_path
+    heading = f"Ingest benchmark ({meta.get('time', '')})"
+    return write_results("ingest", "ingest", sec, meta, heading)
 
 
 def main(argv: list[str] | None = None) -> int:

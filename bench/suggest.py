@@ -17,12 +17,10 @@ if __package__ in (None, ""):  # run as a file: import the package from the repo
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    RESULTS,
     CpuMeter,
     Goal,
     Section,
@@ -33,6 +31,7 @@ from bench.common import (  # noqa: E402
     median,
     other_load_note,
     percentile,
+    write_results,
 )
 
 GOAL_P50_MS = 5.0
@@ -219,17 +218,8 @@ def run(rows=None, size: int = 50_000, reps: int = 5, quick: bool = False) -> Se
 
 
 def write(sec: Section, meta: dict) -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = RESULTS / "suggest.json", RESULTS / "suggest.md"
-    json_path.write_text(
-        json.dumps({"meta": meta, "section": sec.to_json()}, ensure_ascii=False, indent=1)
-    )
-    lines = [f"# Suggest benchmark ({meta['finished']})", "", f"`{meta['command']}`", ""]
-    lines += [t.markdown() + "\n" for t in sec.tables]
-    lines += [f"- {g.line()}" for g in sec.goals]
-    lines += ["", "Machine: " + json.dumps(meta["machine"], ensure_ascii=False)]
-    md_path.write_text("\n".join(lines) + "\n")
-    return json_path, md_path
+    heading = f"Suggest benchmark ({meta['finished']})"
+    return write_results("suggest", "section", sec, meta, heading, machine_line=True)
 
 
 def main(argv: list[str] | None = None) -> int:
