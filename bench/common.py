@@ -165,6 +165,13 @@ class Section:
         }
 
 
+def command_meta(module: str, argv: list[str] | None) -> dict:
+    """The ``command`` (as typed: ``python -m MODULE ARGS``) and ``machine`` of a results
+    file's meta."""
+    args = sys.argv[1:] if argv is None else argv
+    return {"command": f"python -m {module} " + " ".join(args), "machine": machine_info()}
+
+
 def write_results(
     name: str, key: str, sec: Section, meta: dict, heading: str, machine_line: bool = False
 ) -> tuple[Path, Path]:

@@ -44,6 +44,7 @@ from bench.common import (  # noqa: E402
     Goal,
     Section,
     Table,
+    command_meta,
     fmt_num,
     log,
     median,
@@ -711,8 +712,6 @@ def main(argv: list[str] | None = None) -> int:
         help="leave the Elasticsearch indexes for the next run on the same node",
     )
     args = p.parse_args(argv)
-    from bench.common import machine_info
-
     with stopwatch() as t:
         sec = run(
             args.quick, not args.no_es, args.pages, args.reps, args.kdi, args.fresh, args.keep_es
@@ -720,8 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = t[0]
     sec.print()
     meta = {
-        "command": "python -m bench.fulltext " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.fulltext", argv),
         "seconds": t[0],
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -51,6 +51,7 @@ from bench.common import (  # noqa: E402
     Goal,
     Section,
     Table,
+    command_meta,
     fmt_num,
     fmt_ratio,
     log,
@@ -763,8 +764,6 @@ def main(argv: list[str] | None = None) -> int:
         "(e.g. `git archive <commit> | tar -x -C DIR`): before/after in one run",
     )
     args = p.parse_args(argv)
-    from bench.common import machine_info
-
     kdi = args.kdi if args.kdi is not None else (QUICK_KDI if args.quick else DEFAULT_KDI)
     with stopwatch() as t:
         sec = run(
@@ -779,8 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = t[0]
     sec.print()
     meta = {
-        "command": "python -m bench.ingest " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.ingest", argv),
         "seconds": t[0],
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -28,9 +28,9 @@ from bench.common import (  # noqa: E402
     Goal,
     Section,
     Table,
+    command_meta,
     load_corpus,
     log,
-    machine_info,
     other_load_note,
     write_results,
 )
@@ -349,8 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = time.perf_counter() - started
     sec.print()
     meta = {
-        "command": "python -m bench.lexicon " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.lexicon", argv),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "seconds": round(sec.seconds, 1),
     }

@@ -25,9 +25,9 @@ from bench.common import (  # noqa: E402
     Goal,
     Section,
     Table,
+    command_meta,
     fmt_ratio,
     log,
-    machine_info,
     median,
     other_load_note,
     percentile,
@@ -233,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = time.perf_counter() - started
     sec.print()
     meta = {
-        "command": "python -m bench.suggest " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.suggest", argv),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "seconds": round(sec.seconds, 1),
     }
