@@ -64,7 +64,24 @@ def _build(data_dir: Path, docs: list):
             for doc in docs[i : i + 1000]:
                 rt.store.put_document(doc, identity, con)
     rt.backend.rebuild(iter(docs), len(docs))
+    rt.rebuild_suggestions()
     return rt
+
+
+def _base(n: int, identity: str, docs_of) -> tuple[Path, float, bool]:
+    """A built data directory (store, embedded index, suggestions) for ``n`` documents,
+    kept under bench/.cache/lexicon/ between runs (the edits work on a copy)."""
+    from bench.common import CACHE
+
+    base = CACHE / "lexicon" / f"{n}-{identity}"
+    if (base / "complete").exists():
+        return base / "data", 0.0, True
+    shutil.rmtree(base, ignore_errors=True)
+    started = time.perf_counter()
+    _build(base / "data", docs_of())
+    seconds = time.perf_counter() - started
+    (base / "complete").write_text(f"{seconds:.1f}\n")
+    return base / "data", seconds, False
 
 
 def _occurs(rt, word: str) -> int:
@@ -111,8 +128,11 @@ def _searchable(rt, query: str, term: str) -> tuple[int, bool]:
     return result.total, rt.backend.doc_freqs([term])[term] > 0
 
 
-def _timed_edit(rt, texts_of, description: str, query: str, term: str) -> dict:
+def _timed_edit(rt, texts_of, description: str, query: str, term: str, gone: bool = False) -> dict:
+    """Apply an edit and time it until a search answers with it: for an added entry the
+    index has its term; for a removed one (``gone``), no longer."""
     hits_before, _ = _searchable(rt, query, term)
+    suggest_mtime, wall_started = rt.suggest_path.stat().st_mtime, time.time()
     started = time.perf_counter()
     cpu = time.thread_time()
     result = rt.edit_lexicon(texts_of(rt.lexicon_editor()), description)
@@ -122,6 +142,9 @@ def _timed_edit(rt, texts_of, description: str, query: str, term: str) -> dict:
     total_s = time.perf_counter() - started
     return {
         "edit": description,
+        "wall_started": wall_started,
+        "suggest_mtime": suggest_mtime,
+        "gone": gone,
         "seconds": total_s,
         "edit_seconds": edit_s,
         "plan_seconds": result.plan.seconds,
@@ -151,22 +174,55 @@ def _cli_add_word(data_dir: Path, word: str) -> dict:
     return {"word": word, "seconds": time.perf_counter() - started, "output": out.stdout.strip()}
 
 
+def _suggested(rt, word: str) -> bool:
+    return any(x.text.replace(" ", "") == word for x in rt.suggester.suggest(word, 10))
+
+
+def _wait_suggestions(rt, word: str, edit: dict) -> tuple[float | None, bool]:
+    """After an edit: seconds from its start until the suggestion index is rewritten by
+    the detached rebuild the edit started (None after 600 s), and whether the search
+    box then suggests ``word``. Waits for the rebuild to end, so that it does not run
+    under the next measurement."""
+    import fcntl
+
+    path, mtime, since = rt.suggest_path, edit["suggest_mtime"], edit["wall_started"]
+    while time.time() - since < 600:
+        if path.stat().st_mtime != mtime:
+            break
+        time.sleep(0.2)
+    else:
+        return None, False
+    seconds = path.stat().st_mtime - since
+    with open(rt.settings.data_dir / "suggest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    rt.suggester._checked = 0.0  # look at the file now (a server looks every 2 s)
+    return seconds, _suggested(rt, word)
+
+
 def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None = None) -> Section:
     from analyzers import get_analyzer
 
     sec = Section("lexicon")
     analyzer = get_analyzer()
-    docs, build = load_corpus(n, analyzer)
+    build = None
+
+    def docs_of() -> list:
+        nonlocal build
+        docs, build = load_corpus(n, analyzer)
+        return docs
+
+    base, build_s, cached = _base(n, analyzer.identity, docs_of)
+    log(
+        f"store and index for {n} documents: "
+        + ("cached" if cached else f"built in {build_s:.0f} s")
+    )
     folder = keep or Path(tempfile.mkdtemp(prefix="bench-lexicon-"))
     shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(base, folder / "data")
     try:
-        started = time.perf_counter()
-        rt = _build(folder / "data", docs)
-        build_s = time.perf_counter() - started
-        passages = sum(len(d.passages) for d in docs)
-        chars = sum(len(p.text) for d in docs for p in d.passages)
-        del docs
-        log(f"store and index built: {n} documents, {passages} passages in {build_s:.0f} s")
+        rt = _runtime(folder / "data")
+        con = rt.store._conn()
+        passages, chars = con.execute("SELECT count(*), sum(length(text)) FROM passages").fetchone()
         rt.service  # noqa: B018 - a running server has its analyzer and service loaded
         words = _pick_words(rt)
         word = words[0]
@@ -179,6 +235,10 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             rt, lambda e: e.texts_adding_word(word, "NNG"), f"add-word {word}", word, word
         )
         log(w["line"])
+        w["suggested_seconds"], w["suggested"] = _wait_suggestions(rt, word, w)
+        log(
+            f"  suggestions rebuilt after {w['suggested_seconds']} s; {word} suggested: {w['suggested']}"
+        )
         log(f"add-synonym {' '.join(group)}")
         s = _timed_edit(
             rt,
@@ -188,12 +248,36 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             _key(rt, group[0]),
         )
         log(s["line"])
+        s["suggested_seconds"], _ = _wait_suggestions(rt, word, s)
+        log(f"remove-synonym {group[0]}")
+        rs = _timed_edit(
+            rt,
+            lambda e: e.texts_removing_synonyms(group[0], ()),
+            f"remove-synonym {group[0]}",
+            variant,
+            _key(rt, group[0]),
+            gone=True,
+        )
+        log(rs["line"])
+        rs["suggested_seconds"], _ = _wait_suggestions(rt, word, rs)
+        log(f"remove-word {word}")
+        rw = _timed_edit(
+            rt, lambda e: e.texts_removing_word(word), f"remove-word {word}", word, word, gone=True
+        )
+        log(rw["line"])
+        rw["suggested_seconds"], rw["suggested"] = _wait_suggestions(rt, word, rw)
+        log(
+            f"  suggestions rebuilt after {rw['suggested_seconds']} s; {word} suggested: {rw['suggested']}"
+        )
         edits_load = meter.stop()
         cli = None
         if len(words) > 1:
+            mark = {"suggest_mtime": rt.suggest_path.stat().st_mtime, "wall_started": time.time()}
             cli = _cli_add_word(folder / "data", words[1])
             log(f"CLI add-word {words[1]}: {cli['seconds']:.1f} s: {cli['output']}")
+            cli["suggested_seconds"], cli["suggested"] = _wait_suggestions(rt, words[1], mark)
             rt.reload_analyzer()
+            cli["hits"], cli["term_indexed"] = _searchable(rt, words[1], words[1])
         full_load, differ = None, []
         if full:
             before = _fingerprints(rt)
@@ -224,9 +308,11 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             "texts re-analyzed",
             "changed passages / documents",
             "hits before → after",
+            "suggestions s",
         ],
     )
-    for e in (w, s):
+    for e in (w, s, rs, rw):
+        sugg = e.get("suggested_seconds")
         t.add(
             e["edit"],
             f"{e['seconds']:.1f}",
@@ -234,6 +320,7 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             f"{e['examined']:,} in {e['examined_documents']:,} docs",
             f"{e['changed_passages']:,} / {e['changed_documents']:,}",
             f"{e['hits_before']} → {e['hits']}",
+            "" if sugg is None else f"{sugg:.1f}",
         )
     if cli:
         t.add(
@@ -242,13 +329,15 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             f"{cli['seconds'] / full_s:.1%}",
             cli["output"],
             "",
+            f"→ {cli['hits']}",
             "",
         )
     t.add(
-        "reindex --reanalyze (peer)" if full else "reindex --reanalyze (ESTIMATED, not run)",
+        "reindex --reanalyze (same run)" if full else "reindex --reanalyze (ESTIMATED, not run)",
         f"{full_s:.1f}",
         "100%",
         f"{info['reanalyzed']:,} docs",
+        "",
         "",
         "",
     )
@@ -259,8 +348,18 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
         "in a running server, with the spare Kiwi model the admin page loads when opened. "
         "A dictionary word still builds Kiwi's dictionary anew (most of its time: "
         f"{w['analyzer_seconds']:.1f} s here); a synonym group reuses the Kiwi. CPU seconds "
-        f"of the edit thread: word {w['cpu_seconds']:.1f}, group {s['cpu_seconds']:.1f}."
+        f"of the edit thread: word {w['cpu_seconds']:.1f}, group {s['cpu_seconds']:.1f}. "
+        "The removals undo the two additions (the word is no longer a term of the index). "
+        "suggestions: from the edit call until the search box suggests the added word (or "
+        "no longer suggests the removed one), rebuilt by the detached process the edit "
+        "starts; each measurement waits for that rebuild to end first."
     )
+    if cli:
+        t.notes.append(
+            "CLI: the whole `python -m wiring.cli lexicon add-word` process (Python start, "
+            "its own analyzer and Kiwi, the edit); the hits are a search in this process "
+            "afterwards."
+        )
     if full:
         t.notes.append(
             f"after the edits, the full re-analysis changed the tokens of {len(differ)} "
@@ -298,6 +397,25 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
                 share <= GOAL_SHARE,
             )
         )
+    for e in (rs, rw):
+        sec.goals.append(
+            Goal(
+                f"{e['edit']} undone, end to end",
+                f"<= {GOAL_SECONDS:.0f} s",
+                f"{e['seconds']:.1f} s",
+                e["seconds"] <= GOAL_SECONDS and not e["term_indexed"],
+                "" if not e["term_indexed"] else "its term is still in the index",
+            )
+        )
+    sugg = w["suggested_seconds"]
+    sec.goals.append(
+        Goal(
+            "the added word in the search box's suggestions",
+            f"<= {GOAL_SECONDS:.0f} s",
+            "never" if sugg is None or not w["suggested"] else f"{sugg:.1f} s",
+            sugg is not None and w["suggested"] and sugg <= GOAL_SECONDS,
+        )
+    )
     if full:
         sec.goals.append(
             Goal(
@@ -312,9 +430,12 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
         "passages": passages,
         "characters": chars,
         "build_seconds": build_s,
-        "corpus_analyze_seconds": build.analyze_seconds,
+        "build_cached": cached,
+        "corpus_analyze_seconds": build.analyze_seconds if build else None,
         "word": w,
         "synonym": s,
+        "remove_synonym": rs,
+        "remove_word": rw,
         "cli": cli,
         "full_reanalysis_seconds": full_s,
         "full_reanalysis": info,

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,6 +141,7 @@ class Ingester:
         ocr_cache: str | None = None,
         on_change: Callable[[], object] | None = None,
         compact: bool = True,
+        hold: Callable[[], AbstractContextManager[Analyzer]] | None = None,
     ) -> None:
         # compact: documents cross from the workers as store JSON and the engine's prepared
         # entries (see ingest.build.build); False keeps the reference route (Token objects,
@@ -149,6 +151,8 @@ class Ingester:
         self.ocr_cache = ocr_cache
         self.store = store
         self.on_change = on_change  # called after a run that changed the store
+        # held for the whole run (no lexicon edit meanwhile); gives the analyzer in use then
+        self.hold = hold
         self.backend = backend
         self.analyzer = analyzer
         self.max_bytes = max_bytes
@@ -161,6 +165,19 @@ class Ingester:
         sync: bool = False,
         retry_failed: bool = False,
         progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        if self.hold is None:
+            return self._run(paths, sync, retry_failed, progress)
+        with self.hold() as analyzer:
+            self.analyzer = analyzer
+            return self._run(paths, sync, retry_failed, progress)
+
+    def _run(
+        self,
+        paths: list[Path],
+        sync: bool,
+        retry_failed: bool,
+        progress: ProgressFn | None,
     ) -> IngestReport:
         report = IngestReport()
         self.backend.count()  # an unreachable or unsuitable engine fails before any work

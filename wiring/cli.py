@@ -193,13 +193,14 @@ def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
     rt = _runtime()
     progress = _progress(quiet, lambda report, total: f"{report.progress_line(total):<100}")
 
-    report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
-        list(files),
-        source=source,
-        sync=sync,
-        institutes_file=institutes_file,
-        progress=progress,
-    )
+    with rt.analysis_writer("목록 가져오기"):
+        report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
+            list(files),
+            source=source,
+            sync=sync,
+            institutes_file=institutes_file,
+            progress=progress,
+        )
     counts = f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}"
     _report(
         rt, quiet, report.rejections, "REJECTED", report.summary(), counts, _in_store_and_index(rt)

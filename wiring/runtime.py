@@ -7,14 +7,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
 from policykb import suggest
 from policykb.analysis import analyze_document
+from policykb.analysis_lock import AnalysisLock
 from policykb.backends import SearchBackend, open_backend
 from policykb.errors import InputError
 from policykb.models import Document
@@ -22,6 +24,8 @@ from policykb.service import SearchService
 from policykb.settings import Settings
 from policykb.store import INDEX_PENDING_KEY, DocumentStore
 from policykb.suggest import Suggester
+
+LEXICON_CHECK_SECONDS = 2.0  # how often a server looks for a lexicon edit of another process
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Runtime:
     :class:`policykb.context.AppRuntime` for the web app."""
 
     settings: Settings
+    _lexicon_checked: float = field(default=0.0, init=False, repr=False)
 
     @cached_property
     def store(self) -> DocumentStore:
@@ -67,17 +72,55 @@ class Runtime:
 
     @cached_property
     def analyzer(self) -> Analyzer:
+        self._analyzer_stamp = self._lexicon_stamp()
         return get_analyzer(*self.lexicon_paths())
+
+    def _lexicon_stamp(self) -> tuple:
+        """Which lexicon files are in use and their versions (a saved edit replaces a file:
+        a new inode and mtime)."""
+        stamp = []
+        for path in self.lexicon_paths():
+            try:
+                st = path.stat()
+                stamp.append((str(path), st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamp.append((str(path), None))
+        return tuple(stamp)
 
     def reload_analyzer(self) -> None:
         """Pick up edited lexicon files (the next reindex re-analyzes with them)."""
-        for name in ("analyzer", "service"):
+        for name in ("analyzer", "_service"):
             self.__dict__.pop(name, None)
+
+    def refresh_analyzer(self) -> bool:
+        """Reload the analyzer when the lexicon files changed since it was loaded (an
+        edit saved by another process: the CLI while the server runs, or another
+        server); True when it did."""
+        stamp = getattr(self, "_analyzer_stamp", None)
+        if "analyzer" not in self.__dict__ or stamp is None or stamp == self._lexicon_stamp():
+            return False
+        self.reload_analyzer()
+        return True
+
+    @cached_property
+    def analysis_lock(self) -> AnalysisLock:
+        """Ingests, reindexes and catalogue imports hold it shared, lexicon edits alone
+        (see policykb.analysis_lock)."""
+        return AnalysisLock(self.settings.data_dir / "analysis.lock")
+
+    @contextmanager
+    def analysis_writer(self, what: str) -> Iterator[Analyzer]:
+        """Hold the analysis lock shared for a run that writes analyzed documents (waits
+        for a running lexicon edit) and give the analyzer of the files in use then."""
+        with self.analysis_lock.shared(what):
+            self.refresh_analyzer()
+            yield self.analyzer
 
     def lexicon_editor(self):
         from policykb.lexicon_edits import LexiconEditor
         from policykb.service import recent_queries
 
+        self.refresh_analyzer()
         return LexiconEditor(
             self.store,
             self.backend,
@@ -85,16 +128,20 @@ class Runtime:
             self.lexicon_paths(),
             self.analyzer,
             queries=lambda: [*recent_queries(), *self.store.saved_queries()],
+            lock=self.analysis_lock,
         )
 
     def edit_lexicon(self, texts: dict[str, str], description: str = "", preview: bool = False):
         """Preview or apply a lexicon edit (see policykb.lexicon_edits); after applying,
-        searches use the new analyzer."""
+        searches use the new analyzer, and the suggestion index (which lists the dictionary
+        words and the collection's terms) is rebuilt in a detached process, as after an
+        ingest: the edit does not wait for it."""
         editor = self.lexicon_editor()
         if preview:
             return editor.preview(texts, description)
         result = editor.apply(texts, description)
         self.reload_analyzer()
+        self.rebuild_suggestions_detached()
         return result
 
     @cached_property
@@ -135,6 +182,7 @@ class Runtime:
         """Rebuild the suggestion index from the store (after ingest and reindex). One
         rebuild at a time per data directory (a file lock): rebuilds started one after
         another end with the newest state of the store."""
+        from analyzers.lexicon import load_lexicon
         from corpus import institutes as registry
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -143,7 +191,9 @@ class Runtime:
             names = [n for i in registry.INSTITUTES for n in (i.name, *i.aliases)]
             index = suggest.build(
                 self.store.iter_documents(canonical_only=True),
-                dictionary=[w.word for w in self.analyzer.lexicon.user_words],
+                # the files in use now (read after the lock: an edit may have just saved
+                # them), without loading Kiwi for it
+                dictionary=[w.word for w in load_lexicon(*self.lexicon_paths()).user_words],
                 names=names,
             )
             index.save(self.suggest_path)
@@ -165,8 +215,19 @@ class Runtime:
                 start_new_session=True,
             )
 
-    @cached_property
+    @property
     def service(self) -> SearchService:
+        """The search service; within :data:`LEXICON_CHECK_SECONDS` of a lexicon edit saved
+        by another process, rebuilt with the new analyzer (queries are analyzed as the
+        re-analyzed documents are)."""
+        now = time.monotonic()
+        if now - self._lexicon_checked >= LEXICON_CHECK_SECONDS:
+            self._lexicon_checked = now
+            self.refresh_analyzer()
+        return self._service
+
+    @cached_property
+    def _service(self) -> SearchService:
         return SearchService(self.settings, self.store, self.backend, self.analyzer)
 
     def ingester(self, workers: int | None = None, suggestions_now: bool = True):
@@ -186,6 +247,7 @@ class Runtime:
             on_change=self.rebuild_suggestions
             if suggestions_now
             else self.rebuild_suggestions_detached,
+            hold=lambda: self.analysis_writer("수집(ingest)"),
         )
 
     def harvester(self, **overrides):
@@ -212,6 +274,10 @@ class Runtime:
         """Re-analyze documents analyzed by another analyzer version (every document with
         ``reanalyze``) from the stored text, not the files, then build a new index
         generation and switch to it."""
+        with self.analysis_writer("재색인"):
+            return self._reindex(progress, reanalyze)
+
+    def _reindex(self, progress: Callable[[int, int], None] | None, reanalyze: bool) -> dict:
         reanalyzed = 0
         identity = self.analyzer.identity
         if reanalyze:
