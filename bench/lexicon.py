@@ -178,25 +178,37 @@ def _suggested(rt, word: str) -> bool:
     return any(x.text.replace(" ", "") == word for x in rt.suggester.suggest(word, 10))
 
 
-def _wait_suggestions(rt, word: str, edit: dict) -> tuple[float | None, bool]:
-    """After an edit: seconds from its start until the suggestion index is rewritten by
-    the detached rebuild the edit started (None after 600 s), and whether the search
-    box then suggests ``word``. Waits for the rebuild to end, so that it does not run
-    under the next measurement."""
+def _wait_suggestions(rt, word: str, edit: dict) -> dict:
+    """After an edit: seconds from its start until the suggestion index is first replaced
+    (the detached process the edit starts saves the index with the new dictionary words
+    first) and whether the search box then suggests ``word``; then until that process's
+    full rebuild has ended (so that it does not run under the next measurement)."""
     import fcntl
 
     path, mtime, since = rt.suggest_path, edit["suggest_mtime"], edit["wall_started"]
-    while time.time() - since < 600:
+    out: dict = {"seconds": None, "suggested": False, "rebuilt_seconds": None}
+    while time.time() - since < 900:
         if path.stat().st_mtime != mtime:
+            out["seconds"] = path.stat().st_mtime - since
+            rt.suggester._checked = 0.0  # look at the file now (a server looks every 2 s)
+            out["suggested"] = _suggested(rt, word)
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     else:
-        return None, False
-    seconds = path.stat().st_mtime - since
+        return out
+    time.sleep(0.5)
     with open(rt.settings.data_dir / "suggest.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-    rt.suggester._checked = 0.0  # look at the file now (a server looks every 2 s)
-    return seconds, _suggested(rt, word)
+    out["rebuilt_seconds"] = path.stat().st_mtime - since
+    rt.suggester._checked = 0.0
+    out["suggested_after_rebuild"] = _suggested(rt, word)
+    return out
+
+
+def _sugg_cell(sugg: dict) -> str:
+    if sugg["seconds"] is None:
+        return "not replaced"
+    return f"{sugg['seconds']:.1f} (rebuilt {sugg['rebuilt_seconds']:.0f})"
 
 
 def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None = None) -> Section:
@@ -235,10 +247,8 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             rt, lambda e: e.texts_adding_word(word, "NNG"), f"add-word {word}", word, word
         )
         log(w["line"])
-        w["suggested_seconds"], w["suggested"] = _wait_suggestions(rt, word, w)
-        log(
-            f"  suggestions rebuilt after {w['suggested_seconds']} s; {word} suggested: {w['suggested']}"
-        )
+        w["suggestions"] = _wait_suggestions(rt, word, w)
+        log(f"  suggestions: {w['suggestions']}")
         log(f"add-synonym {' '.join(group)}")
         s = _timed_edit(
             rt,
@@ -248,7 +258,7 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             _key(rt, group[0]),
         )
         log(s["line"])
-        s["suggested_seconds"], _ = _wait_suggestions(rt, word, s)
+        s["suggestions"] = _wait_suggestions(rt, word, s)
         log(f"remove-synonym {group[0]}")
         rs = _timed_edit(
             rt,
@@ -259,25 +269,32 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             gone=True,
         )
         log(rs["line"])
-        rs["suggested_seconds"], _ = _wait_suggestions(rt, word, rs)
+        rs["suggestions"] = _wait_suggestions(rt, word, rs)
+        # As the admin page does after a save: a Kiwi model loaded for the next edit.
+        rt.lexicon_editor().prepare(wait=True)
         log(f"remove-word {word}")
         rw = _timed_edit(
             rt, lambda e: e.texts_removing_word(word), f"remove-word {word}", word, word, gone=True
         )
         log(rw["line"])
-        rw["suggested_seconds"], rw["suggested"] = _wait_suggestions(rt, word, rw)
-        log(
-            f"  suggestions rebuilt after {rw['suggested_seconds']} s; {word} suggested: {rw['suggested']}"
-        )
+        rw["suggestions"] = _wait_suggestions(rt, word, rw)
+        log(f"  suggestions: {rw['suggestions']}")
         edits_load = meter.stop()
         cli = None
         if len(words) > 1:
             mark = {"suggest_mtime": rt.suggest_path.stat().st_mtime, "wall_started": time.time()}
             cli = _cli_add_word(folder / "data", words[1])
             log(f"CLI add-word {words[1]}: {cli['seconds']:.1f} s: {cli['output']}")
-            cli["suggested_seconds"], cli["suggested"] = _wait_suggestions(rt, words[1], mark)
-            rt.reload_analyzer()
-            cli["hits"], cli["term_indexed"] = _searchable(rt, words[1], words[1])
+            # This process plays the running server: no reload call, it notices the edit.
+            while time.time() - mark["wall_started"] < 600:
+                cli["hits"], cli["term_indexed"] = _searchable(rt, words[1], words[1])
+                if cli["term_indexed"] and rt.service.analyzer.identity == rt.analyzer.identity:
+                    if _key(rt, words[1]) == words[1]:
+                        break
+                time.sleep(0.1)
+            cli["searchable_seconds"] = time.time() - mark["wall_started"]
+            log(f"  searchable here (a running server) after {cli['searchable_seconds']:.1f} s")
+            cli["suggestions"] = _wait_suggestions(rt, words[1], mark)
         full_load, differ = None, []
         if full:
             before = _fingerprints(rt)
@@ -312,7 +329,7 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
         ],
     )
     for e in (w, s, rs, rw):
-        sugg = e.get("suggested_seconds")
+        sugg = e["suggestions"]
         t.add(
             e["edit"],
             f"{e['seconds']:.1f}",
@@ -320,17 +337,17 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             f"{e['examined']:,} in {e['examined_documents']:,} docs",
             f"{e['changed_passages']:,} / {e['changed_documents']:,}",
             f"{e['hits_before']} → {e['hits']}",
-            "" if sugg is None else f"{sugg:.1f}",
+            _sugg_cell(sugg),
         )
     if cli:
         t.add(
             f"CLI: policykb lexicon add-word {cli['word']} (new process)",
-            f"{cli['seconds']:.1f}",
-            f"{cli['seconds'] / full_s:.1%}",
+            f"{cli['searchable_seconds']:.1f} (process {cli['seconds']:.1f})",
+            f"{cli['searchable_seconds'] / full_s:.1%}",
             cli["output"],
             "",
             f"→ {cli['hits']}",
-            "",
+            _sugg_cell(cli["suggestions"]),
         )
     t.add(
         "reindex --reanalyze (same run)" if full else "reindex --reanalyze (ESTIMATED, not run)",
@@ -349,16 +366,18 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
         "A dictionary word still builds Kiwi's dictionary anew (most of its time: "
         f"{w['analyzer_seconds']:.1f} s here); a synonym group reuses the Kiwi. CPU seconds "
         f"of the edit thread: word {w['cpu_seconds']:.1f}, group {s['cpu_seconds']:.1f}. "
-        "The removals undo the two additions (the word is no longer a term of the index). "
-        "suggestions: from the edit call until the search box suggests the added word (or "
-        "no longer suggests the removed one), rebuilt by the detached process the edit "
-        "starts; each measurement waits for that rebuild to end first."
+        "The removals undo the two additions (a search answers as before the addition). "
+        "suggestions: from the edit call until the suggestion index, rebuilt by the "
+        "detached process the edit starts, is replaced (then checked: the added word is "
+        "suggested, the removed one is not); each measurement waits for that rebuild to end "
+        "first."
     )
     if cli:
         t.notes.append(
             "CLI: the whole `python -m wiring.cli lexicon add-word` process (Python start, "
-            "its own analyzer and Kiwi, the edit); the hits are a search in this process "
-            "afterwards."
+            "its own analyzer and Kiwi, the edit), then until this process (as a running "
+            "server would, without a reload call: it looks for lexicon changes every 2 s) "
+            "answers a search for the word with the word's term."
         )
     if full:
         t.notes.append(
@@ -397,23 +416,46 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
                 share <= GOAL_SHARE,
             )
         )
-    for e in (rs, rw):
+    for e, added in ((rs, s), (rw, w)):
+        # undone: the search answers as before the addition (the index's document
+        # frequencies still count deleted documents until segments merge)
+        ok = e["hits"] == added["hits_before"]
         sec.goals.append(
             Goal(
                 f"{e['edit']} undone, end to end",
                 f"<= {GOAL_SECONDS:.0f} s",
                 f"{e['seconds']:.1f} s",
-                e["seconds"] <= GOAL_SECONDS and not e["term_indexed"],
-                "" if not e["term_indexed"] else "its term is still in the index",
+                e["seconds"] <= GOAL_SECONDS and ok,
+                "" if ok else f"hits {e['hits']}, {added['hits_before']} before the addition",
             )
         )
-    sugg = w["suggested_seconds"]
+    if cli:
+        sec.goals.append(
+            Goal(
+                "a word added by the CLI (new process) searchable in a running server",
+                f"<= {GOAL_SECONDS:.0f} s",
+                f"{cli['searchable_seconds']:.1f} s",
+                cli["searchable_seconds"] <= GOAL_SECONDS and cli["term_indexed"],
+            )
+        )
+    sugg = w["suggestions"]
+    ok = sugg["seconds"] is not None and sugg["suggested"] and sugg["suggested_after_rebuild"]
     sec.goals.append(
         Goal(
             "the added word in the search box's suggestions",
             f"<= {GOAL_SECONDS:.0f} s",
-            "never" if sugg is None or not w["suggested"] else f"{sugg:.1f} s",
-            sugg is not None and w["suggested"] and sugg <= GOAL_SECONDS,
+            f"{sugg['seconds']:.1f} s" if ok else "not suggested",
+            ok and sugg["seconds"] <= GOAL_SECONDS,
+        )
+    )
+    sugg = rw["suggestions"]
+    ok = sugg["seconds"] is not None and not sugg["suggested"]
+    sec.goals.append(
+        Goal(
+            "the removed word no longer suggested (as a dictionary word)",
+            f"<= {GOAL_SECONDS:.0f} s",
+            f"{sugg['seconds']:.1f} s" if ok else "still suggested",
+            ok and sugg["seconds"] <= GOAL_SECONDS,
         )
     )
     if full:

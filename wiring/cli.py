@@ -159,10 +159,16 @@ def ingest(
 
 
 @main.command(help="Rebuild the search-box suggestion index from the store.")
-def suggestions() -> None:
+@click.option(
+    "--dictionary-first",
+    is_flag=True,
+    help="First save the index with the user dictionary's current words (seconds), then "
+    "rebuild it (what a lexicon edit starts).",
+)
+def suggestions(dictionary_first: bool) -> None:
     rt = _runtime()
     started = time.monotonic()
-    n = rt.rebuild_suggestions()
+    n = rt.rebuild_suggestions(dictionary_first)
     click.echo(f"suggestions: {n} entries ({time.monotonic() - started:.1f}s)")
 
 

@@ -141,7 +141,7 @@ class Runtime:
             return editor.preview(texts, description)
         result = editor.apply(texts, description)
         self.reload_analyzer()
-        self.rebuild_suggestions_detached()
+        self.rebuild_suggestions_detached(dictionary_first=True)
         return result
 
     @cached_property
@@ -178,28 +178,34 @@ class Runtime:
             self.rebuild_suggestions()
         return Suggester(self.suggest_path)
 
-    def rebuild_suggestions(self) -> int:
+    def rebuild_suggestions(self, dictionary_first: bool = False) -> int:
         """Rebuild the suggestion index from the store (after ingest and reindex). One
         rebuild at a time per data directory (a file lock): rebuilds started one after
-        another end with the newest state of the store."""
+        another end with the newest state of the store. ``dictionary_first`` (after a
+        lexicon edit): first save the current index with the dictionary's words replaced,
+        which takes seconds where the rebuild takes about a minute on 50k documents, so an
+        added word is suggested at once."""
         from analyzers.lexicon import load_lexicon
         from corpus import institutes as registry
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.settings.data_dir / "suggest.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            # the files in use now (read under the lock: an edit may have just saved them),
+            # without loading Kiwi for it
+            words = [w.word for w in load_lexicon(*self.lexicon_paths()).user_words]
+            if dictionary_first:
+                current = suggest.SuggestIndex.load(self.suggest_path)
+                if current is not None and current.dictionary not in (None, words):
+                    current.with_dictionary(words).save(self.suggest_path)
             names = [n for i in registry.INSTITUTES for n in (i.name, *i.aliases)]
             index = suggest.build(
-                self.store.iter_documents(canonical_only=True),
-                # the files in use now (read after the lock: an edit may have just saved
-                # them), without loading Kiwi for it
-                dictionary=[w.word for w in load_lexicon(*self.lexicon_paths()).user_words],
-                names=names,
+                self.store.iter_documents(canonical_only=True), dictionary=words, names=names
             )
             index.save(self.suggest_path)
         return len(index)
 
-    def rebuild_suggestions_detached(self) -> None:
+    def rebuild_suggestions_detached(self, dictionary_first: bool = False) -> None:
         """Start ``policykb suggestions`` in a process of its own and return at once: the
         command that changed the store ends without waiting for the suggestion index
         (replaced atomically when ready; servers pick it up within seconds). Its errors go
@@ -207,7 +213,8 @@ class Runtime:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.settings.data_dir / "suggest.log", "ab") as errors:
             subprocess.Popen(
-                [sys.executable, "-m", f"{__package__}.cli", "suggestions"],
+                [sys.executable, "-m", f"{__package__}.cli", "suggestions"]
+                + (["--dictionary-first"] if dictionary_first else []),
                 env={**os.environ, "POLICYKB_DATA_DIR": str(self.settings.data_dir)},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
