@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,8 @@ from policykb.settings import Settings
 from policykb.store import INDEX_PENDING_KEY, DocumentStore
 from policykb.suggest import Suggester
 
+log = logging.getLogger(__name__)
+
 LEXICON_CHECK_SECONDS = 2.0  # how often a server looks for a lexicon edit of another process
 
 
@@ -37,7 +41,10 @@ class Runtime:
     :class:`policykb.context.AppRuntime` for the web app."""
 
     settings: Settings
-    _lexicon_checked: float = field(default=0.0, init=False, repr=False)
+    _lexicon_checked: float = field(default=0.0, init=False, repr=False, compare=False)
+    _refreshing: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def store(self) -> DocumentStore:
@@ -96,11 +103,37 @@ class Runtime:
         """Reload the analyzer when the lexicon files changed since it was loaded (an
         edit saved by another process: the CLI while the server runs, or another
         server); True when it did."""
-        stamp = getattr(self, "_analyzer_stamp", None)
-        if "analyzer" not in self.__dict__ or stamp is None or stamp == self._lexicon_stamp():
+        if not self._analyzer_stale():
             return False
         self.reload_analyzer()
         return True
+
+    def _analyzer_stale(self) -> bool:
+        stamp = getattr(self, "_analyzer_stamp", None)
+        return "analyzer" in self.__dict__ and stamp is not None and stamp != self._lexicon_stamp()
+
+    def _refresh_in_background(self) -> None:
+        """Build the analyzer of the edited files (a new dictionary takes seconds) and the
+        search service on it in a thread, then switch searches to them; until then they
+        go on with the old analyzer, so no search waits."""
+        if not self._refreshing.acquire(blocking=False):
+            return  # one refresh at a time
+
+        def work() -> None:
+            try:
+                stamp = self._lexicon_stamp()
+                analyzer = get_analyzer(*self.lexicon_paths())
+                service = SearchService(self.settings, self.store, self.backend, analyzer)
+                self.__dict__["analyzer"] = analyzer
+                self._analyzer_stamp = stamp
+                self.__dict__["_service"] = service
+                log.info("lexicon changed by another process: analyzer %s", analyzer.identity)
+            except Exception:  # the next check tries again; searches go on meanwhile
+                log.exception("could not load the edited lexicon")
+            finally:
+                self._refreshing.release()
+
+        threading.Thread(target=work, name="lexicon-refresh", daemon=True).start()
 
     @cached_property
     def analysis_lock(self) -> AnalysisLock:
@@ -224,13 +257,14 @@ class Runtime:
 
     @property
     def service(self) -> SearchService:
-        """The search service; within :data:`LEXICON_CHECK_SECONDS` of a lexicon edit saved
-        by another process, rebuilt with the new analyzer (queries are analyzed as the
-        re-analyzed documents are)."""
+        """The search service. A lexicon edit saved by another process is noticed within
+        :data:`LEXICON_CHECK_SECONDS`; the service is then rebuilt on the new analyzer in
+        the background (queries are then analyzed as the re-analyzed documents are)."""
         now = time.monotonic()
         if now - self._lexicon_checked >= LEXICON_CHECK_SECONDS:
             self._lexicon_checked = now
-            self.refresh_analyzer()
+            if self._analyzer_stale():
+                self._refresh_in_background()
         return self._service
 
     @cached_property
