@@ -257,7 +257,9 @@ def test_edits_ingests_and_other_edits_exclude_each_other_across_processes(tmp_p
             with pytest.raises(AnalysisBusy, match="수집"):  # the admin page's save
                 rt.edit_lexicon(rt.lexicon_editor().texts_adding_word("리빙랩센터", "NNG"))
 
-    rt.ingester().run([sample_copy], progress=during_ingest)
+    (tmp_path / "next").mkdir()
+    shutil.copy(sample_copy / "cni_2022_getbol_tourism_press.txt", tmp_path / "next")
+    rt.ingester().run([tmp_path / "next"], progress=during_ingest)
     out = seen["cli"]
     assert out.returncode == 1, out.stderr
     assert "수집(ingest)" in out.stderr and "바꾸지 않았습니다" in out.stderr
@@ -282,15 +284,15 @@ def test_edits_ingests_and_other_edits_exclude_each_other_across_processes(tmp_p
     assert "생활실험실" not in texts["synonyms.txt"]  # the refused edit changed nothing
 
     # An ingest started while an edit holds the lock waits for it.
-    (sample_copy.parent / "more").mkdir(exist_ok=True)
-    shutil.copy(sample_copy / "cni_2019_innovation_city_report.txt", sample_copy.parent / "more")
+    (tmp_path / "more").mkdir()
+    shutil.copy(sample_copy / "cni_2019_innovation_city_report.txt", tmp_path / "more")
     before = rt.store.count_documents(canonical_only=False)
     with rt.analysis_lock.exclusive():
         proc = _cli(
             data,
             "ingest",
             "--quiet",
-            str(sample_copy.parent / "more"),
+            str(tmp_path / "more"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
