@@ -32,6 +32,7 @@ from ingest.build import (
 )
 from ingest.metadata import MANIFEST_NAMES, ManifestError, load_manifest
 from ingest.ocr import file_sha256  # a leaf module: the one file hash of ingest
+from ingest.report import RunReport
 from policykb.backends import SearchBackend
 from policykb.backends.base import IndexOutcome
 from policykb.models import Document
@@ -55,13 +56,12 @@ __all__ = ["Ingester", "IngestReport", "discover", "document_id"]
 
 
 @dataclass
-class IngestReport:
+class IngestReport(RunReport):
     total_files: int = 0
     total_bytes: int = 0
     seen: int = 0
     added: int = 0
     updated: int = 0
-    unchanged: int = 0
     failed: int = 0
     removed: int = 0
     duplicates: int = 0
@@ -70,8 +70,6 @@ class IngestReport:
     cache_hits: int = 0
     ocr_pages: int = 0  # pages read with Tesseract (POLICYKB_OCR=auto)
     failures: list[tuple[str, str]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-    seconds: float = 0.0
     # Seconds per stage: "build" (summed over the workers, per stage of ingest.build) and
     # "parent" (the ingest process: planning, waiting for results, store, index, ...).
     stages: dict[str, dict[str, float]] = field(default_factory=lambda: {"build": {}, "parent": {}})
@@ -90,7 +88,7 @@ class IngestReport:
         )
 
     def progress_line(self) -> str:
-        elapsed = max(1e-6, time.monotonic() - self.started)
+        elapsed = self.elapsed()
         rate = self.bytes / 1e6 / elapsed
         done_bytes = self.bytes + self.unchanged_bytes
         left = max(0, self.total_bytes - done_bytes)
@@ -212,7 +210,7 @@ class Ingester:
             started = time.monotonic()
             self.on_change()
             report.add_stage("parent", "after the run (suggestions)", time.monotonic() - started)
-        report.seconds = time.monotonic() - report.started
+        report.finish()
         return report
 
     def _commit_stream(
