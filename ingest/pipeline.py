@@ -26,6 +26,7 @@ from ingest.build import (
     BuildResult,
     build,
     build_in_worker,
+    build_stream,
     document_id,
     init_worker,
 )
@@ -140,11 +141,15 @@ class Ingester:
         ocr_cache: str | None = None,
         on_change: Callable[[], object] | None = None,
         compact: bool = True,
+        mode: str = "processes",
     ) -> None:
         # compact: documents cross from the workers as store JSON and the engine's prepared
         # entries (see ingest.build.build); False keeps the reference route (Token objects,
         # the engine builds its entries in this process), which stores and indexes the same.
         self.compact = compact
+        # "processes": ``workers`` processes with a Kiwi each; "threads": this process,
+        # one Kiwi with ``workers`` threads of its own (ingest.build.build_stream).
+        self.mode = mode
         self.ocr = ocr  # "auto": Tesseract for PDF pages without usable Hangul (in workers)
         self.ocr_cache = ocr_cache
         self.store = store
@@ -163,6 +168,7 @@ class Ingester:
         progress: ProgressFn | None = None,
     ) -> IngestReport:
         report = IngestReport()
+        cpu = time.thread_time()
         self.backend.count()  # an unreachable or unsuitable engine fails before any work
         if self.ocr == "auto":
             from ingest import ocr
@@ -196,6 +202,11 @@ class Ingester:
             self.on_change()
             report.add_stage("parent", "after the run (suggestions)", time.monotonic() - started)
         report.seconds = time.monotonic() - report.started
+        # CPU of this thread alone (with mode="threads": all the Python work of the run;
+        # Kiwi's own threads are the process's CPU less this)
+        report.add_stage(
+            "parent", "CPU of this thread (all of the above)", time.thread_time() - cpu
+        )
         return report
 
     def _commit_stream(
@@ -285,6 +296,12 @@ class Ingester:
             cache = AnalysisCache(self.store.path, self.analyzer.identity)
             for job in jobs:
                 yield build(job, self.analyzer, cache, compact=self.compact, prepare=prepare)
+            return
+        if self.mode == "threads":
+            cache = AnalysisCache(self.store.path, self.analyzer.identity)
+            yield from build_stream(
+                jobs, self.analyzer, cache, self.compact, prepare, threads=self.workers
+            )
             return
         src = self.analyzer.lexicon.sources
         with ProcessPoolExecutor(

@@ -55,25 +55,33 @@ def test_fast_route_stores_and_finds_the_same(tmp_path, sample_copy, backend, re
     inputs = [sample_copy, *public_files()]
     reference = _runtime(tmp_path / "reference", backend, request, "policykb-test-speed-ref")
     fast = _runtime(tmp_path / "fast", backend, request, "policykb-test-speed-fast")
+    # One process streaming every text through one Kiwi with 2 threads of its own.
+    threads = _runtime(tmp_path / "threads", backend, request, "policykb-test-speed-threads")
     try:
         slow = reference.ingester(workers=1)
         slow.compact = False  # the route of before: Token objects, entries built here
         ref_report = slow.run(inputs)
         fast_report = fast.ingester(workers=2).run(inputs)
+        threads_report = threads.ingester(workers=2, mode="threads").run(inputs)
         assert ref_report.duplicates >= 6  # the copies above are found either way
-        for field in ("seen", "added", "failed", "duplicates", "pages"):
-            assert getattr(fast_report, field) == getattr(ref_report, field), field
-        a, b = fingerprint(reference), fingerprint(fast)
+        a = fingerprint(reference)
         assert len(a["documents"]) == ref_report.added
-        assert differences(a, b) == []
-        assert a == b
-        # The fast route's workers timed their stages, the parent its own.
-        assert fast_report.stages["build"]["analysis"] > 0
-        assert fast_report.stages["parent"]["index writes"] > 0
+        for rt, report in ((fast, fast_report), (threads, threads_report)):
+            for field in ("seen", "added", "failed", "duplicates", "pages"):
+                assert getattr(report, field) == getattr(ref_report, field), field
+            b = fingerprint(rt)
+            assert differences(a, b) == []
+            assert a == b
+            # The build timed its stages, the parent its own.
+            assert report.stages["build"]["analysis"] > 0
+            assert report.stages["parent"]["index writes"] > 0
+        # One process analyzes a repeated passage once, as the reference does (each
+        # worker process only knows its own repeats).
+        assert threads_report.cache_hits == ref_report.cache_hits > 0
     finally:
         if backend == "elasticsearch":
-            reference.backend.drop_all()
-            fast.backend.drop_all()
+            for rt in (reference, fast, threads):
+                rt.backend.drop_all()
 
 
 def _simhash_bit_by_bit(text: str) -> int:
