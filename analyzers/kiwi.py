@@ -290,32 +290,45 @@ class Analyzer:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Prim:
+@dataclass(slots=True)
+class _Prim:  # not frozen: built for every content morpheme, and frozen init costs 3x
     term: str
     tag: str
     start: int
     end: int
 
 
+_TERM_TAGS = NOUN_TAGS | HANJA_TAGS | FOREIGN_TAGS | NUMBER_TAGS  # a term as they are
+
+
 def _prims(text: str, morphs) -> list[_Prim]:
-    """The primary terms of Kiwi's morphemes of ``text``."""
-    out = []
+    """The primary terms of Kiwi's morphemes of ``text`` (most morphemes, the particles
+    and endings, are passed over on their tag alone)."""
+    out: list[_Prim] = []
+    append = out.append
+    n = len(text)
     for m in morphs:
-        tag = m.tag.split("-")[0] if m.tag.startswith(("VV", "VA")) else m.tag
+        tag = m.tag
+        if tag not in _TERM_TAGS:
+            if not tag.startswith(("VV", "VA")):
+                continue
+            tag = tag.split("-")[0]
+            if tag not in PREDICATE_TAGS:
+                continue
         term = _term_of(m.form, tag)
         if not term or term in STOP_TERMS:
             continue
-        end = min(m.start + m.len, len(text))
+        start = m.start
+        end = min(start + m.len, n)
         if " " in term:
             # Kiwi knows some titles as one multi-word noun ("파우스트 서곡"): index
             # each word, so a single word finds it and both engines see the same terms.
-            for w in re.finditer(r"\S+", text[m.start : end]):
+            for w in re.finditer(r"\S+", text[start:end]):
                 if w.group() not in STOP_TERMS:
-                    out.append((w.group(), tag, m.start + w.start(), m.start + w.end()))
+                    append(_Prim(w.group(), tag, start + w.start(), start + w.end()))
             continue
-        out.append((term, tag, m.start, end))
-    return [_Prim(*c) for c in out]
+        append(_Prim(term, tag, start, end))
+    return out
 
 
 def _joinable(a: _Prim, b: _Prim, gap: str) -> bool:
