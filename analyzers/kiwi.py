@@ -27,6 +27,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from kiwipiepy import Kiwi, Match
@@ -264,6 +265,9 @@ class Analyzer:
                     seen.add((canonical, start, end))
                     out.append(Token(canonical, start, end, pos, True))
 
+        # link[k]: prim[k] continues a run of nouns from prim[k - 1] (each pair once)
+        link = [False] + [_joinable(a, b, text[a.end : b.start]) for a, b in pairwise(prim)]
+        last = len(prim) - 1
         for pos, p in enumerate(prim):
             seen.add((p.term, p.start, p.end))
             out.append(Token(p.term, p.start, p.end, pos, False))
@@ -277,12 +281,14 @@ class Analyzer:
                     extra(part, offset, offset + len(part), pos)
                     offset += len(part)
             # Runs of adjacent nouns: every pair, longer runs when they spell a known word.
+            if pos == last or not link[pos + 1]:
+                continue
             joined = p.term
             end = p.end
             for k in range(pos + 1, min(pos + MAX_JOIN, len(prim))):
-                prev, nxt = prim[k - 1], prim[k]
-                if not _joinable(prev, nxt, text[prev.end : nxt.start]):
+                if not link[k]:
                     break
+                nxt = prim[k]
                 joined += nxt.term
                 end = nxt.end
                 if k == pos + 1 or joined in self._known:
