@@ -69,7 +69,7 @@ def _term_of(form: str, tag: str) -> str | None:
     return None
 
 
-_kiwis: dict[str, tuple[Kiwi, threading.RLock]] = {}
+_kiwis: dict[str, tuple[Kiwi, threading.Lock]] = {}
 _kiwis_lock = threading.RLock()
 # Kiwis kept for dictionaries no longer asked for (a dictionary edit makes a new one); an
 # analyzer in use keeps its own Kiwi alive.
@@ -125,7 +125,7 @@ def prepare_spare_kiwi(wait: bool = False) -> None:
             thread.join()
 
 
-def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.RLock]:
+def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.Lock]:
     """One Kiwi per process and user dictionary (a Kiwi takes ~0.4 GB), warmed up; the
     least recently used beyond :data:`KEEP_KIWIS` are dropped from the cache."""
     with _kiwis_lock:
@@ -136,9 +136,7 @@ def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.RLock]:
             for w in lexicon.user_words:
                 kiwi.add_user_word(w.word, w.tag, w.score)
             kiwi.tokenize("워밍업 문장입니다.")  # load the model now, not on the first query
-            # reentrant: a stream's consumer may analyze a title on the same thread (the Kiwi
-            # serves both; tested)
-            _kiwis[lexicon.user_digest] = (kiwi, threading.RLock())
+            _kiwis[lexicon.user_digest] = (kiwi, threading.Lock())
             while len(_kiwis) > KEEP_KIWIS:
                 del _kiwis[next(iter(_kiwis))]
         return _kiwis[lexicon.user_digest]
@@ -225,15 +223,12 @@ class Analyzer:
         the texts are pulled lazily (the iterable may do work per item) and Kiwi analyses
         ahead of the caller without the GIL while the caller post-processes each result
         here. Same tokens as :meth:`analyze` (the same Kiwi configuration and code)."""
-        own = self._kiwi.num_workers >= threads  # built with threads (set_kiwi_threads)
+        # A Kiwi built with threads (set_kiwi_threads) serves the stream itself, without
+        # the lock: kiwipiepy documents a Kiwi with its own pool shared by Python threads
+        # (a call for one text runs on the calling thread), so a query or a title analyzed
+        # meanwhile goes on as usual.
+        own = self._kiwi.num_workers >= threads
         kiwi = self._kiwi if own else _threaded_kiwi(self.lexicon, threads)
-        if own:
-            with self._lock:
-                yield from self._stream(kiwi, texts)
-        else:
-            yield from self._stream(kiwi, texts)
-
-    def _stream(self, kiwi: Kiwi, texts: Iterable[str]) -> Iterator[list[Token]]:
         pending: deque[str] = deque()
 
         def feed() -> Iterator[str]:

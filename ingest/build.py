@@ -8,6 +8,8 @@ identity, so re-ingesting a changed file re-runs Kiwi only on passages that chan
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -298,6 +300,54 @@ def build_stream(
         yield from ready()
     yield from ready()
     assert not waiting
+
+
+def in_thread(
+    results: Callable[[], Iterator[BuildResult]], ahead: int = 64
+) -> Iterator[BuildResult]:
+    """The results of ``results()`` made on a thread of their own, at most ``ahead`` in
+    advance: while the caller stores and indexes (and waits for SQLite, the index writer,
+    Elasticsearch), the stream keeps Kiwi's threads fed (Kiwi reads only ~16 texts per
+    thread ahead of the one consuming its results). ``results`` runs on that thread, so
+    it opens its own SQLite connections there."""
+    box: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for result in results():
+                if not put(result):
+                    return
+        except BaseException as exc:  # re-raised on the caller's thread
+            put(_Raised(exc))
+            return
+        put(done)
+
+    thread = threading.Thread(target=produce, name="ingest-stream", daemon=True)
+    thread.start()
+    try:
+        while (item := box.get()) is not done:
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class _Raised:
+    exc: BaseException
 
 
 def _assemble(

@@ -28,6 +28,7 @@ from ingest.build import (
     build_in_worker,
     build_stream,
     document_id,
+    in_thread,
     init_worker,
 )
 from ingest.metadata import MANIFEST_NAMES, ManifestError, load_manifest
@@ -298,10 +299,14 @@ class Ingester:
                 yield build(job, self.analyzer, cache, compact=self.compact, prepare=prepare)
             return
         if self.mode == "threads":
-            cache = AnalysisCache(self.store.path, self.analyzer.identity)
-            yield from build_stream(
-                jobs, self.analyzer, cache, self.compact, prepare, threads=self.workers
-            )
+
+            def stream() -> Iterator[BuildResult]:
+                cache = AnalysisCache(self.store.path, self.analyzer.identity)
+                return build_stream(
+                    jobs, self.analyzer, cache, self.compact, prepare, threads=self.workers
+                )
+
+            yield from in_thread(stream)
             return
         src = self.analyzer.lexicon.sources
         with ProcessPoolExecutor(
