@@ -261,7 +261,7 @@ def ingest_end_to_end(
     stages_path = workdir / f"stages-{engine}.json"
     stages_path.unlink(missing_ok=True)
     own = ["--stages", str(stages_path)] if code == REPO else []  # a baseline may lack it
-    if mode != "processes":
+    if code == REPO:
         own += ["--mode", mode]
     es_pid = None
     if engine == "elasticsearch":
@@ -389,7 +389,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("tokenize", "kiwipiepy", "Kiwi tokenize"),
     ("_base", "analyzers/kiwi", "analyzer: morphemes -> terms"),
     ("_prims", "analyzers/kiwi", "analyzer: morphemes -> terms"),
-    ("_stream", "analyzers/kiwi", "Kiwi results (threads) -> Python"),
+    ("analyze_stream", "analyzers/kiwi", "Kiwi results (threads) -> Python"),
     ("_assemble", "ingest/build", "analysis results onto the document"),
     ("_tokens", "analyzers/kiwi", "analyzer: compounds, synonyms"),
     ("tokens_to_json", "", "token encoding"),

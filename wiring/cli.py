@@ -114,11 +114,12 @@ def main() -> None:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["processes", "threads"]),
-    default="processes",
+    type=click.Choice(["auto", "processes", "threads"]),
+    default="auto",
     show_default=True,
     help="processes: a Kiwi per worker process; threads: this process, one Kiwi with "
-    "--workers threads of its own (same results).",
+    "--workers threads of its own (same results); auto: threads when most input bytes "
+    "are text files (.txt, .md, .html), else processes.",
 )
 @click.option(
     "--wait-suggestions",
@@ -152,6 +153,10 @@ def ingest(
         lambda report, _path: report.seen == report.total_files,
     )
 
+    if mode == "auto":
+        from ingest.pipeline import pick_mode
+
+        mode = pick_mode(paths)
     if mode == "threads":  # before the analyzer loads: one Kiwi, with its threads
         from analyzers.kiwi import set_kiwi_threads
 
