@@ -19,21 +19,20 @@ if __package__ in (None, ""):  # run as a file: import the package from the repo
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
-import json  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    RESULTS,
     CpuMeter,
     Goal,
     Section,
     Table,
+    command_meta,
     load_corpus,
     log,
-    machine_info,
     other_load_note,
+    write_results,
 )
 
 GOAL_SECONDS = 30.0
@@ -327,17 +326,8 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
 
 
 def write(sec: Section, meta: dict, name: str = "lexicon") -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
-    json_path.write_text(
-        json.dumps({"meta": meta, "section": sec.to_json()}, ensure_ascii=False, indent=1)
-    )
-    lines = [f"# Lexicon edit benchmark ({meta['finished']})", "", f"`{meta['command']}`", ""]
-    lines += [t.markdown() + "\n" for t in sec.tables]
-    lines += [f"- {g.line()}" for g in sec.goals]
-    lines += ["", "Machine: " + json.dumps(meta["machine"], ensure_ascii=False)]
-    md_path.write_text("\n".join(lines) + "\n")
-    return json_path, md_path
+    heading = f"Lexicon edit benchmark ({meta['finished']})"
+    return write_results(name, "section", sec, meta, heading, machine_line=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,8 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = time.perf_counter() - started
     sec.print()
     meta = {
-        "command": "python -m bench.lexicon " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.lexicon", argv),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "seconds": round(sec.seconds, 1),
     }

@@ -33,6 +33,7 @@ from ingest.build import (
 )
 from ingest.metadata import MANIFEST_NAMES, ManifestError, load_manifest
 from ingest.ocr import file_sha256  # a leaf module: the one file hash of ingest
+from ingest.report import RunReport
 from policykb.backends import SearchBackend
 from policykb.backends.base import IndexOutcome
 from policykb.models import Document
@@ -56,13 +57,12 @@ __all__ = ["Ingester", "IngestReport", "discover", "document_id", "pick_mode"]
 
 
 @dataclass
-class IngestReport:
+class IngestReport(RunReport):
     total_files: int = 0
     total_bytes: int = 0
     seen: int = 0
     added: int = 0
     updated: int = 0
-    unchanged: int = 0
     failed: int = 0
     removed: int = 0
     duplicates: int = 0
@@ -71,8 +71,6 @@ class IngestReport:
     cache_hits: int = 0
     ocr_pages: int = 0  # pages read with Tesseract (POLICYKB_OCR=auto)
     failures: list[tuple[str, str]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-    seconds: float = 0.0
     # Seconds per stage: "build" (summed over the workers, per stage of ingest.build) and
     # "parent" (the ingest process: planning, waiting for results, store, index, ...).
     stages: dict[str, dict[str, float]] = field(default_factory=lambda: {"build": {}, "parent": {}})
@@ -91,7 +89,7 @@ class IngestReport:
         )
 
     def progress_line(self) -> str:
-        elapsed = max(1e-6, time.monotonic() - self.started)
+        elapsed = self.elapsed()
         rate = self.bytes / 1e6 / elapsed
         done_bytes = self.bytes + self.unchanged_bytes
         left = max(0, self.total_bytes - done_bytes)
@@ -222,9 +220,9 @@ class Ingester:
             started = time.monotonic()
             self.on_change()
             report.add_stage("parent", "after the run (suggestions)", time.monotonic() - started)
-        report.seconds = time.monotonic() - report.started
-        # CPU of this thread alone (with mode="threads": all the Python work of the run;
-        # Kiwi's own threads are the process's CPU less this)
+        report.finish()
+        # CPU of this thread alone: planning, store, index (the builds run in the workers,
+        # or with mode="threads" on the stream's thread and in Kiwi's threads)
         report.add_stage(
             "parent", "CPU of this thread (all of the above)", time.thread_time() - cpu
         )

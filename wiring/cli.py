@@ -434,34 +434,33 @@ def lexicon_remove_word(word, preview, queries) -> None:
     _lexicon_edit(lambda e: e.texts_removing_word(word), f"remove-word {word}", preview, queries)
 
 
-@lexicon.command("add-synonym", help="Add a synonym group (the first entry is canonical).")
-@click.argument("canonical")
-@click.argument("variants", nargs=-1)
-@_PREVIEW
-@_QUERY
-def lexicon_add_synonym(canonical, variants, preview, queries) -> None:
-    _lexicon_edit(
-        lambda e: e.texts_adding_synonyms(canonical, variants),
-        f"add-synonym {canonical} {' '.join(variants)}".strip(),
-        preview,
-        queries,
-    )
+def _synonym_command(name: str, help: str, texts: str):
+    """``lexicon NAME CANONICAL [VARIANTS...]``: the edit is ``LexiconEditor.<texts>``."""
+
+    @lexicon.command(name, help=help)
+    @click.argument("canonical")
+    @click.argument("variants", nargs=-1)
+    @_PREVIEW
+    @_QUERY
+    def command(canonical, variants, preview, queries) -> None:
+        _lexicon_edit(
+            lambda e: getattr(e, texts)(canonical, variants),
+            f"{name} {canonical} {' '.join(variants)}".strip(),
+            preview,
+            queries,
+        )
+
+    return command
 
 
-@lexicon.command(
-    "remove-synonym", help="Remove the group of CANONICAL, or only the VARIANTS given."
+lexicon_add_synonym = _synonym_command(
+    "add-synonym", "Add a synonym group (the first entry is canonical).", "texts_adding_synonyms"
 )
-@click.argument("canonical")
-@click.argument("variants", nargs=-1)
-@_PREVIEW
-@_QUERY
-def lexicon_remove_synonym(canonical, variants, preview, queries) -> None:
-    _lexicon_edit(
-        lambda e: e.texts_removing_synonyms(canonical, variants),
-        f"remove-synonym {canonical} {' '.join(variants)}".strip(),
-        preview,
-        queries,
-    )
+lexicon_remove_synonym = _synonym_command(
+    "remove-synonym",
+    "Remove the group of CANONICAL, or only the VARIANTS given.",
+    "texts_removing_synonyms",
+)
 
 
 @main.group(help="Admin accounts and API tokens.")
