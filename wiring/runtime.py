@@ -271,10 +271,13 @@ class Runtime:
     def _service(self) -> SearchService:
         return SearchService(self.settings, self.store, self.backend, self.analyzer)
 
-    def ingester(self, workers: int | None = None, suggestions_now: bool = True):
+    def ingester(
+        self, workers: int | None = None, suggestions_now: bool = True, mode: str = "processes"
+    ):
         """The ingest pipeline; after a run that changed the store the suggestion index is
         rebuilt before ``run`` returns, or (``suggestions_now=False``) in a detached
-        process."""
+        process. ``mode``: worker ``processes`` or Kiwi ``threads`` in this process (see
+        :class:`ingest.pipeline.Ingester`)."""
         from ingest.pipeline import Ingester
 
         return Ingester(
@@ -289,6 +292,7 @@ class Runtime:
             if suggestions_now
             else self.rebuild_suggestions_detached,
             hold=lambda: self.analysis_writer("수집(ingest)"),
+            mode=mode,
         )
 
     def harvester(self, **overrides):
