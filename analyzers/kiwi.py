@@ -24,7 +24,10 @@ import re
 import threading
 import unicodedata
 import warnings
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from kiwipiepy import Kiwi, Match
@@ -73,15 +76,28 @@ _kiwis_lock = threading.RLock()
 KEEP_KIWIS = 1
 
 
+# Threads of its own for each Kiwi built from now on (0: single-threaded); see
+# :func:`set_kiwi_threads`.
+_kiwi_threads = 0
+
 _spare: list[Kiwi] = []  # built without user words and never used: for the next dictionary
 _spare_building = threading.Event()
 
 
-def _new_kiwi() -> Kiwi:
+def _new_kiwi(threads: int = 0) -> Kiwi:
     with warnings.catch_warnings():
         # 0 means single-threaded since kiwipiepy 0.21; it warns about the old meaning.
         warnings.simplefilter("ignore", DeprecationWarning)
-        return Kiwi(num_workers=0)
+        return Kiwi(num_workers=threads)
+
+
+def set_kiwi_threads(threads: int) -> None:
+    """Give the Kiwis this process builds from now on ``threads`` threads of their own,
+    which :meth:`Analyzer.analyze_stream` uses (one model load instead of a second Kiwi).
+    For a process that streams (an ingest run), never for one that forks workers after
+    loading Kiwi: threads do not survive a fork. Tokens are the same either way."""
+    global _kiwi_threads
+    _kiwi_threads = threads
 
 
 def prepare_spare_kiwi(wait: bool = False) -> None:
@@ -116,7 +132,7 @@ def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.Lock]:
         if lexicon.user_digest in _kiwis:
             _kiwis[lexicon.user_digest] = _kiwis.pop(lexicon.user_digest)  # most recent last
         else:
-            kiwi = _spare.pop() if _spare else _new_kiwi()
+            kiwi = _spare.pop() if _spare and not _kiwi_threads else _new_kiwi(_kiwi_threads)
             for w in lexicon.user_words:
                 kiwi.add_user_word(w.word, w.tag, w.score)
             kiwi.tokenize("워밍업 문장입니다.")  # load the model now, not on the first query
@@ -124,6 +140,25 @@ def _kiwi_for(lexicon: Lexicon) -> tuple[Kiwi, threading.Lock]:
             while len(_kiwis) > KEEP_KIWIS:
                 del _kiwis[next(iter(_kiwis))]
         return _kiwis[lexicon.user_digest]
+
+
+_threaded: dict[tuple[str, int], Kiwi] = {}
+
+
+def _threaded_kiwi(lexicon: Lexicon, threads: int) -> Kiwi:
+    """A Kiwi with ``threads`` threads of its own for streams (:meth:`Analyzer.analyze_stream`),
+    the same dictionary as :func:`_kiwi_for`'s; one per process and dictionary (the latest)."""
+    key = (lexicon.user_digest, threads)
+    with _kiwis_lock:
+        kiwi = _threaded.get(key)
+        if kiwi is None:
+            kiwi = _new_kiwi(threads)
+            for w in lexicon.user_words:
+                kiwi.add_user_word(w.word, w.tag, w.score)
+            kiwi.tokenize("워밍업 문장입니다.")
+            _threaded.clear()
+            _threaded[key] = kiwi
+        return kiwi
 
 
 class Analyzer:
@@ -169,25 +204,10 @@ class Analyzer:
         primary = [t.term for t in self._base(normalize_text(entry))]
         return "".join(primary)
 
-    def _base(self, text: str) -> list[tuple[str, str, int, int]]:
+    def _base(self, text: str) -> list[_Prim]:
         with self._lock:
             morphs = self._kiwi.tokenize(text, match_options=MATCH_OPTIONS)
-        out = []
-        for m in morphs:
-            tag = m.tag.split("-")[0] if m.tag.startswith(("VV", "VA")) else m.tag
-            term = _term_of(m.form, tag)
-            if not term or term in STOP_TERMS:
-                continue
-            end = min(m.start + m.len, len(text))
-            if " " in term:
-                # Kiwi knows some titles as one multi-word noun ("파우스트 서곡"): index
-                # each word, so a single word finds it and both engines see the same terms.
-                for w in re.finditer(r"\S+", text[m.start : end]):
-                    if w.group() not in STOP_TERMS:
-                        out.append((w.group(), tag, m.start + w.start(), m.start + w.end()))
-                continue
-            out.append((term, tag, m.start, end))
-        return [_Prim(*c) for c in out]
+        return _prims(text, morphs)
 
     def analyze(self, text: str) -> list[Token]:
         """Index terms of ``text`` (expected NFC) with offsets into ``text``."""
@@ -197,6 +217,35 @@ class Analyzer:
 
     def analyze_many(self, texts: list[str]) -> list[list[Token]]:
         return [self.analyze(t) for t in texts]
+
+    def analyze_stream(self, texts: Iterable[str], threads: int = 2) -> Iterator[list[Token]]:
+        """:meth:`analyze` of each text, in order, with Kiwi's own ``threads`` threads:
+        the texts are pulled lazily (the iterable may do work per item) and Kiwi analyses
+        ahead of the caller without the GIL while the caller post-processes each result
+        here. Same tokens as :meth:`analyze` (the same Kiwi configuration and code)."""
+        # A Kiwi built with threads (set_kiwi_threads) serves the stream itself, without
+        # the lock: kiwipiepy documents a Kiwi with its own pool shared by Python threads
+        # (a call for one text runs on the calling thread), so a query or a title analyzed
+        # meanwhile goes on as usual.
+        own = self._kiwi.num_workers >= threads
+        kiwi = self._kiwi if own else _threaded_kiwi(self.lexicon, threads)
+        pending: deque[str] = deque()
+
+        def feed() -> Iterator[str]:
+            for text in texts:
+                pending.append(text)
+                if text and text.strip():
+                    yield text
+
+        for morphs in kiwi.tokenize(feed(), match_options=MATCH_OPTIONS):
+            text = pending.popleft()
+            while not (text and text.strip()):
+                yield []
+                text = pending.popleft()
+            yield self._tokens(text, _prims(text, morphs))
+        while pending:  # trailing empty texts
+            pending.popleft()
+            yield []
 
     def _tokens(self, text: str, prim: list[_Prim]) -> list[Token]:
         out: list[Token] = []
@@ -211,6 +260,9 @@ class Analyzer:
                     seen.add((canonical, start, end))
                     out.append(Token(canonical, start, end, pos, True))
 
+        # link[k]: prim[k] continues a run of nouns from prim[k - 1] (each pair once)
+        link = [False] + [_joinable(a, b, text[a.end : b.start]) for a, b in pairwise(prim)]
+        last = len(prim) - 1
         for pos, p in enumerate(prim):
             seen.add((p.term, p.start, p.end))
             out.append(Token(p.term, p.start, p.end, pos, False))
@@ -224,12 +276,14 @@ class Analyzer:
                     extra(part, offset, offset + len(part), pos)
                     offset += len(part)
             # Runs of adjacent nouns: every pair, longer runs when they spell a known word.
+            if pos == last or not link[pos + 1]:
+                continue
             joined = p.term
             end = p.end
             for k in range(pos + 1, min(pos + MAX_JOIN, len(prim))):
-                prev, nxt = prim[k - 1], prim[k]
-                if not _joinable(prev, nxt, text[prev.end : nxt.start]):
+                if not link[k]:
                     break
+                nxt = prim[k]
                 joined += nxt.term
                 end = nxt.end
                 if k == pos + 1 or joined in self._known:
@@ -237,12 +291,45 @@ class Analyzer:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Prim:
+@dataclass(slots=True)
+class _Prim:  # not frozen: built for every content morpheme, and frozen init costs 3x
     term: str
     tag: str
     start: int
     end: int
+
+
+_TERM_TAGS = NOUN_TAGS | HANJA_TAGS | FOREIGN_TAGS | NUMBER_TAGS  # a term as they are
+
+
+def _prims(text: str, morphs) -> list[_Prim]:
+    """The primary terms of Kiwi's morphemes of ``text`` (most morphemes, the particles
+    and endings, are passed over on their tag alone)."""
+    out: list[_Prim] = []
+    append = out.append
+    n = len(text)
+    for m in morphs:
+        tag = m.tag
+        if tag not in _TERM_TAGS:
+            if not tag.startswith(("VV", "VA")):
+                continue
+            tag = tag.split("-")[0]
+            if tag not in PREDICATE_TAGS:
+                continue
+        term = _term_of(m.form, tag)
+        if not term or term in STOP_TERMS:
+            continue
+        start = m.start
+        end = min(start + m.len, n)
+        if " " in term:
+            # Kiwi knows some titles as one multi-word noun ("파우스트 서곡"): index
+            # each word, so a single word finds it and both engines see the same terms.
+            for w in re.finditer(r"\S+", text[start:end]):
+                if w.group() not in STOP_TERMS:
+                    append(_Prim(w.group(), tag, start + w.start(), start + w.end()))
+            continue
+        append(_Prim(term, tag, start, end))
+    return out
 
 
 def _joinable(a: _Prim, b: _Prim, gap: str) -> bool:

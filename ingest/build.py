@@ -8,8 +8,12 @@ identity, so re-ingesting a changed file re-runs Kiwi only on passages that chan
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,72 +115,262 @@ def build(
     JSON and the index entry made by ``prepare`` (the engine's ``prepare``), so no
     per-token objects cross a process boundary; the stored and indexed result is the
     same either way."""
-    path = Path(job.path)
     result = BuildResult(job.path)
     clock = _Clock(result.stages)
-    try:
-        result.bytes = path.stat().st_size
-        extracted = extract(
-            path,
-            job.max_bytes,
-            ocr=job.ocr,
-            ocr_cache=Path(job.ocr_cache) if job.ocr_cache else None,
-        )
-        result.pages = len(extracted.pages)
-        clock.lap("extraction")
-        pages = [(p.number, normalize(p.text)) for p in extracted.pages]
-        full = "\n\n".join(t for _, t in pages if t)
-        if not full.strip():
-            raise ExtractionError("empty", "추출된 텍스트가 없습니다.")
-        clock.lap("normalization")
-        meta = build_metadata(full, path, job.manifest_row)
-        clock.lap("metadata")
-        passages = [Passage(i, rp.page, rp.text) for i, rp in enumerate(split_passages(pages))]
-        result.document = Document(
-            id=document_id(path),
-            title=meta.title,
-            institute=meta.institute,
-            regions=meta.regions,
-            doc_type=meta.doc_type,
-            date=meta.date,
-            url=meta.url,
-            source_path=str(path),
-            institute_published=meta.institute_published,
-            page_count=max((p.number or 0 for p in extracted.pages), default=0) or None,
-            passages=passages,
-            department=meta.department,
-            authors=meta.authors,
-            contacts=meta.contacts,
-            places=meta.places,
-            content_hash=dedup.content_hash(full),
-            simhash=dedup.to_signed(dedup.simhash(full)),
-            publisher=meta.publisher,
-        )
-        clock.lap("duplicate hashes")
+    with _failures(result):
+        extracted = _front(job, result, clock)
         tokens = _BuildCache(cache, result)
         result.cache_hits = analyze_document(result.document, analyzer, tokens)
         clock.lap("analysis")
-        ocr_pages = [p for p in extracted.pages if p.ocr_confidence is not None]
-        if ocr_pages:
-            result.ocr_pages = len(ocr_pages)
-            result.document.ocr_pages = [p.number for p in ocr_pages if p.number]
-            result.document.ocr_confidence = round(
-                sum(p.ocr_confidence or 0 for p in ocr_pages) / len(ocr_pages), 1
-            )
-        if compact:
-            result.passage_tokens = [tokens.encoded[p.text] for p in result.document.passages]
-            if prepare is not None:
-                result.index_form = prepare(result.document)
-            for p in result.document.passages:
-                p.tokens = []  # they travel as result.passage_tokens
-            clock.lap("index form")
+        _finish(result, extracted, tokens, compact, prepare, clock)
+    return result
+
+
+@contextmanager
+def _failures(result: BuildResult) -> Iterator[None]:
+    """A bad file never stops the run: its failure is recorded on ``result``."""
+    try:
+        yield
     except ExtractionError as exc:
         result.reason, result.message = exc.reason, exc.message
     except MemoryError:
         result.reason, result.message = "too_large", "메모리가 부족해 처리하지 못했습니다."
-    except Exception as exc:  # a bad file never stops the run
+    except Exception as exc:
         result.reason, result.message = "error", f"{type(exc).__name__}: {exc}"
-    return result
+
+
+def _front(job: BuildJob, result: BuildResult, clock: _Clock):
+    """Extraction to duplicate hashes: ``result.document`` without tokens."""
+    path = Path(job.path)
+    result.bytes = path.stat().st_size
+    extracted = extract(
+        path,
+        job.max_bytes,
+        ocr=job.ocr,
+        ocr_cache=Path(job.ocr_cache) if job.ocr_cache else None,
+    )
+    result.pages = len(extracted.pages)
+    clock.lap("extraction")
+    pages = [(p.number, normalize(p.text)) for p in extracted.pages]
+    full = "\n\n".join(t for _, t in pages if t)
+    if not full.strip():
+        raise ExtractionError("empty", "추출된 텍스트가 없습니다.")
+    clock.lap("normalization")
+    meta = build_metadata(full, path, job.manifest_row)
+    clock.lap("metadata")
+    passages = [Passage(i, rp.page, rp.text) for i, rp in enumerate(split_passages(pages))]
+    result.document = Document(
+        id=document_id(path),
+        title=meta.title,
+        institute=meta.institute,
+        regions=meta.regions,
+        doc_type=meta.doc_type,
+        date=meta.date,
+        url=meta.url,
+        source_path=str(path),
+        institute_published=meta.institute_published,
+        page_count=max((p.number or 0 for p in extracted.pages), default=0) or None,
+        passages=passages,
+        department=meta.department,
+        authors=meta.authors,
+        contacts=meta.contacts,
+        places=meta.places,
+        content_hash=dedup.content_hash(full),
+        simhash=dedup.to_signed(dedup.simhash(full)),
+        publisher=meta.publisher,
+    )
+    clock.lap("duplicate hashes")
+    return extracted
+
+
+def _finish(
+    result: BuildResult,
+    extracted,
+    tokens: _BuildCache,
+    compact: bool,
+    prepare: Callable[[Document], object] | None,
+    clock: _Clock,
+) -> None:
+    """After analysis: OCR figures, and with ``compact`` the stored and indexed forms."""
+    doc = result.document
+    assert doc is not None
+    ocr_pages = [p for p in extracted.pages if p.ocr_confidence is not None]
+    if ocr_pages:
+        result.ocr_pages = len(ocr_pages)
+        doc.ocr_pages = [p.number for p in ocr_pages if p.number]
+        doc.ocr_confidence = round(
+            sum(p.ocr_confidence or 0 for p in ocr_pages) / len(ocr_pages), 1
+        )
+    if compact:
+        result.passage_tokens = [tokens.encoded[p.text] for p in doc.passages]
+        if prepare is not None:
+            result.index_form = prepare(doc)
+        for p in doc.passages:
+            p.tokens = []  # they travel as result.passage_tokens
+        clock.lap("index form")
+
+
+# ---------------------------------------------------------------- one streaming process
+class _Unit:
+    """One text for Kiwi (a passage, title or author run); a repeated passage within a
+    run shares the unit of its first occurrence."""
+
+    __slots__ = ("raw", "tokens")
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] | None = None
+        self.raw: str | None = None  # the stored form, once its first document has it
+
+
+def build_stream(
+    jobs: Iterable[BuildJob],
+    analyzer: Analyzer,
+    cache: AnalysisCache | None,
+    compact: bool = True,
+    prepare: Callable[[Document], object] | None = None,
+    threads: int = 2,
+) -> Iterator[BuildResult]:
+    """:func:`build` of every job, in order, in this process: Kiwi analyses every text
+    with its own ``threads`` threads (``Analyzer.analyze_stream``, without the GIL) while
+    this thread extracts the next files and post-processes, encodes and prepares the
+    finished ones. The same results as :func:`build` (the same code per stage); a passage
+    repeated within the run, or found in ``cache``, is analyzed once."""
+    # FIFO of built-but-unfinished files: (result, extracted, tokens, units, clock).
+    waiting: deque[tuple] = deque()
+    sent: deque[_Unit] = deque()  # units handed to Kiwi, in order
+    live: dict[str, _Unit] = {}  # passage text -> unit, for units not yet finished
+
+    def texts() -> Iterator[str]:
+        for job in jobs:
+            result = BuildResult(job.path)
+            clock = _Clock(result.stages)
+            extracted, units = None, []
+            tokens = _BuildCache(cache, result)
+            with _failures(result):
+                extracted = _front(job, result, clock)
+                doc = result.document
+                for p in doc.passages:
+                    hit = tokens.get(p.text)
+                    if hit is not None:  # the store's cache or this process's recent ones
+                        result.cache_hits += 1
+                        units.append((hit, False))
+                    elif p.text in live:  # its first occurrence is still being analyzed
+                        result.cache_hits += 1
+                        units.append((live[p.text], False))
+                    else:
+                        unit = _Unit()
+                        units.append((unit, True))
+                        live[p.text] = unit
+                        if p.text and p.text.strip():
+                            sent.append(unit)
+                            clock.lap("analysis")
+                            yield p.text  # Kiwi runs; this thread finishes other files
+                            clock.last = time.perf_counter()
+                        else:
+                            unit.tokens = []
+                for text in (doc.title, " ".join(doc.authors) if doc.authors else ""):
+                    unit = _Unit()
+                    units.append((unit, True))
+                    if text and text.strip():
+                        sent.append(unit)
+                        clock.lap("analysis")
+                        yield text
+                        clock.last = time.perf_counter()
+                    else:
+                        unit.tokens = []
+                clock.lap("analysis")
+            waiting.append((result, extracted, tokens, units, clock))
+
+    def ready() -> Iterator[BuildResult]:
+        while waiting and all(
+            not isinstance(u, _Unit) or u.tokens is not None for u, _ in waiting[0][3]
+        ):
+            result, extracted, tokens, units, clock = waiting.popleft()
+            if result.document is not None and result.reason is None:
+                clock.last = time.perf_counter()  # the time in between was other files'
+                with _failures(result):
+                    _assemble(result, units, tokens, live)
+                    clock.lap("analysis")
+                    _finish(result, extracted, tokens, compact, prepare, clock)
+            yield result
+
+    for toks in analyzer.analyze_stream(texts(), threads):
+        unit = sent.popleft()
+        unit.tokens = toks
+        yield from ready()
+    yield from ready()
+    assert not waiting
+
+
+def in_thread(
+    results: Callable[[], Iterator[BuildResult]], ahead: int = 64
+) -> Iterator[BuildResult]:
+    """The results of ``results()`` made on a thread of their own, at most ``ahead`` in
+    advance: while the caller stores and indexes (and waits for SQLite, the index writer,
+    Elasticsearch), the stream keeps Kiwi's threads fed (Kiwi reads only ~16 texts per
+    thread ahead of the one consuming its results). ``results`` runs on that thread, so
+    it opens its own SQLite connections there."""
+    box: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for result in results():
+                if not put(result):
+                    return
+        except BaseException as exc:  # re-raised on the caller's thread
+            put(_Raised(exc))
+            return
+        put(done)
+
+    thread = threading.Thread(target=produce, name="ingest-stream", daemon=True)
+    thread.start()
+    try:
+        while (item := box.get()) is not done:
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class _Raised:
+    exc: BaseException
+
+
+def _assemble(
+    result: BuildResult, units: list[tuple], tokens: _BuildCache, live: dict[str, _Unit]
+) -> None:
+    """The analyzed units onto ``result.document`` (passages, title, authors); a passage
+    analyzed here is encoded and cached once, as :func:`build` does."""
+    doc = result.document
+    assert doc is not None
+    for p, (unit, fresh) in zip(doc.passages, units[:-2], strict=True):
+        if not isinstance(unit, _Unit):  # a cache hit: tokens decoded, JSON kept
+            p.tokens = unit
+            continue
+        p.tokens = unit.tokens or []
+        if fresh:
+            tokens.put(p.text, p.tokens)
+            unit.raw = tokens.encoded[p.text]
+            if live.get(p.text) is unit:
+                del live[p.text]  # later repeats find it in the cache's recent analyses
+        else:
+            tokens.encoded[p.text] = unit.raw or tokens_to_json(p.tokens)
+    doc.title_tokens = units[-2][0].tokens or []
+    doc.author_tokens = units[-1][0].tokens or []
 
 
 # ------------------------------------------------------------------ worker processes

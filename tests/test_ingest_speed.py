@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import dedup
+from ingest import dedup, pipeline
 from tests.conftest import REPO, es_runtime, make_runtime, shared_path
 from tests.ingest_fingerprint import differences, fingerprint
 
@@ -51,29 +51,40 @@ def _runtime(data_dir: Path, backend: str, request, alias: str):
 
 
 @pytest.mark.parametrize("backend", ["embedded", "elasticsearch"])
-def test_fast_route_stores_and_finds_the_same(tmp_path, sample_copy, backend, request):
+def test_fast_route_stores_and_finds_the_same(tmp_path, sample_copy, backend, request, monkeypatch):
+    # Index flushes by count only: a flush after 10 s would put the segment boundaries
+    # (and so the order of hits with equal scores) where the machine's load puts them.
+    monkeypatch.setattr(pipeline, "FLUSH_SECONDS", float("inf"))
     inputs = [sample_copy, *public_files()]
     reference = _runtime(tmp_path / "reference", backend, request, "policykb-test-speed-ref")
     fast = _runtime(tmp_path / "fast", backend, request, "policykb-test-speed-fast")
+    # One process streaming every text through one Kiwi with 2 threads of its own.
+    threads = _runtime(tmp_path / "threads", backend, request, "policykb-test-speed-threads")
     try:
         slow = reference.ingester(workers=1)
         slow.compact = False  # the route of before: Token objects, entries built here
         ref_report = slow.run(inputs)
         fast_report = fast.ingester(workers=2).run(inputs)
+        threads_report = threads.ingester(workers=2, mode="threads").run(inputs)
         assert ref_report.duplicates >= 6  # the copies above are found either way
-        for field in ("seen", "added", "failed", "duplicates", "pages"):
-            assert getattr(fast_report, field) == getattr(ref_report, field), field
-        a, b = fingerprint(reference), fingerprint(fast)
+        a = fingerprint(reference)
         assert len(a["documents"]) == ref_report.added
-        assert differences(a, b) == []
-        assert a == b
-        # The fast route's workers timed their stages, the parent its own.
-        assert fast_report.stages["build"]["analysis"] > 0
-        assert fast_report.stages["parent"]["index writes"] > 0
+        for rt, report in ((fast, fast_report), (threads, threads_report)):
+            for field in ("seen", "added", "failed", "duplicates", "pages"):
+                assert getattr(report, field) == getattr(ref_report, field), field
+            b = fingerprint(rt)
+            assert differences(a, b) == []
+            assert a == b
+            # The build timed its stages, the parent its own.
+            assert report.stages["build"]["analysis"] > 0
+            assert report.stages["parent"]["index writes"] > 0
+        # One process analyzes a repeated passage once, as the reference does (each
+        # worker process only knows its own repeats).
+        assert threads_report.cache_hits == ref_report.cache_hits > 0
     finally:
         if backend == "elasticsearch":
-            reference.backend.drop_all()
-            fast.backend.drop_all()
+            for rt in (reference, fast, threads):
+                rt.backend.drop_all()
 
 
 def _simhash_bit_by_bit(text: str) -> int:
@@ -122,6 +133,48 @@ def test_cli_ingest_ends_and_the_suggestions_follow(tmp_path):
         time.sleep(0.5)
     rt = make_runtime(data)
     assert rt.suggester.suggest("탄소 중", 1)[0].text == "탄소중립"
+
+
+def test_cli_modes_store_and_find_the_same_on_text_files(tmp_path):
+    """`policykb ingest` on text files picks one process with one Kiwi and its own threads
+    (--mode auto); it stores and finds exactly what the worker processes do."""
+    import shutil
+
+    from corpus import SAMPLE_DIR
+    from ingest.pipeline import pick_mode
+
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    for f in sorted(SAMPLE_DIR.iterdir()):
+        if f.suffix in (".txt", ".md"):
+            shutil.copy(f, texts / f.name)
+    assert pick_mode([texts]) == "threads"
+    runtimes = []
+    for mode in ("auto", "processes"):
+        data = tmp_path / mode
+        env = {**os.environ, "POLICYKB_DATA_DIR": str(data), "POLICYKB_OCR": "off"}
+        env["POLICYKB_BACKEND"] = "embedded"
+        done = subprocess.run(
+            [sys.executable, "-m", "wiring.cli", "ingest", "--quiet", "--mode", mode, str(texts)],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        runtimes.append(make_runtime(data))
+    # Hits of equal score come in the index's segment order, which the flush timing (every
+    # 10 s in the CLI) decides: compared in (score, id) order.
+    a, b = (_ties_by_id(fingerprint(rt)) for rt in runtimes)
+    assert len(a["documents"]) >= 30
+    assert differences(a, b) == []
+    assert a == b
+
+
+def _ties_by_id(fp: dict) -> dict:
+    for search in fp["searches"].values():
+        search["hits"].sort(key=lambda h: (-h[1], h[0]))
+    return fp
 
 
 def test_store_batch_commits_together_and_a_failed_block_alone_rolls_back(tmp_path):

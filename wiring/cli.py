@@ -113,6 +113,15 @@ def main() -> None:
     help="Extraction/analysis worker processes (default: up to 2).",
 )
 @click.option(
+    "--mode",
+    type=click.Choice(["auto", "processes", "threads"]),
+    default="auto",
+    show_default=True,
+    help="processes: a Kiwi per worker process; threads: this process, one Kiwi with "
+    "--workers threads of its own (same results); auto: threads when most input bytes "
+    "are text files (.txt, .md, .html), else processes.",
+)
+@click.option(
     "--wait-suggestions",
     is_flag=True,
     help="Rebuild the search-box suggestions before exiting (default: in the background).",
@@ -129,6 +138,7 @@ def ingest(
     retry_failed: bool,
     quiet: bool,
     workers: int | None,
+    mode: str,
     wait_suggestions: bool,
     stages: Path | None,
 ) -> None:
@@ -143,7 +153,15 @@ def ingest(
         lambda report, _path: report.seen == report.total_files,
     )
 
-    report = rt.ingester(workers, suggestions_now=wait_suggestions).run(
+    if mode == "auto":
+        from ingest.pipeline import pick_mode
+
+        mode = pick_mode(paths)
+    if mode == "threads":  # before the analyzer loads: one Kiwi, with its threads
+        from analyzers.kiwi import set_kiwi_threads
+
+        set_kiwi_threads(workers or 2)
+    report = rt.ingester(workers, suggestions_now=wait_suggestions, mode=mode).run(
         list(paths), sync=sync, retry_failed=retry_failed, progress=progress
     )
     if stages is not None:
@@ -159,10 +177,16 @@ def ingest(
 
 
 @main.command(help="Rebuild the search-box suggestion index from the store.")
-def suggestions() -> None:
+@click.option(
+    "--dictionary-first",
+    is_flag=True,
+    help="First save the index with the user dictionary's current words (seconds), then "
+    "rebuild it (what a lexicon edit starts).",
+)
+def suggestions(dictionary_first: bool) -> None:
     rt = _runtime()
     started = time.monotonic()
-    n = rt.rebuild_suggestions()
+    n = rt.rebuild_suggestions(dictionary_first)
     click.echo(f"suggestions: {n} entries ({time.monotonic() - started:.1f}s)")
 
 
@@ -193,13 +217,14 @@ def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
     rt = _runtime()
     progress = _progress(quiet, lambda report, total: f"{report.progress_line(total):<100}")
 
-    report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
-        list(files),
-        source=source,
-        sync=sync,
-        institutes_file=institutes_file,
-        progress=progress,
-    )
+    with rt.analysis_writer("목록 가져오기"):
+        report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
+            list(files),
+            source=source,
+            sync=sync,
+            institutes_file=institutes_file,
+            progress=progress,
+        )
     counts = f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}"
     _report(
         rt, quiet, report.rejections, "REJECTED", report.summary(), counts, _in_store_and_index(rt)
