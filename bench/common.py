@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import pickle
 import random
@@ -164,24 +165,56 @@ class Section:
         }
 
 
+def command_meta(module: str, argv: list[str] | None) -> dict:
+    """The ``command`` (as typed: ``python -m MODULE ARGS``) and ``machine`` of a results
+    file's meta."""
+    args = sys.argv[1:] if argv is None else argv
+    return {"command": f"python -m {module} " + " ".join(args), "machine": machine_info()}
+
+
+def write_results(
+    name: str, key: str, sec: Section, meta: dict, heading: str, machine_line: bool = False
+) -> tuple[Path, Path]:
+    """bench/results/NAME.json (``{"meta": meta, key: section}``) and NAME.md: the heading,
+    the command, then the goals and the tables, or (``machine_line``) the tables, the goals
+    and a line with the machine."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
+    json_path.write_text(
+        json.dumps({"meta": meta, key: sec.to_json()}, ensure_ascii=False, indent=1)
+    )
+    lines = [f"# {heading}", "", f"`{meta['command']}`", ""]
+    if machine_line:
+        lines += [t.markdown() + "\n" for t in sec.tables]
+        lines += [f"- {g.line()}" for g in sec.goals]
+        lines += ["", "Machine: " + json.dumps(meta["machine"], ensure_ascii=False), ""]
+    else:
+        lines += [f"- {g.line()}" for g in sec.goals] + [""]
+        for t in sec.tables:
+            lines += [t.markdown(), ""]
+    md_path.write_text("\n".join(lines))
+    return json_path, md_path
+
+
 # ------------------------------------------------------------------------------ memory
-def vm_hwm_mb(pid: int | None = None) -> float:
-    """Peak resident set size (VmHWM) of a process in MB; nan if it is gone."""
+def _status_mb(field: str, pid: int | None) -> float:
+    """A ``kB`` field of /proc/PID/status in MB; nan if the process is gone."""
     try:
         text = Path(f"/proc/{pid or os.getpid()}/status").read_text()
     except OSError:
         return float("nan")
-    m = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
+    m = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
     return int(m.group(1)) / 1024 if m else float("nan")
+
+
+def vm_hwm_mb(pid: int | None = None) -> float:
+    """Peak resident set size (VmHWM) of a process in MB; nan if it is gone."""
+    return _status_mb("VmHWM", pid)
 
 
 def vm_rss_mb(pid: int | None = None) -> float:
-    try:
-        text = Path(f"/proc/{pid or os.getpid()}/status").read_text()
-    except OSError:
-        return float("nan")
-    m = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
-    return int(m.group(1)) / 1024 if m else float("nan")
+    """Resident set size (VmRSS) of a process in MB; nan if it is gone."""
+    return _status_mb("VmRSS", pid)
 
 
 def self_peak_mb() -> float:

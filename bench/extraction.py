@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import (
@@ -75,9 +76,22 @@ def _text(pages) -> str:
     return "\n".join(p.text for p in pages)
 
 
+def _timed_pages(row: dict, name: str, extract: Callable[[Path], list], path: Path) -> list:
+    """The pages ``extract(path)`` returns ([] on an ExtractionError, kept in ``row`` as
+    ``NAME_error``), timed into ``row["NAME_s"]``."""
+    from ingest.extract import ExtractionError
+
+    with stopwatch() as t:
+        try:
+            pages = extract(path)
+        except ExtractionError as exc:
+            pages, row[f"{name}_error"] = [], exc.reason
+    row[f"{name}_s"] = t[0]
+    return pages
+
+
 def run_pdf(sec: Section, quick: bool) -> None:
     from ingest.extract import (
-        ExtractionError,
         extract_pdf,
         extract_pdf_pdfium,
         extract_pdf_pdfplumber,
@@ -89,24 +103,9 @@ def run_pdf(sec: Section, quick: bool) -> None:
     per_file = []
     for path in files:
         row = {"file": str(path.relative_to(SHARED))}
-        with stopwatch() as t:
-            try:
-                plumber = extract_pdf_pdfplumber(path)
-            except ExtractionError as exc:
-                plumber, row["plumber_error"] = [], exc.reason
-        row["plumber_s"] = t[0]
-        with stopwatch() as t:
-            try:
-                pdfium = extract_pdf_pdfium(path)
-            except ExtractionError as exc:
-                pdfium, row["pdfium_error"] = [], exc.reason
-        row["pdfium_s"] = t[0]
-        with stopwatch() as t:
-            try:
-                prod = extract_pdf(path).pages
-            except ExtractionError as exc:
-                prod, row["production_error"] = [], exc.reason
-        row["production_s"] = t[0]
+        plumber = _timed_pages(row, "plumber", extract_pdf_pdfplumber, path)
+        pdfium = _timed_pages(row, "pdfium", extract_pdf_pdfium, path)
+        prod = _timed_pages(row, "production", lambda p: extract_pdf(p).pages, path)
         row["pages"] = max(len(plumber), len(pdfium))
         row["pdfium_used"] = bool(HANGUL.search(_text(pdfium)))
         row.update(similarity(_text(pdfium), _text(plumber)))

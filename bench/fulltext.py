@@ -40,17 +40,18 @@ from dataclasses import dataclass  # noqa: E402
 
 from bench.common import (  # noqa: E402
     CACHE,
-    RESULTS,
     CpuMeter,
     Goal,
     Section,
     Table,
+    command_meta,
     fmt_num,
     log,
     median,
     other_load_note,
     percentile,
     stopwatch,
+    write_results,
 )
 
 SEED = 20261201
@@ -690,17 +691,7 @@ def run(
 def write(sec: Section, meta: dict) -> tuple[Path, Path]:
     from bench.report import now
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = RESULTS / "fulltext.json", RESULTS / "fulltext.md"
-    json_path.write_text(
-        json.dumps({"meta": meta, "fulltext": sec.to_json()}, ensure_ascii=False, indent=1)
-    )
-    lines = [f"# Full-text benchmark ({now()})", "", f"`{meta['command']}`", ""]
-    lines += [f"- {g.line()}" for g in sec.goals] + [""]
-    for t in sec.tables:
-        lines += [t.markdown(), ""]
-    md_path.write_text("\n".join(lines))
-    return json_path, md_path
+    return write_results("fulltext", "fulltext", sec, meta, f"Full-text benchmark ({now()})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -721,8 +712,6 @@ def main(argv: list[str] | None = None) -> int:
         help="leave the Elasticsearch indexes for the next run on the same node",
     )
     args = p.parse_args(argv)
-    from bench.common import machine_info
-
     with stopwatch() as t:
         sec = run(
             args.quick, not args.no_es, args.pages, args.reps, args.kdi, args.fresh, args.keep_es
@@ -730,8 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = t[0]
     sec.print()
     meta = {
-        "command": "python -m bench.fulltext " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.fulltext", argv),
         "seconds": t[0],
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -47,16 +47,17 @@ from dataclasses import dataclass  # noqa: E402
 
 from bench.common import (  # noqa: E402
     REPO,
-    RESULTS,
     CpuMeter,
     Goal,
     Section,
     Table,
+    command_meta,
     fmt_num,
     fmt_ratio,
     log,
     other_load_note,
     stopwatch,
+    write_results,
 )
 
 # Extracted public-docs texts (about 2 MB) in the repository's shared cache, so a fresh
@@ -739,17 +740,8 @@ def run(
 
 
 def write(sec: Section, meta: dict) -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = RESULTS / "ingest.json", RESULTS / "ingest.md"
-    json_path.write_text(
-        json.dumps({"meta": meta, "ingest": sec.to_json()}, ensure_ascii=False, indent=1)
-    )
-    lines = [f"# Ingest benchmark ({meta.get('time', '')})", "", f"`{meta['command']}`", ""]
-    lines += [f"- {g.line()}" for g in sec.goals] + [""]
-    for t in sec.tables:
-        lines += [t.markdown(), ""]
-    md_path.write_text("\n".join(lines))
-    return json_path, md_path
+    heading = f"Ingest benchmark ({meta.get('time', '')})"
+    return write_results("ingest", "ingest", sec, meta, heading)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -772,8 +764,6 @@ def main(argv: list[str] | None = None) -> int:
         "(e.g. `git archive <commit> | tar -x -C DIR`): before/after in one run",
     )
     args = p.parse_args(argv)
-    from bench.common import machine_info
-
     kdi = args.kdi if args.kdi is not None else (QUICK_KDI if args.quick else DEFAULT_KDI)
     with stopwatch() as t:
         sec = run(
@@ -788,8 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = t[0]
     sec.print()
     meta = {
-        "command": "python -m bench.ingest " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.ingest", argv),
         "seconds": t[0],
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -19,21 +19,20 @@ if __package__ in (None, ""):  # run as a file: import the package from the repo
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
-import json  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    RESULTS,
     CpuMeter,
     Goal,
     Section,
     Table,
+    command_meta,
     load_corpus,
     log,
-    machine_info,
     other_load_note,
+    write_results,
 )
 
 GOAL_SECONDS = 30.0
@@ -64,7 +63,24 @@ def _build(data_dir: Path, docs: list):
             for doc in docs[i : i + 1000]:
                 rt.store.put_document(doc, identity, con)
     rt.backend.rebuild(iter(docs), len(docs))
+    rt.rebuild_suggestions()
     return rt
+
+
+def _base(n: int, identity: str, docs_of) -> tuple[Path, float, bool]:
+    """A built data directory (store, embedded index, suggestions) for ``n`` documents,
+    kept under bench/.cache/lexicon/ between runs (the edits work on a copy)."""
+    from bench.common import CACHE
+
+    base = CACHE / "lexicon" / f"{n}-{identity}"
+    if (base / "complete").exists():
+        return base / "data", 0.0, True
+    shutil.rmtree(base, ignore_errors=True)
+    started = time.perf_counter()
+    _build(base / "data", docs_of())
+    seconds = time.perf_counter() - started
+    (base / "complete").write_text(f"{seconds:.1f}\n")
+    return base / "data", seconds, False
 
 
 def _occurs(rt, word: str) -> int:
@@ -111,8 +127,11 @@ def _searchable(rt, query: str, term: str) -> tuple[int, bool]:
     return result.total, rt.backend.doc_freqs([term])[term] > 0
 
 
-def _timed_edit(rt, texts_of, description: str, query: str, term: str) -> dict:
+def _timed_edit(rt, texts_of, description: str, query: str, term: str, gone: bool = False) -> dict:
+    """Apply an edit and time it until a search answers with it: for an added entry the
+    index has its term; for a removed one (``gone``), no longer."""
     hits_before, _ = _searchable(rt, query, term)
+    suggest_mtime, wall_started = rt.suggest_path.stat().st_mtime, time.time()
     started = time.perf_counter()
     cpu = time.thread_time()
     result = rt.edit_lexicon(texts_of(rt.lexicon_editor()), description)
@@ -122,6 +141,9 @@ def _timed_edit(rt, texts_of, description: str, query: str, term: str) -> dict:
     total_s = time.perf_counter() - started
     return {
         "edit": description,
+        "wall_started": wall_started,
+        "suggest_mtime": suggest_mtime,
+        "gone": gone,
         "seconds": total_s,
         "edit_seconds": edit_s,
         "plan_seconds": result.plan.seconds,
@@ -151,22 +173,67 @@ def _cli_add_word(data_dir: Path, word: str) -> dict:
     return {"word": word, "seconds": time.perf_counter() - started, "output": out.stdout.strip()}
 
 
+def _suggested(rt, word: str) -> bool:
+    return any(x.text.replace(" ", "") == word for x in rt.suggester.suggest(word, 10))
+
+
+def _wait_suggestions(rt, word: str, edit: dict) -> dict:
+    """After an edit: seconds from its start until the suggestion index is first replaced
+    (the detached process the edit starts saves the index with the new dictionary words
+    first) and whether the search box then suggests ``word``; then until that process's
+    full rebuild has ended (so that it does not run under the next measurement)."""
+    import fcntl
+
+    path, mtime, since = rt.suggest_path, edit["suggest_mtime"], edit["wall_started"]
+    out: dict = {"seconds": None, "suggested": False, "rebuilt_seconds": None}
+    while time.time() - since < 900:
+        if path.stat().st_mtime != mtime:
+            out["seconds"] = path.stat().st_mtime - since
+            rt.suggester._checked = 0.0  # look at the file now (a server looks every 2 s)
+            out["suggested"] = _suggested(rt, word)
+            break
+        time.sleep(0.1)
+    else:
+        return out
+    time.sleep(0.5)
+    with open(rt.settings.data_dir / "suggest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    out["rebuilt_seconds"] = path.stat().st_mtime - since
+    rt.suggester._checked = 0.0
+    out["suggested_after_rebuild"] = _suggested(rt, word)
+    return out
+
+
+def _sugg_cell(sugg: dict) -> str:
+    if sugg["seconds"] is None:
+        return "not replaced"
+    return f"{sugg['seconds']:.1f} (rebuilt {sugg['rebuilt_seconds']:.0f})"
+
+
 def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None = None) -> Section:
     from analyzers import get_analyzer
 
     sec = Section("lexicon")
     analyzer = get_analyzer()
-    docs, build = load_corpus(n, analyzer)
+    build = None
+
+    def docs_of() -> list:
+        nonlocal build
+        docs, build = load_corpus(n, analyzer)
+        return docs
+
+    base, build_s, cached = _base(n, analyzer.identity, docs_of)
+    log(
+        f"store and index for {n} documents: "
+        + ("cached" if cached else f"built in {build_s:.0f} s")
+    )
     folder = keep or Path(tempfile.mkdtemp(prefix="bench-lexicon-"))
     shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(base, folder / "data")
     try:
-        started = time.perf_counter()
-        rt = _build(folder / "data", docs)
-        build_s = time.perf_counter() - started
-        passages = sum(len(d.passages) for d in docs)
-        chars = sum(len(p.text) for d in docs for p in d.passages)
-        del docs
-        log(f"store and index built: {n} documents, {passages} passages in {build_s:.0f} s")
+        rt = _runtime(folder / "data")
+        con = rt.store._conn()
+        passages, chars = con.execute("SELECT count(*), sum(length(text)) FROM passages").fetchone()
         rt.service  # noqa: B018 - a running server has its analyzer and service loaded
         words = _pick_words(rt)
         word = words[0]
@@ -179,6 +246,8 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             rt, lambda e: e.texts_adding_word(word, "NNG"), f"add-word {word}", word, word
         )
         log(w["line"])
+        w["suggestions"] = _wait_suggestions(rt, word, w)
+        log(f"  suggestions: {w['suggestions']}")
         log(f"add-synonym {' '.join(group)}")
         s = _timed_edit(
             rt,
@@ -188,12 +257,43 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             _key(rt, group[0]),
         )
         log(s["line"])
+        s["suggestions"] = _wait_suggestions(rt, word, s)
+        log(f"remove-synonym {group[0]}")
+        rs = _timed_edit(
+            rt,
+            lambda e: e.texts_removing_synonyms(group[0], ()),
+            f"remove-synonym {group[0]}",
+            variant,
+            _key(rt, group[0]),
+            gone=True,
+        )
+        log(rs["line"])
+        rs["suggestions"] = _wait_suggestions(rt, word, rs)
+        # As the admin page does after a save: a Kiwi model loaded for the next edit.
+        rt.lexicon_editor().prepare(wait=True)
+        log(f"remove-word {word}")
+        rw = _timed_edit(
+            rt, lambda e: e.texts_removing_word(word), f"remove-word {word}", word, word, gone=True
+        )
+        log(rw["line"])
+        rw["suggestions"] = _wait_suggestions(rt, word, rw)
+        log(f"  suggestions: {rw['suggestions']}")
         edits_load = meter.stop()
         cli = None
         if len(words) > 1:
+            mark = {"suggest_mtime": rt.suggest_path.stat().st_mtime, "wall_started": time.time()}
             cli = _cli_add_word(folder / "data", words[1])
             log(f"CLI add-word {words[1]}: {cli['seconds']:.1f} s: {cli['output']}")
-            rt.reload_analyzer()
+            # This process plays the running server: no reload call, it notices the edit.
+            while time.time() - mark["wall_started"] < 600:
+                cli["hits"], cli["term_indexed"] = _searchable(rt, words[1], words[1])
+                if cli["term_indexed"] and rt.service.analyzer.identity == rt.analyzer.identity:
+                    if _key(rt, words[1]) == words[1]:
+                        break
+                time.sleep(0.1)
+            cli["searchable_seconds"] = time.time() - mark["wall_started"]
+            log(f"  searchable here (a running server) after {cli['searchable_seconds']:.1f} s")
+            cli["suggestions"] = _wait_suggestions(rt, words[1], mark)
         full_load, differ = None, []
         if full:
             before = _fingerprints(rt)
@@ -224,9 +324,11 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             "texts re-analyzed",
             "changed passages / documents",
             "hits before → after",
+            "suggestions s",
         ],
     )
-    for e in (w, s):
+    for e in (w, s, rs, rw):
+        sugg = e["suggestions"]
         t.add(
             e["edit"],
             f"{e['seconds']:.1f}",
@@ -234,21 +336,24 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
             f"{e['examined']:,} in {e['examined_documents']:,} docs",
             f"{e['changed_passages']:,} / {e['changed_documents']:,}",
             f"{e['hits_before']} → {e['hits']}",
+            _sugg_cell(sugg),
         )
     if cli:
         t.add(
             f"CLI: policykb lexicon add-word {cli['word']} (new process)",
-            f"{cli['seconds']:.1f}",
-            f"{cli['seconds'] / full_s:.1%}",
+            f"{cli['searchable_seconds']:.1f} (process {cli['seconds']:.1f})",
+            f"{cli['searchable_seconds'] / full_s:.1%}",
             cli["output"],
             "",
-            "",
+            f"→ {cli['hits']}",
+            _sugg_cell(cli["suggestions"]),
         )
     t.add(
-        "reindex --reanalyze (peer)" if full else "reindex --reanalyze (ESTIMATED, not run)",
+        "reindex --reanalyze (same run)" if full else "reindex --reanalyze (ESTIMATED, not run)",
         f"{full_s:.1f}",
         "100%",
         f"{info['reanalyzed']:,} docs",
+        "",
         "",
         "",
     )
@@ -259,8 +364,20 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
         "in a running server, with the spare Kiwi model the admin page loads when opened. "
         "A dictionary word still builds Kiwi's dictionary anew (most of its time: "
         f"{w['analyzer_seconds']:.1f} s here); a synonym group reuses the Kiwi. CPU seconds "
-        f"of the edit thread: word {w['cpu_seconds']:.1f}, group {s['cpu_seconds']:.1f}."
+        f"of the edit thread: word {w['cpu_seconds']:.1f}, group {s['cpu_seconds']:.1f}. "
+        "The removals undo the two additions (a search answers as before the addition). "
+        "suggestions: from the edit call until the suggestion index, rebuilt by the "
+        "detached process the edit starts, is replaced (then checked: the added word is "
+        "suggested, the removed one is not); each measurement waits for that rebuild to end "
+        "first."
     )
+    if cli:
+        t.notes.append(
+            "CLI: the whole `python -m wiring.cli lexicon add-word` process (Python start, "
+            "its own analyzer and Kiwi, the edit), then until this process (as a running "
+            "server would, without a reload call: it looks for lexicon changes every 2 s) "
+            "answers a search for the word with the word's term."
+        )
     if full:
         t.notes.append(
             f"after the edits, the full re-analysis changed the tokens of {len(differ)} "
@@ -298,6 +415,48 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
                 share <= GOAL_SHARE,
             )
         )
+    for e, added in ((rs, s), (rw, w)):
+        # undone: the search answers as before the addition (the index's document
+        # frequencies still count deleted documents until segments merge)
+        ok = e["hits"] == added["hits_before"]
+        sec.goals.append(
+            Goal(
+                f"{e['edit']} undone, end to end",
+                f"<= {GOAL_SECONDS:.0f} s",
+                f"{e['seconds']:.1f} s",
+                e["seconds"] <= GOAL_SECONDS and ok,
+                "" if ok else f"hits {e['hits']}, {added['hits_before']} before the addition",
+            )
+        )
+    if cli:
+        sec.goals.append(
+            Goal(
+                "a word added by the CLI (new process) searchable in a running server",
+                f"<= {GOAL_SECONDS:.0f} s",
+                f"{cli['searchable_seconds']:.1f} s",
+                cli["searchable_seconds"] <= GOAL_SECONDS and cli["term_indexed"],
+            )
+        )
+    sugg = w["suggestions"]
+    ok = sugg["seconds"] is not None and sugg["suggested"] and sugg["suggested_after_rebuild"]
+    sec.goals.append(
+        Goal(
+            "the added word in the search box's suggestions",
+            f"<= {GOAL_SECONDS:.0f} s",
+            f"{sugg['seconds']:.1f} s" if ok else "not suggested",
+            ok and sugg["seconds"] <= GOAL_SECONDS,
+        )
+    )
+    sugg = rw["suggestions"]
+    ok = sugg["seconds"] is not None and not sugg["suggested"]
+    sec.goals.append(
+        Goal(
+            "the removed word no longer suggested (as a dictionary word)",
+            f"<= {GOAL_SECONDS:.0f} s",
+            f"{sugg['seconds']:.1f} s" if ok else "still suggested",
+            ok and sugg["seconds"] <= GOAL_SECONDS,
+        )
+    )
     if full:
         sec.goals.append(
             Goal(
@@ -312,9 +471,12 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
         "passages": passages,
         "characters": chars,
         "build_seconds": build_s,
-        "corpus_analyze_seconds": build.analyze_seconds,
+        "build_cached": cached,
+        "corpus_analyze_seconds": build.analyze_seconds if build else None,
         "word": w,
         "synonym": s,
+        "remove_synonym": rs,
+        "remove_word": rw,
         "cli": cli,
         "full_reanalysis_seconds": full_s,
         "full_reanalysis": info,
@@ -327,17 +489,8 @@ def run(n: int, keep: Path | None = None, full: bool = True, rate: float | None 
 
 
 def write(sec: Section, meta: dict, name: str = "lexicon") -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
-    json_path.write_text(
-        json.dumps({"meta": meta, "section": sec.to_json()}, ensure_ascii=False, indent=1)
-    )
-    lines = [f"# Lexicon edit benchmark ({meta['finished']})", "", f"`{meta['command']}`", ""]
-    lines += [t.markdown() + "\n" for t in sec.tables]
-    lines += [f"- {g.line()}" for g in sec.goals]
-    lines += ["", "Machine: " + json.dumps(meta["machine"], ensure_ascii=False)]
-    md_path.write_text("\n".join(lines) + "\n")
-    return json_path, md_path
+    heading = f"Lexicon edit benchmark ({meta['finished']})"
+    return write_results(name, "section", sec, meta, heading, machine_line=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,8 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = time.perf_counter() - started
     sec.print()
     meta = {
-        "command": "python -m bench.lexicon " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.lexicon", argv),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "seconds": round(sec.seconds, 1),
     }

@@ -17,22 +17,21 @@ if __package__ in (None, ""):  # run as a file: import the package from the repo
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    RESULTS,
     CpuMeter,
     Goal,
     Section,
     Table,
+    command_meta,
     fmt_ratio,
     log,
-    machine_info,
     median,
     other_load_note,
     percentile,
+    write_results,
 )
 
 GOAL_P50_MS = 5.0
@@ -219,17 +218,8 @@ def run(rows=None, size: int = 50_000, reps: int = 5, quick: bool = False) -> Se
 
 
 def write(sec: Section, meta: dict) -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = RESULTS / "suggest.json", RESULTS / "suggest.md"
-    json_path.write_text(
-        json.dumps({"meta": meta, "section": sec.to_json()}, ensure_ascii=False, indent=1)
-    )
-    lines = [f"# Suggest benchmark ({meta['finished']})", "", f"`{meta['command']}`", ""]
-    lines += [t.markdown() + "\n" for t in sec.tables]
-    lines += [f"- {g.line()}" for g in sec.goals]
-    lines += ["", "Machine: " + json.dumps(meta["machine"], ensure_ascii=False)]
-    md_path.write_text("\n".join(lines) + "\n")
-    return json_path, md_path
+    heading = f"Suggest benchmark ({meta['finished']})"
+    return write_results("suggest", "section", sec, meta, heading, machine_line=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     sec.seconds = time.perf_counter() - started
     sec.print()
     meta = {
-        "command": "python -m bench.suggest " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(),
+        **command_meta("bench.suggest", argv),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "seconds": round(sec.seconds, 1),
     }

@@ -32,6 +32,7 @@ from analyzers import Analyzer
 from corpus import institutes as registry
 from ingest.dates import normalize_date
 from ingest.metadata import safe_url
+from ingest.report import RunReport
 from policykb.analysis import analyze_metadata
 from policykb.backends import SearchBackend
 from policykb.models import DOC_TYPES, Document
@@ -95,17 +96,14 @@ class CatalogueRecord:
 
 
 @dataclass
-class CatalogueReport:
+class CatalogueReport(RunReport):
     seen: int = 0
     imported: int = 0
     updated: int = 0
-    unchanged: int = 0
     rejected: int = 0
     removed: int = 0
     attached: int = 0  # records that joined a document already holding their original
     rejections: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
-    started: float = field(default_factory=time.monotonic)
-    seconds: float = 0.0
 
     def summary(self) -> str:
         return (
@@ -115,7 +113,7 @@ class CatalogueReport:
         )
 
     def progress_line(self, total: int) -> str:
-        rate = self.seen / max(1e-6, time.monotonic() - self.started)
+        rate = self.per_second(self.seen)
         return (
             f"{self.seen}/{total} records, imported {self.imported}, updated {self.updated}, "
             f"rejected {self.rejected}, {rate:.0f} records/s"
@@ -366,7 +364,7 @@ class CatalogueImporter:
             self.backend.compact(
                 self.store.iter_documents(canonical_only=True), self.store.count_documents()
             )
-        report.seconds = time.monotonic() - report.started
+        report.finish()
         return report
 
     def _write(self, batch: list[CatalogueRecord], report: CatalogueReport) -> None:

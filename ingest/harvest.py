@@ -36,6 +36,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from ingest.catalogue import CatalogueRecord
+from ingest.report import RunReport
 from policykb.store import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -105,16 +106,13 @@ def file_link(html: str, base: str) -> str | None:
 
 
 @dataclass
-class HarvestReport:
+class HarvestReport(RunReport):  # its `unchanged`: 304 Not Modified
     candidates: int = 0
     fetched: int = 0
-    unchanged: int = 0  # 304 Not Modified
     attached: int = 0
     failed: int = 0
     requests: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
-    started: float = field(default_factory=time.monotonic)
-    seconds: float = 0.0
 
     def summary(self) -> str:
         return (
@@ -202,7 +200,7 @@ class Harvester:
                 if progress:
                     progress(report, len(todo))
         self._ingest_fetched(report)
-        report.seconds = time.monotonic() - report.started
+        report.finish()
         return report
 
     def _candidates(self, retry_failed: bool, source: str | None, limit: int | None):

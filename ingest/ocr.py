@@ -14,9 +14,11 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -150,27 +152,51 @@ def ocr_pdf_pages(
 def _recognize(pytesseract, image, number: int) -> OcrPage:
     """Text in reading order (blocks and lines as Tesseract found them) and the mean
     confidence of its words."""
-    data = pytesseract.image_to_data(
-        image, lang=LANG, config=f"--psm {PSM}", output_type=pytesseract.Output.DICT
-    )
     lines: dict[tuple[int, int, int], list[str]] = {}
     confs: list[float] = []
-    for i, word in enumerate(data["text"]):
-        word = (word or "").strip()
-        conf = float(data["conf"][i])
-        if not word or conf < 0 or BORDER.match(word):
-            continue
-        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
-        lines.setdefault(key, []).append(word)
-        confs.append(conf)
+    for w in _words(pytesseract, image, PSM):
+        lines.setdefault((w.block, w.par, w.line), []).append(w.text)
+        confs.append(w.conf)
     text_lines, last_block = [], None
     for key in sorted(lines):
         if last_block is not None and key[0] != last_block:
             text_lines.append("")
         text_lines.append(join_syllables(lines[key]))
         last_block = key[0]
-    confidence = round(sum(confs) / len(confs), 1) if confs else 0.0
-    return OcrPage(number, "\n".join(text_lines), confidence)
+    return OcrPage(number, "\n".join(text_lines), _mean_confidence(confs))
+
+
+class _Word(NamedTuple):
+    text: str
+    conf: float
+    block: int
+    par: int
+    line: int
+    left: int
+    top: int
+    height: int
+
+
+def _words(pytesseract, image, psm: int) -> Iterator[_Word]:
+    """The words Tesseract reads in ``image`` (page segmentation mode ``psm``), without
+    empty boxes, rejected ones (confidence < 0) and table rules read as words."""
+    data = pytesseract.image_to_data(
+        image, lang=LANG, config=f"--psm {psm}", output_type=pytesseract.Output.DICT
+    )
+    for i, word in enumerate(data["text"]):
+        word = (word or "").strip()
+        conf = float(data["conf"][i])
+        if not word or conf < 0 or BORDER.match(word):
+            continue
+        yield _Word(
+            word,
+            conf,
+            *(data[k][i] for k in ("block_num", "par_num", "line_num", "left", "top", "height")),
+        )
+
+
+def _mean_confidence(confs: list[float]) -> float:
+    return round(sum(confs) / len(confs), 1) if confs else 0.0
 
 
 _SYLLABLE = re.compile(r"[\uac00-\ud7a3]")
@@ -266,24 +292,17 @@ def ocr_regions(
     sheet = Image.new("L", (max(c.width for c, _ in crops) + 2 * gap, y), 255)
     for crop, top in crops:
         sheet.paste(crop, (gap, top))
-    data = pytesseract.image_to_data(
-        sheet, lang=LANG, config=f"--psm {REGION_PSM}", output_type=pytesseract.Output.DICT
-    )
     words: list[list[tuple[int, str]]] = [[] for _ in boxes]
     confs: list[float] = []
-    for i, word in enumerate(data["text"]):
-        word = (word or "").strip()
-        conf = float(data["conf"][i])
-        if not word or conf < 0 or BORDER.match(word):
-            continue
-        mid = data["top"][i] + data["height"][i] / 2
+    for w in _words(pytesseract, sheet, REGION_PSM):
+        mid = w.top + w.height / 2
         for n, (a, b) in enumerate(spans):
             if a - gap / 2 <= mid <= b + gap / 2:
-                words[n].append((data["left"][i], word))
-                confs.append(conf)
+                words[n].append((w.left, w.text))
+                confs.append(w.conf)
                 break
     texts = [join_syllables([w for _, w in sorted(ws)]) for ws in words]
-    confidence = round(sum(confs) / len(confs), 1) if confs else 0.0
+    confidence = _mean_confidence(confs)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps({"texts": texts, "confidence": confidence}), encoding="utf-8")

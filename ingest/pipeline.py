@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from ingest.build import (
 )
 from ingest.metadata import MANIFEST_NAMES, ManifestError, load_manifest
 from ingest.ocr import file_sha256  # a leaf module: the one file hash of ingest
+from ingest.report import RunReport
 from policykb.backends import SearchBackend
 from policykb.backends.base import IndexOutcome
 from policykb.models import Document
@@ -54,13 +56,12 @@ __all__ = ["Ingester", "IngestReport", "discover", "document_id"]
 
 
 @dataclass
-class IngestReport:
+class IngestReport(RunReport):
     total_files: int = 0
     total_bytes: int = 0
     seen: int = 0
     added: int = 0
     updated: int = 0
-    unchanged: int = 0
     failed: int = 0
     removed: int = 0
     duplicates: int = 0
@@ -69,8 +70,6 @@ class IngestReport:
     cache_hits: int = 0
     ocr_pages: int = 0  # pages read with Tesseract (POLICYKB_OCR=auto)
     failures: list[tuple[str, str]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-    seconds: float = 0.0
     # Seconds per stage: "build" (summed over the workers, per stage of ingest.build) and
     # "parent" (the ingest process: planning, waiting for results, store, index, ...).
     stages: dict[str, dict[str, float]] = field(default_factory=lambda: {"build": {}, "parent": {}})
@@ -89,7 +88,7 @@ class IngestReport:
         )
 
     def progress_line(self) -> str:
-        elapsed = max(1e-6, time.monotonic() - self.started)
+        elapsed = self.elapsed()
         rate = self.bytes / 1e6 / elapsed
         done_bytes = self.bytes + self.unchanged_bytes
         left = max(0, self.total_bytes - done_bytes)
@@ -140,6 +139,7 @@ class Ingester:
         ocr_cache: str | None = None,
         on_change: Callable[[], object] | None = None,
         compact: bool = True,
+        hold: Callable[[], AbstractContextManager[Analyzer]] | None = None,
     ) -> None:
         # compact: documents cross from the workers as store JSON and the engine's prepared
         # entries (see ingest.build.build); False keeps the reference route (Token objects,
@@ -149,6 +149,8 @@ class Ingester:
         self.ocr_cache = ocr_cache
         self.store = store
         self.on_change = on_change  # called after a run that changed the store
+        # held for the whole run (no lexicon edit meanwhile); gives the analyzer in use then
+        self.hold = hold
         self.backend = backend
         self.analyzer = analyzer
         self.max_bytes = max_bytes
@@ -161,6 +163,19 @@ class Ingester:
         sync: bool = False,
         retry_failed: bool = False,
         progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        if self.hold is None:
+            return self._run(paths, sync, retry_failed, progress)
+        with self.hold() as analyzer:
+            self.analyzer = analyzer
+            return self._run(paths, sync, retry_failed, progress)
+
+    def _run(
+        self,
+        paths: list[Path],
+        sync: bool,
+        retry_failed: bool,
+        progress: ProgressFn | None,
     ) -> IngestReport:
         report = IngestReport()
         self.backend.count()  # an unreachable or unsuitable engine fails before any work
@@ -195,7 +210,7 @@ class Ingester:
             started = time.monotonic()
             self.on_change()
             report.add_stage("parent", "after the run (suggestions)", time.monotonic() - started)
-        report.seconds = time.monotonic() - report.started
+        report.finish()
         return report
 
     def _commit_stream(

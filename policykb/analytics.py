@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from corpus.institutes import REGIONS
 from policykb.models import Document, Filters
@@ -25,12 +25,7 @@ class Timeline:
     series: dict[str, dict[str, int]] = field(default_factory=dict)  # group -> year -> n
 
     def to_json(self) -> dict:
-        return {
-            "group_by": self.group_by,
-            "years": self.years,
-            "totals": self.totals,
-            "series": self.series,
-        }
+        return asdict(self)
 
 
 def timeline(service: SearchService, req: SearchRequest, group_by: str = "institute") -> Timeline:

@@ -9,15 +9,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
-from policykb.models import UNKNOWN_PUBLISHER, Document
+from policykb.models import HIT_HEAD, UNKNOWN_PUBLISHER, Document
 
 CSV_COLUMNS = (
-    "id",
-    "title",
-    "institute",
-    "regions",
-    "doc_type",
-    "date",
+    *HIT_HEAD,
     "page",
     "url",
     "link",

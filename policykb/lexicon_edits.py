@@ -30,7 +30,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,12 +40,14 @@ from analyzers.lexicon import (
     UserWord,
     check_synonym_group,
     check_user_word,
+    load_lexicon,
     parse_synonyms,
     parse_user_dict,
     synonym_line,
     user_word_line,
 )
 from policykb.analysis import analyze_authors
+from policykb.analysis_lock import AnalysisLock
 from policykb.backends import SearchBackend
 from policykb.errors import ConflictError, InputError, TooLargeError
 from policykb.models import Token
@@ -363,8 +365,11 @@ class LexiconEditor:
         files: tuple[Path, Path],
         analyzer: Analyzer,
         queries: Callable[[], Iterable[str]] | None = None,
+        lock: AnalysisLock | None = None,
     ) -> None:
         self.store = store
+        # held alone while an edit is applied: no ingest, reindex or import runs meanwhile
+        self.lock = lock
         self.backend = backend
         self.lexicon_dir = Path(lexicon_dir)
         self.files = files
@@ -514,8 +519,24 @@ class LexiconEditor:
             (pending / name).write_text(text, encoding="utf-8")
         return get_analyzer(pending / USER_DICT_NAME, pending / SYNONYMS_NAME)
 
+    def _check_current(self) -> None:
+        """The analyzer this edit starts from must be the one of the files in use: an
+        edit saved by another process since it was loaded would otherwise be planned
+        against the wrong tokens (the runtime reloads it before an edit; this catches
+        an edit that landed in between)."""
+        files = [
+            self.lexicon_dir / name if (self.lexicon_dir / name).exists() else path
+            for name, path in zip((USER_DICT_NAME, SYNONYMS_NAME), self.files, strict=True)
+        ]
+        if load_lexicon(*files).digest != self.analyzer.lexicon_version:
+            raise LexiconBusy(
+                "다른 곳에서 사전·동의어가 방금 바뀌었습니다. 바뀐 내용을 확인하고 다시 "
+                "시도해 주세요."
+            )
+
     def _plan(self, texts: dict[str, str], description: str) -> EditPlan:
         started = time.perf_counter()
+        self._check_current()
         old = self.analyzer
         new = self._pending_analyzer(texts)
         analyzer_seconds = time.perf_counter() - started
@@ -550,7 +571,7 @@ class LexiconEditor:
         """Save ``texts`` as the dictionary and synonyms: re-analyze what they change,
         re-index those documents, and make the new files the ones in use."""
         started = time.perf_counter()
-        with self._exclusive():
+        with self._exclusive(), self.lock.exclusive() if self.lock else nullcontext():
             plan = self._plan(texts, description)
             old, new = plan.old, plan.new
             docs = sorted({c.doc_id for c in plan.changes + plan.restamp})

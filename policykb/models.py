@@ -26,6 +26,9 @@ SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 FACETS: tuple[str, ...] = ("institute", "region", "doc_type", "year", "publisher", "author")
 # Facets with many values show only their most frequent ones.
 FACET_SIZES: dict[str, int] = {"author": 30}
+# What names and places a search hit: the first fields of its JSON (Hit.to_json), the ones
+# the API schema requires with the snippet, and the first columns of the CSV export.
+HIT_HEAD: tuple[str, ...] = ("id", "title", "institute", "regions", "doc_type", "date")
 
 
 def html_to_text(html: str) -> str:
@@ -84,6 +87,30 @@ class Document:
     @property
     def year(self) -> int | None:
         return int(self.date[:4]) if self.date else None
+
+    def to_json(self) -> dict:
+        """The document's metadata as the API shows it (``GET /api/documents/<id>`` adds
+        copies, related documents and passages): one definition for every JSON of it."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "institute": self.institute,
+            "institute_published": self.institute_published,
+            "regions": self.regions,
+            "doc_type": self.doc_type,
+            "date": self.date,
+            "url": self.url,
+            "page_count": self.page_count,
+            "department": self.department,
+            "publisher": self.publisher,
+            "ocr": {"confidence": self.ocr_confidence, "pages": self.ocr_pages}
+            if self.ocr_pages
+            else None,
+            "authors": self.authors,
+            "has_original": self.has_original,
+            "contacts": self.contacts,
+            "places": self.places,
+        }
 
     @property
     def text(self) -> str:
@@ -182,12 +209,7 @@ class Hit:
 
     def to_json(self) -> dict:
         return {
-            "id": self.id,
-            "title": self.title,
-            "institute": self.institute,
-            "regions": self.regions,
-            "doc_type": self.doc_type,
-            "date": self.date,
+            **{name: getattr(self, name) for name in HIT_HEAD},
             "snippet": self.snippet,
             "snippet_text": self.snippet_text,
             "page": self.page,

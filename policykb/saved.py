@@ -11,14 +11,23 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from policykb.errors import InputError
 from policykb.store import DocumentStore
 
 
-class SavedLimitError(ValueError):
-    """The owner already keeps the most saved searches allowed."""
+class SavedLimitError(InputError, ValueError):
+    """The owner already keeps the most saved searches allowed (HTTP 429, answered by the
+    app's error handlers like every other :class:`InputError`)."""
+
+    code = "rate_limited"
+    status = 429
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"at most {limit} saved searches")
+        super().__init__(
+            f"검색은 최대 {limit}개까지 저장할 수 있습니다. "
+            "저장한 검색 페이지에서 필요 없는 것을 지운 뒤 다시 시도해 주세요.",
+            reason=f"at most {limit} saved searches",
+        )
         self.limit = limit
 
 

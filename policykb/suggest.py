@@ -186,17 +186,7 @@ def build(
     entries: dict[str, _Entry] = {}
 
     def add(text: str, kind: str, weight: int) -> None:
-        text = _SPACE_RE.sub(" ", unicodedata.normalize("NFC", text)).strip()
-        key = key_of(text)
-        if not key:
-            return
-        have = entries.get(key)
-        if have is None:
-            entries[key] = _Entry(text, kind, weight)
-            return
-        if weight > have.weight:
-            have.text, have.kind = (have.text if have.kind == "dictionary" else text), kind
-        have.weight += weight
+        _add_entry(entries, text, kind, weight)
 
     terms = [(t, n) for t, n in col.df.items() if n >= min_df]
     terms.sort(key=lambda tn: -tn[1])
@@ -211,6 +201,7 @@ def build(
             if uses * 2 > n:  # mostly written so: suggest it as written (주택 공급, FTA)
                 text, kind = surface, ("phrase" if " " in surface else "term")
         add(text, kind, n)
+    dictionary = list(dictionary)
     for word in dictionary:
         add(word, "dictionary", max(DICT_WEIGHT, col.df.get(word.replace(" ", ""), 0)))
     for kind, counter in col.names.items():
@@ -222,7 +213,7 @@ def build(
         add(title, "title", n)
     for title in catalogue:
         add(title, "catalogue", 1)
-    index = SuggestIndex.from_entries(list(entries.items()))
+    index = SuggestIndex.from_entries(list(entries.items()), dictionary)
     log.info(
         "suggestions: %d entries from %d documents in %.1fs",
         len(index.texts),
@@ -230,6 +221,22 @@ def build(
         time.perf_counter() - started,
     )
     return index
+
+
+def _add_entry(entries: dict[str, _Entry], text: str, kind: str, weight: int) -> None:
+    """Add a candidate; candidates with the same key are one entry (their weights add up,
+    the heavier one names it; a dictionary word keeps its spelling)."""
+    text = _SPACE_RE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    key = key_of(text)
+    if not key:
+        return
+    have = entries.get(key)
+    if have is None:
+        entries[key] = _Entry(text, kind, weight)
+        return
+    if weight > have.weight:
+        have.text, have.kind = (have.text if have.kind == "dictionary" else text), kind
+    have.weight += weight
 
 
 def _top_table(keys: list[str], ids: array, weights: array) -> dict[str, list[int]]:
@@ -275,9 +282,32 @@ class SuggestIndex:
         self.toffsets = array("i", data["toffsets"])
         self.tids = array("i", data["tids"])
         self.keys: list[str] = data["keys"]  # entry id -> key
+        # the user dictionary's words it was built with (None: an index from before)
+        self.dictionary: list[str] | None = data.get("dictionary")
+
+    def with_dictionary(self, words: Iterable[str]) -> SuggestIndex:
+        """This index with the user dictionary ``words`` instead of the ones it was built
+        with, the rest unchanged: what a dictionary edit changes at once (the full rebuild
+        that follows also counts the terms the edit re-analyzed). A removed word's entry
+        goes, even where the collection had it as a term too: its documents were just
+        re-analyzed without it, and the rebuild puts back what they still have."""
+        words = list(words)
+        old, new = set(self.dictionary or ()), set(words)
+        gone = {key_of(w) for w in old - new}
+        entries = {
+            key: _Entry(self.texts[i], KINDS[self.kinds[i]], self.weights[i])
+            for i, key in enumerate(self.keys)
+            if key not in gone
+        }
+        for word in words:
+            if word not in old:
+                _add_entry(entries, word, "dictionary", DICT_WEIGHT)
+        return SuggestIndex.from_entries(list(entries.items()), words)
 
     @classmethod
-    def from_entries(cls, items: list[tuple[str, _Entry]]) -> SuggestIndex:
+    def from_entries(
+        cls, items: list[tuple[str, _Entry]], dictionary: list[str] | None = None
+    ) -> SuggestIndex:
         items.sort(key=lambda kv: kv[0])
         texts = [e.text for _, e in items]
         keys = [k for k, _ in items]
@@ -318,6 +348,7 @@ class SuggestIndex:
                 "toffsets": toffsets,
                 "tids": tids,
                 "keys": keys,
+                "dictionary": dictionary,
             }
         )
 
@@ -339,6 +370,7 @@ class SuggestIndex:
             "tkeys": self.tkeys,
             "toffsets": self.toffsets.tobytes(),
             "tids": self.tids.tobytes(),
+            "dictionary": self.dictionary,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policykb import __version__
-from policykb.models import DOC_TYPES, SORTS
+from policykb.models import DOC_TYPES, HIT_HEAD, SORTS
 from policykb.suggest import KINDS as SUGGESTION_KINDS
 from policykb.suggest import MAX_LIMIT as MAX_SUGGEST_LIMIT
 from policykb.suggest import MAX_QUERY as MAX_SUGGEST_QUERY
@@ -86,17 +86,7 @@ SCHEMAS = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": [
-                        "id",
-                        "title",
-                        "institute",
-                        "regions",
-                        "doc_type",
-                        "date",
-                        "snippet",
-                        "snippet_text",
-                        "page",
-                    ],
+                    "required": [*HIT_HEAD, "snippet", "snippet_text", "page"],
                     "properties": {
                         "id": _STR,
                         "title": _STR,

@@ -43,20 +43,7 @@ def fingerprint(rt: Runtime, with_scores: bool = True) -> dict:
     for doc in store.iter_documents():
         key = doc.source_path or doc.id
         docs[key] = {
-            "id": doc.id,
-            "title": doc.title,
-            "institute": doc.institute,
-            "institute_published": doc.institute_published,
-            "regions": doc.regions,
-            "doc_type": doc.doc_type,
-            "date": doc.date,
-            "url": doc.url,
-            "publisher": doc.publisher,
-            "department": doc.department,
-            "authors": doc.authors,
-            "contacts": doc.contacts,
-            "places": doc.places,
-            "page_count": doc.page_count,
+            **doc.to_json(),  # the metadata as the API shows it
             "content_hash": doc.content_hash,
             "simhash": doc.simhash,
             "canonical": path_of.get(doc.canonical_id) if doc.canonical_id else None,

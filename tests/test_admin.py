@@ -192,6 +192,16 @@ def test_lexicon_edit_is_validated_previewed_then_live_without_reindex(admin_rt)
     ):
         r = client.post("/admin/lexicon", data={"csrf_token": token, **op})
         assert r.status_code == 400 and "않았습니다" in r.get_data(as_text=True)
+    # while an ingest (or reindex) runs, here or in another process: refused on the form
+    typed = synonyms + "\n리빙랩, 시민실험실\n"
+    with admin_rt.analysis_lock.shared("수집(ingest)"):
+        busy = client.post(
+            "/admin/lexicon", data={"csrf_token": token, "user_dict": user_dict, "synonyms": typed}
+        )
+    text = busy.get_data(as_text=True)
+    assert busy.status_code == 409 and "수집(ingest)" in text and "바꾸지 않았습니다" in text
+    assert "시민실험실" in text  # what the admin typed is still on the form
+    assert not (admin_rt.lexicon_dir / "synonyms.txt").exists()
     ok = client.post(
         "/admin/lexicon",
         data={

@@ -3,10 +3,13 @@ committed is lost and the read index keeps answering."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import resource
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -136,6 +139,12 @@ def test_disk_full_fails_the_run_cleanly(tmp_path):
     assert total(after) == n + 200
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_elasticsearch_outage_then_recovery(tmp_path, sample_copy):
     """A node that goes away: the UI says so (503, Korean message), and search works again
     when it is back, without restarting the app."""
@@ -145,12 +154,17 @@ def test_elasticsearch_outage_then_recovery(tmp_path, sample_copy):
 
     from wiring.wsgi import create_app
 
-    node = es_local.Node("outage-node", 9291, 9391, cluster="policykb-outage", heap_mb=384)
+    # A node of this run only: its name (and so its directory in the shared cache) comes
+    # from the worktree and the process, its ports are free ones, so that runs from several
+    # worktrees at once do not meet.
+    worktree = hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
+    name = f"outage-{worktree}-{os.getpid()}"
+    node = es_local.Node(name, _free_port(), _free_port(), cluster=name, heap_mb=384)
     try:
-        node.start()
-    except es_local.ESUnavailable as exc:
-        pytest.skip(f"no Elasticsearch: {exc}")
-    try:
+        try:
+            node.start()
+        except es_local.ESUnavailable as exc:
+            pytest.skip(f"no Elasticsearch: {exc}")
         rt = es_runtime(tmp_path / "data", node.url, "policykb-outage")
         rt.ingester().run([sample_copy])
         app = create_app({"TESTING": True}, settings=rt.settings)
@@ -169,3 +183,4 @@ def test_elasticsearch_outage_then_recovery(tmp_path, sample_copy):
         assert client.get("/api/search?q=협의체").get_json()["total"] > 0
     finally:
         node.stop()
+        shutil.rmtree(node.dir, ignore_errors=True)

@@ -204,3 +204,140 @@ def test_preview_shows_the_change_then_cli_applies_it(tmp_path, sample_copy):
     # ingest again: nothing to do, the files' analyses are still current
     report = rt.ingester().run([sample_copy])
     assert report.unchanged == report.seen
+
+
+def _cli(data_dir, *args: str, **popen):
+    """``policykb ARGS`` in a process of its own (another admin's terminal)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "POLICYKB_DATA_DIR": str(data_dir), "POLICYKB_OCR": "off"}
+    cmd = [sys.executable, "-m", "wiring.cli", *args]
+    if popen:
+        return subprocess.Popen(cmd, env=env, text=True, **popen)
+    return subprocess.run(cmd, env=env, text=True, capture_output=True, timeout=300)
+
+
+def _holds_open(pid: int, path) -> bool:
+    import os
+
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_edits_ingests_and_other_edits_exclude_each_other_across_processes(tmp_path, sample_copy):
+    """An edit is refused with a Korean message while an ingest runs (here, in this
+    process; the edit from the CLI) or while another edit runs (a CLI edit during this
+    process's edit, as during an admin page save); an ingest started during an edit waits
+    for it, then runs with the new dictionary. Refused edits change nothing."""
+    import subprocess
+
+    from policykb.analysis_lock import AnalysisBusy
+
+    data = tmp_path / "data"
+    rt = make_runtime(data)
+    rt.ingester().run([sample_copy / "dgi_2020_smartcity_governance.txt"])
+    files = rt.lexicon_editor().current_texts()
+    lineage = rt.store.lineage()
+    seen: dict = {}
+
+    def during_ingest(_report, _path) -> None:
+        if "cli" not in seen:  # the first file: the ingest holds the lock now
+            seen["cli"] = _cli(data, "lexicon", "add-word", "도시재생지원센터")
+            with pytest.raises(AnalysisBusy, match="수집"):  # the admin page's save
+                rt.edit_lexicon(rt.lexicon_editor().texts_adding_word("리빙랩센터", "NNG"))
+
+    (tmp_path / "next").mkdir()
+    shutil.copy(sample_copy / "cni_2022_getbol_tourism_press.txt", tmp_path / "next")
+    rt.ingester().run([tmp_path / "next"], progress=during_ingest)
+    out = seen["cli"]
+    assert out.returncode == 1, out.stderr
+    assert "수집(ingest)" in out.stderr and "바꾸지 않았습니다" in out.stderr
+    assert rt.lexicon_editor().current_texts() == files
+    assert rt.store.lineage() == lineage
+
+    # A CLI edit while this process's edit is being applied (it holds both locks while
+    # it works out the affected searches).
+    editor = rt.lexicon_editor()
+
+    def during_edit() -> list[str]:
+        seen["second"] = _cli(data, "lexicon", "add-synonym", "생활실험실", "리빙랩")
+        return []
+
+    editor.queries = during_edit
+    editor.apply(editor.texts_adding_word("도시재생지원센터", "NNG"), "add-word")
+    rt.reload_analyzer()
+    out = seen["second"]
+    assert out.returncode == 1 and "다른 사전·동의어 편집이 진행 중" in out.stderr
+    texts = rt.lexicon_editor().current_texts()
+    assert "도시재생지원센터" in texts["userdict.tsv"]
+    assert "생활실험실" not in texts["synonyms.txt"]  # the refused edit changed nothing
+
+    # An ingest started while an edit holds the lock waits for it.
+    (tmp_path / "more").mkdir()
+    shutil.copy(sample_copy / "cni_2019_innovation_city_report.txt", tmp_path / "more")
+    before = rt.store.count_documents(canonical_only=False)
+    with rt.analysis_lock.exclusive():
+        proc = _cli(
+            data,
+            "ingest",
+            "--quiet",
+            str(tmp_path / "more"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(600):  # until it is at the lock (Python start, imports)
+            if _holds_open(proc.pid, rt.analysis_lock.path) or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert proc.poll() is None  # waiting
+        assert rt.store.count_documents(canonical_only=False) == before
+        with pytest.raises(AnalysisBusy, match="사전·동의어 편집"):  # a writer that gave up
+            with rt.analysis_lock.shared("재색인", wait=0.2):
+                pass
+    _stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert rt.store.count_documents(canonical_only=False) == before + 1
+    assert rt.store.count_stale(rt.analyzer.identity) == 0
+
+
+def test_a_cli_edit_reaches_a_running_server_and_the_suggestions(tmp_path, sample_copy):
+    """An edit saved by another process (the CLI) is used by this process's searches
+    within seconds, without a restart, and the added word appears among the search box's
+    suggestions (rebuilt in the background after the edit)."""
+    from wiring.runtime import LEXICON_CHECK_SECONDS
+
+    data = tmp_path / "data"
+    rt = make_runtime(data)
+    rt.ingester().run([sample_copy])
+    word = "도시재생지원센터"
+    old = rt.service.analyzer.identity
+    assert not [s for s in rt.suggester.suggest(word) if s.text == word]
+    out = _cli(data, "lexicon", "add-word", word)
+    assert out.returncode == 0, out.stderr
+    # noticed within 2 s; the new analyzer is built in the background (its Kiwi takes
+    # seconds), searches answer with the old one meanwhile
+    deadline = time.monotonic() + LEXICON_CHECK_SECONDS + 60
+    while rt.service.analyzer.identity == old and time.monotonic() < deadline:
+        assert rt.service.search(SearchRequest(q="도시재생", size=1)).total > 0
+        time.sleep(0.2)
+    assert rt.service.analyzer.identity != old  # picked up, no reload call
+    assert [t.term for t in rt.service.analyzer.analyze(word)][0] == word
+    hits = rt.service.search(SearchRequest(q=word, match="all", size=100))
+    assert hits.total > 0 and rt.backend.doc_freqs([word])[word] > 0
+    for _ in range(300):  # the detached rebuild takes seconds (a few on the sample)
+        if [s for s in rt.suggester.suggest(word[:5]) if s.text == word]:
+            break
+        time.sleep(0.2)
+    assert [s.kind for s in rt.suggester.suggest(word[:5]) if s.text == word] == ["dictionary"]

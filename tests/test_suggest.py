@@ -297,3 +297,22 @@ def test_results_page_offers_a_correction_and_suggested_queries(client):
     html = client.get("/search?q=스마트").get_data(as_text=True)
     assert "혹시 이것을 찾으셨나요?" not in html
     assert 'aria-label="추천 검색어"' in html and ">스마트시티</a>" in html
+
+
+def test_a_dictionary_edit_is_applied_to_the_saved_index_in_place(indexed, tmp_path):
+    """What a lexicon edit saves first (seconds, before its full rebuild): the index with
+    the dictionary's words replaced; the collection's entries stay as they were."""
+    words = [w.word for w in indexed.analyzer.lexicon.user_words]
+    path = tmp_path / "suggest.idx"
+    suggest.build(indexed.store.iter_documents(), dictionary=words).save(path)
+    index = suggest.SuggestIndex.load(path)
+    assert index.dictionary == words
+    word = "얼룩말도시실험"  # in no document
+    assert not [s for s in index.suggest("얼룩말도") if s.text == word]
+    assert [s for s in index.suggest(words[0]) if s.text == words[0]]
+    added = index.with_dictionary([*words[1:], word])
+    assert [s.kind for s in added.suggest("얼룩말도") if s.text == word] == ["dictionary"]
+    # the removed word goes (the rebuild that follows puts back what documents still have)
+    assert not [s for s in added.suggest(words[0]) if s.text == words[0]]
+    assert added.suggest("탄소 중", 1)[0].text == "탄소중립"  # the collection's terms stay
+    assert len(added) == len(index)  # one word in, one out

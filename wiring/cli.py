@@ -159,10 +159,16 @@ def ingest(
 
 
 @main.command(help="Rebuild the search-box suggestion index from the store.")
-def suggestions() -> None:
+@click.option(
+    "--dictionary-first",
+    is_flag=True,
+    help="First save the index with the user dictionary's current words (seconds), then "
+    "rebuild it (what a lexicon edit starts).",
+)
+def suggestions(dictionary_first: bool) -> None:
     rt = _runtime()
     started = time.monotonic()
-    n = rt.rebuild_suggestions()
+    n = rt.rebuild_suggestions(dictionary_first)
     click.echo(f"suggestions: {n} entries ({time.monotonic() - started:.1f}s)")
 
 
@@ -193,13 +199,14 @@ def catalogue_import(files, source, sync, institutes_file, quiet) -> None:
     rt = _runtime()
     progress = _progress(quiet, lambda report, total: f"{report.progress_line(total):<100}")
 
-    report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
-        list(files),
-        source=source,
-        sync=sync,
-        institutes_file=institutes_file,
-        progress=progress,
-    )
+    with rt.analysis_writer("목록 가져오기"):
+        report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run(
+            list(files),
+            source=source,
+            sync=sync,
+            institutes_file=institutes_file,
+            progress=progress,
+        )
     counts = f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}"
     _report(
         rt, quiet, report.rejections, "REJECTED", report.summary(), counts, _in_store_and_index(rt)
@@ -416,34 +423,33 @@ def lexicon_remove_word(word, preview, queries) -> None:
     _lexicon_edit(lambda e: e.texts_removing_word(word), f"remove-word {word}", preview, queries)
 
 
-@lexicon.command("add-synonym", help="Add a synonym group (the first entry is canonical).")
-@click.argument("canonical")
-@click.argument("variants", nargs=-1)
-@_PREVIEW
-@_QUERY
-def lexicon_add_synonym(canonical, variants, preview, queries) -> None:
-    _lexicon_edit(
-        lambda e: e.texts_adding_synonyms(canonical, variants),
-        f"add-synonym {canonical} {' '.join(variants)}".strip(),
-        preview,
-        queries,
-    )
+def _synonym_command(name: str, help: str, texts: str):
+    """``lexicon NAME CANONICAL [VARIANTS...]``: the edit is ``LexiconEditor.<texts>``."""
+
+    @lexicon.command(name, help=help)
+    @click.argument("canonical")
+    @click.argument("variants", nargs=-1)
+    @_PREVIEW
+    @_QUERY
+    def command(canonical, variants, preview, queries) -> None:
+        _lexicon_edit(
+            lambda e: getattr(e, texts)(canonical, variants),
+            f"{name} {canonical} {' '.join(variants)}".strip(),
+            preview,
+            queries,
+        )
+
+    return command
 
 
-@lexicon.command(
-    "remove-synonym", help="Remove the group of CANONICAL, or only the VARIANTS given."
+lexicon_add_synonym = _synonym_command(
+    "add-synonym", "Add a synonym group (the first entry is canonical).", "texts_adding_synonyms"
 )
-@click.argument("canonical")
-@click.argument("variants", nargs=-1)
-@_PREVIEW
-@_QUERY
-def lexicon_remove_synonym(canonical, variants, preview, queries) -> None:
-    _lexicon_edit(
-        lambda e: e.texts_removing_synonyms(canonical, variants),
-        f"remove-synonym {canonical} {' '.join(variants)}".strip(),
-        preview,
-        queries,
-    )
+lexicon_remove_synonym = _synonym_command(
+    "remove-synonym",
+    "Remove the group of CANONICAL, or only the VARIANTS given.",
+    "texts_removing_synonyms",
+)
 
 
 @main.group(help="Admin accounts and API tokens.")

@@ -23,7 +23,7 @@ from flask import (
 )
 
 from analyzers.lexicon import KIWI_TAGS
-from policykb.errors import InputError, TooLargeError
+from policykb.errors import ConflictError, InputError, TooLargeError
 from policykb.lexicon_edits import SYNONYMS_NAME, USER_DICT_NAME, LexiconEditError
 from search_app.errors import error_response
 from search_app.views.common import runtime, safe_redirect_target
@@ -302,6 +302,7 @@ def lexicon():
     editor.prepare()  # a word added from this page then needs no new Kiwi model load
     texts = editor.current_texts()
     error = saved = plan = None
+    status = 200
     if request.method == "POST":
         try:
             new, description = _lexicon_form_texts(editor)
@@ -310,11 +311,14 @@ def lexicon():
                 texts = new
             else:
                 result = rt.edit_lexicon(new, description)
-                texts = rt.lexicon_editor().current_texts()
+                after = rt.lexicon_editor()
+                after.prepare()  # the next edit from this page needs no model load either
+                texts = after.current_texts()
                 _audit("lexicon_edit", edit=description, **result.counts())
                 saved = result.summary()
-        except LexiconEditError as exc:  # shown on the form; busy (409), too large (413) raise
-            error = exc.message
+        except (LexiconEditError, ConflictError) as exc:  # shown on the form (too large: 413)
+            # busy: another edit, an ingest, a reindex (409); the typed texts are kept
+            error, status = exc.message, (409 if isinstance(exc, ConflictError) else 400)
             if request.form.get("op", "texts") == "texts":
                 texts = {
                     USER_DICT_NAME: request.form.get("user_dict") or "",
@@ -328,7 +332,7 @@ def lexicon():
         saved=saved,
         plan=plan,
         tags=sorted(KIWI_TAGS),
-    ), (400 if error else 200)
+    ), status
 
 
 @bp.get("/audit")

@@ -22,9 +22,7 @@ from flask import (
 )
 
 from policykb import analytics, export, tilemap
-from policykb.saved import SavedLimitError
 from policykb.service import RequestError, SearchRequest, parse_request
-from search_app.errors import error_response
 from search_app.links import facet_url, search_url
 from search_app.views.common import public_link, request_args, runtime
 
@@ -270,16 +268,10 @@ def save_search():
     args = parse_qs(query)
     req = parse_request(args, runtime().settings)  # validated like any search
     limit = current_app.config.get("SAVED_SEARCH_LIMIT") or runtime().settings.saved_search_limit
-    try:
-        item = runtime().saved.add(
-            _owner(create=True), name or req.q or "전체 문서", urlencode(req.to_params()), limit
-        )
-    except SavedLimitError as exc:
-        message = (
-            f"검색은 최대 {exc.limit}개까지 저장할 수 있습니다. "
-            "저장한 검색 페이지에서 필요 없는 것을 지운 뒤 다시 시도해 주세요."
-        )
-        return error_response(429, "rate_limited", message, json=False)
+    # A full list raises SavedLimitError: the app's handler answers 429 with the error page.
+    item = runtime().saved.add(
+        _owner(create=True), name or req.q or "전체 문서", urlencode(req.to_params()), limit
+    )
     return redirect(url_for("analyst.saved_list", created=item.key))
 
 

@@ -65,24 +65,7 @@ def document(doc_id: str):
     last = window[-1].seq + 1 if window else offset
     return jsonify(
         {
-            "id": doc.id,
-            "title": doc.title,
-            "institute": doc.institute,
-            "institute_published": doc.institute_published,
-            "regions": doc.regions,
-            "doc_type": doc.doc_type,
-            "date": doc.date,
-            "url": doc.url,
-            "page_count": doc.page_count,
-            "department": doc.department,
-            "publisher": doc.publisher,
-            "ocr": {"confidence": doc.ocr_confidence, "pages": doc.ocr_pages}
-            if doc.ocr_pages
-            else None,
-            "authors": doc.authors,
-            "has_original": doc.has_original,
-            "contacts": doc.contacts,
-            "places": doc.places,
+            **doc.to_json(),
             "copies": [
                 {
                     "id": c.id,
