@@ -7,8 +7,8 @@ parentheses, and field filters in Korean or English: 기관:/institute:, 지역:
 유형:/type:, 연도:/year: (2019 or 2018..2020), 발행기관:/publisher:
 (the issuing body as shown, 미상 included; aliases such as 국토부 resolve to 국토교통부).
 
-Words (``match=auto``): a query of up to :data:`MSM_ALL_UP_TO` words and
-:data:`MSM_ALL_TERMS_UP_TO` terms needs every word; a longer one needs :data:`MSM_RATIO` of its terms (rounded up), and each missing term costs
+Words (``match=auto``): a query of up to :data:`MSM_ALL_UP_TO` words needs every word; a
+longer one needs :data:`MSM_RATIO` of its terms (rounded up), and each missing term costs
 its share of the score (coordination), so a pasted title whose target lacks one word still
 finds it. Only the ASCII ``"`` opens a phrase; Korean typography (「」『』‘’“”·, [보도자료],
 a "- 부제 -" subtitle) is plain text.
@@ -390,9 +390,6 @@ MATCH_MODES = ("auto", "all", "any")
 # match=auto: every word of a query of up to MSM_ALL_UP_TO words; beyond, MSM_RATIO of the
 # terms (rounded up). Tuned on the dev halves of `policykb eval` (bench/README.md).
 MSM_ALL_UP_TO = 3
-# ... and of up to MSM_ALL_TERMS_UP_TO term alternatives: three words of compounds
-# (지방자치단체 성과관리 혁신방안: 7 terms) are a pasted title, not a short query.
-MSM_ALL_TERMS_UP_TO = 4
 MSM_RATIO = 0.75
 # True: for long queries the minimum is a coordination bonus, not a filter.
 MSM_SOFT = True
@@ -404,7 +401,7 @@ MAX_QUERY_TERMS = 32
 def minimum_should_match(words: int, terms: int) -> int | None:
     """Terms a document must contain for a run of ``words`` words analyzed into ``terms``
     term alternatives under ``match=auto`` (None: all of them)."""
-    if words <= MSM_ALL_UP_TO and terms <= MSM_ALL_TERMS_UP_TO:
+    if words <= MSM_ALL_UP_TO:
         return None
     need = max(min(terms, MSM_ALL_UP_TO), math.ceil(MSM_RATIO * terms))
     return None if need >= terms else need
