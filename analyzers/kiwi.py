@@ -25,7 +25,7 @@ import threading
 import unicodedata
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -44,10 +44,20 @@ JOINABLE_TAGS = NOUN_TAGS | FOREIGN_TAGS | HANJA_TAGS
 # Light verbs and copulas carry no topic.
 STOP_TERMS = frozenset({"하다", "되다", "있다", "없다", "이다", "아니다", "같다"})
 MAX_JOIN = 4  # longest run of parts joined back into a dictionary word
+# A long noun Kiwi returns whole (공해방지법, 규제샌드박스, OOV or dictionary compound) is
+# indexed as its parts plus the whole word, when Kiwi's n-best analysis spells it as nouns
+# only, at most DECOMPOUND_MARGIN (log-probability) below its best reading: so "공해 방지법"
+# and "공해방지법" meet, and a part finds the compound. Loanwords (이모티콘, 인센티브) have no
+# such reading and stay whole.
+DECOMPOUND_MIN = 4  # syllables
+DECOMPOUND_MARGIN = 9.0
+DECOMPOUND_CANDIDATES = 8
+DECOMPOUND_CACHE = 200_000
 
 MATCH_OPTIONS = Match.ALL | Match.JOIN_NOUN_PREFIX | Match.JOIN_NOUN_SUFFIX
 
-ANALYZER_VERSION = "3"  # 3: multi-word dictionary forms split at spaces
+# 3: multi-word dictionary forms split at spaces; 4: long nouns decompounded
+ANALYZER_VERSION = "4"
 
 AnalyzedToken = Token  # the former name of the token type
 
@@ -167,6 +177,7 @@ class Analyzer:
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         self.lexicon = lexicon or load_lexicon()
         self._kiwi, self._lock = _kiwi_for(self.lexicon)
+        self._splits: dict[str, tuple[str, ...] | None] = {}  # long noun -> parts
         self._parts = {w.word: w.parts for w in self.lexicon.user_words if w.parts}
         self._known = {w.word for w in self.lexicon.user_words}
         self._synonyms: dict[str, str] = {}
@@ -207,7 +218,41 @@ class Analyzer:
     def _base(self, text: str) -> list[_Prim]:
         with self._lock:
             morphs = self._kiwi.tokenize(text, match_options=MATCH_OPTIONS)
-        return _prims(text, morphs)
+        return _prims(text, morphs, self._split)
+
+    def _split(self, noun: str) -> tuple[str, ...] | None:
+        """The parts of a long noun Kiwi returned whole (see :data:`DECOMPOUND_MARGIN`),
+        or None; words of the lexicon stay as they are."""
+        if (
+            len(noun) < DECOMPOUND_MIN
+            or noun in self._known
+            or noun in self._parts
+            or not all("\uac00" <= c <= "\ud7a3" for c in noun)
+        ):
+            return None
+        if noun in self._splits:
+            return self._splits[noun]
+        with self._lock:
+            readings = self._kiwi.analyze(
+                noun, top_n=DECOMPOUND_CANDIDATES, match_options=MATCH_OPTIONS
+            )
+        parts = None
+        best = readings[0][1] if readings else 0.0
+        for morphs, score in readings:
+            if score < best - DECOMPOUND_MARGIN:
+                break
+            if (
+                len(morphs) > 1
+                and len(morphs[0].form) > 1  # 비+수도권: a prefix, not a part (비수도권)
+                and all(m.tag in NOUN_TAGS and not m.oov for m in morphs)
+                and "".join(m.form for m in morphs) == noun
+            ):
+                parts = tuple(m.form for m in morphs)
+                break
+        if len(self._splits) >= DECOMPOUND_CACHE:
+            self._splits.clear()
+        self._splits[noun] = parts
+        return parts
 
     def analyze(self, text: str) -> list[Token]:
         """Index terms of ``text`` (expected NFC) with offsets into ``text``."""
@@ -242,7 +287,7 @@ class Analyzer:
             while not (text and text.strip()):
                 yield []
                 text = pending.popleft()
-            yield self._tokens(text, _prims(text, morphs))
+            yield self._tokens(text, _prims(text, morphs, self._split))
         while pending:  # trailing empty texts
             pending.popleft()
             yield []
@@ -266,6 +311,8 @@ class Analyzer:
         for pos, p in enumerate(prim):
             seen.add((p.term, p.start, p.end))
             out.append(Token(p.term, p.start, p.end, pos, False))
+            if p.whole:  # a decompounded noun: the whole word over its parts
+                extra(p.whole, p.start, p.whole_end, pos)
             canonical = self._synonyms.get(p.term)
             if canonical:
                 extra(canonical, p.start, p.end, pos)
@@ -297,14 +344,17 @@ class _Prim:  # not frozen: built for every content morpheme, and frozen init co
     tag: str
     start: int
     end: int
+    whole: str = ""  # the first part of a decompounded noun: the noun and its end
+    whole_end: int = 0
 
 
 _TERM_TAGS = NOUN_TAGS | HANJA_TAGS | FOREIGN_TAGS | NUMBER_TAGS  # a term as they are
 
 
-def _prims(text: str, morphs) -> list[_Prim]:
+def _prims(text: str, morphs, split: Callable[[str], tuple[str, ...] | None]) -> list[_Prim]:
     """The primary terms of Kiwi's morphemes of ``text`` (most morphemes, the particles
-    and endings, are passed over on their tag alone)."""
+    and endings, are passed over on their tag alone); ``split`` gives the parts of a long
+    noun Kiwi returned whole (:meth:`Analyzer._split`), indexed with the noun."""
     out: list[_Prim] = []
     append = out.append
     n = len(text)
@@ -328,6 +378,17 @@ def _prims(text: str, morphs) -> list[_Prim]:
                 if w.group() not in STOP_TERMS:
                     append(_Prim(w.group(), tag, start + w.start(), start + w.end()))
             continue
+        if tag in NOUN_TAGS and term == text[start:end]:
+            parts = split(term)
+            if parts:
+                offset = start
+                for i, part in enumerate(parts):
+                    if i == 0:
+                        append(_Prim(part, tag, offset, offset + len(part), term, end))
+                    else:
+                        append(_Prim(part, tag, offset, offset + len(part)))
+                    offset += len(part)
+                continue
         append(_Prim(term, tag, start, end))
     return out
 

@@ -100,7 +100,8 @@ _TOKEN_RE = re.compile(
 def _lex(text: str) -> list[tuple[str, str]]:
     """Tokens of the query language. Parentheses group only where they start a word
     (``(교통 OR 주거)``); attached to a word (``유닛(ECU)``, ``의결(1.25)``) they are text,
-    as is a ``)`` with nothing to close (``1) 목표``): a pasted title is never regrouped."""
+    as is a ``)`` with nothing to close (``1) 목표``): a pasted title is never regrouped.
+    A ``-`` excludes only at the start of a word (``에이(A)-벤처스`` is text)."""
     tokens: list[tuple[str, str]] = []
     groups: list[bool] = []  # per open "(": True when it is syntax
     i = 0
@@ -131,8 +132,14 @@ def _lex(text: str) -> list[tuple[str, str]]:
                 tokens.append(("ws", " "))
                 i = m.end()
                 continue
-        if kind != "ws":
-            tokens.append((kind, m.group()))
+        value = m.group()
+        after_group = text[i - 1 : i] == "(" and bool(groups) and groups[-1]
+        if kind == "word" and value.startswith("-") and i and not text[i - 1].isspace():
+            if not after_group:
+                # "에이(A)-벤처스": a hyphen attached to text before it is no exclusion
+                value = value.lstrip("-")
+        if kind != "ws" and value:
+            tokens.append((kind, value))
         i = m.end()
     return [t for t in tokens if t[0] != "ws"]
 

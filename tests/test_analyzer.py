@@ -83,3 +83,19 @@ def test_positions_increase_and_joined_share_first_position(analyze):
 def test_empty_and_punctuation_only(analyze):
     assert analyze("") == []
     assert analyze("  ...!!  ") == []
+
+
+def test_long_noun_kiwi_keeps_whole_meets_its_spaced_spelling(analyze):
+    # Kiwi returns 공해방지법 (alone, as a title is typed) as one dictionary noun and
+    # 규제샌드박스 as one unknown noun; both are indexed as their parts plus the whole, so
+    # the spaced spelling and a part find them, and the whole word still matches itself.
+    solid, spaced = analyze("공해방지법"), analyze("공해 방지법을 개정")
+    assert terms(solid, False) == terms(spaced, False)[:3] == ["공해", "방지", "법"]
+    whole = [t for t in solid if t.term == "공해방지법"]
+    assert whole and whole[0].joined and (whole[0].start, whole[0].end) == (0, 5)
+    assert "샌드박스" in terms(analyze("규제샌드박스 승인"))
+
+
+def test_loanwords_stay_whole(analyze):
+    for word in ("이모티콘", "인센티브", "내비게이션"):
+        assert terms(analyze(word), False) == [word]

@@ -129,7 +129,13 @@ def test_long_query_keeps_most_informative_terms():
 
 @pytest.mark.parametrize(
     "title",
-    ["국제자금세탁방지기구(FATF) 총회 참석 결과", "국무회의 의결(1.25)", "1) 목표 설정", "교통)"],
+    [
+        "국제자금세탁방지기구(FATF) 총회 참석 결과",
+        "국무회의 의결(1.25)",
+        "1) 목표 설정",
+        "교통)",
+        "제56호 에이(A)-벤처스로 도시곳간 선정",
+    ],
 )
 def test_attached_or_stray_parentheses_are_text(title):
     tree = parse(title)

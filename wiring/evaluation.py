@@ -209,11 +209,11 @@ def _kdi_rows(folder: Path) -> list[tuple[str, str, str, str]]:
 
 
 def load_kdi_known_item(
-    folder: Path, max_docs: int = 6000, max_queries: int = 1200, reports: float = 1 / 3
+    folder: Path, max_docs: int = 6000, max_queries: int = 0, reports: float = 1 / 3
 ) -> tuple[list[EvalDoc], list[EvalQuery]]:
     """Press releases and research reports (about ``reports`` of them), spread evenly over
-    the collection; the summary (title removed) is the document, evenly spaced titles are
-    queries for their own summary."""
+    the collection; the summary (title removed) is the document, its title a query for it
+    (every document's, or ``max_queries`` evenly spaced ones)."""
     rows = _kdi_rows(Path(folder))
     press = [r for r in rows if r[0] == "press"]
     report = [r for r in rows if r[0] == "report"]
@@ -230,9 +230,8 @@ def load_kdi_known_item(
         doc = EvalDoc(f"kdi{len(docs):05d}", "", _without(summary, title), date)
         docs.append(doc)
         titles[doc.id] = title
-    step = max(1, len(docs) // max_queries)
-    queries = [EvalQuery(titles[d.id], d.id) for d in docs[::step][:max_queries]]
-    return docs, queries
+    queries = [EvalQuery(titles[d.id], d.id) for d in docs]
+    return docs, sample_queries(queries, max_queries) if max_queries else queries
 
 
 def card_legal_dir() -> Path:
@@ -250,9 +249,9 @@ def card_legal_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def load_card_legal(kind: str, max_queries: int = 1200) -> tuple[list[EvalDoc], list[EvalQuery]]:
+def load_card_legal(kind: str, max_queries: int = 0) -> tuple[list[EvalDoc], list[EvalQuery]]:
     """``kind`` = ``fsc/law_interpretations`` or ``pipc/guidelines``: title -> text
-    without the title."""
+    without the title (every document's title, or ``max_queries`` evenly spaced ones)."""
     docs: list[EvalDoc] = []
     titles: dict[str, str] = {}
     seen: set[str] = set()
@@ -266,8 +265,8 @@ def load_card_legal(kind: str, max_queries: int = 1200) -> tuple[list[EvalDoc], 
         doc = EvalDoc(f"cl{len(docs):05d}", "", body, str(rec.get("version_date") or ""))
         docs.append(doc)
         titles[doc.id] = title
-    step = max(1, len(docs) // max_queries)
-    return docs, [EvalQuery(titles[d.id], d.id) for d in docs[::step][:max_queries]]
+    queries = [EvalQuery(titles[d.id], d.id) for d in docs]
+    return docs, sample_queries(queries, max_queries) if max_queries else queries
 
 
 PUBLIC_DOC_QUERIES = ("보도자료", "정책연구", "규제영향분석서")
