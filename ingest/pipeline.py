@@ -10,7 +10,9 @@ committed, and never leaves a half-written index (index commits are atomic).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -53,6 +55,21 @@ PARALLEL_MIN_FILES = 8  # below this, worker start-up (a Kiwi each) costs more t
 IN_FLIGHT_PER_WORKER = 8  # bounded queue: files handed to the pool ahead of the parent
 
 log = logging.getLogger(__name__)
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How the worker processes start. ``fork`` when this process runs no other thread:
+    workers then share the parent's loaded Kiwi. Otherwise ``forkserver``: a fork while
+    another thread is inside SQLite (a server answering requests, a job thread) copies
+    SQLite's locks held, and the worker would wait on them for ever; workers from the
+    fork server load their own Kiwi (about 2 s each, in parallel)."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["ingest.build"])
+    log.debug("ingest workers start from the fork server (%d threads)", threading.active_count())
+    return ctx
+
 
 __all__ = ["Ingester", "IngestReport", "discover", "document_id", "pick_mode"]
 
@@ -346,6 +363,7 @@ class Ingester:
         src = self.analyzer.lexicon.sources
         with ProcessPoolExecutor(
             max_workers=self.workers,
+            mp_context=worker_context(),
             initializer=init_worker,
             initargs=(src.get("user_dict"), src.get("synonyms"), self.store.path, prepare),
         ) as pool:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +86,35 @@ def test_fast_route_stores_and_finds_the_same(tmp_path, sample_copy, backend, re
         if backend == "elasticsearch":
             for rt in (reference, fast, threads):
                 rt.backend.drop_all()
+
+
+def test_ingest_beside_a_thread_using_sqlite_ends_and_stores_the_same(tmp_path, sample_copy):
+    # A server answers requests (SQLite reads) while its job thread ingests: the workers
+    # must not start holding a lock copied from the thread in SQLite at that moment.
+    plain = make_runtime(tmp_path / "plain")
+    plain.ingester(workers=2).run([sample_copy])
+    busy = make_runtime(tmp_path / "busy")
+    busy.ingester(workers=1).run([sample_copy])  # something to read meanwhile
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            busy.store.count_documents()
+
+    readers = [threading.Thread(target=reader, daemon=True) for _ in range(2)]
+    for thread in readers:
+        thread.start()
+    fresh = make_runtime(tmp_path / "fresh")
+    done: list = []
+    job = threading.Thread(
+        target=lambda: done.append(fresh.ingester(workers=2).run([sample_copy])), daemon=True
+    )
+    job.start()
+    job.join(timeout=600)
+    stop.set()
+    assert done, "the ingest beside the reading threads did not end"
+    assert done[0].failed == 0
+    assert differences(fingerprint(plain), fingerprint(fresh)) == []
 
 
 def _simhash_bit_by_bit(text: str) -> int:
