@@ -582,7 +582,7 @@ def parse_suggest_request(args: Mapping[str, Sequence[str]]) -> tuple[str, int]:
         )
     if any(unicodedata.category(ch) == "Cc" for ch in q):
         raise RequestError("검색어에 제어 문자를 쓸 수 없습니다.", "q")
-    raw = (args.get("limit") or ["10"])[-1].strip() or "10"
+    raw = (args.get("limit") or ["10"])[-1].strip()  # given but empty is not a number
     try:
         limit = int(raw)
     except ValueError:

@@ -258,6 +258,7 @@ def test_api_suggest_matches_its_openapi_description(client):
         ("/api/suggest", "q"),
         ("/api/suggest?q=스마트&limit=0", "limit"),
         ("/api/suggest?q=스마트&limit=많이", "limit"),
+        ("/api/suggest?q=스마트&limit=", "limit"),
         ("/api/suggest?q=" + "가" * 101, "q"),
     ]:
         r = client.get(url)
