@@ -236,6 +236,12 @@ def _cli_module(code: Path) -> str:
     return "wiring.cli" if (code / "wiring" / "cli.py").exists() else "policykb.cli"
 
 
+def _cli_has(code: Path, option: str) -> bool:
+    """Whether the CLI of ``code`` (this checkout or an older baseline) takes ``option``."""
+    cli = code / "wiring" / "cli.py"
+    return code == REPO or (cli.exists() and f'"{option}"' in cli.read_text(encoding="utf-8"))
+
+
 def _runtime_module(code: Path) -> str:
     return "wiring.runtime" if (code / "wiring" / "runtime.py").exists() else "policykb.runtime"
 
@@ -261,8 +267,8 @@ def ingest_end_to_end(
     }
     stages_path = workdir / f"stages-{engine}.json"
     stages_path.unlink(missing_ok=True)
-    own = ["--stages", str(stages_path)] if code == REPO else []  # a baseline may lack it
-    if code == REPO:
+    own = ["--stages", str(stages_path)] if _cli_has(code, "--stages") else []
+    if _cli_has(code, "--mode"):
         own += ["--mode", mode]
     es_pid = None
     if engine == "elasticsearch":
@@ -558,7 +564,14 @@ def run(
             ceiling = machine_ceiling(1, 4_000_000)
         codes = [REPO] + ([baseline] if baseline else [])
         runs = []
-        variants = [(code, "processes") for code in codes] + [(REPO, m) for m in modes]
+        # Each mode for this code and the baseline in turn (a baseline without --mode
+        # runs its processes only), so pairs see the same background load.
+        variants = [
+            (code, m)
+            for m in ("processes", *modes)
+            for code in codes
+            if m == "processes" or _cli_has(code, "--mode")
+        ]
         for code, mode in variants:  # alternating, so all see the same background load
             runs.append(ingest_end_to_end(corpus, "embedded", None, workdir, code, mode))
             log(f"ingest: {runs[-1].engine} {runs[-1].seconds:.1f} s")

@@ -159,6 +159,7 @@ def _front(job: BuildJob, result: BuildResult, clock: _Clock):
     meta = build_metadata(full, path, job.manifest_row)
     clock.lap("metadata")
     passages = [Passage(i, rp.page, rp.text) for i, rp in enumerate(split_passages(pages))]
+    chash, value = dedup.fingerprints(full)
     result.document = Document(
         id=document_id(path),
         title=meta.title,
@@ -175,8 +176,8 @@ def _front(job: BuildJob, result: BuildResult, clock: _Clock):
         authors=meta.authors,
         contacts=meta.contacts,
         places=meta.places,
-        content_hash=dedup.content_hash(full),
-        simhash=dedup.to_signed(dedup.simhash(full)),
+        content_hash=chash,
+        simhash=dedup.to_signed(value),
         publisher=meta.publisher,
     )
     clock.lap("duplicate hashes")

@@ -29,6 +29,12 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(_squash(text).encode()).hexdigest()
 
 
+def fingerprints(text: str) -> tuple[str, int]:
+    """(:func:`content_hash`, :func:`simhash`) of ``text``, squashing it once."""
+    squashed = _squash(text)
+    return hashlib.sha256(squashed.encode()).hexdigest(), _simhash_of(_shingles_of(squashed))
+
+
 # _BIT_OF[k][b] = bit k of byte b: counts one bit over many bytes with translate + count.
 _BIT_OF = tuple(bytes((b >> k) & 1 for b in range(256)) for k in range(8))
 
@@ -37,8 +43,12 @@ def simhash(text: str) -> int:
     """64-bit SimHash of the text's distinct shingles (blake2b-64 each, big-endian): bit
     ``i`` is set when more than half of the shingle hashes have it set. The bits are
     counted column-wise over the concatenated digests, at C speed."""
-    unique = shingles(text)
-    digests = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in unique)
+    return _simhash_of(shingles(text))
+
+
+def _simhash_of(unique: set[str]) -> int:
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(s.encode(), digest_size=8).digest() for s in unique])
     half = len(unique)
     value = 0
     for bit in range(64):
@@ -73,7 +83,10 @@ def record(store: DocumentStore, con: sqlite3.Connection, doc_id: str, value: in
 
 
 def shingles(text: str) -> set[str]:
-    squashed = _squash(text)
+    return _shingles_of(_squash(text))
+
+
+def _shingles_of(squashed: str) -> set[str]:
     return {squashed[i : i + SHINGLE] for i in range(max(1, len(squashed) - SHINGLE + 1))}
 
 

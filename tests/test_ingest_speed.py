@@ -138,6 +138,38 @@ def test_simhash_counts_bits_as_before():
         assert dedup.simhash(text) == _simhash_bit_by_bit(text)
 
 
+def test_prepared_forms_are_built_as_their_definitions():
+    """The shortcuts of the ingest path give what their plain definitions give on real
+    documents: the embedded body fields (straight from the passages' tokens) as
+    ``_token_field(with_sentinel(...))`` of :func:`body_tokens`, character bigrams as
+    every two-character slice of each word, and the duplicate hashes squashed once."""
+    from analyzers.bigram import _WORD_RE, char_bigrams
+    from analyzers.kiwi import get_analyzer
+    from ingest.build import BuildJob, build
+    from policykb.backends.base import body_tokens, split_joined, with_sentinel
+    from policykb.backends.embedded import EmbeddedBackend, _token_field
+
+    sample = sorted((REPO / "corpus" / "sample").glob("*.txt"))[:4]
+    hwpx = sorted(shared_path("data", "public-docs").glob("samples/hwpx/*.hwpx"))[:2]
+    analyzer = get_analyzer()
+    for path in [*sample, *hwpx]:
+        doc = build(BuildJob(str(path), None, None), analyzer, None).document
+        assert doc is not None and doc.passages, path
+        body, body_joined = split_joined(body_tokens(doc))
+        fields = EmbeddedBackend.prepare(doc)[1]
+        assert fields[2] == _token_field("body", with_sentinel(body))
+        assert fields[3] == _token_field("body_joined", with_sentinel(body_joined))
+        assert [f[0] for f in fields] == ["title", "title_joined", "body", "body_joined", "authors"]
+        for p in doc.passages:
+            words = _WORD_RE.findall(p.text.lower())
+            plain = [w[i : i + 2] for w in words for i in range(max(1, len(w) - 1))]
+            assert char_bigrams(p.text) == plain
+        assert dedup.fingerprints(doc.text) == (
+            dedup.content_hash(doc.text),
+            _simhash_bit_by_bit(doc.text),
+        )
+
+
 def test_cli_ingest_ends_and_the_suggestions_follow(tmp_path):
     """`policykb ingest` does not wait for the suggestion index: a detached process
     rebuilds it, and the suggestions appear shortly after."""

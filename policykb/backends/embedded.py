@@ -26,6 +26,7 @@ from policykb.backends.base import (
     FACET_FIELDS,
     FIELD_SENTINEL,
     MAX_MATCH_PAGES,
+    PASSAGE_POSITION_GAP,
     SCHEMA_VERSION,
     BackendError,
     IndexOutcome,
@@ -33,7 +34,6 @@ from policykb.backends.base import (
     ProgressFn,
     SearchBackend,
     best_first,
-    body_tokens,
     date_number,
     doc_passages_from,
     pages_agg,
@@ -110,6 +110,38 @@ def _token_field(name: str, tokens) -> TokenField:
         array("q", [t.start for t in tokens]),
         array("q", [t.end for t in tokens]),
     )
+
+
+def _body_fields(doc: Document) -> list[TokenField]:
+    """The "body" and "body_joined" fields, as ``_token_field`` of ``split_joined`` of
+    ``with_sentinel``-ed :func:`body_tokens` gives them, built from the passages' tokens
+    without a Token per term (the largest fields of a document)."""
+    cols: tuple[tuple[list[str], array, array, array], ...] = tuple(
+        ([], array("q"), array("q"), array("q")) for _ in range(2)
+    )
+    base = 0
+    for p in doc.passages:
+        tokens = p.tokens
+        parts = [t for t in tokens if not t.joined]
+        for some, (terms, positions, starts, ends) in zip(
+            (parts, [t for t in tokens if t.joined]), cols, strict=True
+        ):
+            terms.extend([t.term for t in some])
+            positions.extend([base + t.position for t in some])
+            starts.extend([t.start for t in some])
+            ends.extend([t.end for t in some])
+        base += max([t.position for t in tokens], default=-1) + 1 + PASSAGE_POSITION_GAP
+    out = []
+    for name, (terms, positions, starts, ends) in zip(("body", "body_joined"), cols, strict=True):
+        terms.append(FIELD_SENTINEL)
+        positions.append(max(positions, default=-1) + 1 + PASSAGE_POSITION_GAP)
+        starts.append(0)
+        ends.append(0)
+        text = " ".join(terms)
+        out.append(
+            (name, text, None if _splits_back(text, terms) else terms, positions, starts, ends)
+        )
+    return out
 
 
 def _splits_back(text: str, terms: list[str]) -> bool:
@@ -252,18 +284,18 @@ class EmbeddedBackend(SearchBackend):
         """The document's entry and its passage entries as plain data (built in the ingest
         workers; :meth:`_entries` turns it into tantivy documents)."""
         title, title_joined = split_joined(doc.title_tokens)
-        body, body_joined = split_joined(body_tokens(doc))
         # Every scored field holds the sentinel (same collection statistics on both engines).
         fields = [
             _token_field(name, with_sentinel(tokens))
             for name, tokens in (
                 ("title", title),
                 ("title_joined", title_joined),
-                ("body", body),
-                ("body_joined", body_joined),
-                ("authors", [t for t in doc.author_tokens if not t.joined]),
             )
         ]
+        fields += _body_fields(doc)
+        fields.append(
+            _token_field("authors", with_sentinel([t for t in doc.author_tokens if not t.joined]))
+        )
         bigrams = _freq_text([b for p in passage_bigrams(doc) for b in p] + [FIELD_SENTINEL])
         passages = [(seq, page, *_freq_text(terms)) for seq, page, terms in passage_entries(doc)]
         facets = (
