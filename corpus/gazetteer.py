@@ -73,5 +73,5 @@ _PATTERN = re.compile(
 
 def mentioned_regions(text: str, min_count: int = 2) -> list[str]:
     """Regions named at least ``min_count`` times, most mentioned first."""
-    counts = Counter(_FORMS[m.group(1)] for m in _PATTERN.finditer(text))
+    counts = Counter(map(_FORMS.__getitem__, _PATTERN.findall(text)))
     return [r for r, n in counts.most_common() if n >= min_count]

@@ -10,6 +10,7 @@ Rules only look at text; they are measured on the labelled public-docs set
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -217,11 +218,20 @@ def cover_title(text: str) -> str | None:
     return _running_title(lines)
 
 
+_NUMBERED = re.compile(r"^\d+\)")
+
+
+@functools.lru_cache(maxsize=8192)
+def _label_key(line: str) -> str:
+    """The line squeezed, without a leading "1)": what a field label is looked for in
+    (the same lines are looked at for each label in turn)."""
+    return _NUMBERED.sub("", squeeze(line))
+
+
 def _field_value(lines: list[str], labels: tuple[str, ...]) -> str | None:
     """``사업명 : X`` on one line, or the label alone with the value on the next line."""
     for i, line in enumerate(lines):
-        s = squeeze(line)
-        s = re.sub(r"^\d+\)", "", s)
+        s = _label_key(line)
         for label in labels:
             if not s.startswith(label):
                 continue

@@ -137,6 +137,13 @@ def _department_and_contacts(text: str) -> tuple[str | None, list[str]]:
     return department, contacts[:10]
 
 
+# Cover-page field lines of a research report (parse_report_cover).
+_COVER_TITLE = re.compile(r"(?:제목|보고서명|과제명)\s*[:：]\s*(.+)")
+_COVER_AUTHORS = re.compile(r"(?:연구책임자|책임연구원|연구진|공동연구진|연구자)\s*[:：]?\s*(.+)")
+_COVER_YEAR = re.compile(r"(?:발행연도|발행일|발간일|발행년도)\s*[:：]?\s*(\d{4})")
+_COVER_PUBLISHER = re.compile(r"(?:발행처|발행기관|발간처)\s*[:：]?\s*(.+)")
+
+
 @dataclass
 class ReportMeta:
     title: str | None = None
@@ -151,10 +158,10 @@ def parse_report_cover(text: str) -> ReportMeta:
     head = text[:3000]
     for line in head.split("\n"):
         s = line.strip().lstrip("#").strip()
-        m = re.match(r"(?:제목|보고서명|과제명)\s*[:：]\s*(.+)", s)
+        m = _COVER_TITLE.match(s)
         if m and not meta.title:
             meta.title = m.group(1).strip()
-        m = re.match(r"(?:연구책임자|책임연구원|연구진|공동연구진|연구자)\s*[:：]?\s*(.+)", s)
+        m = _COVER_AUTHORS.match(s)
         if m:
             for name in re.findall(r"[가-힣]{2,4}(?=\s|$|,|·|\()", m.group(1)):
                 if name not in meta.authors and name not in (
@@ -165,10 +172,10 @@ def parse_report_cover(text: str) -> ReportMeta:
                     "책임연구원",
                 ):
                     meta.authors.append(name)
-        m = re.match(r"(?:발행연도|발행일|발간일|발행년도)\s*[:：]?\s*(\d{4})", s)
+        m = _COVER_YEAR.match(s)
         if m:
             meta.year = int(m.group(1))
-        m = re.match(r"(?:발행처|발행기관|발간처)\s*[:：]?\s*(.+)", s)
+        m = _COVER_PUBLISHER.match(s)
         if m:
             meta.publisher = m.group(1).strip()
     return meta
