@@ -134,8 +134,17 @@ def context(passages: list[str], table: Table) -> dict:
                 owners.append((k, start))
                 units.append(u)
         rebuilt: list[list[tuple]] = [[] for _ in passages]
-        for (k, start), ts in zip(owners, terms(units), strict=True):
+        counts = Counter(u.strip() for u in units)
+        repeated = wrong = 0  # occurrences of repeated units; those a cache would get wrong
+        for (k, start), u, ts in zip(owners, units, terms(units), strict=True):
             rebuilt[k].extend((t, tag, s + start, e + start) for t, tag, s, e in ts)
+            if counts[u.strip()] > 1:
+                repeated += 1
+                end = start + len(u)
+                inside = [
+                    (t, tag, s - start, e - start) for t, tag, s, e in whole[k] if start <= s < end
+                ]
+                wrong += inside != ts
         differ = [k for k in range(len(passages)) if rebuilt[k] != whole[k]]
         chars = sum(len(passages[k]) for k in differ)
         total = sum(map(len, passages))
@@ -144,8 +153,15 @@ def context(passages: list[str], table: Table) -> dict:
             f"{len(units):,}",
             f"{len(differ):,} of {len(passages):,} ({len(differ) / len(passages):.0%})",
             f"{chars / total:.0%}",
+            f"{wrong:,} of {repeated:,} ({wrong / max(1, repeated):.1%})",
         )
-        out[unit] = {"units": len(units), "passages_differing": len(differ), "chars": chars}
+        out[unit] = {
+            "units": len(units),
+            "passages_differing": len(differ),
+            "chars": chars,
+            "repeated_occurrences": repeated,
+            "repeated_occurrences_differing": wrong,
+        }
     return out
 
 
@@ -175,7 +191,13 @@ def main(argv: list[str] | None = None) -> int:
                 "Kiwi's context crosses unit boundaries: benchmark corpus, distinct passages, "
                 "primary terms (term, tag, offsets) of each unit analysed alone vs inside "
                 "its passage",
-                ["unit", "units", "passages whose terms differ", "their share of characters"],
+                [
+                    "unit",
+                    "units",
+                    "passages whose terms differ",
+                    "their share of characters",
+                    "occurrences of repeated units whose terms differ",
+                ],
                 notes=["A unit cache is exact only if no passage differs."],
             )
             bench_texts = next(iter(sets.values()))
