@@ -266,6 +266,9 @@ class AllOf:
     # soft: min_match is not a filter but a coordination bonus (any term matches; a
     # document with at least min_match of them scores COORD_BONUS times more)
     soft: bool = False
+    # the alternatives of each query word (a word Kiwi splits into parts has several):
+    # the backends score each word once (its best alternative), matching stays per part
+    words: tuple[tuple[TermAlt, ...], ...] = ()
 
     @property
     def required(self) -> int:
@@ -329,16 +332,41 @@ class AnalyzedQuery:
 def _alts_for(tokens) -> tuple[list[TermAlt], list[str]]:
     """For each primary token: itself or any extra token (joined compound, synonym)
     whose span covers it."""
-    parts = [t for t in tokens if not t.joined]
-    extras = [t for t in tokens if t.joined]
     alts: list[TermAlt] = []
-    for p in parts:
-        terms = [p.term]
-        terms += [x.term for x in extras if x.start <= p.start and p.end <= x.end]
-        alt = TermAlt(tuple(dict.fromkeys(terms)))
+    for _, alt in _token_alts(tokens):
         if alt not in alts:
             alts.append(alt)
-    return alts, [p.term for p in parts]
+    return alts, [t.term for t in tokens if not t.joined]
+
+
+def _token_alts(tokens) -> list[tuple[object, TermAlt]]:
+    """(primary token, its alternative) in order."""
+    extras = [t for t in tokens if t.joined]
+    out = []
+    for p in tokens:
+        if p.joined:
+            continue
+        terms = [p.term] + [x.term for x in extras if x.start <= p.start and p.end <= x.end]
+        out.append((p, TermAlt(tuple(dict.fromkeys(terms)))))
+    return out
+
+
+def _words_of(text: str, tokens) -> tuple[tuple[TermAlt, ...], ...]:
+    """The term alternatives of each whitespace-separated word of ``text``, in order (a
+    primary token belongs to the word its start falls in; an alternative to its first)."""
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    words: list[list[TermAlt]] = [[] for _ in spans]
+    seen: set[TermAlt] = set()
+    for tok, alt in _token_alts(tokens):
+        if alt in seen:
+            continue
+        seen.add(alt)
+        i = next((k for k, (a, b) in enumerate(spans) if a <= tok.start < b), None)
+        if i is None:  # offsets outside the text: a word of its own
+            words.append([alt])
+        else:
+            words[i].append(alt)
+    return tuple(tuple(w) for w in words if w)
 
 
 def _whole_run_compounds(tokens) -> tuple[str, ...]:
@@ -458,6 +486,7 @@ class QueryAnalysis:
             soft=MSM_SOFT and self.match == "auto" and min_match is not None,
             bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
+            words=_words_of(text, tokens),
         )
 
     def _phrase(self, text: str, positive: bool) -> Clause | None:
@@ -598,9 +627,11 @@ def limit_terms(
             need = 1
         else:
             need = minimum_should_match(len(kept), len(kept))
+        words = tuple(w for w in (tuple(a for a in w if a in kept) for w in c.words) if w)
         return replace(
             c,
             alts=kept,
+            words=words,
             phrase=tuple(p for p in c.phrase if p in kept_terms),
             min_match=need,
         )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from analyzers.bigram import char_bigrams
 from policykb.errors import EngineError
 from policykb.models import BackendResult, DocPassages, Document, Filters, PassageMatch, Token
-from policykb.query import Bool
+from policykb.query import AllOf, Bool
 
 # Gap inserted between passages so phrases never match across a passage boundary.
 PASSAGE_POSITION_GAP = 100
@@ -79,6 +79,16 @@ def with_sentinel(tokens: list[Token]) -> list[Token]:
 COMPOUND_BONUS = True  # a single term spelling the whole run of words
 DIS_MAX = True  # alternatives of a word count once (their best), not summed
 COORD_BONUS = 0.5  # soft minimum-should-match: extra share of the score for meeting it
+# Each query word scores once: the best of its parts' alternatives (plus WORD_TIE times
+# the others), so a word Kiwi splits into n parts does not count n times. Matching is
+# unchanged (every part, or min_match of them, as before).
+WORD_ONCE = True
+WORD_TIE = 0.0
+
+
+def word_once(clause: AllOf) -> bool:
+    """Whether ``clause`` is scored per word (some word has several alternatives)."""
+    return WORD_ONCE and any(len(w) > 1 for w in clause.words)
 
 
 class BackendError(EngineError, RuntimeError):

@@ -220,6 +220,31 @@ def _alt(alt: TermAlt) -> dict:
     return {"dis_max": {"queries": per_term}}
 
 
+def _word(alts: tuple[TermAlt, ...]) -> dict:
+    """One query word's score: the best of its alternatives (see ``WORD_ONCE``)."""
+    if len(alts) == 1:
+        return _alt(alts[0])
+    body: dict = {"queries": [_alt(a) for a in alts]}
+    if ranking.WORD_TIE:
+        body["tie_breaker"] = ranking.WORD_TIE
+    return {"dis_max": body}
+
+
+def _matching(clause: AllOf) -> dict:
+    """The terms an :class:`AllOf` needs, scored per word (``WORD_ONCE``): the alternatives
+    filter, the words score."""
+    alts = [_alt(a) for a in clause.alts]
+    scored = [_word(w) for w in clause.words]
+    if clause.required >= len(clause.alts):
+        return {"bool": {"filter": alts, "must": scored}}
+    some = {"bool": {"should": alts, "minimum_should_match": clause.required}}
+    if not clause.soft:
+        return {"bool": {"filter": [some], "should": scored}}
+    any_q = {"bool": {"should": alts, "minimum_should_match": 1}}
+    most = {"bool": {"filter": [some], "should": scored, "boost": ranking.COORD_BONUS}}
+    return {"bool": {"filter": [any_q], "should": [*scored, most]}}
+
+
 def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
     body: dict = {"query": " ".join(parts), "analyzer": "whitespace"}
     if boost != 1.0:
@@ -229,8 +254,10 @@ def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
 
 def clause_to_es(clause) -> dict:
     if isinstance(clause, AllOf):
-        if clause.required >= len(clause.alts):
-            q: dict = {"bool": {"must": [_alt(a) for a in clause.alts]}}
+        if ranking.word_once(clause):
+            q: dict = _matching(clause)
+        elif clause.required >= len(clause.alts):
+            q = {"bool": {"must": [_alt(a) for a in clause.alts]}}
         elif clause.soft:
             any_q = {"bool": {"should": [_alt(a) for a in clause.alts], "minimum_should_match": 1}}
             most = {

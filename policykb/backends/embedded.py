@@ -448,12 +448,48 @@ class EmbeddedBackend(SearchBackend):
             return Query.boolean_query([(Occur.Should, q) for q in per_term])
         return Query.disjunction_max_query(per_term)
 
+    def _word(self, alts: tuple[TermAlt, ...]) -> Query:
+        """One query word's score: the best of its alternatives (see ``WORD_ONCE``)."""
+        if len(alts) == 1:
+            return self._alt(alts[0])
+        return Query.disjunction_max_query(
+            [self._alt(a) for a in alts], tie_breaker=ranking.WORD_TIE or None
+        )
+
+    def _matching(self, clause: AllOf) -> list[tuple[Occur, Query]]:
+        """The terms an :class:`AllOf` needs, scored per word (``WORD_ONCE``): the
+        alternatives filter (score 0, as an Elasticsearch filter), the words score."""
+
+        def unscored(q: Query) -> tuple[Occur, Query]:
+            return (Occur.Must, Query.const_score_query(q, 0.0))
+
+        scored = [self._word(w) for w in clause.words]
+        if clause.required >= len(clause.alts):
+            return [unscored(self._alt(a)) for a in clause.alts] + [
+                (Occur.Must, q) for q in scored
+            ]
+        some = Query.boolean_query(
+            [(Occur.Should, self._alt(a)) for a in clause.alts],
+            minimum_number_should_match=clause.required,
+        )
+        if not clause.soft:
+            return [unscored(some)] + [(Occur.Should, q) for q in scored]
+        any_q = Query.boolean_query([(Occur.Should, self._alt(a)) for a in clause.alts])
+        most = Query.boolean_query([unscored(some)] + [(Occur.Should, q) for q in scored])
+        return (
+            [unscored(any_q)]
+            + [(Occur.Should, q) for q in scored]
+            + [(Occur.Should, Query.boost_query(most, ranking.COORD_BONUS))]
+        )
+
     def _phrase(self, field: str, parts: tuple[str, ...]) -> Query:
         return Query.phrase_query(self.schema, field, list(parts))
 
     def _clause(self, clause) -> Query:
         if isinstance(clause, AllOf):
-            if clause.required >= len(clause.alts):
+            if ranking.word_once(clause):
+                subs = self._matching(clause)
+            elif clause.required >= len(clause.alts):
                 subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
             elif clause.soft:
                 any_q = Query.boolean_query([(Occur.Should, self._alt(a)) for a in clause.alts])
