@@ -269,6 +269,8 @@ class AllOf:
     # the alternatives of each query word (a word Kiwi splits into parts has several):
     # the backends score each word once (its best alternative), matching stays per part
     words: tuple[tuple[TermAlt, ...], ...] = ()
+    # alternatives that score but are not required (the asked-for noun of a question)
+    optional: tuple[TermAlt, ...] = ()
 
     @property
     def required(self) -> int:
@@ -351,6 +353,12 @@ def _token_alts(tokens) -> list[tuple[object, TermAlt]]:
     return out
 
 
+def _word_alts(text: str, tokens, i: int) -> tuple[TermAlt, ...]:
+    """The alternatives of the primary tokens starting in word ``i`` of ``text``."""
+    start, end = [m.span() for m in re.finditer(r"\S+", text)][i]
+    return tuple(dict.fromkeys(a for t, a in _token_alts(tokens) if start <= t.start < end))
+
+
 def _words_of(text: str, tokens) -> tuple[tuple[TermAlt, ...], ...]:
     """The term alternatives of each whitespace-separated word of ``text``, in order (a
     primary token belongs to the word its start falls in; an alternative to its first)."""
@@ -367,6 +375,39 @@ def _words_of(text: str, tokens) -> tuple[tuple[TermAlt, ...], ...]:
         else:
             words[i].append(alt)
     return tuple(tuple(w) for w in words if w)
+
+
+# A question asks for the entity named by its last noun ("명성황후가 암살당한 해는?": 해,
+# "... 대학교 이름은 무엇인가?": 이름); the answer's text names the entity, rarely the
+# noun. Words that only ask (interrogative pronouns and their forms) are skipped.
+QUESTION_FOCUS = True
+_INTERROGATIVE = re.compile(r"^(무엇|뭐|누구|누가|어디|언제|몇|얼마|어느|무슨|왜|어떻게|어떤|어째서)")
+_INTERROGATIVE_END = re.compile(r"(는가|은가|인가|나요|까요|니까|는지|을까|ㄹ까|었나|았나|였나|하나)$")
+_FOCUS_PARTICLES = ("은", "는", "이", "가")
+
+
+def question_focus(text: str, tokens) -> int | None:
+    """Index (in ``text.split()``) of the asked-for noun of a question, or None. A
+    question ends with ``?`` or an interrogative ending; its focus is the last word, or
+    the one before a closing interrogative word, when that word is a noun followed by a
+    topic or subject particle (해는, 이름은, 곳은, 사람은, 것은)."""
+    raw = text.split()
+    if len(raw) < 2:
+        return None
+    last = raw[-1].rstrip("?？ ")
+    if not (text.rstrip().endswith(("?", "？")) or _INTERROGATIVE_END.search(last)):
+        return None
+    i = len(raw) - 1
+    if _INTERROGATIVE.match(last):
+        i -= 1
+    word = raw[i].rstrip("?？")
+    if i < 1 or len(word) < 2 or not word.endswith(_FOCUS_PARTICLES):
+        return None
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    start = spans[i][0]
+    noun_end = start + len(word) - 1
+    ends = [t.end for t in tokens if not t.joined and start <= t.start < spans[i][1]]
+    return i if ends and max(ends) == noun_end else None
 
 
 def _whole_run_compounds(tokens) -> tuple[str, ...]:
@@ -478,6 +519,16 @@ class QueryAnalysis:
         alts, parts = _alts_for(tokens)
         if positive:
             self.highlight.update(t.term for t in tokens)
+        words = _words_of(text, tokens)
+        optional: tuple[TermAlt, ...] = ()
+        focus = question_focus(text, tokens) if QUESTION_FOCUS and self.match == "auto" else None
+        if focus is not None:
+            optional = _word_alts(text, tokens, focus)
+            if optional and len(optional) < len(alts):
+                alts = [a for a in alts if a not in optional]
+                words = tuple(w for w in (tuple(a for a in w if a in alts) for w in words) if w)
+            else:
+                optional = ()
         min_match = self._min_match(len(text.split()), len(alts))
         return AllOf(
             tuple(alts),
@@ -486,7 +537,8 @@ class QueryAnalysis:
             soft=MSM_SOFT and self.match == "auto" and min_match is not None,
             bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
-            words=_words_of(text, tokens),
+            words=words,
+            optional=optional,
         )
 
     def _phrase(self, text: str, positive: bool) -> Clause | None:

@@ -276,7 +276,7 @@ def clause_to_es(clause) -> dict:
                 }
             }
             q = {"bool": {"must": [some]}}
-        should = []
+        should = [_alt(a) for a in clause.optional]
         if clause.phrase and ranking.PHRASE_BOOST:
             should += [
                 _phrase("body", clause.phrase, ranking.PHRASE_BOOST),

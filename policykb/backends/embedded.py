@@ -507,6 +507,7 @@ class EmbeddedBackend(SearchBackend):
                     minimum_number_should_match=clause.required,
                 )
                 subs = [(Occur.Must, some)]
+            subs += [(Occur.Should, self._alt(a)) for a in clause.optional]
             if clause.phrase and ranking.PHRASE_BOOST:
                 subs.append(
                     (
