@@ -525,6 +525,8 @@ class QueryAnalysis:
         if focus is not None:
             optional = _word_alts(text, tokens, focus)
             if optional and len(optional) < len(alts):
+                # the asked-for noun scores; the other words are matched as usual (all
+                # of a short question, most of a long one)
                 alts = [a for a in alts if a not in optional]
                 words = tuple(w for w in (tuple(a for a in w if a in alts) for w in words) if w)
             else:
