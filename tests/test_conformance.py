@@ -32,6 +32,8 @@ QUERIES = [
     {"q": "해외직접투자", "publisher": ["기획재정부", "서울특별시"]},
     {"q": "", "publisher": ["서울특별시"], "doc_type": ["결재문서"]},
     {"q": "발행기관:기재부"},
+    {"q": "탄소중립 건물의 이름은?"},
+    {"q": "규제샌드박스 도시재생 스마트시티 협의체 운영 성과는 무엇인가?"},
 ]
 # Real public documents beside the sample corpus, so the publisher facet has ministries,
 # a local government and 미상 (a press-release fragment without header) to count.
