@@ -459,11 +459,6 @@ MATCH_MODES = ("auto", "all", "any")
 # match=auto: every word of a query of up to MSM_ALL_UP_TO words; beyond, MSM_RATIO of the
 # terms (rounded up). Tuned on the dev halves of `policykb eval` (bench/README.md).
 MSM_ALL_UP_TO = 3
-# ... and of up to MSM_ALL_TERMS_UP_TO term alternatives: three words of compounds
-# (지방자치단체 성과관리 혁신방안: 7 terms) are a pasted title, not a short query, unless
-# they hold a number or identifier (a file or document number is looked up exactly).
-MSM_ALL_TERMS_UP_TO = 4
-IDENT = True
 MSM_RATIO = 0.75
 # True: for long queries the minimum is a coordination bonus, not a filter.
 MSM_SOFT = True
@@ -472,11 +467,10 @@ MSM_SOFT = True
 MAX_QUERY_TERMS = 32
 
 
-def minimum_should_match(words: int, terms: int, identifier: bool = True) -> int | None:
+def minimum_should_match(words: int, terms: int) -> int | None:
     """Terms a document must contain for a run of ``words`` words analyzed into ``terms``
-    term alternatives under ``match=auto`` (None: all of them); ``identifier``: the run
-    holds a number or identifier."""
-    if words <= MSM_ALL_UP_TO and (terms <= MSM_ALL_TERMS_UP_TO or identifier):
+    term alternatives under ``match=auto`` (None: all of them)."""
+    if words <= MSM_ALL_UP_TO:
         return None
     need = max(min(terms, MSM_ALL_UP_TO), math.ceil(MSM_RATIO * terms))
     return None if need >= terms else need
@@ -507,13 +501,12 @@ class QueryAnalysis:
             root = Bool()
         return AnalyzedQuery(root, frozenset(self.highlight), self.filters, empty=not root.must)
 
-    def _min_match(self, words: int, alts: list[TermAlt]) -> int | None:
+    def _min_match(self, words: int, alts: int) -> int | None:
         match self.match:
             case "any":
                 return 1
             case "auto":
-                ident = IDENT and any(ch.isdigit() or ch.isascii() for a in alts for ch in a.terms[0])
-                return minimum_should_match(words, len(alts), ident)
+                return minimum_should_match(words, alts)
             case _:
                 return None
 
@@ -538,7 +531,7 @@ class QueryAnalysis:
                 words = tuple(w for w in (tuple(a for a in w if a in alts) for w in words) if w)
             else:
                 optional = ()
-        min_match = self._min_match(len(text.split()), alts)
+        min_match = self._min_match(len(text.split()), len(alts))
         return AllOf(
             tuple(alts),
             tuple(parts) if len(parts) > 1 else (),

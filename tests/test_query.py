@@ -182,7 +182,3 @@ def test_other_queries_need_every_word(aq, text):
     clause = aq(text).root.must[0]
     assert not clause.optional and clause.min_match is None
 
-
-def test_three_words_of_compounds_need_most_terms_unless_an_identifier(aq):
-    assert aq("지방자치단체 성과관리 혁신방안").root.must[0].min_match is not None
-    assert aq("서울시 결재문서 36425476_gyeoljae.hwpx").root.must[0].min_match is None
