@@ -10,7 +10,9 @@ parentheses, and field filters in Korean or English: 기관:/institute:, 지역:
 Words (``match=auto``): a query of up to :data:`MSM_ALL_UP_TO` words needs every word; a
 longer one needs :data:`MSM_RATIO` of its terms (rounded up), and each missing term costs
 its share of the score (coordination), so a pasted title whose target lacks one word still
-finds it. Only the ASCII ``"`` opens a phrase; Korean typography (「」『』‘’“”·, [보도자료],
+finds it. A question's asked-for noun (해 in "명성황후가 암살당한 해는?") scores but is not
+required (:func:`question_focus`). Each word scores once, however many parts Kiwi splits it
+into (the backends' ``WORD_ONCE``). Only the ASCII ``"`` opens a phrase; Korean typography (「」『』‘’“”·, [보도자료],
 a "- 부제 -" subtitle) is plain text.
 """
 
