@@ -383,8 +383,10 @@ def _words_of(text: str, tokens) -> tuple[tuple[TermAlt, ...], ...]:
 # "... 대학교 이름은 무엇인가?": 이름); the answer's text names the entity, rarely the
 # noun. Words that only ask (interrogative pronouns and their forms) are skipped.
 QUESTION_FOCUS = True
-_INTERROGATIVE = re.compile(r"^(무엇|뭐|누구|누가|어디|언제|몇|얼마|어느|무슨|왜|어떻게|어떤|어째서)")
-_INTERROGATIVE_END = re.compile(r"(는가|은가|인가|나요|까요|니까|는지|을까|ㄹ까|었나|았나|였나|하나)$")
+_INTERROGATIVE = re.compile(
+    r"^(무엇|뭐|누구|누가|어디|언제|몇|얼마|어느|무슨|왜|어떻게|어떤|어째서)"
+)
+_INTERROGATIVE_END = re.compile(r"(는가|은가|인가|나요|까요|니까|는지|을까|었나|았나|였나|하나)$")
 _FOCUS_PARTICLES = ("은", "는", "이", "가")
 
 

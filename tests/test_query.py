@@ -176,9 +176,9 @@ def test_asked_for_noun_of_a_question_is_optional(aq, question, focus):
 
 
 @pytest.mark.parametrize(
-    "text", ["스마트시티 교통", "탄소중립 건물 이름은", "명성황후", "김대중 후보는 누구와 연대하였나?"]
+    "text",
+    ["스마트시티 교통", "탄소중립 건물 이름은", "명성황후", "김대중 후보는 누구와 연대하였나?"],
 )
 def test_other_queries_need_every_word(aq, text):
     clause = aq(text).root.must[0]
     assert not clause.optional and clause.min_match is None
-

@@ -465,9 +465,7 @@ class EmbeddedBackend(SearchBackend):
 
         scored = [self._word(w) for w in clause.words]
         if clause.required >= len(clause.alts):
-            return [unscored(self._alt(a)) for a in clause.alts] + [
-                (Occur.Must, q) for q in scored
-            ]
+            return [unscored(self._alt(a)) for a in clause.alts] + [(Occur.Must, q) for q in scored]
         some = Query.boolean_query(
             [(Occur.Should, self._alt(a)) for a in clause.alts],
             minimum_number_should_match=clause.required,
