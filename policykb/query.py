@@ -463,6 +463,8 @@ MATCH_MODES = ("auto", "all", "any")
 # match=auto: every word of a query of up to MSM_ALL_UP_TO words; beyond, MSM_RATIO of the
 # terms (rounded up). Tuned on the dev halves of `policykb eval` (bench/README.md).
 MSM_ALL_UP_TO = 3
+# A phrase inside a long query counts like its words (see QueryAnalysis._long_run).
+PHRASE_IN_LONG = True
 MSM_RATIO = 0.75
 # True: for long queries the minimum is a coordination bonus, not a filter.
 MSM_SOFT = True
@@ -589,8 +591,9 @@ class QueryAnalysis:
         must: list[Clause] = []
         must_not: list[Clause] = []
         run: list[str] = []
+        soft_phrases = positive and self._long_run(children)
         for ch in children:
-            if isinstance(ch, Word):
+            if isinstance(ch, Word) or (soft_phrases and isinstance(ch, PhraseNode)):
                 run.append(ch.text)
                 continue
             self._flush(run, must, positive)
@@ -606,6 +609,19 @@ class QueryAnalysis:
         if not must and not must_not:
             return None
         return Bool(tuple(must), tuple(must_not))
+
+    def _long_run(self, children: tuple[Node, ...]) -> bool:
+        """Under ``match=auto``, whether a phrase among plain words is read as its words:
+        in a long query (more than :data:`MSM_ALL_UP_TO` words, a pasted title with
+        "quoted" words) a phrase counts toward the minimum like any word, as in
+        Elasticsearch's minimum-should-match, instead of excluding every document
+        without it; its words keep the run's phrase and proximity bonuses."""
+        if not PHRASE_IN_LONG or self.match != "auto":
+            return False
+        if not any(isinstance(c, Word) for c in children):
+            return False
+        n = sum(len(c.text.split()) for c in children if isinstance(c, Word | PhraseNode))
+        return n > MSM_ALL_UP_TO
 
     def _flush(self, run: list[str], must: list[Clause], positive: bool) -> None:
         if run:

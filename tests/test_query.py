@@ -182,3 +182,15 @@ def test_asked_for_noun_of_a_question_is_optional(aq, question, focus):
 def test_other_queries_need_every_word(aq, text):
     clause = aq(text).root.must[0]
     assert not clause.optional and clause.min_match is None
+
+
+def test_a_phrase_in_a_long_query_counts_like_its_words(aq):
+    # a pasted title with "quoted" words: the phrase counts toward the minimum (as in
+    # Elasticsearch's minimum_should_match), it does not exclude every document without it
+    title = '신용정보법에서 말하는 "상거래관계가 종료된 날"에 법원의 면책결정을 받은 경우'
+    root = aq(title).root
+    assert len(root.must) == 1 and isinstance(root.must[0], AllOf)
+    assert root.must[0].soft and "상거래" in {a.terms[0] for a in root.must[0].alts}
+    # a short query's phrase is still required as a phrase
+    assert any(isinstance(c, Phrase) for c in aq('"도시 재생" 사업').root.must)
+    assert any(isinstance(c, Phrase) for c in aq('"도시 재생 뉴딜 사업"').root.must)
