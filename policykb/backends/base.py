@@ -133,11 +133,6 @@ MAX_MATCH_PAGES = 2000  # pages (or passages) listed per document at most
 PASSAGE_TERM_WEIGHT = 1000.0
 
 
-def distinct_terms(score: float) -> int:
-    """How many distinct query terms a best passage of ``score`` holds."""
-    return int(score // PASSAGE_TERM_WEIGHT)
-
-
 def passage_entries(doc: Document) -> list[tuple[int, int | None, list[str]]]:
     """(seq, page, terms) of each passage that has terms."""
     out = []
