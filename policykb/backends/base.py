@@ -134,8 +134,13 @@ def split_joined(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
 # where it matches come from the engine and a snippet reads a few passages, not the whole
 # document. Document-level scoring never sees these entries (a separate index on both
 # engines, so collection statistics are unchanged).
-BEST_PASSAGES = 3  # candidates per hit handed to the snippet builder
+BEST_PASSAGES = 1  # per hit: the passage its snippet is cut from
 MAX_MATCH_PAGES = 2000  # pages (or passages) listed per document at most
+# Best passages rank by how many distinct query terms they hold, then by BM25 (the
+# snippet builder's order, so the engine's first passage is the snippet's and the store
+# reads one passage per hit): every query term a passage holds adds this constant to its
+# BM25 score, which is far below it (at most a few tens per term).
+PASSAGE_TERM_WEIGHT = 1000.0
 
 
 def passage_entries(doc: Document) -> list[tuple[int, int | None, list[str]]]:
@@ -273,8 +278,10 @@ class SearchBackend(ABC):
         self, doc_ids: list[str], terms: Iterable[str], per_doc: int = BEST_PASSAGES
     ) -> dict[str, DocPassages]:
         """For each of ``doc_ids`` with a passage containing one of ``terms``: its
-        ``per_doc`` best passages by BM25 over the passage entries (ties: lower seq first),
-        the pages with matches and the number of matching passages."""
+        ``per_doc`` best passages over the passage entries, ranked by the number of
+        distinct ``terms`` they hold, then BM25 (ties: lower seq first; the score is
+        ``PASSAGE_TERM_WEIGHT`` x distinct terms + BM25), the pages with matches and the
+        number of matching passages."""
 
     @abstractmethod
     def matching_passages(

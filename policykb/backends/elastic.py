@@ -29,6 +29,7 @@ from policykb.backends.base import (
     FIELD_SENTINEL,
     MAX_MATCH_PAGES,
     PASSAGE_POSITION_GAP,
+    PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
     BackendError,
     IndexOutcome,
@@ -150,11 +151,20 @@ def passage_sources(doc: Document) -> Iterator[tuple[str, dict]]:
         yield f"{doc.id}\x1f{seq}", source
 
 
-def passage_query(doc_ids: list[str], terms: list[str]) -> dict:
+def passage_query(doc_ids: list[str], terms: list[str], ranked: bool = False) -> dict:
+    """The passage entries of ``doc_ids`` holding one of ``terms``; ``ranked`` adds to
+    each term's BM25 clause a constant-score one of :data:`PASSAGE_TERM_WEIGHT` (best
+    passages rank by distinct terms, then BM25)."""
+    should = [_term("body", t) for t in terms]
+    if ranked:
+        should += [
+            {"constant_score": {"filter": _term("body", t), "boost": PASSAGE_TERM_WEIGHT}}
+            for t in terms
+        ]
     return {
         "bool": {
             "filter": [{"terms": {"doc_id": doc_ids}}],
-            "should": [_term("body", t) for t in terms],
+            "should": should,
             "minimum_should_match": 1,
         }
     }
@@ -875,7 +885,7 @@ class ElasticBackend(SearchBackend):
         res = self._call(
             self.es.search,
             index=self.passage_alias,
-            query=passage_query(ids, terms),
+            query=passage_query(ids, terms, ranked=True),
             size=0,
             aggs=aggs,
             filter_path=PASSAGES_FILTER,

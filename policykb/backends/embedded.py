@@ -26,6 +26,7 @@ from policykb.backends.base import (
     FACET_FIELDS,
     FIELD_SENTINEL,
     MAX_MATCH_PAGES,
+    PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
     BackendError,
     IndexOutcome,
@@ -677,13 +678,15 @@ class EmbeddedBackend(SearchBackend):
     ) -> dict[str, list[PassageMatch]]:
         """Each document's ``per_doc`` best passages: one small search per document (its
         id as a constant-score term, so scores equal those of the whole-set query), seq
-        and page read from fast fields for all of them at once (no stored documents)."""
-        words = Query.boolean_query(
-            [
-                (Occur.Should, Query.term_query(self.passage_schema, "body", t))
-                for t in sorted(set(terms))
-            ]
-        )
+        and page read from fast fields for all of them at once (no stored documents).
+        Each term is a BM25 clause and a constant-score clause of
+        :data:`PASSAGE_TERM_WEIGHT`, so passages rank by distinct terms, then BM25."""
+        clauses = []
+        for t in sorted(set(terms)):
+            term = Query.term_query(self.passage_schema, "body", t)
+            clauses.append((Occur.Should, term))
+            clauses.append((Occur.Should, Query.const_score_query(term, PASSAGE_TERM_WEIGHT)))
+        words = Query.boolean_query(clauses)
         owners: list[tuple[str, float]] = []
         addrs = []
         for doc_id in doc_ids:
