@@ -137,6 +137,22 @@ class BuildCache:
             self._file.write_text(json.dumps(data, indent=1))
 
 
+class CachedAnalysis:
+    """Stands for an earlier analyzer (``--corpus-analyzer``): its identity names the
+    cached corpus build and kdi-epic analysis to reuse; analyzing anything with it is an
+    error (the current analyzer would be used under the old name)."""
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+
+    @property
+    def lexicon(self):
+        raise SystemExit(
+            f"--corpus-analyzer {self.identity}: its kdi-epic analysis is not cached under "
+            f"{CACHE / 'corpus' / self.identity}; run without the option to build anew"
+        )
+
+
 def public_data_dir() -> Path:
     return FOLDER / "public"
 
@@ -229,6 +245,44 @@ def long_documents(pool: Pool, meta_docs: list, target_pages: int) -> Iterator:
             passages=passages,
             title_tokens=meta.title_tokens,
         )
+
+
+PAGED_MIN, PAGED_MAX = 1, 3  # pages per document of the equal-pages short corpus
+
+
+def paged_documents(pool: Pool, meta_docs: list, target_pages: int, n_long: int) -> Iterator:
+    """The equal-pages short corpus: the long corpus's pages, in order, cut into documents
+    of 1-3 pages (press-release size), so it has the long corpus's passages, pages and
+    text volume in many short documents. Metadata: the kdi-epic rows the long documents
+    do not use, in turn (ids are new)."""
+    from dataclasses import replace
+
+    from policykb.models import Passage
+
+    rng = random.Random(SEED + 1)
+    metas = meta_docs[n_long:] or meta_docs
+    j = 0
+    for long in long_documents(pool, meta_docs, target_pages):
+        pages: dict[int, list] = {}
+        for p in long.passages:
+            pages.setdefault(p.page, []).append(p)
+        order = sorted(pages)
+        i = 0
+        while i < len(order):
+            chunk = order[i : i + rng.randint(PAGED_MIN, PAGED_MAX)]
+            i += len(chunk)
+            rows = [(n, p) for n, page in enumerate(chunk, 1) for p in pages[page]]
+            passages = [Passage(seq, n, p.text, p.tokens) for seq, (n, p) in enumerate(rows)]
+            yield replace(
+                metas[j % len(metas)],
+                id=f"paged-{j:06d}",
+                page_count=len(chunk),
+                passages=passages,
+                content_hash=None,
+                simhash=None,
+                canonical_id=None,
+            )
+            j += 1
 
 
 def count_long(pool: Pool, meta_docs: list, target_pages: int) -> tuple[int, int, int]:
@@ -452,6 +506,8 @@ def run(
     kdi: int | None = None,
     fresh: bool = False,
     keep_es: bool = False,
+    paged: bool = False,
+    corpus_analyzer: str | None = None,
 ) -> Section:
     from analyzers import get_analyzer
     from bench import indexing
@@ -467,14 +523,17 @@ def run(
     public, ingest_info = ingest_public()
     n_kdi = kdi or (5000 if quick else 20000)
     public_docs = DocumentStore(public / "store.sqlite3").count_documents(canonical_only=False)
-    cache = BuildCache(build_key(target, n_kdi, analyzer.identity, public_docs), fresh)
+    # The corpus's analysis: the current analyzer's, or (--corpus-analyzer) an earlier one
+    # whose cached build is reused (queries are always analyzed by the current one).
+    corpus_an = CachedAnalysis(corpus_analyzer) if corpus_analyzer else analyzer
+    cache = BuildCache(build_key(target, n_kdi, corpus_an.identity, public_docs), fresh)
     root = cache.folder
     log(f"corpus build folder: {root}")
     made: dict = {}  # the passage pool and documents, assembled only if something is built
 
     def assemble() -> dict:
         if not made:
-            kdi_docs, _build = load_corpus(n_kdi, analyzer, load_kdi_rows())
+            kdi_docs, _build = load_corpus(n_kdi, corpus_an, load_kdi_rows())
             pool = build_pool(DocumentStore(public / "store.sqlite3"), kdi_docs)
             n_long, n_pages, n_chars = count_long(pool, kdi_docs, target)
             short_docs = kdi_docs[-n_long:]  # metadata rows the long documents do not reuse
@@ -505,10 +564,28 @@ def run(
     def make_short():
         return iter(assemble()["short"])
 
+    def make_paged():
+        m = assemble()
+        return paged_documents(m["pool"], m["meta"], target, n_long)
+
     stores = {
-        "long": cached_store(cache, "long", make_long, analyzer.identity),
-        "short": cached_store(cache, "short", make_short, analyzer.identity),
+        "long": cached_store(cache, "long", make_long, corpus_an.identity),
+        "short": cached_store(cache, "short", make_short, corpus_an.identity),
     }
+    corpora = ["long", "short"]
+    paged_info = None
+    if paged:  # the equal-pages short corpus, clearly apart from the issue's comparison
+        paged_info = cache.get("corpus/paged")
+        if paged_info is None:
+            n_docs = n_chars_p = 0
+            for d in make_paged():
+                n_docs += 1
+                n_chars_p += sum(len(p.text) for p in d.passages)
+            paged_info = {"n_docs": n_docs, "n_chars": n_chars_p}
+            cache.put("corpus/paged", paged_info)
+        stores["paged"] = cached_store(cache, "paged", make_paged, corpus_an.identity)
+        corpora.append("paged")
+        log(f"equal-pages short corpus: {paged_info['n_docs']:,} documents of 1-3 pages")
     store_s = {k: v["seconds"] for k, v in stores.items()}
     with indexing.elasticsearch(use_es) as es:
         es_url = es.url if es is not None else None
@@ -516,16 +593,22 @@ def run(
             "long": index_both("long", make_long, n_long, es_url, cache),
             "short": index_both("short", make_short, n_long, es_url, cache),
         }
+        if paged_info:
+            built["paged"] = index_both("paged", make_paged, paged_info["n_docs"], es_url, cache)
         ingest = Table(
             "Full text: corpora and ingest (documents arrive analyzed)",
             ["corpus", "documents", "pages", "characters", "store write s"]
             + [f"{e} rebuild s / index MB" for e in built["long"]],
         )
-        for name, n_p, chars in (("long", n_pages, n_chars), ("short", n_long, short_chars)):
+        rows = [("long", n_long, fmt_num(n_pages), n_chars)]
+        rows.append(("short", n_long, "1-3 passages each", short_chars))
+        if paged_info:
+            rows.append(("paged", paged_info["n_docs"], fmt_num(n_pages), paged_info["n_chars"]))
+        for name, n_docs, pages_label, chars in rows:
             ingest.add(
                 name,
-                fmt_num(n_long),
-                fmt_num(n_p) if name == "long" else "1-3 passages each",
+                fmt_num(n_docs),
+                pages_label,
                 fmt_num(chars),
                 f"{store_s[name]:.1f}",
                 *[f"{b['seconds']:.1f} / {b['bytes'] / 2**20:.0f}" for b in built[name].values()],
@@ -536,9 +619,21 @@ def run(
             f"{info['pool_passages']:,} analyzed passages (public-docs ingest + {n_kdi:,} kdi-epic "
             "summaries) in a shuffled order. Rebuild includes passage entries."
         )
+        if corpus_an is not analyzer:
+            ingest.notes.append(
+                f"The corpora were analyzed by an earlier analyzer ({corpus_an.identity}, "
+                f"--corpus-analyzer); queries by the current one ({analyzer.identity})."
+            )
+        if paged_info:
+            ingest.notes.append(
+                "paged: the equal-pages short corpus (--paged-short), the long corpus's pages "
+                f"in order cut into documents of {PAGED_MIN}-{PAGED_MAX} pages with kdi-epic "
+                "metadata: the same passages and text volume as the long corpus in short "
+                "documents. short: the issue's comparison, as many short documents as long ones."
+            )
         reused = [
             f"{c} {part}"
-            for c in ("long", "short")
+            for c in corpora
             for part, rec in [("store", stores[c]), *built[c].items()]
             if rec.get("cached")
         ]
@@ -551,7 +646,7 @@ def run(
         sec.tables.append(ingest)
 
         runners = []
-        for corpus in ("long", "short"):
+        for corpus in corpora:
             store = DocumentStore(root / corpus / "store.sqlite3")
             settings = load_settings({"data_dir": str(root / corpus)}, environ={})
             for engine, b in built[corpus].items():
@@ -564,33 +659,47 @@ def run(
         load = meter.stop()
         s = summary(result)
         engines = list(built["long"])
+        others = [c for c in corpora if c != "long"]
         table = Table(
             "Full text: service latency, long vs short corpus (same queries, interleaved)",
             ["query kind"]
-            + [f"{e} {c} p50/p99 ms" for e in engines for c in ("long", "short")]
-            + [f"{e} long/short p50" for e in engines],
+            + [f"{e} {c} p50/p99 ms" for e in engines for c in corpora]
+            + [f"{e} long/{c} p50" for e in engines for c in others],
         )
+
+        def ratio(e: str, c: str, mode: str, cat: str) -> str:
+            return f"{s[f'{e}/long'][mode][cat][0] / s[f'{e}/{c}'][mode][cat][0]:.2f}x"
+
         for cat in [*dict.fromkeys(c.category for c in cases()), "all"]:
             row = [cat]
             for e in engines:
-                for c in ("long", "short"):
+                for c in corpora:
                     p50, p99, _ = s[f"{e}/{c}"]["service"][cat]
                     row.append(f"{p50:.1f} / {p99:.1f}")
-            for e in engines:
-                row.append(
-                    f"{s[f'{e}/long']['service'][cat][0] / s[f'{e}/short']['service'][cat][0]:.2f}x"
-                )
+            row += [ratio(e, c, "service", cat) for e in engines for c in others]
             table.add(*row)
         cpu_row = ["all, CPU ms of this process"]
         for e in engines:
-            for c in ("long", "short"):
+            for c in corpora:
                 p50, p99, _ = s[f"{e}/{c}"]["service_cpu"]["all"]
                 cpu_row.append(f"{p50:.2f} / {p99:.2f}")
-        for e in engines:
-            cpu_row.append(
-                f"{s[f'{e}/long']['service_cpu']['all'][0] / s[f'{e}/short']['service_cpu']['all'][0]:.2f}x"
-            )
+        cpu_row += [ratio(e, c, "service_cpu", "all") for e in engines for c in others]
         table.add(*cpu_row)
+        shown = {
+            name: sum(min(t, 10) for t in totals.values()) / max(1, len(totals))
+            for name, totals in result["totals"].items()
+        }
+        table.add(
+            "hits on the result page (mean)",
+            *[f"{shown[f'{e}/{c}']:.1f}" for e in engines for c in corpora],
+            *["" for _e in engines for _c in others],
+        )
+        if "paged" in corpora:
+            table.notes.append(
+                "paged = the equal-pages short corpus (the long corpus's pages as documents of "
+                f"{PAGED_MIN}-{PAGED_MAX} pages); short = as many short documents as long ones, "
+                "the issue's comparison (its goal is long/short)."
+            )
         table.notes.append(
             "The CPU row: CPU time of the benchmark process during each call (for "
             "Elasticsearch without the server's own work), which the other processes' load "
@@ -633,7 +742,7 @@ def run(
 
         prism_table, prism = prism_case(public, es_url, analyzer, DOC_PAGE_REPS)
         sec.tables.append(prism_table)
-        for corpus in ("long", "short"):
+        for corpus in corpora:
             es_built = built[corpus].get("elasticsearch")
             if es_built and not keep_es:  # the node's data lives in the shared cache
                 es_built["backend"].drop_all()
@@ -672,13 +781,17 @@ def run(
         "short_chars": short_chars,
         "public_ingest": ingest_info,
         "build_folder": str(root),
+        "corpus_analyzer": corpus_an.identity,
+        "query_analyzer": analyzer.identity,
         "cached": {
             c: {
                 part: bool(rec.get("cached"))
                 for part, rec in [("store", stores[c]), *built[c].items()]
             }
-            for c in ("long", "short")
+            for c in corpora
         },
+        "paged": paged_info,
+        "hits_shown_mean": shown,
         "store_seconds": store_s,
         "index": {
             c: {e: {"seconds": b["seconds"], "bytes": b["bytes"]} for e, b in built[c].items()}
@@ -716,10 +829,29 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave the Elasticsearch indexes for the next run on the same node",
     )
+    p.add_argument(
+        "--paged-short",
+        action="store_true",
+        help="also an equal-pages short corpus: the long corpus's pages as 1-3-page documents",
+    )
+    p.add_argument(
+        "--corpus-analyzer",
+        metavar="IDENTITY",
+        help="reuse the cached corpus build analyzed by this earlier analyzer identity "
+        "(nothing is analyzed with it; queries use the current analyzer)",
+    )
     args = p.parse_args(argv)
     with stopwatch() as t:
         sec = run(
-            args.quick, not args.no_es, args.pages, args.reps, args.kdi, args.fresh, args.keep_es
+            args.quick,
+            not args.no_es,
+            args.pages,
+            args.reps,
+            args.kdi,
+            args.fresh,
+            args.keep_es,
+            args.paged_short,
+            args.corpus_analyzer,
         )
     sec.seconds = t[0]
     sec.print()

@@ -48,17 +48,21 @@ def mark(
 ) -> str:
     """HTML of ``text[start:end]`` with ``spans`` wrapped in <mark>; everything escaped."""
     end = len(text) if end is None else end
-    text = text.replace("\n", " ") if flatten else text
     out, cur = [], start
-    for s, e in spans:
-        if e <= start or s >= end:
+    first = max(0, bisect_left(spans, (start, start)) - 1)  # the span over ``start``
+    for s, e in spans[first:]:
+        if e <= start:
             continue
+        if s >= end:
+            break
         s, e = max(s, start), min(e, end)
         out.append(escape(text[cur:s]))
         out.append("<mark>" + escape(text[s:e]) + "</mark>")
         cur = e
     out.append(escape(text[cur:end]))
-    return "".join(out)
+    html = "".join(out)
+    # Newlines only in the window (not the whole passage): escaping never makes one.
+    return html.replace("\n", " ") if flatten else html
 
 
 def snippet(passages: list[Passage], terms: frozenset[str]) -> tuple[str, int | None]:

@@ -10,7 +10,9 @@ parentheses, and field filters in Korean or English: 기관:/institute:, 지역:
 Words (``match=auto``): a query of up to :data:`MSM_ALL_UP_TO` words needs every word; a
 longer one needs :data:`MSM_RATIO` of its terms (rounded up), and each missing term costs
 its share of the score (coordination), so a pasted title whose target lacks one word still
-finds it. Only the ASCII ``"`` opens a phrase; Korean typography (「」『』‘’“”·, [보도자료],
+finds it. A question's asked-for noun (해 in "명성황후가 암살당한 해는?") scores but is not
+required (:func:`question_focus`). Each word scores once, however many parts Kiwi splits it
+into (the backends' ``WORD_ONCE``). Only the ASCII ``"`` opens a phrase; Korean typography (「」『』‘’“”·, [보도자료],
 a "- 부제 -" subtitle) is plain text.
 """
 
@@ -266,6 +268,11 @@ class AllOf:
     # soft: min_match is not a filter but a coordination bonus (any term matches; a
     # document with at least min_match of them scores COORD_BONUS times more)
     soft: bool = False
+    # the alternatives of each query word (a word Kiwi splits into parts has several):
+    # the backends score each word once (its best alternative), matching stays per part
+    words: tuple[tuple[TermAlt, ...], ...] = ()
+    # alternatives that score but are not required (the asked-for noun of a question)
+    optional: tuple[TermAlt, ...] = ()
 
     @property
     def required(self) -> int:
@@ -329,16 +336,82 @@ class AnalyzedQuery:
 def _alts_for(tokens) -> tuple[list[TermAlt], list[str]]:
     """For each primary token: itself or any extra token (joined compound, synonym)
     whose span covers it."""
-    parts = [t for t in tokens if not t.joined]
-    extras = [t for t in tokens if t.joined]
     alts: list[TermAlt] = []
-    for p in parts:
-        terms = [p.term]
-        terms += [x.term for x in extras if x.start <= p.start and p.end <= x.end]
-        alt = TermAlt(tuple(dict.fromkeys(terms)))
+    for _, alt in _token_alts(tokens):
         if alt not in alts:
             alts.append(alt)
-    return alts, [p.term for p in parts]
+    return alts, [t.term for t in tokens if not t.joined]
+
+
+def _token_alts(tokens) -> list[tuple[object, TermAlt]]:
+    """(primary token, its alternative) in order."""
+    extras = [t for t in tokens if t.joined]
+    out = []
+    for p in tokens:
+        if p.joined:
+            continue
+        terms = [p.term] + [x.term for x in extras if x.start <= p.start and p.end <= x.end]
+        out.append((p, TermAlt(tuple(dict.fromkeys(terms)))))
+    return out
+
+
+def _word_alts(text: str, tokens, i: int) -> tuple[TermAlt, ...]:
+    """The alternatives of the primary tokens starting in word ``i`` of ``text``."""
+    start, end = [m.span() for m in re.finditer(r"\S+", text)][i]
+    return tuple(dict.fromkeys(a for t, a in _token_alts(tokens) if start <= t.start < end))
+
+
+def _words_of(text: str, tokens) -> tuple[tuple[TermAlt, ...], ...]:
+    """The term alternatives of each whitespace-separated word of ``text``, in order (a
+    primary token belongs to the word its start falls in; an alternative to its first)."""
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    words: list[list[TermAlt]] = [[] for _ in spans]
+    seen: set[TermAlt] = set()
+    for tok, alt in _token_alts(tokens):
+        if alt in seen:
+            continue
+        seen.add(alt)
+        i = next((k for k, (a, b) in enumerate(spans) if a <= tok.start < b), None)
+        if i is None:  # offsets outside the text: a word of its own
+            words.append([alt])
+        else:
+            words[i].append(alt)
+    return tuple(tuple(w) for w in words if w)
+
+
+# A question asks for the entity named by its last noun ("명성황후가 암살당한 해는?": 해,
+# "... 대학교 이름은 무엇인가?": 이름); the answer's text names the entity, rarely the
+# noun. Words that only ask (interrogative pronouns and their forms) are skipped.
+QUESTION_FOCUS = True
+_INTERROGATIVE = re.compile(
+    r"^(무엇|뭐|누구|누가|어디|언제|몇|얼마|어느|무슨|왜|어떻게|어떤|어째서)"
+)
+_INTERROGATIVE_END = re.compile(r"(는가|은가|인가|나요|까요|니까|는지|을까|었나|았나|였나|하나)$")
+_FOCUS_PARTICLES = ("은", "는", "이", "가")
+
+
+def question_focus(text: str, tokens) -> int | None:
+    """Index (in ``text.split()``) of the asked-for noun of a question, or None. A
+    question ends with ``?`` or an interrogative ending; its focus is the last word, or
+    the one before a closing interrogative word, when that word is a noun followed by a
+    topic or subject particle (해는, 이름은, 곳은, 사람은, 것은)."""
+    raw = text.split()
+    if len(raw) < 2:
+        return None
+    last = raw[-1].rstrip("?？ ")
+    if not (text.rstrip().endswith(("?", "？")) or _INTERROGATIVE_END.search(last)):
+        return None
+    i = len(raw) - 1
+    if _INTERROGATIVE.match(last):
+        i -= 1
+    word = raw[i].rstrip("?？")
+    if i < 1 or len(word) < 2 or not word.endswith(_FOCUS_PARTICLES):
+        return None
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    start = spans[i][0]
+    noun_end = start + len(word) - 1
+    ends = [t.end for t in tokens if not t.joined and start <= t.start < spans[i][1]]
+    return i if ends and max(ends) == noun_end else None
 
 
 def _whole_run_compounds(tokens) -> tuple[str, ...]:
@@ -390,6 +463,8 @@ MATCH_MODES = ("auto", "all", "any")
 # match=auto: every word of a query of up to MSM_ALL_UP_TO words; beyond, MSM_RATIO of the
 # terms (rounded up). Tuned on the dev halves of `policykb eval` (bench/README.md).
 MSM_ALL_UP_TO = 3
+# A phrase inside a long query counts like its words (see QueryAnalysis._long_run).
+PHRASE_IN_LONG = True
 MSM_RATIO = 0.75
 # True: for long queries the minimum is a coordination bonus, not a filter.
 MSM_SOFT = True
@@ -450,6 +525,18 @@ class QueryAnalysis:
         alts, parts = _alts_for(tokens)
         if positive:
             self.highlight.update(t.term for t in tokens)
+        words = _words_of(text, tokens)
+        optional: tuple[TermAlt, ...] = ()
+        focus = question_focus(text, tokens) if QUESTION_FOCUS and self.match == "auto" else None
+        if focus is not None:
+            optional = _word_alts(text, tokens, focus)
+            if optional and len(optional) < len(alts):
+                # the asked-for noun scores; the other words are matched as usual (all
+                # of a short question, most of a long one)
+                alts = [a for a in alts if a not in optional]
+                words = tuple(w for w in (tuple(a for a in w if a in alts) for w in words) if w)
+            else:
+                optional = ()
         min_match = self._min_match(len(text.split()), len(alts))
         return AllOf(
             tuple(alts),
@@ -458,6 +545,8 @@ class QueryAnalysis:
             soft=MSM_SOFT and self.match == "auto" and min_match is not None,
             bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
+            words=words,
+            optional=optional,
         )
 
     def _phrase(self, text: str, positive: bool) -> Clause | None:
@@ -502,8 +591,9 @@ class QueryAnalysis:
         must: list[Clause] = []
         must_not: list[Clause] = []
         run: list[str] = []
+        soft_phrases = positive and self._long_run(children)
         for ch in children:
-            if isinstance(ch, Word):
+            if isinstance(ch, Word) or (soft_phrases and isinstance(ch, PhraseNode)):
                 run.append(ch.text)
                 continue
             self._flush(run, must, positive)
@@ -519,6 +609,19 @@ class QueryAnalysis:
         if not must and not must_not:
             return None
         return Bool(tuple(must), tuple(must_not))
+
+    def _long_run(self, children: tuple[Node, ...]) -> bool:
+        """Under ``match=auto``, whether a phrase among plain words is read as its words:
+        in a long query (more than :data:`MSM_ALL_UP_TO` words, a pasted title with
+        "quoted" words) a phrase counts toward the minimum like any word, as in
+        Elasticsearch's minimum-should-match, instead of excluding every document
+        without it; its words keep the run's phrase and proximity bonuses."""
+        if not PHRASE_IN_LONG or self.match != "auto":
+            return False
+        if not any(isinstance(c, Word) for c in children):
+            return False
+        n = sum(len(c.text.split()) for c in children if isinstance(c, Word | PhraseNode))
+        return n > MSM_ALL_UP_TO
 
     def _flush(self, run: list[str], must: list[Clause], positive: bool) -> None:
         if run:
@@ -598,9 +701,11 @@ def limit_terms(
             need = 1
         else:
             need = minimum_should_match(len(kept), len(kept))
+        words = tuple(w for w in (tuple(a for a in w if a in kept) for w in c.words) if w)
         return replace(
             c,
             alts=kept,
+            words=words,
             phrase=tuple(p for p in c.phrase if p in kept_terms),
             min_match=need,
         )

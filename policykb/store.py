@@ -204,6 +204,7 @@ LINEAGE_KEY = "analysis_lineage"
 INDEX_PENDING_KEY = "index_pending"
 
 
+NAMED_BATCH = 400  # passages named per statement (2 parameters each)
 MMAP_BYTES = 1 << 30  # address space only; pages come from the OS cache as they are read
 
 
@@ -552,19 +553,25 @@ class DocumentStore:
         }
 
     def _named_passages(self, wanted: dict[str, list[int]]) -> Iterator[tuple[str, list]]:
-        """(doc id, its named passage rows in seq order), documents naming no seq left out."""
+        """(doc id, its named passage rows in seq order), documents naming no seq left out:
+        one primary-key lookup per passage, in one statement per :data:`NAMED_BATCH`
+        passages (a page of hits is one statement)."""
+        pairs = [(d, s) for d, seqs in wanted.items() for s in sorted(set(seqs))]
+        found: dict[str, list] = {}
         con = self._conn()
-        for doc_id, seqs in wanted.items():
-            seqs = sorted(set(seqs))
-            if not seqs:
-                continue
-            marks = ",".join("?" * len(seqs))
+        for i in range(0, len(pairs), NAMED_BATCH):
+            chunk = pairs[i : i + NAMED_BATCH]
             rows = con.execute(
-                f"SELECT seq, page, text, tokens FROM passages WHERE doc_id = ? "
-                f"AND seq IN ({marks}) ORDER BY seq",
-                (doc_id, *seqs),
+                f"WITH w(d, s) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
+                "SELECT p.doc_id, p.seq, p.page, p.text, p.tokens FROM w "
+                "CROSS JOIN passages p ON p.doc_id = w.d AND p.seq = w.s",
+                [v for pair in chunk for v in pair],
             ).fetchall()
-            yield doc_id, rows
+            for r in rows:
+                found.setdefault(r["doc_id"], []).append(r)
+        for doc_id, seqs in wanted.items():
+            if seqs:
+                yield doc_id, found.get(doc_id, [])
 
     def get_snippet_passages(
         self, wanted: dict[str, list[int]], terms: frozenset[str]

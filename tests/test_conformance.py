@@ -32,6 +32,8 @@ QUERIES = [
     {"q": "해외직접투자", "publisher": ["기획재정부", "서울특별시"]},
     {"q": "", "publisher": ["서울특별시"], "doc_type": ["결재문서"]},
     {"q": "발행기관:기재부"},
+    {"q": "탄소중립 건물의 이름은?"},
+    {"q": "규제샌드박스 도시재생 스마트시티 협의체 운영 성과는 무엇인가?"},
 ]
 # Real public documents beside the sample corpus, so the publisher facet has ministries,
 # a local government and 미상 (a press-release fragment without header) to count.
@@ -163,6 +165,26 @@ def test_same_pages_and_passages(pair, params):
         )
     if any(h.pages for h in emb.hits):
         assert all(h.page in h.pages for h in emb.hits if h.pages)
+
+
+@pytest.mark.parametrize("terms", [["도시", "재생", "도시재생"], ["규제", "비용", "편익"]])
+def test_best_passage_holds_the_most_query_terms(pair, terms):
+    """The passage a snippet is cut from comes from the engine alone: of all a document's
+    passages, one with the most distinct query terms, then the best BM25; both engines
+    name the same one (the store reads that passage only)."""
+    emb, es = pair
+    ids = sorted(emb.store.document_ids())
+    a, b = emb.backend.passages(ids, terms), es.backend.passages(ids, terms)
+    assert a and a.keys() == b.keys()
+    for doc_id in a:
+        distinct = {
+            p.seq: len({t.term for t in p.tokens} & set(terms))
+            for p in emb.store.get_passages(doc_id)
+        }
+        assert len(a[doc_id].best) == len(b[doc_id].best) == 1
+        first, other = a[doc_id].best[0], b[doc_id].best[0]
+        assert distinct[first.seq] == max(distinct.values()) > 0
+        assert (first.seq, first.page) == (other.seq, other.page)
 
 
 def test_passage_lookup_agrees(pair):

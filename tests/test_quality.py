@@ -102,6 +102,15 @@ def test_all_words_fall_back_to_some_words_with_notice(indexed):
     assert search(indexed, "협의체 얼룩말", match="all").total == 0
 
 
+def test_question_does_not_require_its_asked_for_noun(indexed):
+    # "…의 이름은?" asks for a name the answer states, rarely the word 이름: the question
+    # finds what its other words find, while the same words as a statement need 이름 too
+    question = search(indexed, "탄소중립 건물의 이름은?")
+    assert question.total == search(indexed, "탄소중립 건물").total > 0
+    assert not question.notices
+    assert search(indexed, "탄소중립 건물 이름").notices  # all words: none has 이름
+
+
 def test_lexicon_files_are_validated(tmp_path):
     bad = tmp_path / "syn.txt"
     bad.write_text("외톨이\n", encoding="utf-8")

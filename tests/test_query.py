@@ -149,3 +149,48 @@ def test_a_group_of_plain_words_is_part_of_the_run(aq):
     assert len(q.root.must) == 1 and q.root.must[0].min_match is not None
     assert isinstance(aq("(교통 OR 주거) 청년").root.must[0], AnyOf)
     assert aq("-(교통 주거) 청년").root.must_not
+
+
+def test_each_word_groups_its_parts(aq):
+    # a word Kiwi splits into parts is one word for scoring (each word scores once)
+    clause = aq("규제샌드박스 개정").root.must[0]
+    assert len(clause.words) == 2
+    assert {a.terms[0] for a in clause.words[0]} == {"규제", "샌드", "박스"}
+    assert [a for w in clause.words for a in w] == list(clause.alts)
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("명성황후가 암살당한 해는?", "해"),
+        ("1961년 이명박이 입학한 대학교 이름은?", "이름"),
+        ("바이오쇼크에서 플레이어가 조심해야 하는 캐릭터는 무엇인가?", "캐릭터"),
+        ("스마트시티 협의체가 만들어진 곳은?", "곳"),
+    ],
+)
+def test_asked_for_noun_of_a_question_is_optional(aq, question, focus):
+    clause = aq(question).root.must[0]
+    assert [a.terms[0] for a in clause.optional] == [focus]
+    assert focus not in {a.terms[0] for a in clause.alts}
+    assert clause.alts  # the other words still match
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["스마트시티 교통", "탄소중립 건물 이름은", "명성황후", "김대중 후보는 누구와 연대하였나?"],
+)
+def test_other_queries_need_every_word(aq, text):
+    clause = aq(text).root.must[0]
+    assert not clause.optional and clause.min_match is None
+
+
+def test_a_phrase_in_a_long_query_counts_like_its_words(aq):
+    # a pasted title with "quoted" words: the phrase counts toward the minimum (as in
+    # Elasticsearch's minimum_should_match), it does not exclude every document without it
+    title = '신용정보법에서 말하는 "상거래관계가 종료된 날"에 법원의 면책결정을 받은 경우'
+    root = aq(title).root
+    assert len(root.must) == 1 and isinstance(root.must[0], AllOf)
+    assert root.must[0].soft and "상거래" in {a.terms[0] for a in root.must[0].alts}
+    # a short query's phrase is still required as a phrase
+    assert any(isinstance(c, Phrase) for c in aq('"도시 재생" 사업').root.must)
+    assert any(isinstance(c, Phrase) for c in aq('"도시 재생 뉴딜 사업"').root.must)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from analyzers.bigram import char_bigrams
 from policykb.errors import EngineError
 from policykb.models import BackendResult, DocPassages, Document, Filters, PassageMatch, Token
-from policykb.query import Bool
+from policykb.query import AllOf, Bool
 
 # Gap inserted between passages so phrases never match across a passage boundary.
 PASSAGE_POSITION_GAP = 100
@@ -79,6 +79,16 @@ def with_sentinel(tokens: list[Token]) -> list[Token]:
 COMPOUND_BONUS = True  # a single term spelling the whole run of words
 DIS_MAX = True  # alternatives of a word count once (their best), not summed
 COORD_BONUS = 0.5  # soft minimum-should-match: extra share of the score for meeting it
+# Each query word scores once: the best of its parts' alternatives (plus WORD_TIE times
+# the others), so a word Kiwi splits into n parts does not count n times. Matching is
+# unchanged (every part, or min_match of them, as before).
+WORD_ONCE = True
+WORD_TIE = 0.0
+
+
+def word_once(clause: AllOf) -> bool:
+    """Whether ``clause`` is scored per word (some word has several alternatives)."""
+    return WORD_ONCE and any(len(w) > 1 for w in clause.words)
 
 
 class BackendError(EngineError, RuntimeError):
@@ -124,8 +134,13 @@ def split_joined(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
 # where it matches come from the engine and a snippet reads a few passages, not the whole
 # document. Document-level scoring never sees these entries (a separate index on both
 # engines, so collection statistics are unchanged).
-BEST_PASSAGES = 3  # candidates per hit handed to the snippet builder
+BEST_PASSAGES = 1  # per hit: the passage its snippet is cut from
 MAX_MATCH_PAGES = 2000  # pages (or passages) listed per document at most
+# Best passages rank by how many distinct query terms they hold, then by BM25 (the
+# snippet builder's order, so the engine's first passage is the snippet's and the store
+# reads one passage per hit): every query term a passage holds adds this constant to its
+# BM25 score, which is far below it (at most a few tens per term).
+PASSAGE_TERM_WEIGHT = 1000.0
 
 
 def passage_entries(doc: Document) -> list[tuple[int, int | None, list[str]]]:
@@ -263,8 +278,10 @@ class SearchBackend(ABC):
         self, doc_ids: list[str], terms: Iterable[str], per_doc: int = BEST_PASSAGES
     ) -> dict[str, DocPassages]:
         """For each of ``doc_ids`` with a passage containing one of ``terms``: its
-        ``per_doc`` best passages by BM25 over the passage entries (ties: lower seq first),
-        the pages with matches and the number of matching passages."""
+        ``per_doc`` best passages over the passage entries, ranked by the number of
+        distinct ``terms`` they hold, then BM25 (ties: lower seq first; the score is
+        ``PASSAGE_TERM_WEIGHT`` x distinct terms + BM25), the pages with matches and the
+        number of matching passages."""
 
     @abstractmethod
     def matching_passages(

@@ -29,6 +29,7 @@ from policykb.backends.base import (
     FIELD_SENTINEL,
     MAX_MATCH_PAGES,
     PASSAGE_POSITION_GAP,
+    PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
     BackendError,
     IndexOutcome,
@@ -150,11 +151,20 @@ def passage_sources(doc: Document) -> Iterator[tuple[str, dict]]:
         yield f"{doc.id}\x1f{seq}", source
 
 
-def passage_query(doc_ids: list[str], terms: list[str]) -> dict:
+def passage_query(doc_ids: list[str], terms: list[str], ranked: bool = False) -> dict:
+    """The passage entries of ``doc_ids`` holding one of ``terms``; ``ranked`` adds to
+    each term's BM25 clause a constant-score one of :data:`PASSAGE_TERM_WEIGHT` (best
+    passages rank by distinct terms, then BM25)."""
+    should = [_term("body", t) for t in terms]
+    if ranked:
+        should += [
+            {"constant_score": {"filter": _term("body", t), "boost": PASSAGE_TERM_WEIGHT}}
+            for t in terms
+        ]
     return {
         "bool": {
             "filter": [{"terms": {"doc_id": doc_ids}}],
-            "should": [_term("body", t) for t in terms],
+            "should": should,
             "minimum_should_match": 1,
         }
     }
@@ -220,6 +230,31 @@ def _alt(alt: TermAlt) -> dict:
     return {"dis_max": {"queries": per_term}}
 
 
+def _word(alts: tuple[TermAlt, ...]) -> dict:
+    """One query word's score: the best of its alternatives (see ``WORD_ONCE``)."""
+    if len(alts) == 1:
+        return _alt(alts[0])
+    body: dict = {"queries": [_alt(a) for a in alts]}
+    if ranking.WORD_TIE:
+        body["tie_breaker"] = ranking.WORD_TIE
+    return {"dis_max": body}
+
+
+def _matching(clause: AllOf) -> dict:
+    """The terms an :class:`AllOf` needs, scored per word (``WORD_ONCE``): the alternatives
+    filter, the words score."""
+    alts = [_alt(a) for a in clause.alts]
+    scored = [_word(w) for w in clause.words]
+    if clause.required >= len(clause.alts):
+        return {"bool": {"filter": alts, "must": scored}}
+    some = {"bool": {"should": alts, "minimum_should_match": clause.required}}
+    if not clause.soft:
+        return {"bool": {"filter": [some], "should": scored}}
+    any_q = {"bool": {"should": alts, "minimum_should_match": 1}}
+    most = {"bool": {"filter": [some], "should": scored, "boost": ranking.COORD_BONUS}}
+    return {"bool": {"filter": [any_q], "should": [*scored, most]}}
+
+
 def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
     body: dict = {"query": " ".join(parts), "analyzer": "whitespace"}
     if boost != 1.0:
@@ -229,8 +264,10 @@ def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
 
 def clause_to_es(clause) -> dict:
     if isinstance(clause, AllOf):
-        if clause.required >= len(clause.alts):
-            q: dict = {"bool": {"must": [_alt(a) for a in clause.alts]}}
+        if ranking.word_once(clause):
+            q: dict = _matching(clause)
+        elif clause.required >= len(clause.alts):
+            q = {"bool": {"must": [_alt(a) for a in clause.alts]}}
         elif clause.soft:
             any_q = {"bool": {"should": [_alt(a) for a in clause.alts], "minimum_should_match": 1}}
             most = {
@@ -249,7 +286,7 @@ def clause_to_es(clause) -> dict:
                 }
             }
             q = {"bool": {"must": [some]}}
-        should = []
+        should = [_alt(a) for a in clause.optional]
         if clause.phrase and ranking.PHRASE_BOOST:
             should += [
                 _phrase("body", clause.phrase, ranking.PHRASE_BOOST),
@@ -848,7 +885,7 @@ class ElasticBackend(SearchBackend):
         res = self._call(
             self.es.search,
             index=self.passage_alias,
-            query=passage_query(ids, terms),
+            query=passage_query(ids, terms, ranked=True),
             size=0,
             aggs=aggs,
             filter_path=PASSAGES_FILTER,

@@ -27,6 +27,7 @@ from policykb.backends.base import (
     FIELD_SENTINEL,
     MAX_MATCH_PAGES,
     PASSAGE_POSITION_GAP,
+    PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
     BackendError,
     IndexOutcome,
@@ -480,12 +481,46 @@ class EmbeddedBackend(SearchBackend):
             return Query.boolean_query([(Occur.Should, q) for q in per_term])
         return Query.disjunction_max_query(per_term)
 
+    def _word(self, alts: tuple[TermAlt, ...]) -> Query:
+        """One query word's score: the best of its alternatives (see ``WORD_ONCE``)."""
+        if len(alts) == 1:
+            return self._alt(alts[0])
+        return Query.disjunction_max_query(
+            [self._alt(a) for a in alts], tie_breaker=ranking.WORD_TIE or None
+        )
+
+    def _matching(self, clause: AllOf) -> list[tuple[Occur, Query]]:
+        """The terms an :class:`AllOf` needs, scored per word (``WORD_ONCE``): the
+        alternatives filter (score 0, as an Elasticsearch filter), the words score."""
+
+        def unscored(q: Query) -> tuple[Occur, Query]:
+            return (Occur.Must, Query.const_score_query(q, 0.0))
+
+        scored = [self._word(w) for w in clause.words]
+        if clause.required >= len(clause.alts):
+            return [unscored(self._alt(a)) for a in clause.alts] + [(Occur.Must, q) for q in scored]
+        some = Query.boolean_query(
+            [(Occur.Should, self._alt(a)) for a in clause.alts],
+            minimum_number_should_match=clause.required,
+        )
+        if not clause.soft:
+            return [unscored(some)] + [(Occur.Should, q) for q in scored]
+        any_q = Query.boolean_query([(Occur.Should, self._alt(a)) for a in clause.alts])
+        most = Query.boolean_query([unscored(some)] + [(Occur.Should, q) for q in scored])
+        return (
+            [unscored(any_q)]
+            + [(Occur.Should, q) for q in scored]
+            + [(Occur.Should, Query.boost_query(most, ranking.COORD_BONUS))]
+        )
+
     def _phrase(self, field: str, parts: tuple[str, ...]) -> Query:
         return Query.phrase_query(self.schema, field, list(parts))
 
     def _clause(self, clause) -> Query:
         if isinstance(clause, AllOf):
-            if clause.required >= len(clause.alts):
+            if ranking.word_once(clause):
+                subs = self._matching(clause)
+            elif clause.required >= len(clause.alts):
                 subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
             elif clause.soft:
                 any_q = Query.boolean_query([(Occur.Should, self._alt(a)) for a in clause.alts])
@@ -503,6 +538,7 @@ class EmbeddedBackend(SearchBackend):
                     minimum_number_should_match=clause.required,
                 )
                 subs = [(Occur.Must, some)]
+            subs += [(Occur.Should, self._alt(a)) for a in clause.optional]
             if clause.phrase and ranking.PHRASE_BOOST:
                 subs.append(
                     (
@@ -674,13 +710,15 @@ class EmbeddedBackend(SearchBackend):
     ) -> dict[str, list[PassageMatch]]:
         """Each document's ``per_doc`` best passages: one small search per document (its
         id as a constant-score term, so scores equal those of the whole-set query), seq
-        and page read from fast fields for all of them at once (no stored documents)."""
-        words = Query.boolean_query(
-            [
-                (Occur.Should, Query.term_query(self.passage_schema, "body", t))
-                for t in sorted(set(terms))
-            ]
-        )
+        and page read from fast fields for all of them at once (no stored documents).
+        Each term is a BM25 clause and a constant-score clause of
+        :data:`PASSAGE_TERM_WEIGHT`, so passages rank by distinct terms, then BM25."""
+        clauses = []
+        for t in sorted(set(terms)):
+            term = Query.term_query(self.passage_schema, "body", t)
+            clauses.append((Occur.Should, term))
+            clauses.append((Occur.Should, Query.const_score_query(term, PASSAGE_TERM_WEIGHT)))
+        words = Query.boolean_query(clauses)
         owners: list[tuple[str, float]] = []
         addrs = []
         for doc_id in doc_ids:
