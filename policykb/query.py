@@ -355,16 +355,21 @@ def _token_alts(tokens) -> list[tuple[object, TermAlt]]:
     return out
 
 
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each whitespace-separated word of ``text``."""
+    return [m.span() for m in re.finditer(r"\S+", text)]
+
+
 def _word_alts(text: str, tokens, i: int) -> tuple[TermAlt, ...]:
     """The alternatives of the primary tokens starting in word ``i`` of ``text``."""
-    start, end = [m.span() for m in re.finditer(r"\S+", text)][i]
+    start, end = _word_spans(text)[i]
     return tuple(dict.fromkeys(a for t, a in _token_alts(tokens) if start <= t.start < end))
 
 
 def _words_of(text: str, tokens) -> tuple[tuple[TermAlt, ...], ...]:
     """The term alternatives of each whitespace-separated word of ``text``, in order (a
     primary token belongs to the word its start falls in; an alternative to its first)."""
-    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    spans = _word_spans(text)
     words: list[list[TermAlt]] = [[] for _ in spans]
     seen: set[TermAlt] = set()
     for tok, alt in _token_alts(tokens):
@@ -407,7 +412,7 @@ def question_focus(text: str, tokens) -> int | None:
     word = raw[i].rstrip("?？")
     if i < 1 or len(word) < 2 or not word.endswith(_FOCUS_PARTICLES):
         return None
-    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    spans = _word_spans(text)
     start = spans[i][0]
     noun_end = start + len(word) - 1
     ends = [t.end for t in tokens if not t.joined and start <= t.start < spans[i][1]]

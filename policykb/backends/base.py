@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from analyzers.bigram import char_bigrams
 from policykb.errors import EngineError
 from policykb.models import BackendResult, DocPassages, Document, Filters, PassageMatch, Token
-from policykb.query import AllOf, Bool
+from policykb.query import AllOf, Bool, TermAlt
 
 # Gap inserted between passages so phrases never match across a passage boundary.
 PASSAGE_POSITION_GAP = 100
@@ -86,9 +86,12 @@ WORD_ONCE = True
 WORD_TIE = 0.0
 
 
-def word_once(clause: AllOf) -> bool:
-    """Whether ``clause`` is scored per word (some word has several alternatives)."""
-    return WORD_ONCE and any(len(w) > 1 for w in clause.words)
+def scored_words(clause: AllOf) -> tuple[tuple[TermAlt, ...], ...]:
+    """The groups of ``clause``'s alternatives that each score once (their best): its
+    words, or with ``WORD_ONCE`` off (or no words given) each alternative alone."""
+    if WORD_ONCE and clause.words:
+        return clause.words
+    return tuple((a,) for a in clause.alts)
 
 
 class BackendError(EngineError, RuntimeError):

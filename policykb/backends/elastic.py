@@ -244,7 +244,7 @@ def _matching(clause: AllOf) -> dict:
     """The terms an :class:`AllOf` needs, scored per word (``WORD_ONCE``): the alternatives
     filter, the words score."""
     alts = [_alt(a) for a in clause.alts]
-    scored = [_word(w) for w in clause.words]
+    scored = [_word(w) for w in ranking.scored_words(clause)]
     if clause.required >= len(clause.alts):
         return {"bool": {"filter": alts, "must": scored}}
     some = {"bool": {"should": alts, "minimum_should_match": clause.required}}
@@ -264,28 +264,7 @@ def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
 
 def clause_to_es(clause) -> dict:
     if isinstance(clause, AllOf):
-        if ranking.word_once(clause):
-            q: dict = _matching(clause)
-        elif clause.required >= len(clause.alts):
-            q = {"bool": {"must": [_alt(a) for a in clause.alts]}}
-        elif clause.soft:
-            any_q = {"bool": {"should": [_alt(a) for a in clause.alts], "minimum_should_match": 1}}
-            most = {
-                "bool": {
-                    "should": [_alt(a) for a in clause.alts],
-                    "minimum_should_match": clause.required,
-                    "boost": ranking.COORD_BONUS,
-                }
-            }
-            q = {"bool": {"must": [any_q], "should": [most]}}
-        else:
-            some = {
-                "bool": {
-                    "should": [_alt(a) for a in clause.alts],
-                    "minimum_should_match": clause.required,
-                }
-            }
-            q = {"bool": {"must": [some]}}
+        q: dict = _matching(clause)
         should = [_alt(a) for a in clause.optional]
         if clause.phrase and ranking.PHRASE_BOOST:
             should += [

@@ -496,7 +496,7 @@ class EmbeddedBackend(SearchBackend):
         def unscored(q: Query) -> tuple[Occur, Query]:
             return (Occur.Must, Query.const_score_query(q, 0.0))
 
-        scored = [self._word(w) for w in clause.words]
+        scored = [self._word(w) for w in ranking.scored_words(clause)]
         if clause.required >= len(clause.alts):
             return [unscored(self._alt(a)) for a in clause.alts] + [(Occur.Must, q) for q in scored]
         some = Query.boolean_query(
@@ -518,26 +518,7 @@ class EmbeddedBackend(SearchBackend):
 
     def _clause(self, clause) -> Query:
         if isinstance(clause, AllOf):
-            if ranking.word_once(clause):
-                subs = self._matching(clause)
-            elif clause.required >= len(clause.alts):
-                subs = [(Occur.Must, self._alt(a)) for a in clause.alts]
-            elif clause.soft:
-                any_q = Query.boolean_query([(Occur.Should, self._alt(a)) for a in clause.alts])
-                most = Query.boolean_query(
-                    [(Occur.Should, self._alt(a)) for a in clause.alts],
-                    minimum_number_should_match=clause.required,
-                )
-                subs = [
-                    (Occur.Must, any_q),
-                    (Occur.Should, Query.boost_query(most, ranking.COORD_BONUS)),
-                ]
-            else:
-                some = Query.boolean_query(
-                    [(Occur.Should, self._alt(a)) for a in clause.alts],
-                    minimum_number_should_match=clause.required,
-                )
-                subs = [(Occur.Must, some)]
+            subs = self._matching(clause)
             subs += [(Occur.Should, self._alt(a)) for a in clause.optional]
             if clause.phrase and ranking.PHRASE_BOOST:
                 subs.append(
