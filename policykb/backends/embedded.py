@@ -689,26 +689,51 @@ class EmbeddedBackend(SearchBackend):
     def _best_passages(
         self, searcher, doc_ids: list[str], terms: list[str], per_doc: int
     ) -> dict[str, list[PassageMatch]]:
-        """Each document's ``per_doc`` best passages: one small search per document (its
-        id as a constant-score term, so scores equal those of the whole-set query), seq
-        and page read from fast fields for all of them at once (no stored documents).
-        Each term is a BM25 clause and a constant-score clause of
-        :data:`PASSAGE_TERM_WEIGHT`, so passages rank by distinct terms, then BM25."""
-        clauses = []
-        for t in sorted(set(terms)):
-            term = Query.term_query(self.passage_schema, "body", t)
-            clauses.append((Occur.Should, term))
-            clauses.append((Occur.Should, Query.const_score_query(term, PASSAGE_TERM_WEIGHT)))
-        words = Query.boolean_query(clauses)
+        """Each document's ``per_doc`` best passages: small searches per document (its id
+        as a constant-score term, so scores equal those of the whole-set query), seq and
+        page read from fast fields for all of them at once (no stored documents).
+
+        Passages rank by distinct terms, then BM25 (the score is
+        :data:`PASSAGE_TERM_WEIGHT` per term held plus BM25), mostly without the
+        constant-score clauses, which double the postings read: the passages holding
+        every term come first and BM25 alone orders them; when a document has none and
+        the query has two terms, every candidate holds one and BM25 alone orders them
+        too. Only the rest (three terms or more, or fewer passages with every term than
+        ``per_doc``) take the query with a constant-score clause per term."""
+        words = [Query.term_query(self.passage_schema, "body", t) for t in sorted(set(terms))]
+        every = [(Occur.Must, w) for w in words]
+        one_of = Query.boolean_query([(Occur.Should, w) for w in words])
+        ranked: Query | None = None
         owners: list[tuple[str, float]] = []
         addrs = []
         for doc_id in doc_ids:
-            only_doc = Query.const_score_query(
-                Query.term_query(self.passage_schema, "doc_id", doc_id), 1.0
+            only_doc = (
+                Occur.Must,
+                Query.const_score_query(
+                    Query.term_query(self.passage_schema, "doc_id", doc_id), 1.0
+                ),
             )
-            query = Query.boolean_query([(Occur.Must, only_doc), (Occur.Must, words)])
-            for score, addr in searcher.search(query, per_doc, count=False).hits:
-                owners.append((doc_id, float(score)))
+            hits = searcher.search(
+                Query.boolean_query([only_doc, *every]), per_doc, count=False
+            ).hits
+            held = len(words)
+            if len(hits) < per_doc and held > 1:
+                if not hits and held == 2:
+                    query, held = one_of, 1
+                else:
+                    if ranked is None:
+                        ranked = Query.boolean_query(
+                            [
+                                (Occur.Should, c)
+                                for w in words
+                                for c in (w, Query.const_score_query(w, PASSAGE_TERM_WEIGHT))
+                            ]
+                        )
+                    query, held = ranked, 0  # the constants are in the scores
+                query = Query.boolean_query([only_doc, (Occur.Must, query)])
+                hits = searcher.search(query, per_doc, count=False).hits
+            for score, addr in hits:
+                owners.append((doc_id, float(score) + PASSAGE_TERM_WEIGHT * held))
                 addrs.append(addr)
         seqs = searcher.fast_field_values("seq", addrs) if addrs else []
         pages = searcher.fast_field_values("page", addrs) if addrs else []
