@@ -87,7 +87,9 @@ def elasticsearch(enabled: bool) -> Iterator[EsHandle | None]:
     log(f"starting Elasticsearch {es_local.ES_VERSION} on {node.url}")
     try:
         with stopwatch() as t:
-            node.start()
+            # Keep the node's data: the indexes a run left (fulltext --keep-es) are reused by
+            # the next run only if starting the node does not wipe them.
+            node.start(keep_data=True)
     except es_local.ESUnavailable as exc:
         log(f"Elasticsearch unavailable, skipping it: {exc}")
         yield None

@@ -13,7 +13,12 @@ SNIPPET_CHARS = 180
 
 
 def _spans(passage: Passage, terms: frozenset[str]) -> list[tuple[int, int]]:
-    spans = sorted((t.start, t.end) for t in passage.tokens if t.term in terms)
+    return merge_spans([(t.start, t.end) for t in passage.tokens if t.term in terms])
+
+
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) offsets sorted, overlapping ones merged."""
+    spans = sorted(spans)
     merged: list[tuple[int, int]] = []
     for s, e in spans:
         if merged and s <= merged[-1][1]:
@@ -69,12 +74,17 @@ def snippet(passages: list[Passage], terms: frozenset[str]) -> tuple[str, int | 
     """(HTML snippet, page) for a result; the document start when nothing matches."""
     p = best_passage(passages, terms) if terms else None
     if p is None:
-        if not passages:
-            return "", None
-        first = passages[0]
-        text = first.text[:SNIPPET_CHARS].replace("\n", " ")
-        return escape(text) + ("…" if len(first.text) > SNIPPET_CHARS else ""), first.page
-    spans = _spans(p, terms)
+        return snippet_from(passages[0], []) if passages else ("", None)
+    return snippet_from(p, [(t.start, t.end) for t in p.tokens if t.term in terms])
+
+
+def snippet_from(p: Passage, spans: list[tuple[int, int]]) -> tuple[str, int | None]:
+    """(HTML snippet, page) cut from passage ``p`` around the query terms at ``spans``
+    ((start, end) offsets, any order); the passage start when there are none."""
+    if not spans:
+        text = p.text[:SNIPPET_CHARS].replace("\n", " ")
+        return escape(text) + ("…" if len(p.text) > SNIPPET_CHARS else ""), p.page
+    spans = merge_spans(spans)
     # Window around the densest stretch: start a little before the first marked word
     # of the window holding the most marks.
     best_i, best_n = 0, 0

@@ -16,7 +16,7 @@ from analyzers import Analyzer
 from corpus import institutes as registry
 from policykb.backends import SearchBackend
 from policykb.errors import InputError
-from policykb.highlight import snippet
+from policykb.highlight import snippet_from
 from policykb.models import (
     DOC_TYPES,
     FACETS,
@@ -273,13 +273,13 @@ class SearchService:
         # matches; the snippet reads only those passages (or the first one).
         located = self.backend.passages(ids, aq.highlight_terms) if aq.highlight_terms else {}
         wanted = {i: [m.seq for m in located[i].best] if i in located else [0] for i in docs}
-        read = self.store.get_snippet_passages(wanted, aq.highlight_terms)
+        read = self.store.get_snippet_spans(wanted, aq.highlight_terms)
         hits: list[Hit] = []
         for bh in page_hits:
             doc = docs.get(bh.id)
             if doc is None:
                 continue
-            html, page = snippet(read.get(bh.id, []), aq.highlight_terms)
+            html, page = snippet_from(*read[bh.id]) if bh.id in read else ("", None)
             where = located.get(bh.id)
             hits.append(
                 Hit(

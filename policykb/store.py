@@ -580,14 +580,43 @@ class DocumentStore:
         is cut from (:func:`policykb.highlight.best_passage`'s choice; the first one
         when none holds a term), with only ``terms``' tokens: the candidates are ranked
         on the stored token text, and tokens are made for the chosen passage alone."""
+        terms = frozenset(terms)
+        out: dict[str, list[Passage]] = {}
+        for doc_id, row, matches in self._snippet_rows(wanted, terms):
+            if matches and not isinstance(matches[0], Token):
+                matches = tokens_of(matches, terms)
+            out[doc_id] = [Passage(row["seq"], row["page"], row["text"], matches or [])]
+        return out
+
+    def get_snippet_spans(
+        self, wanted: dict[str, list[int]], terms: frozenset[str]
+    ) -> dict[str, tuple[Passage, list[tuple[int, int]]]]:
+        """As :meth:`get_snippet_passages`, but each chosen passage comes without tokens,
+        with the (start, end) offsets of its ``terms``' tokens instead, in stored order:
+        all a snippet needs (:func:`policykb.highlight.snippet_from`), without making a
+        token object per occurrence."""
+        terms = frozenset(terms)
+        out: dict[str, tuple[Passage, list[tuple[int, int]]]] = {}
+        for doc_id, row, matches in self._snippet_rows(wanted, terms):
+            if not matches:
+                spans = []
+            elif isinstance(matches[0], Token):
+                spans = [(t.start, t.end) for t in matches]
+            else:
+                spans = [(int(m[1]), int(m[2])) for m in matches]
+            out[doc_id] = (Passage(row["seq"], row["page"], row["text"]), spans)
+        return out
+
+    def _snippet_rows(self, wanted: dict[str, list[int]], terms: frozenset[str]) -> Iterator:
+        """(doc id, the row of its snippet passage, that passage's matches of ``terms``:
+        :func:`token_matches` rows, Tokens when the stored form had to be decoded, or None)
+        for each document naming a passage that exists."""
         from policykb.highlight import passage_rank
 
-        out: dict[str, list[Passage]] = {}
-        terms = frozenset(terms)
         for doc_id, rows in self._named_passages(wanted):
             if not rows:
                 continue
-            best, best_key, best_tokens = rows[0], (0, 0), None
+            best, best_key, best_matches = rows[0], (0, 0), None
             for r in rows if terms else ():
                 matches = token_matches(r["tokens"], terms)
                 if matches is None:  # not the compact form: decode it
@@ -596,11 +625,8 @@ class DocumentStore:
                 else:  # a quoted term stands for its term (one to one)
                     key = passage_rank([m[0] for m in matches])
                 if key > best_key:
-                    best, best_key, best_tokens = r, key, matches
-            if best_tokens and not isinstance(best_tokens[0], Token):
-                best_tokens = tokens_of(best_tokens, terms)
-            out[doc_id] = [Passage(best["seq"], best["page"], best["text"], best_tokens or [])]
-        return out
+                    best, best_key, best_matches = r, key, matches
+            yield doc_id, best, best_matches
 
     def get_passage_window(
         self,
