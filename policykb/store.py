@@ -270,7 +270,6 @@ class DocumentStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._hit_columns: str | None = None  # select list of get_hit_documents
         with self.connect() as con:
             con.executescript(SCHEMA)
             columns: dict[str, set[str]] = {}
@@ -514,21 +513,32 @@ class DocumentStore:
         return {r[0]: r[1] for r in rows}
 
     def get_hit_documents(self, ids: list[str]) -> dict[str, Document]:
-        """Metadata for a page of hits: as :meth:`get_documents` but without the title
-        and author tokens, contacts and places (a hit never shows them; decoding them is
-        most of the cost)."""
+        """Metadata for a page of hits: only what a hit shows (title, institute, regions,
+        type, date, url, whether the original file is there, publisher, authors); the
+        other fields keep their defaults (no tokens, contacts or places decoded)."""
         if not ids:
             return {}
-        con = self._conn()
-        if self._hit_columns is None:
-            skip = ("title_tokens", "author_tokens", "contacts", "places")
-            cols = [r[1] for r in con.execute("PRAGMA table_info(documents)") if r[1] not in skip]
-            self._hit_columns = ", ".join(cols + [f"'[]' AS {c}" for c in skip])
         marks = ",".join("?" * len(ids))
-        rows = con.execute(
-            f"SELECT {self._hit_columns} FROM documents WHERE id IN ({marks})", ids
-        ).fetchall()
-        return {r["id"]: self._doc_from_row(r, []) for r in rows}
+        rows = self._conn().execute(
+            "SELECT id, title, institute, regions, doc_type, date, url, source_path, "
+            f"publisher, authors FROM documents WHERE id IN ({marks})",
+            ids,
+        )
+        return {
+            r[0]: Document(
+                r[0],
+                r[1],
+                r[2],
+                _json_list(r[3]),
+                r[4],
+                r[5],
+                url=r[6],
+                source_path=r[7],
+                publisher=r[8] or UNKNOWN_PUBLISHER,
+                authors=_json_list(r[9]),
+            )
+            for r in rows
+        }
 
     def get_passages(self, doc_id: str) -> list[Passage]:
         rows = (

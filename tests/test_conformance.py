@@ -167,7 +167,16 @@ def test_same_pages_and_passages(pair, params):
         assert all(h.page in h.pages for h in emb.hits if h.pages)
 
 
-@pytest.mark.parametrize("terms", [["도시", "재생", "도시재생"], ["규제", "비용", "편익"]])
+@pytest.mark.parametrize(
+    "terms",
+    [
+        ["도시", "재생", "도시재생"],
+        ["규제", "비용", "편익"],
+        ["도시", "재생"],
+        ["스마트"],
+        ["주택", "없는낱말"],
+    ],
+)
 def test_best_passage_holds_the_most_query_terms(pair, terms):
     """The passage a snippet is cut from comes from the engine alone: of all a document's
     passages, one with the most distinct query terms, then the best BM25; both engines

@@ -151,8 +151,9 @@ def test_index_of_an_older_schema_is_rebuilt_from_the_store(long_rt):
 @pytest.mark.parametrize("q", [QUERY, "규제 비용", "비용 편익 분석", "없는낱말"])
 def test_snippet_passage_is_the_one_the_snippet_builder_picks(long_rt, q):
     """The store ranks a hit's candidate passages on their stored tokens and makes tokens
-    for the chosen one only: the snippet is the one built from fully decoded passages."""
-    from policykb.highlight import snippet
+    for the chosen one only (or gives their offsets alone, as a search does): the snippet
+    is the one built from fully decoded passages."""
+    from policykb.highlight import snippet, snippet_from
 
     req = parse_request({"q": [q], "size": ["20"]}, long_rt.settings)
     result = long_rt.service.search(req)
@@ -165,6 +166,8 @@ def test_snippet_passage_is_the_one_the_snippet_builder_picks(long_rt, q):
         full = long_rt.store.get_passages_by_seq(wanted)[hit.id]  # every token decoded
         assert len(chosen) == 1
         assert snippet(chosen, terms) == snippet(full, terms)
+        spans = long_rt.store.get_snippet_spans(wanted, terms)[hit.id]
+        assert snippet_from(*spans) == snippet(full, terms) == (hit.snippet, hit.page)
 
 
 def test_matched_tokens_equal_full_decoding_with_escaped_terms(tmp_path):
