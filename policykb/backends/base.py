@@ -172,10 +172,11 @@ def pages_agg(n_docs: int) -> dict:
 
 
 def read_pages_agg(result: dict) -> tuple[dict[str, int], dict[str, list[tuple[int, int]]]]:
+    # Both engines give the keys and counts of integer fields as ints.
     matched, pages = {}, {}
     for b in result["docs"]["buckets"]:
-        matched[b["key"]] = int(b["doc_count"])
-        pages[b["key"]] = [(int(p["key"]), int(p["doc_count"])) for p in b["pages"]["buckets"]]
+        matched[b["key"]] = b["doc_count"]
+        pages[b["key"]] = [(p["key"], p["doc_count"]) for p in b["pages"]["buckets"]]
     return matched, pages
 
 

@@ -351,13 +351,10 @@ def filters_to_es(f: Filters) -> list[dict]:
 # Only what search() and passages() read from a response (smaller responses to decode:
 # a page of long-document hits is 100 hits with their index names, ids and sort values).
 SEARCH_FILTER = ["hits.total.value", "hits.hits._score", "hits.hits.fields", "aggregations"]
-PASSAGES_FILTER = [
-    "aggregations.docs.buckets.key",
-    "aggregations.docs.buckets.doc_count",
-    "aggregations.docs.buckets.pages.buckets",
-    "aggregations.docs.buckets.best.hits.hits._score",
-    "aggregations.docs.buckets.best.hits.hits.fields",
-]
+# passages() reads bucket keys and counts (documents, pages) and the best hits' scores and
+# fields; written with ``**`` because the client checks every character of the URL in
+# Python (a fifth of the request's client time with the paths spelled out).
+PASSAGES_FILTER = ["**.key", "**.doc_count", "**._score", "**.fields"]
 
 
 def search_body(
