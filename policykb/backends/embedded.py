@@ -516,28 +516,28 @@ class EmbeddedBackend(SearchBackend):
     def _phrase(self, field: str, parts: tuple[str, ...]) -> Query:
         return Query.phrase_query(self.schema, field, list(parts))
 
-    def _clause(self, clause) -> Query:
+    def _positional_subs(self, clause: AllOf) -> list[Query]:
+        """The positional clauses of an :class:`AllOf` (see ``RESCORE_WINDOW``)."""
+        out = []
+        if clause.phrase and ranking.PHRASE_BOOST:
+            out.append(Query.boost_query(self._phrase("body", clause.phrase), ranking.PHRASE_BOOST))
+            out.append(
+                Query.boost_query(
+                    self._phrase("title", clause.phrase),
+                    ranking.PHRASE_BOOST * ranking.TITLE_BOOST,
+                )
+            )
+        for a, b in proximity_pairs(clause.phrase) if ranking.PAIR_BOOST else ():
+            pair = Query.phrase_query(self.schema, "body", [a, b], slop=ranking.PAIR_SLOP)
+            out.append(Query.boost_query(pair, ranking.PAIR_BOOST))
+        return out
+
+    def _clause(self, clause, positions: bool = True) -> Query:
+        """``clause`` as a query; without ``positions`` less its positional clauses (the
+        first phase of a rescored search: same matches, term scores only)."""
         if isinstance(clause, AllOf):
             subs = self._matching(clause)
             subs += [(Occur.Should, self._alt(a)) for a in clause.optional]
-            if clause.phrase and ranking.PHRASE_BOOST:
-                subs.append(
-                    (
-                        Occur.Should,
-                        Query.boost_query(
-                            self._phrase("body", clause.phrase), ranking.PHRASE_BOOST
-                        ),
-                    )
-                )
-                subs.append(
-                    (
-                        Occur.Should,
-                        Query.boost_query(
-                            self._phrase("title", clause.phrase),
-                            ranking.PHRASE_BOOST * ranking.TITLE_BOOST,
-                        ),
-                    )
-                )
             for c in clause.compounds if ranking.COMPOUND_BONUS else ():
                 subs.append(
                     (
@@ -545,14 +545,13 @@ class EmbeddedBackend(SearchBackend):
                         Query.boost_query(self._alt(TermAlt((c,))), ranking.PHRASE_BOOST),
                     )
                 )
-            for a, b in proximity_pairs(clause.phrase) if ranking.PAIR_BOOST else ():
-                pair = Query.phrase_query(self.schema, "body", [a, b], slop=ranking.PAIR_SLOP)
-                subs.append((Occur.Should, Query.boost_query(pair, ranking.PAIR_BOOST)))
             if clause.bigrams and ranking.BIGRAM_BOOST:
                 bigram_q = Query.boolean_query(
                     [(Occur.Should, self._term("body_bigram", b)) for b in clause.bigrams]
                 )
                 subs.append((Occur.Should, Query.boost_query(bigram_q, ranking.BIGRAM_BOOST)))
+            if positions:
+                subs += [(Occur.Should, q) for q in self._positional_subs(clause)]
             return Query.boolean_query(subs)
         if isinstance(clause, Phrase):
             subs = [
@@ -566,14 +565,36 @@ class EmbeddedBackend(SearchBackend):
                 subs.append((Occur.Should, self._alt(TermAlt((c,)))))
             return Query.boolean_query(subs)
         if isinstance(clause, AnyOf):
-            return Query.boolean_query([(Occur.Should, self._clause(c)) for c in clause.clauses])
+            return Query.boolean_query(
+                [(Occur.Should, self._clause(c, positions)) for c in clause.clauses]
+            )
         if isinstance(clause, Bool):
-            return self._bool(clause)
+            return self._bool(clause, positions)
         raise TypeError(clause)
 
-    def _bool(self, b: Bool) -> Query:
-        subs = [(Occur.Must, self._clause(c)) for c in b.must]
-        subs += [(Occur.MustNot, self._clause(c)) for c in b.must_not]
+    def _positional(self, clause) -> Query | None:
+        """The second phase: what ``clause``'s positional clauses add to the score of a
+        document matching it (None: nothing). Inside an :class:`AnyOf` each alternative
+        counts only for documents it matches, as in the one-query score."""
+        if isinstance(clause, AllOf):
+            subs = self._positional_subs(clause)
+            return Query.boolean_query([(Occur.Should, q) for q in subs]) if subs else None
+        if isinstance(clause, AnyOf):
+            gated = []
+            for c in clause.clauses:
+                pos = self._positional(c)
+                if pos is not None:
+                    gate = Query.const_score_query(self._clause(c, positions=False), 0.0)
+                    gated.append(Query.boolean_query([(Occur.Must, gate), (Occur.Should, pos)]))
+            return Query.boolean_query([(Occur.Should, q) for q in gated]) if gated else None
+        if isinstance(clause, Bool):
+            parts = [q for q in map(self._positional, clause.must) if q is not None]
+            return Query.boolean_query([(Occur.Should, q) for q in parts]) if parts else None
+        return None  # a required Phrase scores in the first phase
+
+    def _bool(self, b: Bool, positions: bool = True) -> Query:
+        subs = [(Occur.Must, self._clause(c, positions)) for c in b.must]
+        subs += [(Occur.MustNot, self._clause(c, positions)) for c in b.must_not]
         if not b.must:
             subs.append((Occur.Must, Query.all_query()))
         return Query.boolean_query(subs)
@@ -610,22 +631,56 @@ class EmbeddedBackend(SearchBackend):
         try:
             index = self._fresh_index()
             searcher = index.searcher()
-            base = self._bool(query)
+            relevance = sort == "relevance" and bool(query.must)
+            window = ranking.rescore_window(offset, limit) if relevance else 0
+            positional = self._positional(query) if window else None
+            # Matching, counts and facets need no positions: the term query (the one
+            # query only when every match is scored at once).
+            base = self._bool(query, positions=relevance and not window)
             full = self._with_filters(base, filters)
-            if sort == "relevance" and query.must:
-                res = searcher.search(full, limit, count=True, offset=offset)
+            if positional is not None:
+                res = searcher.search(full, window, count=True)
+                hits = self._rescored(searcher, res.hits, positional)[offset : offset + limit]
             else:
-                order = tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc
-                res = searcher.search(
-                    full, limit, count=True, offset=offset, order_by_field="datenum", order=order
-                )
-            hits = []
-            for score, addr in res.hits:
-                hits.append(BackendHit(searcher.doc(addr)["id"][0], float(score)))
+                if relevance:
+                    res = searcher.search(full, limit, count=True, offset=offset)
+                else:
+                    order = tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc
+                    res = searcher.search(
+                        full,
+                        limit,
+                        count=True,
+                        offset=offset,
+                        order_by_field="datenum",
+                        order=order,
+                    )
+                hits = [BackendHit(searcher.doc(a)["id"][0], float(s)) for s, a in res.hits]
             facet_counts = self._facets(searcher, base, filters) if facets else {}
             return BackendResult(res.count, hits, facet_counts)
         except (ValueError, OSError) as exc:
             raise BackendError("내장 검색 색인을 읽지 못했습니다", str(exc)) from exc
+
+    def _rescored(self, searcher, hits: list, positional: Query) -> list[BackendHit]:
+        """The first phase's ``hits`` with the positional phase's scores added, re-sorted
+        (ties in document order, as the engine sorts them)."""
+        if not hits:
+            return []
+        ids = [searcher.doc(a)["id"][0] for _, a in hits]
+        # One term query per id: a term-set query costs ~0.2 ms whatever its size.
+        window = Query.const_score_query(
+            Query.boolean_query([(Occur.Should, self._term("id", i)) for i in ids]), 0.0
+        )
+        second = Query.boolean_query([(Occur.Must, window), (Occur.Should, positional)])
+        extra = {
+            (a.segment_ord, a.doc): score
+            for score, a in searcher.search(second, len(ids), count=False).hits
+        }
+        scored = [
+            (score + extra.get((a.segment_ord, a.doc), 0.0), a.segment_ord, a.doc, i)
+            for (score, a), i in zip(hits, ids, strict=True)
+        ]
+        scored.sort(key=lambda h: (-h[0], h[1], h[2]))
+        return [BackendHit(i, float(score)) for score, _, _, i in scored]
 
     def _facets(self, searcher, base: Query, filters: Filters) -> dict[str, dict[str, int]]:
         # Facets whose filter is not set share one aggregation over the fully filtered query.
