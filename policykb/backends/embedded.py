@@ -572,26 +572,6 @@ class EmbeddedBackend(SearchBackend):
             return self._bool(clause, positions)
         raise TypeError(clause)
 
-    def _positional(self, clause) -> Query | None:
-        """The second phase: what ``clause``'s positional clauses add to the score of a
-        document matching it (None: nothing). Inside an :class:`AnyOf` each alternative
-        counts only for documents it matches, as in the one-query score."""
-        if isinstance(clause, AllOf):
-            subs = self._positional_subs(clause)
-            return Query.boolean_query([(Occur.Should, q) for q in subs]) if subs else None
-        if isinstance(clause, AnyOf):
-            gated = []
-            for c in clause.clauses:
-                pos = self._positional(c)
-                if pos is not None:
-                    gate = Query.const_score_query(self._clause(c, positions=False), 0.0)
-                    gated.append(Query.boolean_query([(Occur.Must, gate), (Occur.Should, pos)]))
-            return Query.boolean_query([(Occur.Should, q) for q in gated]) if gated else None
-        if isinstance(clause, Bool):
-            parts = [q for q in map(self._positional, clause.must) if q is not None]
-            return Query.boolean_query([(Occur.Should, q) for q in parts]) if parts else None
-        return None  # a required Phrase scores in the first phase
-
     def _bool(self, b: Bool, positions: bool = True) -> Query:
         subs = [(Occur.Must, self._clause(c, positions)) for c in b.must]
         subs += [(Occur.MustNot, self._clause(c, positions)) for c in b.must_not]
@@ -599,18 +579,23 @@ class EmbeddedBackend(SearchBackend):
             subs.append((Occur.Must, Query.all_query()))
         return Query.boolean_query(subs)
 
+    def _any_term(self, field: str, values) -> Query:
+        """Documents with one of ``values`` in ``field``, each scoring 1 (a term-set query's
+        score; that query costs ~0.2 ms a search whatever its size, term queries ~2 us)."""
+        terms = [(Occur.Should, self._term(field, v)) for v in values]
+        return Query.const_score_query(Query.boolean_query(terms), 1.0)
+
     def _filters(self, f: Filters) -> list[Query]:
         out = []
-        if f.institutes:
-            out.append(Query.term_set_query(self.schema, "institute", list(f.institutes)))
-        if f.regions:
-            out.append(Query.term_set_query(self.schema, "regions", list(f.regions)))
-        if f.doc_types:
-            out.append(Query.term_set_query(self.schema, "doc_type", list(f.doc_types)))
-        if f.publishers:
-            out.append(Query.term_set_query(self.schema, "publisher", list(f.publishers)))
-        if f.authors:
-            out.append(Query.term_set_query(self.schema, "author", list(f.authors)))
+        for field, values in (
+            ("institute", f.institutes),
+            ("regions", f.regions),
+            ("doc_type", f.doc_types),
+            ("publisher", f.publishers),
+            ("author", f.authors),
+        ):
+            if values:
+                out.append(self._any_term(field, values))
         if f.year_from is not None or f.year_to is not None:
             out.append(
                 Query.range_query(
@@ -631,56 +616,29 @@ class EmbeddedBackend(SearchBackend):
         try:
             index = self._fresh_index()
             searcher = index.searcher()
+            # Every match scored in one query (see ``RESCORE_WINDOW``: a second query over
+            # a window's ids costs tantivy as much as it saves). Counts, facets and date
+            # order need no positions: the term query.
             relevance = sort == "relevance" and bool(query.must)
-            window = ranking.rescore_window(offset, limit) if relevance else 0
-            positional = self._positional(query) if window else None
-            # Matching, counts and facets need no positions: the term query (the one
-            # query only when every match is scored at once).
-            base = self._bool(query, positions=relevance and not window)
-            full = self._with_filters(base, filters)
-            if positional is not None:
-                res = searcher.search(full, window, count=True)
-                hits = self._rescored(searcher, res.hits, positional)[offset : offset + limit]
+            terms = self._bool(query, positions=False) if facets or not relevance else None
+            if relevance:
+                full = self._with_filters(self._bool(query), filters)
+                res = searcher.search(full, limit, count=True, offset=offset)
             else:
-                if relevance:
-                    res = searcher.search(full, limit, count=True, offset=offset)
-                else:
-                    order = tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc
-                    res = searcher.search(
-                        full,
-                        limit,
-                        count=True,
-                        offset=offset,
-                        order_by_field="datenum",
-                        order=order,
-                    )
-                hits = [BackendHit(searcher.doc(a)["id"][0], float(s)) for s, a in res.hits]
-            facet_counts = self._facets(searcher, base, filters) if facets else {}
+                order = tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc
+                res = searcher.search(
+                    self._with_filters(terms, filters),
+                    limit,
+                    count=True,
+                    offset=offset,
+                    order_by_field="datenum",
+                    order=order,
+                )
+            hits = [BackendHit(searcher.doc(a)["id"][0], float(s)) for s, a in res.hits]
+            facet_counts = self._facets(searcher, terms, filters) if facets else {}
             return BackendResult(res.count, hits, facet_counts)
         except (ValueError, OSError) as exc:
             raise BackendError("내장 검색 색인을 읽지 못했습니다", str(exc)) from exc
-
-    def _rescored(self, searcher, hits: list, positional: Query) -> list[BackendHit]:
-        """The first phase's ``hits`` with the positional phase's scores added, re-sorted
-        (ties in document order, as the engine sorts them)."""
-        if not hits:
-            return []
-        ids = [searcher.doc(a)["id"][0] for _, a in hits]
-        # One term query per id: a term-set query costs ~0.2 ms whatever its size.
-        window = Query.const_score_query(
-            Query.boolean_query([(Occur.Should, self._term("id", i)) for i in ids]), 0.0
-        )
-        second = Query.boolean_query([(Occur.Must, window), (Occur.Should, positional)])
-        extra = {
-            (a.segment_ord, a.doc): score
-            for score, a in searcher.search(second, len(ids), count=False).hits
-        }
-        scored = [
-            (score + extra.get((a.segment_ord, a.doc), 0.0), a.segment_ord, a.doc, i)
-            for (score, a), i in zip(hits, ids, strict=True)
-        ]
-        scored.sort(key=lambda h: (-h[0], h[1], h[2]))
-        return [BackendHit(i, float(score)) for score, _, _, i in scored]
 
     def _facets(self, searcher, base: Query, filters: Filters) -> dict[str, dict[str, int]]:
         # Facets whose filter is not set share one aggregation over the fully filtered query.
