@@ -139,9 +139,10 @@ def phrase_pair(tmp_path_factory, es_url):
 
 
 def test_rescored_phrase_outranks_words_apart(phrase_pair, monkeypatch):
-    """The positional phase (phrase and proximity, rescoring the first hits) adds to the
-    score of the document holding the query words together, on both engines, and puts
-    it first; the one with the words apart keeps its term score."""
+    """The positional clauses (phrase and proximity: Elasticsearch's rescore of the first
+    hits, the embedded engine's one query) add to the score of the document holding the
+    query words together and put it first; the one with the words apart keeps its term
+    score. Both engines."""
     for rt in phrase_pair:
         hits = run(rt, {"q": "노동자 재교육"}).hits
         assert len(hits) == 2 and "노동자를 위한 재교육" in hits[0].snippet_text
@@ -156,8 +157,9 @@ def test_rescored_phrase_outranks_words_apart(phrase_pair, monkeypatch):
 
 @pytest.mark.parametrize("params", [p for p in QUERIES if p.get("q")], ids=lambda p: repr(p)[:60])
 def test_rescore_window_keeps_one_query_ranking(pair, params, monkeypatch):
-    """Within the rescore window the two-phase scores are the one-query scores, so on a
-    corpus smaller than the window the order is the same as scoring everything at once."""
+    """Within the rescore window the two-phase scores (Elasticsearch) are the one-query
+    scores, so on a corpus smaller than the window the order and scores are those of
+    scoring everything at once; the embedded engine scores in one query either way."""
     for rt in pair:
         windowed = run(rt, params)
         monkeypatch.setattr(ranking, "RESCORE_WINDOW", 0)
