@@ -67,6 +67,14 @@ def _es_local():
     return module
 
 
+def _wait_for_shards(url: str, timeout_s: int = 300) -> None:
+    """Until every kept index's primary shards are assigned (status yellow)."""
+    from elasticsearch import Elasticsearch
+
+    es = Elasticsearch(url, request_timeout=timeout_s + 10)
+    es.cluster.health(wait_for_status="yellow", timeout=f"{timeout_s}s")
+
+
 @contextmanager
 def elasticsearch(enabled: bool, keep_data: bool = False) -> Iterator[EsHandle | None]:
     """``POLICYKB_BENCH_ES_URL`` if set, else a node started here on port 9280 (stopped on
@@ -89,6 +97,8 @@ def elasticsearch(enabled: bool, keep_data: bool = False) -> Iterator[EsHandle |
     try:
         with stopwatch() as t:
             node.start(keep_data=keep_data)
+            if keep_data:  # the kept indexes' shards recover after the node answers
+                _wait_for_shards(node.url)
     except es_local.ESUnavailable as exc:
         log(f"Elasticsearch unavailable, skipping it: {exc}")
         yield None

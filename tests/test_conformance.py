@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from policykb.backends import base as ranking
 from policykb.query import QuerySyntaxError
 from policykb.service import RequestError, parse_request
 from tests.conftest import SHARED, es_runtime, make_runtime
@@ -112,6 +113,62 @@ def test_same_sort_by_date(pair):
     for sort in ("newest", "oldest"):
         emb, es = (run(rt, {"q": "", "sort": sort}) for rt in pair)
         assert [h.date for h in emb.hits] == [h.date for h in es.hits]
+
+
+# Two documents with the same words: near each other in one (no compound, no exact phrase:
+# the proximity pair alone), in separate paragraphs in the other.
+PHRASE_DOCS = {
+    "together.txt": "정의로운 전환 보고서\n\n발전소 노동자를 위한 재교육 과정을 운영하고 "
+    "지역 경제와 고용을 함께 지킨다.\n",
+    "apart.txt": "정의로운 전환 보고서\n\n노동자 가족 지원 제도를 두고 주거를 돕는다.\n\n"
+    "재교육 과정을 운영하고 지역 기금을 둔다.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def phrase_pair(tmp_path_factory, es_url):
+    folder = tmp_path_factory.mktemp("phrase-corpus")
+    for name, text in PHRASE_DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    emb = make_runtime(tmp_path_factory.mktemp("phrase-emb"))
+    emb.ingester().run([folder])
+    es = es_runtime(tmp_path_factory.mktemp("phrase-es"), es_url, "policykb-conformance-phrase")
+    es.ingester().run([folder])
+    yield emb, es
+    es.backend.drop_all()
+
+
+def test_rescored_phrase_outranks_words_apart(phrase_pair, monkeypatch):
+    """The positional clauses (phrase and proximity: Elasticsearch's rescore of the first
+    hits, the embedded engine's one query) add to the score of the document holding the
+    query words together and put it first; the one with the words apart keeps its term
+    score. Both engines."""
+    for rt in phrase_pair:
+        hits = run(rt, {"q": "노동자 재교육"}).hits
+        assert len(hits) == 2 and "노동자를 위한 재교육" in hits[0].snippet_text
+        with monkeypatch.context() as m:
+            m.setattr(ranking, "PHRASE_BOOST", 0.0)
+            m.setattr(ranking, "PAIR_BOOST", 0.0)
+            terms_only = {h.id: h.score for h in run(rt, {"q": "노동자 재교육"}).hits}
+        together, apart = hits
+        assert together.score > terms_only[together.id] + 0.1
+        assert apart.score == pytest.approx(terms_only[apart.id], rel=1e-4)
+
+
+@pytest.mark.parametrize("params", [p for p in QUERIES if p.get("q")], ids=lambda p: repr(p)[:60])
+def test_rescore_window_keeps_one_query_ranking(pair, params, monkeypatch):
+    """Within the rescore window the two-phase scores (Elasticsearch) are the one-query
+    scores, so on a corpus smaller than the window the order and scores are those of
+    scoring everything at once; the embedded engine scores in one query either way."""
+    for rt in pair:
+        windowed = run(rt, params)
+        monkeypatch.setattr(ranking, "RESCORE_WINDOW", 0)
+        whole = run(rt, params)
+        monkeypatch.undo()
+        assert windowed.total == whole.total
+        assert [h.id for h in windowed.hits] == [h.id for h in whole.hits]
+        for a, b in zip(windowed.hits, whole.hits, strict=True):
+            assert a.score == pytest.approx(b.score, rel=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -262,31 +262,34 @@ def _phrase(field: str, parts: tuple[str, ...], boost: float = 1.0) -> dict:
     return {"match_phrase": {field: body}}
 
 
-def clause_to_es(clause) -> dict:
+def _positional_subs(clause: AllOf) -> list[dict]:
+    """The positional clauses of an :class:`AllOf` (see ``RESCORE_WINDOW``)."""
+    out = []
+    if clause.phrase and ranking.PHRASE_BOOST:
+        out += [
+            _phrase("body", clause.phrase, ranking.PHRASE_BOOST),
+            _phrase("title", clause.phrase, ranking.PHRASE_BOOST * ranking.TITLE_BOOST),
+        ]
+    for a, b in proximity_pairs(clause.phrase) if ranking.PAIR_BOOST else ():
+        body = {
+            "query": f"{a} {b}",
+            "slop": ranking.PAIR_SLOP,
+            "analyzer": "whitespace",
+            "boost": ranking.PAIR_BOOST,
+        }
+        out.append({"match_phrase": {"body": body}})
+    return out
+
+
+def clause_to_es(clause, positions: bool = True) -> dict:
+    """``clause`` as a query; without ``positions`` less its positional clauses (the
+    first phase of a rescored search: same matches, term scores only)."""
     if isinstance(clause, AllOf):
         q: dict = _matching(clause)
         should = [_alt(a) for a in clause.optional]
-        if clause.phrase and ranking.PHRASE_BOOST:
-            should += [
-                _phrase("body", clause.phrase, ranking.PHRASE_BOOST),
-                _phrase("title", clause.phrase, ranking.PHRASE_BOOST * ranking.TITLE_BOOST),
-            ]
         for c in clause.compounds if ranking.COMPOUND_BONUS else ():
             compound = _alt(TermAlt((c,)))
             should.append({"bool": {"should": [compound], "boost": ranking.PHRASE_BOOST}})
-        for a, b in proximity_pairs(clause.phrase) if ranking.PAIR_BOOST else ():
-            should.append(
-                {
-                    "match_phrase": {
-                        "body": {
-                            "query": f"{a} {b}",
-                            "slop": ranking.PAIR_SLOP,
-                            "analyzer": "whitespace",
-                            "boost": ranking.PAIR_BOOST,
-                        }
-                    }
-                }
-            )
         if clause.bigrams and ranking.BIGRAM_BOOST:
             should.append(
                 {
@@ -296,6 +299,8 @@ def clause_to_es(clause) -> dict:
                     }
                 }
             )
+        if positions:
+            should += _positional_subs(clause)
         if should:
             q["bool"]["should"] = q["bool"].get("should", []) + should
         return q
@@ -307,22 +312,41 @@ def clause_to_es(clause) -> dict:
         should += [_alt(TermAlt((c,))) for c in clause.compounds]
         return {"bool": {"should": should, "minimum_should_match": 1}}
     if isinstance(clause, AnyOf):
-        return {
-            "bool": {"should": [clause_to_es(c) for c in clause.clauses], "minimum_should_match": 1}
-        }
+        alternatives = [clause_to_es(c, positions) for c in clause.clauses]
+        return {"bool": {"should": alternatives, "minimum_should_match": 1}}
     if isinstance(clause, Bool):
-        return bool_to_es(clause)
+        return bool_to_es(clause, positions)
     raise TypeError(clause)
 
 
-def bool_to_es(b: Bool) -> dict:
+def positional_to_es(clause) -> dict | None:
+    """The second phase: what ``clause``'s positional clauses add to the score of a
+    document matching it (None: nothing). Inside an :class:`AnyOf` each alternative
+    counts only for documents it matches, as in the one-query score."""
+    if isinstance(clause, AllOf):
+        subs = _positional_subs(clause)
+        return {"bool": {"should": subs}} if subs else None
+    if isinstance(clause, AnyOf):
+        gated = []
+        for c in clause.clauses:
+            pos = positional_to_es(c)
+            if pos is not None:
+                gated.append({"bool": {"filter": [clause_to_es(c, False)], "should": [pos]}})
+        return {"bool": {"should": gated}} if gated else None
+    if isinstance(clause, Bool):
+        parts = [q for q in map(positional_to_es, clause.must) if q is not None]
+        return {"bool": {"should": parts}} if parts else None
+    return None  # a required Phrase scores in the first phase
+
+
+def bool_to_es(b: Bool, positions: bool = True) -> dict:
     q: dict = {"bool": {}}
     if b.must:
-        q["bool"]["must"] = [clause_to_es(c) for c in b.must]
+        q["bool"]["must"] = [clause_to_es(c, positions) for c in b.must]
     else:
         q["bool"]["must"] = [{"match_all": {}}]
     if b.must_not:
-        q["bool"]["must_not"] = [clause_to_es(c) for c in b.must_not]
+        q["bool"]["must_not"] = [clause_to_es(c, positions) for c in b.must_not]
     return q
 
 
@@ -362,8 +386,13 @@ def search_body(
 ) -> dict:
     """The whole request body: text query, ``post_filter`` with every filter, and per facet
     an aggregation filtered by the other facets' filters only."""
+    relevance = sort == "relevance" and bool(query.must)
+    window = ranking.rescore_window(offset, limit) if relevance else 0
+    positional = positional_to_es(query) if window else None
     body: dict = {
-        "query": bool_to_es(query),
+        # Matching, counts and facets need no positions: the term query (the one query
+        # only when every match is scored at once), the positional clauses a rescore.
+        "query": bool_to_es(query, positions=relevance and not window),
         "from": offset,
         "size": limit,
         "track_total_hits": True,
@@ -376,7 +405,19 @@ def search_body(
     post = filters_to_es(filters)
     if post:
         body["post_filter"] = {"bool": {"filter": post}}
-    if sort == "relevance" and query.must:
+    if positional is not None:
+        # Scores add up (score_mode total, weights 1): within the window, the one-query
+        # scores. A rescored request takes no sort (relevance is the default).
+        body["rescore"] = {
+            "window_size": window,
+            "query": {
+                "rescore_query": positional,
+                "query_weight": 1.0,
+                "rescore_query_weight": 1.0,
+                "score_mode": "total",
+            },
+        }
+    elif relevance:
         body["sort"] = [{"_score": "desc"}]
     else:
         body["sort"] = [{"datenum": "asc" if sort == "oldest" else "desc"}]
