@@ -360,7 +360,11 @@ _DAY_RE = re.compile(r"\((1[0-2]|0?[1-9])\.\s*(3[01]|[12]\d|0?[1-9])\.?\s*(?=[)~
 
 def query_dates(text: str) -> tuple[DateRef, ...]:
     """The years, months and days the query ``text`` names, in order (no duplicates;
-    excluded words and field filters such as 연도:2019 are not read)."""
+    excluded words and field filters such as 연도:2019 are not read). A question names
+    none: its date is when something happened ("2002년 대선 후보로 … 정당의 이름은?"),
+    not when a document about it was issued."""
+    if is_question(text):
+        return ()
     text = re.sub(r"(?<!\S)-\S+|\S+:\S+", " ", text)
     out: list[DateRef] = []
     for m in _DATE_RE.finditer(text):
@@ -442,6 +446,16 @@ _INTERROGATIVE_END = re.compile(r"(는가|은가|인가|나요|까요|니까|는
 _FOCUS_PARTICLES = ("은", "는", "이", "가")
 
 
+def is_question(text: str) -> bool:
+    """Whether ``text`` reads as a question: it ends with ``?`` or an interrogative
+    ending (-는가, -인가, -나요 …)."""
+    raw = text.split()
+    if not raw:
+        return False
+    last = raw[-1].rstrip("?？ ")
+    return text.rstrip().endswith(("?", "？")) or bool(_INTERROGATIVE_END.search(last))
+
+
 def question_focus(text: str, tokens) -> int | None:
     """Index (in ``text.split()``) of the asked-for noun of a question, or None. A
     question ends with ``?`` or an interrogative ending; its focus is the last word, or
@@ -451,7 +465,7 @@ def question_focus(text: str, tokens) -> int | None:
     if len(raw) < 2:
         return None
     last = raw[-1].rstrip("?？ ")
-    if not (text.rstrip().endswith(("?", "？")) or _INTERROGATIVE_END.search(last)):
+    if not is_question(text):
         return None
     i = len(raw) - 1
     if _INTERROGATIVE.match(last):

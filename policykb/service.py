@@ -42,7 +42,6 @@ from policykb.query import (
     resolve_publisher,
     resolve_region,
 )
-from policykb.sentences import query_words, sentence_coverage
 from policykb.settings import Settings
 from policykb.store import DocumentStore
 
@@ -72,7 +71,9 @@ def recency_factor(date: str | None, today: datetime.date) -> float:
 # after it (or the month before); a year the documents of that year, and at
 # DATE_NEXT_YEAR of the weight those of the next (a year's results appear the year
 # after); a day "(8.10)" the documents of that day or the DATE_DAYS_AFTER after it, in
-# any year. Tuned on the dev halves (bench/README.md); 0 switches it off.
+# any year. A question names no period (policykb.query.query_dates). Tuned on the dev
+# halves (bench/README.md: weight 0.05-1.0, next year 0 / 0.5 / 1, previous year 0.5).
+# 0 switches it off.
 DATE_WEIGHT = 0.5
 DATE_NEXT_YEAR = 1.0
 DATE_DAYS_AFTER = 3
@@ -115,13 +116,6 @@ def _days_after(ref: DateRef, date: str) -> int | None:
         if 0 <= gap <= DATE_DAYS_AFTER:
             return gap
     return None
-
-
-# Sentence evidence: the first SENTENCE_TOP hits of a query of several words gain up to
-# SENTENCE_WEIGHT of their score by the share of the query's words that one sentence of
-# their best passage holds together (policykb.sentences). 0 switches it off.
-SENTENCE_WEIGHT = 0.1
-SENTENCE_TOP = 10
 
 
 class RequestError(InputError, ValueError):
@@ -432,47 +426,24 @@ class SearchService:
         the date prior when the query names a period (both backends, same formula), so
         recent documents are not buried and "2023년 8월 …" finds the August 2023 issue."""
         refs = aq.dates if DATE_WEIGHT else ()
-        words = query_words(aq.root) if SENTENCE_WEIGHT else []
-        sentences = len(words) > 1 and req.offset < SENTENCE_TOP
         if (
             req.sort != "relevance"
             or not aq.root.must
             or req.offset >= RERANK_WINDOW
-            or not (RECENCY_WEIGHT or refs or sentences)
+            or not (RECENCY_WEIGHT or refs)
         ):
             return self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
-        window = max(RERANK_WINDOW if RECENCY_WEIGHT or refs else 0, req.offset + req.size)
+        window = max(RERANK_WINDOW, req.offset + req.size)
         result = self.backend.search(aq.root, filters, req.sort, 0, window, facets)
-        hits = result.hits
-        if RECENCY_WEIGHT or refs:
-            today = datetime.date.today()
-            dates = self.store.get_dates([h.id for h in hits])
-            factor = {
-                d: recency_factor(d, today) * date_factor(refs, d) for d in {*dates.values(), None}
-            }
-            hits = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in hits]
-            hits.sort(key=lambda h: -h.score)
-        if sentences:
-            hits = self._by_sentences(hits, words)
-        result.hits = hits[req.offset : req.offset + req.size]
-        return result
-
-    def _by_sentences(self, hits: list[BackendHit], words: list[frozenset[str]]):
-        """``hits`` with the first :data:`SENTENCE_TOP` re-scored by sentence coverage."""
-        top = hits[:SENTENCE_TOP]
-        terms = frozenset(t for w in words for t in w)
-        ids = [h.id for h in top]
-        located = self.backend.passages(ids, terms)
-        wanted = {i: [m.seq for m in located[i].best] for i in ids if i in located}
-        read = self.store.get_snippet_passages(wanted, terms)
-        rescored = [
-            BackendHit(
-                h.id, h.score * (1 + SENTENCE_WEIGHT * sentence_coverage(read.get(h.id, []), words))
-            )
-            for h in top
-        ]
+        today = datetime.date.today()
+        dates = self.store.get_dates([h.id for h in result.hits])
+        factor = {
+            d: recency_factor(d, today) * date_factor(refs, d) for d in {*dates.values(), None}
+        }
+        rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in result.hits]
         rescored.sort(key=lambda h: -h.score)
-        return rescored + hits[SENTENCE_TOP:]
+        result.hits = rescored[req.offset : req.offset + req.size]
+        return result
 
     def _filters(self, req: SearchRequest, qf) -> Filters:
         institutes: list[str] = []
