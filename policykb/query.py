@@ -228,9 +228,26 @@ def _is_exclusion(word: str) -> bool:
     return word[1].isalpha()
 
 
+def _subtitle_dashes(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A pasted title's "-부제 … 끝-" subtitle (a ``-word`` whose dash a later word's
+    trailing dash closes) is text, not an exclusion: both dashes are dropped."""
+    out = list(tokens)
+    for i, (kind, value) in enumerate(out):
+        if kind != "word" or not _is_exclusion(value):
+            continue
+        close = next(
+            (j for j in range(i + 1, len(out)) if out[j][0] == "word" and out[j][1].endswith("-")),
+            None,
+        )
+        if close is not None and len(out[close][1]) > 1:
+            out[i] = ("word", value[1:])
+            out[close] = ("word", out[close][1][:-1])
+    return out
+
+
 def parse(text: str) -> AndNode:
     """Parse ``text``; raises :class:`QuerySyntaxError` on unbalanced quotes or parentheses."""
-    return _Parser(_lex(text)).parse()
+    return _Parser(_subtitle_dashes(_lex(text))).parse()
 
 
 def plain(text: str) -> AndNode:

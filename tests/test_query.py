@@ -222,3 +222,12 @@ def test_a_phrase_in_a_long_query_counts_like_its_words(aq):
 )
 def test_dates_a_query_names(text, dates):
     assert list(query_dates(text)) == dates
+
+
+def test_a_pasted_subtitle_between_dashes_is_text(aq):
+    # "-부제 … 끝-" closes its dash: a subtitle, not an exclusion of its first word
+    title = "2024 조세특례 심층평가 개인기부금 특별세액공제 -고액기부 세액공제 한시 상향-"
+    root = aq(title).root
+    assert not root.must_not
+    assert "고액기부" in {t for c in root.must for a in c.alts for t in a.terms}
+    assert aq("스마트시티 -교통").root.must_not  # an exclusion stays one
