@@ -587,7 +587,7 @@ def run(
         corpora.append("paged")
         log(f"equal-pages short corpus: {paged_info['n_docs']:,} documents of 1-3 pages")
     store_s = {k: v["seconds"] for k, v in stores.items()}
-    with indexing.elasticsearch(use_es) as es:
+    with indexing.elasticsearch(use_es, keep_data=keep_es) as es:
         es_url = es.url if es is not None else None
         built = {
             "long": index_both("long", make_long, n_long, es_url, cache),

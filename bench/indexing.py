@@ -68,9 +68,10 @@ def _es_local():
 
 
 @contextmanager
-def elasticsearch(enabled: bool) -> Iterator[EsHandle | None]:
+def elasticsearch(enabled: bool, keep_data: bool = False) -> Iterator[EsHandle | None]:
     """``POLICYKB_BENCH_ES_URL`` if set, else a node started here on port 9280 (stopped on
-    exit); None when disabled or Java/Maven are missing."""
+    exit; ``keep_data`` starts it on the indexes an earlier run left, instead of a fresh
+    node); None when disabled or Java/Maven are missing."""
     url = os.environ.get("POLICYKB_BENCH_ES_URL")
     if url:
         yield EsHandle(url)
@@ -87,7 +88,7 @@ def elasticsearch(enabled: bool) -> Iterator[EsHandle | None]:
     log(f"starting Elasticsearch {es_local.ES_VERSION} on {node.url}")
     try:
         with stopwatch() as t:
-            node.start()
+            node.start(keep_data=keep_data)
     except es_local.ESUnavailable as exc:
         log(f"Elasticsearch unavailable, skipping it: {exc}")
         yield None
