@@ -228,9 +228,26 @@ def _is_exclusion(word: str) -> bool:
     return word[1].isalpha()
 
 
+def _subtitle_dashes(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A pasted title's "-부제 … 끝-" subtitle (a ``-word`` whose dash a later word's
+    trailing dash closes) is text, not an exclusion: both dashes are dropped."""
+    out = list(tokens)
+    for i, (kind, value) in enumerate(out):
+        if kind != "word" or not _is_exclusion(value):
+            continue
+        close = next(
+            (j for j in range(i + 1, len(out)) if out[j][0] == "word" and out[j][1].endswith("-")),
+            None,
+        )
+        if close is not None and len(out[close][1]) > 1:
+            out[i] = ("word", value[1:])
+            out[close] = ("word", out[close][1][:-1])
+    return out
+
+
 def parse(text: str) -> AndNode:
     """Parse ``text``; raises :class:`QuerySyntaxError` on unbalanced quotes or parentheses."""
-    return _Parser(_lex(text)).parse()
+    return _Parser(_subtitle_dashes(_lex(text))).parse()
 
 
 def plain(text: str) -> AndNode:
@@ -331,6 +348,57 @@ class AnalyzedQuery:
     highlight_terms: frozenset[str]
     filters: QueryFilters
     empty: bool  # no search terms (browse with filters only)
+    # the periods the query's words name ("2023년 8월", "’21년"): a ranking prior
+    dates: tuple[DateRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class DateRef:
+    """A period a query names: a year, a month of a year, or a day of a month of any
+    year (``day`` set, ``year`` 0: "(8.10)", a press release's date)."""
+
+    year: int
+    month: int | None = None
+    day: int | None = None
+
+
+# "2023년 8월", "2023. 8.", "2023.08", "’23.8월", "[23.3월]", "’23년 6월": a month of a year;
+# "2021년", "2021", "’21년", "(2024.12.)" without a month: a year. A two-digit year needs an
+# apostrophe or a following ".8월" ("20년 후" is no date); a four-digit one is 1900-2099
+# standing alone.
+_YEAR4 = r"(?<![\d.,])(?P<y4>(?:19|20)\d\d)"
+_YEAR2 = r"(?:[’‘'`](?P<y2>\d\d)|(?<![\d.,])(?P<y2m>\d\d)(?=\.\s*\d{1,2}\s*월))"
+_MONTH_NO = r"(?P<m>1[0-2]|0?[1-9])"
+_MONTH = rf"(?:\s*년도?\s*{_MONTH_NO}\s*월|\s*\.\s*{_MONTH_NO.replace('m>', 'm2>')}(?:\s*월|(?![\d~가-힣])))"
+_DATE_RE = re.compile(rf"(?:{_YEAR4}|{_YEAR2})(?:{_MONTH})?(?!\d)")
+# "(8.10)", "(11.5.)", "(6.25~27)", "(3.6.~3.12.)": a month and day in parentheses
+_DAY_RE = re.compile(r"\((1[0-2]|0?[1-9])\.\s*(3[01]|[12]\d|0?[1-9])\.?\s*(?=[)~∼(-])")
+
+
+def query_dates(text: str) -> tuple[DateRef, ...]:
+    """The years, months and days the query ``text`` names, in order (no duplicates;
+    excluded words and field filters such as 연도:2019 are not read). A question names
+    none: its date is when something happened ("2002년 대선 후보로 … 정당의 이름은?"),
+    not when a document about it was issued."""
+    if is_question(text):
+        return ()
+    text = re.sub(r"(?<!\S)-\S+|\S+:\S+", " ", text)
+    out: list[DateRef] = []
+    for m in _DATE_RE.finditer(text):
+        if m.group("y4"):
+            year = int(m.group("y4"))
+        else:
+            year = 2000 + int(m.group("y2") or m.group("y2m"))
+        month = m.group("m") or m.group("m2")
+        month = int(month) if month else None
+        ref = DateRef(year, month)
+        if ref not in out:
+            out.append(ref)
+    for m in _DAY_RE.finditer(text):
+        ref = DateRef(0, int(m.group(1)), int(m.group(2)))
+        if ref not in out:
+            out.append(ref)
+    return tuple(out)
 
 
 def _alts_for(tokens) -> tuple[list[TermAlt], list[str]]:
@@ -395,6 +463,16 @@ _INTERROGATIVE_END = re.compile(r"(는가|은가|인가|나요|까요|니까|는
 _FOCUS_PARTICLES = ("은", "는", "이", "가")
 
 
+def is_question(text: str) -> bool:
+    """Whether ``text`` reads as a question: it ends with ``?`` or an interrogative
+    ending (-는가, -인가, -나요 …)."""
+    raw = text.split()
+    if not raw:
+        return False
+    last = raw[-1].rstrip("?？ ")
+    return text.rstrip().endswith(("?", "？")) or bool(_INTERROGATIVE_END.search(last))
+
+
 def question_focus(text: str, tokens) -> int | None:
     """Index (in ``text.split()``) of the asked-for noun of a question, or None. A
     question ends with ``?`` or an interrogative ending; its focus is the last word, or
@@ -404,7 +482,7 @@ def question_focus(text: str, tokens) -> int | None:
     if len(raw) < 2:
         return None
     last = raw[-1].rstrip("?？ ")
-    if not (text.rstrip().endswith(("?", "？")) or _INTERROGATIVE_END.search(last)):
+    if not is_question(text):
         return None
     i = len(raw) - 1
     if _INTERROGATIVE.match(last):

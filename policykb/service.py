@@ -30,11 +30,13 @@ from policykb.models import (
 from policykb.query import (
     MATCH_MODES,
     AllOf,
+    DateRef,
     QuerySyntaxError,
     analyze_query,
     limit_terms,
     parse,
     parse_lenient,
+    query_dates,
     resolve_doc_type,
     resolve_institutes,
     resolve_publisher,
@@ -61,6 +63,59 @@ def recency_factor(date: str | None, today: datetime.date) -> float:
     except ValueError:
         return 1.0
     return 1.0 + RECENCY_WEIGHT * max(0.0, 1.0 - max(0.0, age) / RECENCY_YEARS)
+
+
+# Date prior: a query naming a period ("2023년 8월 기업경기실사지수", "’21년 ... 결과")
+# favours documents dated in it: a monthly or yearly series differs in its title's date,
+# which the text often lacks. A month names the issue published that month or the two
+# after it (or the month before); a year the documents of that year, and at
+# DATE_NEXT_YEAR of the weight those of the next (a year's results appear the year
+# after); a day "(8.10)" the documents of that day or the DATE_DAYS_AFTER after it, in
+# any year. A question names no period (policykb.query.query_dates). Tuned on the dev
+# halves (bench/README.md: weight 0.05-1.0, next year 0 / 0.5 / 1, previous year 0.5).
+# 0 switches it off.
+DATE_WEIGHT = 0.5
+DATE_NEXT_YEAR = 1.0
+DATE_DAYS_AFTER = 3
+
+
+def date_factor(refs: Sequence[DateRef], date: str | None) -> float:
+    """Score multiplier in [1, 1 + DATE_WEIGHT] for a document dated ``date`` under a
+    query naming the periods ``refs``."""
+    if not refs or not date or len(date) < 4 or not date[:4].isdigit():
+        return 1.0
+    year = int(date[:4])
+    month = int(date[5:7]) if len(date) >= 7 and date[5:7].isdigit() else None
+    best = 0.0
+    for ref in refs:
+        if ref.day is not None:
+            if _days_after(ref, date) is not None:
+                best = 1.0
+        elif ref.month is not None:
+            if month is not None and -1 <= (year * 12 + month) - (ref.year * 12 + ref.month) <= 2:
+                best = 1.0
+        elif year == ref.year:
+            best = 1.0
+        elif year == ref.year + 1:
+            best = max(best, DATE_NEXT_YEAR)
+    return 1.0 + DATE_WEIGHT * best
+
+
+def _days_after(ref: DateRef, date: str) -> int | None:
+    """Days from ``ref``'s month and day (in ``date``'s year, or the year before) to
+    ``date``, when within ``DATE_DAYS_AFTER``; else None."""
+    try:
+        day = datetime.date.fromisoformat(date[:10])
+    except ValueError:
+        return None
+    for year in (day.year, day.year - 1):
+        try:
+            gap = (day - datetime.date(year, ref.month or 1, ref.day or 1)).days
+        except ValueError:
+            continue
+        if 0 <= gap <= DATE_DAYS_AFTER:
+            return gap
+    return None
 
 
 class RequestError(InputError, ValueError):
@@ -331,6 +386,7 @@ class SearchService:
         else:
             tree = parse(req.q)
         aq = analyze_query(tree, self.analyzer, req.match)
+        aq.dates = query_dates(req.q) if DATE_WEIGHT else ()
         aq, pruned = limit_terms(aq, self.backend.doc_freqs)
         if pruned:
             notices.append(
@@ -345,7 +401,9 @@ class SearchService:
         result = self._ranked(aq, filters, req, facets)
         if result.total == 0 and req.match == "auto" and _relaxable(aq.root):
             # No document has enough of the words: show those with some of them, and say so.
+            dates = aq.dates
             aq, _ = limit_terms(analyze_query(tree, self.analyzer, "any"), self.backend.doc_freqs)
+            aq.dates = dates
             result = self._ranked(aq, filters, req, facets)
             if result.total:
                 notices.append(
@@ -364,20 +422,24 @@ class SearchService:
 
     def _ranked(self, aq, filters: Filters, req: SearchRequest, facets: bool):
         """The backend's page of hits; for relevance ranking the first
-        :data:`RERANK_WINDOW` hits are re-ordered with the recency prior when it is on (both
-        backends, same formula), so recent documents are not buried."""
+        :data:`RERANK_WINDOW` hits are re-ordered with the recency prior when it is on and
+        the date prior when the query names a period (both backends, same formula), so
+        recent documents are not buried and "2023년 8월 …" finds the August 2023 issue."""
+        refs = aq.dates if DATE_WEIGHT else ()
         if (
             req.sort != "relevance"
             or not aq.root.must
             or req.offset >= RERANK_WINDOW
-            or not RECENCY_WEIGHT
+            or not (RECENCY_WEIGHT or refs)
         ):
             return self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
         window = max(RERANK_WINDOW, req.offset + req.size)
         result = self.backend.search(aq.root, filters, req.sort, 0, window, facets)
         today = datetime.date.today()
         dates = self.store.get_dates([h.id for h in result.hits])
-        factor = {d: recency_factor(d, today) for d in {*dates.values(), None}}
+        factor = {
+            d: recency_factor(d, today) * date_factor(refs, d) for d in {*dates.values(), None}
+        }
         rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in result.hits]
         rescored.sort(key=lambda h: -h.score)
         result.hits = rescored[req.offset : req.offset + req.size]

@@ -10,7 +10,7 @@ import pytest
 
 from analyzers.lexicon import DEFAULT_SYNONYMS, LexiconError, load_lexicon
 from policykb.service import parse_request
-from tests.conftest import make_runtime, shared_path
+from tests.conftest import BACKENDS, ingested_on, make_runtime, shared_path
 
 
 def search(rt, q, **params):
@@ -203,3 +203,48 @@ def test_recency_prior_is_off_by_default_and_bounded_when_set(monkeypatch):
     assert recency_factor("2010-01-01", today) == 1.0
     assert recency_factor(None, today) == 1.0
     assert recency_factor("2026-05-31", today) <= 1.15
+
+
+# A monthly series: the same report every month, its text naming no date (the issue's
+# date is in its title and metadata only), as kdi's statistical releases. (No figure
+# shares a character bigram with the queries' dates: in four documents that would decide.)
+SERIES = [
+    ("2023-05-01", "18조 8천억원으로 전년동월대비 7.0% 증가하였다. 화장품과 가전 거래가 늘었다."),
+    ("2023-09-04", "18조 9천억원으로 전년동월대비 9.1% 증가하였다. 여행과 교통서비스가 늘었다."),
+    ("2024-09-02", "19조 9천억원으로 전년동월대비 5.4% 증가하였다. 음식서비스 거래가 가장 늘었다."),
+    ("2024-12-03", "21조 1천억원으로 전년동월대비 4.5% 증가하였다. 농축수산물 거래가 줄었다."),
+]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def series(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("series")
+    rows = ["file,title,institute,doc_type,date,url"]
+    for i, (date, text) in enumerate(SERIES):
+        (folder / f"s{i}.txt").write_text(
+            f"통계청은 온라인쇼핑동향을 발표하였다. 온라인쇼핑 거래액은 {text}", encoding="utf-8"
+        )
+        rows.append(f"s{i}.txt,,,,{date},")
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    yield from ingested_on(request, tmp_path_factory, [folder], "policykb-test-series")
+
+
+def test_a_date_in_the_query_finds_that_issue(series):
+    def first_date(q):
+        return search(series, q).hits[0].date
+
+    # an issue appears in its month or the two after: "7월" is the September release
+    assert first_date("2024년 7월 온라인쇼핑동향") == "2024-09-02"
+    assert first_date("2023년 3월 온라인쇼핑동향") == "2023-05-01"
+    assert first_date("’23.7월 온라인쇼핑동향") == "2023-09-04"
+    assert first_date("온라인쇼핑동향(12.3)") == "2024-12-03"  # a release's day
+    # every issue still matches: the date orders, it never filters
+    assert search(series, "2024년 7월 온라인쇼핑동향").total == len(SERIES)
+
+
+def test_a_query_without_a_date_ignores_dates(series, monkeypatch):
+    from policykb import service
+
+    plain = [h.id for h in search(series, "온라인쇼핑동향 거래액").hits]
+    monkeypatch.setattr(service, "DATE_WEIGHT", 0.0)
+    assert [h.id for h in search(series, "온라인쇼핑동향 거래액").hits] == plain

@@ -9,11 +9,13 @@ from policykb.query import (
     AllOf,
     AnyOf,
     Bool,
+    DateRef,
     Phrase,
     QuerySyntaxError,
     analyze_query,
     parse,
     parse_lenient,
+    query_dates,
 )
 
 
@@ -194,3 +196,38 @@ def test_a_phrase_in_a_long_query_counts_like_its_words(aq):
     # a short query's phrase is still required as a phrase
     assert any(isinstance(c, Phrase) for c in aq('"도시 재생" 사업').root.must)
     assert any(isinstance(c, Phrase) for c in aq('"도시 재생 뉴딜 사업"').root.must)
+
+
+@pytest.mark.parametrize(
+    "text, dates",
+    [
+        ("2023년 8월 기업경기실사지수(BSI)", [DateRef(2023, 8)]),
+        ("[23.3월] 국제원자재시장", [DateRef(2023, 3)]),
+        ("미국 소비자물가, ‘21.3월 이래 최저", [DateRef(2021, 3)]),
+        ("합성데이터 생성·활용 안내서(2024.12.)", [DateRef(2024, 12)]),
+        ("’21년말 국내은행의 부실채권 현황", [DateRef(2021)]),
+        ("2022년 3분기 증권회사 영업실적", [DateRef(2022)]),
+        ("2023.4분기 통화신용정책보고서", [DateRef(2023)]),
+        ("코로나19 관련 동향 및 해외시각(8.10)", [DateRef(0, 8, 10)]),
+        ("금감원장, 임원회의(11.5.) 당부사항", [DateRef(0, 11, 5)]),
+        # not dates: counts, decimals, measures, excluded words and field filters
+        ("20년 후 인구", []),
+        ("금리 1.5% 인상(2.3배)", []),
+        ("13대 주력산업 1,521명", []),
+        ("스마트시티 교통", []),
+        ("도시재생 -2019", []),
+        ("도시재생 연도:2019", []),
+        ("2002년 대선 후보로 노무현이 속한 정당의 이름은?", []),  # a question: an event's date
+    ],
+)
+def test_dates_a_query_names(text, dates):
+    assert list(query_dates(text)) == dates
+
+
+def test_a_pasted_subtitle_between_dashes_is_text(aq):
+    # "-부제 … 끝-" closes its dash: a subtitle, not an exclusion of its first word
+    title = "2024 조세특례 심층평가 개인기부금 특별세액공제 -고액기부 세액공제 한시 상향-"
+    root = aq(title).root
+    assert not root.must_not
+    assert "고액기부" in {t for c in root.must for a in c.alts for t in a.terms}
+    assert aq("스마트시티 -교통").root.must_not  # an exclusion stays one
