@@ -101,16 +101,23 @@ class Runner:
         return (time.perf_counter() - started) * 1000, res.total
 
 
-def measure(runners: list[Runner], reps: int) -> dict:
+def measure(runners: list[Runner], reps: int, warm_seconds: float = 0.0) -> dict:
     """samples[backend][mode][category] = [ms, ...]; queries interleaved across backends.
     Modes: backend, service (wall clock) and service_cpu (CPU time of this process during
-    the service call, which other processes' load hardly changes)."""
+    the service call, which other processes' load hardly changes). Each runner is warmed by
+    at least one pass of the queries, repeated until ``warm_seconds`` have passed (a freshly
+    started Elasticsearch JVM needs a few hundred searches before its query paths are
+    compiled; one pass measures it cold)."""
     samples: dict = {r.name: {"backend": {}, "service": {}, "service_cpu": {}} for r in runners}
     totals: dict = {r.name: {} for r in runners}
     for r in runners:  # warm-up: caches, JIT-compiled ES query paths, SQLite pages
-        for p in r.prepared:
-            r.backend_call(p)
-            r.service_call(p)
+        until = time.monotonic() + warm_seconds
+        while True:
+            for p in r.prepared:
+                r.backend_call(p)
+                r.service_call(p)
+            if time.monotonic() >= until:
+                break
     for _ in range(reps):
         for i in range(len(runners[0].prepared)):
             for r in runners:
