@@ -57,12 +57,18 @@ def conformance_corpus(sample_copy, tmp_path_factory):
     return folder
 
 
+def both_engines(tmp_path_factory, folder: Path, es_url: str, name: str):
+    """The folder ingested into an embedded and an Elasticsearch runtime (index ``name``)."""
+    emb = make_runtime(tmp_path_factory.mktemp(f"{name}-emb"))
+    emb.ingester().run([folder])
+    es = es_runtime(tmp_path_factory.mktemp(f"{name}-es"), es_url, name)
+    es.ingester().run([folder])
+    return emb, es
+
+
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory, conformance_corpus, es_url):
-    emb = make_runtime(tmp_path_factory.mktemp("conf-emb"))
-    emb.ingester().run([conformance_corpus])
-    es = es_runtime(tmp_path_factory.mktemp("conf-es"), es_url, "policykb-conformance")
-    es.ingester().run([conformance_corpus])
+    emb, es = both_engines(tmp_path_factory, conformance_corpus, es_url, "policykb-conformance")
     yield emb, es
     es.backend.drop_all()
 
@@ -130,10 +136,7 @@ def phrase_pair(tmp_path_factory, es_url):
     folder = tmp_path_factory.mktemp("phrase-corpus")
     for name, text in PHRASE_DOCS.items():
         (folder / name).write_text(text, encoding="utf-8")
-    emb = make_runtime(tmp_path_factory.mktemp("phrase-emb"))
-    emb.ingester().run([folder])
-    es = es_runtime(tmp_path_factory.mktemp("phrase-es"), es_url, "policykb-conformance-phrase")
-    es.ingester().run([folder])
+    emb, es = both_engines(tmp_path_factory, folder, es_url, "policykb-conformance-phrase")
     yield emb, es
     es.backend.drop_all()
 
