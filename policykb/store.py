@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzers.tokens import token_matches, tokens_from_json, tokens_of, tokens_to_json
+from analyzers.tokens import token_matches, tokens_from_json, tokens_to_json
 from corpus import institutes as registry
 from policykb.models import UNKNOWN_PUBLISHER, Document, Passage, Token
 
@@ -583,28 +583,15 @@ class DocumentStore:
             if seqs:
                 yield doc_id, found.get(doc_id, [])
 
-    def get_snippet_passages(
-        self, wanted: dict[str, list[int]], terms: frozenset[str]
-    ) -> dict[str, list[Passage]]:
-        """Of the passages named (doc id -> seqs), only the one each document's snippet
-        is cut from (:func:`policykb.highlight.best_passage`'s choice; the first one
-        when none holds a term), with only ``terms``' tokens: the candidates are ranked
-        on the stored token text, and tokens are made for the chosen passage alone."""
-        terms = frozenset(terms)
-        out: dict[str, list[Passage]] = {}
-        for doc_id, row, matches in self._snippet_rows(wanted, terms):
-            if matches and not isinstance(matches[0], Token):
-                matches = tokens_of(matches, terms)
-            out[doc_id] = [Passage(row["seq"], row["page"], row["text"], matches or [])]
-        return out
-
     def get_snippet_spans(
         self, wanted: dict[str, list[int]], terms: frozenset[str]
     ) -> dict[str, tuple[Passage, list[tuple[int, int]]]]:
-        """As :meth:`get_snippet_passages`, but each chosen passage comes without tokens,
-        with the (start, end) offsets of its ``terms``' tokens instead, in stored order:
-        all a snippet needs (:func:`policykb.highlight.snippet_from`), without making a
-        token object per occurrence."""
+        """Of the passages named (doc id -> seqs), only the one each document's snippet
+        is cut from (:func:`policykb.highlight.best_passage`'s choice; the first one
+        when none holds a term), without tokens, with the (start, end) offsets of its
+        ``terms``' tokens in stored order instead: all a snippet needs
+        (:func:`policykb.highlight.snippet_from`). The candidates are ranked on the stored
+        token text; no token object is made per occurrence."""
         terms = frozenset(terms)
         out: dict[str, tuple[Passage, list[tuple[int, int]]]] = {}
         for doc_id, row, matches in self._snippet_rows(wanted, terms):
