@@ -378,6 +378,11 @@ def index_both(
         ):
             out["elasticsearch"] = {"backend": es, **rec, "cached": True}
             log(f"{name}: cached Elasticsearch indexes {live} (built in {rec['seconds']:.1f} s)")
+            # Built before rebuilds ended in a force merge: merge them as a rebuild now
+            # leaves them (one segment each; returns at once when they already are).
+            with stopwatch() as t:
+                es.merge_segments()
+            log(f"{name}: Elasticsearch indexes merged to one segment in {t[0]:.1f} s")
             return out
         es.drop_all()
         with stopwatch() as t:

@@ -72,6 +72,12 @@ def test_reindex_swaps_alias_while_searches_keep_answering(tmp_path, sample_copy
     assert len(after) == 1 and after != before
     alias = backend.es.indices.get_alias(name="policykb-reindex")
     assert list(alias.body) == after
+    # A rebuilt index goes live merged: one segment for the documents, one for passages.
+    live = after + backend.physical_indices(backend.passage_alias)
+    segments = backend.es.indices.segments(index=live)["indices"]
+    assert {n: len(s["shards"]["0"][0]["segments"]) for n, s in segments.items()} == dict.fromkeys(
+        live, 1
+    )
     backend.drop_all()
 
 
