@@ -1,0 +1,115 @@
+"""Where a full-text search spends its time, stage by stage, on the cached corpora of a
+``bench.fulltext`` build: wall ms per query of each step ``SearchService.search`` takes
+(analysis, the backend search, the passage lookup, the store reads, the snippets), long
+and short corpus side by side, with the benchmark's queries interleaved.
+
+    python3 -m bench.stages --build /tmp/policykb-fulltext-358c99ffcd1e --engine embedded
+
+The build folder is the one ``bench.fulltext`` names in its log ("corpus build folder").
+With ``--engine elasticsearch`` the benchmark's own node is started on its kept indexes
+(or ``POLICYKB_BENCH_ES_URL`` is used), as ``bench.fulltext --keep-es`` does. A profile,
+not a benchmark: run it under the benchmark lock for numbers worth comparing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from bench.common import log
+
+# (object attribute holding the callee, method name, label), in the order a search calls them
+STAGES = [
+    ("service", "_analyze", "analyze"),
+    ("backend", "search", "backend.search"),
+    ("store", "get_hit_documents", "hit metadata"),
+    ("backend", "passages", "backend.passages"),
+    ("store", "get_snippet_spans", "snippet passage (store)"),
+]
+
+
+def _timed(obj, name: str, label: str, acc: dict, current: list) -> None:
+    inner = getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            row = acc.setdefault(current[0], {})
+            row[label] = row.get(label, 0.0) + time.perf_counter() - started
+
+    setattr(obj, name, wrapper)
+
+
+def profile(runners: list, reps: int) -> dict[str, dict[str, float]]:
+    """ms per query of each stage (and "whole"), per runner name."""
+    import policykb.service as service
+
+    acc: dict[str, dict[str, float]] = {}
+    current = [""]
+    for r in runners:
+        for p in r.prepared:  # warm: SQLite pages, tantivy readers, JIT-compiled ES paths
+            r.service_call(p)
+        parts = {"service": r.service, "backend": r.backend, "store": r.service.store}
+        for attr, name, label in STAGES:
+            _timed(parts[attr], name, label, acc, current)
+    _timed(service, "snippet_from", "snippets (HTML)", acc, current)
+    n = 0
+    for _ in range(reps):
+        for i in range(len(runners[0].prepared)):
+            for r in runners:
+                current[0] = r.name
+                started = time.perf_counter()
+                r.service_call(r.prepared[i])
+                row = acc.setdefault(r.name, {})
+                row["whole"] = row.get("whole", 0.0) + time.perf_counter() - started
+        n += len(runners[0].prepared)
+    return {name: {k: v / n * 1000 for k, v in row.items()} for name, row in acc.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from analyzers import get_analyzer
+    from bench import indexing
+    from bench.search import Runner
+    from policykb.settings import load_settings
+    from policykb.store import DocumentStore
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", type=Path, required=True, help="a bench.fulltext build folder")
+    ap.add_argument("--engine", choices=["embedded", "elasticsearch"], default="embedded")
+    ap.add_argument("--corpora", default="long,short")
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args(argv)
+    key = args.build.name.rsplit("-", 1)[-1]
+    analyzer = get_analyzer()
+    with indexing.elasticsearch(args.engine == "elasticsearch", keep_data=True) as es:
+        runners = []
+        for corpus in args.corpora.split(","):
+            if es is not None:
+                from policykb.backends.elastic import ElasticBackend
+
+                alias = f"policykb-fulltext-{corpus}-{key}"
+                backend = ElasticBackend(es.url, alias, shards=1, replicas=0)
+            else:
+                from policykb.backends.embedded import EmbeddedBackend
+
+                backend = EmbeddedBackend(args.build / corpus / "index")
+            store = DocumentStore(args.build / corpus / "store.sqlite3")
+            settings = load_settings({"data_dir": str(args.build / corpus)}, environ={})
+            runners.append(Runner(corpus, backend, store, analyzer, settings))
+        log(f"{args.engine}: {len(runners[0].prepared)} queries x {args.reps} reps")
+        result = profile(runners, args.reps)
+    labels = ["whole"] + [s[2] for s in STAGES] + ["snippets (HTML)"]
+    names = [r.name for r in runners]
+    print(f"| {args.engine}, wall ms per query | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for label in labels:
+        cells = [f"{result.get(n, {}).get(label, 0.0):.3f}" for n in names]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
