@@ -445,6 +445,10 @@ class SearchService:
         ):
             return self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
         window = max(RERANK_WINDOW, req.offset + req.size)
+        if not (RECENCY_WEIGHT or refs):
+            # only the answer evidence: it raises scores of the first ANSWER_DEPTH hits,
+            # which stay the first ANSWER_DEPTH, so hits below them keep their order
+            window = max(ANSWER_DEPTH, req.offset + req.size)
         result = self.backend.search(aq.root, filters, req.sort, 0, window, facets)
         today = datetime.date.today()
         dates = self.store.get_dates([h.id for h in result.hits])
