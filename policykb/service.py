@@ -215,7 +215,22 @@ def _one(args: Mapping[str, Sequence[str]], name: str) -> str | None:
     return str(values[-1]).strip() if values else None
 
 
-def _int(args, name: str, default: int | None, lo: int, hi: int, label: str) -> int | None:
+def int_param(
+    args: Mapping[str, Sequence[str]],
+    name: str,
+    default: int | None,
+    lo: int,
+    hi: int,
+    label: str | None = None,
+    strict: bool = False,
+) -> int | None:
+    """The integer parameter ``name`` (name -> list of strings), ``default`` when absent,
+    a :class:`RequestError` naming ``label`` unless it is an integer in ``lo``..``hi``.
+    With ``strict`` a parameter given empty is an error too (an HTML form's unused box is
+    "not given"; a JSON client that sends ``limit=`` made a mistake)."""
+    label = label or name
+    if strict and any(v is None or str(v).strip() == "" for v in args.get(name) or []):
+        raise RequestError(f"{label} 값이 비어 있습니다.", name, "empty_value")
     raw = _one(args, name)
     if raw is None:
         return default
@@ -265,15 +280,15 @@ def parse_request(
     except QuerySyntaxError as exc:
         param = "region" if exc.code == "unknown_region" else "doc_type"
         raise RequestError(exc.message, param, exc.code) from None
-    year_from = _int(args, "year_from", None, 1900, 2100, "시작 연도(year_from)")
-    year_to = _int(args, "year_to", None, 1900, 2100, "끝 연도(year_to)")
+    year_from = int_param(args, "year_from", None, 1900, 2100, "시작 연도(year_from)")
+    year_to = int_param(args, "year_to", None, 1900, 2100, "끝 연도(year_to)")
     if year_from is not None and year_to is not None and year_from > year_to:
         raise RequestError("시작 연도가 끝 연도보다 늦습니다.", "year_from")
     sort = _one(args, "sort") or "relevance"
     if sort not in SORTS:
         raise RequestError(f"정렬은 {', '.join(SORTS)} 중 하나여야 합니다: {sort}", "sort")
-    page = _int(args, "page", 1, 1, MAX_PAGE, "페이지(page)")
-    size = _int(args, "size", 10, 1, settings.max_page_size, "페이지 크기(size)")
+    page = int_param(args, "page", 1, 1, MAX_PAGE, "페이지(page)")
+    size = int_param(args, "size", 10, 1, settings.max_page_size, "페이지 크기(size)")
     match = _one(args, "match") or "auto"
     if match not in MATCH_MODES:
         raise RequestError(f"match는 auto, all, any 중 하나여야 합니다: {match}", "match")

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from analyzers import jamo
 from policykb.models import UNKNOWN_PUBLISHER, Document
-from policykb.service import RequestError
+from policykb.service import RequestError, int_param
 
 log = logging.getLogger(__name__)
 
@@ -582,11 +582,5 @@ def parse_suggest_request(args: Mapping[str, Sequence[str]]) -> tuple[str, int]:
         )
     if any(unicodedata.category(ch) == "Cc" for ch in q):
         raise RequestError("검색어에 제어 문자를 쓸 수 없습니다.", "q")
-    raw = (args.get("limit") or ["10"])[-1].strip()  # given but empty is not a number
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise RequestError(f"limit은(는) 정수여야 합니다: {raw!r}", "limit") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise RequestError(f"limit은(는) 1에서 {MAX_LIMIT} 사이여야 합니다: {limit}", "limit")
+    limit = int_param(args, "limit", 10, 1, MAX_LIMIT, strict=True)
     return q, limit

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, jsonify
 
 from policykb import analytics
-from policykb.service import RequestError, parse_request
+from policykb.service import int_param, parse_request
 from policykb.suggest import parse_suggest_request
 from search_app.views.common import request_args, runtime
 
@@ -28,20 +28,6 @@ PASSAGES_LIMIT = 200  # passages per response by default (a long report comes in
 PASSAGES_MAX = 1000
 
 
-def _bounded(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    raw = raw.strip()
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not lo <= value <= hi:
-        raise RequestError(f"{name}은(는) {lo}에서 {hi} 사이의 정수여야 합니다: {raw}", name)
-    return value
-
-
 @bp.get("/api/suggest")
 def suggest():
     q, limit = parse_suggest_request(request_args())
@@ -57,8 +43,9 @@ def document(doc_id: str):
     doc = store.get_document(doc_id, with_passages=False)
     if doc is None:
         abort(404)
-    offset = _bounded("offset", 0, 0, 10_000_000)
-    limit = _bounded("limit", PASSAGES_LIMIT, 1, PASSAGES_MAX)
+    args = request_args()
+    offset = int_param(args, "offset", 0, 0, 10_000_000, strict=True)
+    limit = int_param(args, "limit", PASSAGES_LIMIT, 1, PASSAGES_MAX, strict=True)
     total, _pages = store.passage_outline(doc.id)
     window = store.get_passage_window(doc.id, offset, limit, with_tokens=False)
     doc.passages = store.get_passage_window(doc.id, 0, analytics.RELATED_PASSAGES)
