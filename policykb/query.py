@@ -365,8 +365,8 @@ class DateRef:
 
 # "2023년 8월", "2023. 8.", "2023.08", "’23.8월", "[23.3월]", "’23년 6월": a month of a year;
 # "2021년", "2021", "’21년", "(2024.12.)" without a month: a year. A two-digit year needs an
-# apostrophe or a following ".8월" or "년 5월" ("20년 후" is no date); a four-digit one is 1900-2099
-# standing alone.
+# apostrophe or a following ".8월" or "년 5월" ("20년 후" is no date); a four-digit one is
+# 1900-2099 standing alone.
 _YEAR4 = r"(?<![\d.,])(?P<y4>(?:19|20)\d\d)"
 _YEAR2 = r"(?:[’‘'`](?P<y2>\d\d)|(?<![\d.,])(?P<y2m>\d\d)(?=(?:\.|년)\s*\d{1,2}\s*월))"
 _MONTH_NO = r"(?P<m>1[0-2]|0?[1-9])"
