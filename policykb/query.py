@@ -486,6 +486,11 @@ def is_question(text: str) -> bool:
     return text.rstrip().endswith(("?", "？")) or bool(_INTERROGATIVE_END.search(last))
 
 
+def is_interrogative(word: str) -> bool:
+    """Whether ``word`` only asks (무엇인가, 누구, 몇, 어느 …)."""
+    return bool(_INTERROGATIVE.match(word))
+
+
 def question_focus(text: str, tokens) -> int | None:
     """Index (in ``text.split()``) of the asked-for noun of a question, or None. A
     question ends with ``?`` or an interrogative ending; its focus is the last word, or

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from analyzers import Analyzer
 from corpus import institutes as registry
+from policykb.answer_sentence import asks, question_bigrams, sentence_coverage
 from policykb.backends import SearchBackend
 from policykb.errors import InputError
 from policykb.highlight import snippet_from
@@ -135,6 +136,15 @@ def _days_after(ref: DateRef, date: str) -> int | None:
         if 0 <= gap <= DATE_DAYS_AFTER:
             return gap
     return None
+
+
+# Answer-sentence evidence for questions (policykb.answer_sentence): in the re-rank window,
+# each of a question's first ANSWER_DEPTH hits gains up to ANSWER_WEIGHT of its score by
+# the share of the question's wording (character bigrams) one sentence of its best passage
+# holds, so among paragraphs about one subject the one stating the answer comes first.
+# Tuned on the dev halves (bench/README.md: weight 0.3-1.0, depth 5-30). 0 switches it off.
+ANSWER_WEIGHT = 0.7
+ANSWER_DEPTH = 20
 
 
 class RequestError(InputError, ValueError):
@@ -460,14 +470,19 @@ class SearchService:
         the date prior when the query names a period (both backends, same formula), so
         recent documents are not buried and "2023년 8월 …" finds the August 2023 issue."""
         refs = aq.dates if DATE_WEIGHT else ()
+        question = bool(ANSWER_WEIGHT) and asks(req.q)
         if (
             req.sort != "relevance"
             or not aq.root.must
             or req.offset >= RERANK_WINDOW
-            or not (RECENCY_WEIGHT or refs)
+            or not (RECENCY_WEIGHT or refs or question)
         ):
             return self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
         window = max(RERANK_WINDOW, req.offset + req.size)
+        if not (RECENCY_WEIGHT or refs):
+            # only the answer evidence: it raises scores of the first ANSWER_DEPTH hits,
+            # which stay the first ANSWER_DEPTH, so hits below them keep their order
+            window = max(ANSWER_DEPTH, req.offset + req.size)
         result = self.backend.search(aq.root, filters, req.sort, 0, window, facets)
         today = datetime.date.today()
         dates = self.store.get_dates([h.id for h in result.hits])
@@ -475,9 +490,30 @@ class SearchService:
             d: recency_factor(d, today) * date_factor(refs, d) for d in {*dates.values(), None}
         }
         rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in result.hits]
+        if question:
+            rescored = self._answer_first(req.q, aq, rescored)
         rescored.sort(key=lambda h: -h.score)
         result.hits = rescored[req.offset : req.offset + req.size]
         return result
+
+    def _answer_first(self, q: str, aq, hits: list[BackendHit]) -> list[BackendHit]:
+        """``hits`` with the first :data:`ANSWER_DEPTH` scored up by how much of the
+        question ``q``'s wording one sentence of their snippet's passage holds."""
+        grams = question_bigrams(q)
+        top = hits[:ANSWER_DEPTH]
+        if not grams or not top or not aq.highlight_terms:
+            return hits
+        ids = [h.id for h in top]
+        located = self.backend.passages(ids, aq.highlight_terms)
+        wanted = {i: [m.seq for m in located[i].best] if i in located else [0] for i in ids}
+        read = self.store.get_snippet_spans(wanted, aq.highlight_terms)
+        out = []
+        for h in top:
+            text = read[h.id][0].text if h.id in read else ""
+            out.append(
+                BackendHit(h.id, h.score * (1 + ANSWER_WEIGHT * sentence_coverage(grams, text)))
+            )
+        return out + hits[len(top) :]
 
     def _filters(self, req: SearchRequest, qf) -> Filters:
         institutes: list[str] = []

@@ -256,3 +256,44 @@ def test_a_query_without_a_date_ignores_dates(series, monkeypatch):
     plain = [h.id for h in search(series, "온라인쇼핑동향 거래액").hits]
     monkeypatch.setattr(service, "DATE_WEIGHT", 0.0)
     assert [h.id for h in search(series, "온라인쇼핑동향 거래액").hits] == plain
+
+
+# Paragraphs about one person, as a KorQuAD article's: the second names the question's
+# words more often, the first states the answer in one sentence.
+ARTICLE = [
+    "김민준은 1970년 부산에서 태어났다. 김민준은 1995년 한빛대학교 법학과를 졸업했다. "
+    "그 뒤 서울에서 변호사로 일하며 여러 사건을 맡았다.",
+    "김민준의 졸업 이후 행적은 여러 책에 기록되어 있다. 군에서 돌아온 김민준은 졸업 "
+    "동기들과 모임을 만들었다. 법학과 동문회는 김민준을 회장으로 뽑았다.",
+    "부산은 대한민국 남동부의 항구 도시이다. 해운대 해수욕장이 유명하다.",
+    "변호사는 법률 사무를 맡아 처리하는 사람이다. 법학을 공부한 사람이 많다.",
+]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def article(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("article")
+    for i, text in enumerate(ARTICLE):
+        (folder / f"p{i}.txt").write_text(text, encoding="utf-8")
+    yield from ingested_on(request, tmp_path_factory, [folder], "policykb-test-article")
+
+
+def test_a_question_finds_the_paragraph_stating_its_answer(article, monkeypatch):
+    from policykb import service
+
+    def first(q):
+        return text_of(article, search(article, q).hits[0].id)
+
+    question = "김민준은 언제 법학과를 졸업했나?"
+    assert first(question) == ARTICLE[0]
+    # by the words alone the paragraph naming them most would come first
+    monkeypatch.setattr(service, "ANSWER_WEIGHT", 0.0)
+    assert first(question) == ARTICLE[1]
+
+
+def test_keywords_are_not_read_as_a_question(article, monkeypatch):
+    from policykb import service
+
+    keywords = [h.id for h in search(article, "김민준 법학과 졸업").hits]
+    monkeypatch.setattr(service, "ANSWER_WEIGHT", 0.0)
+    assert [h.id for h in search(article, "김민준 법학과 졸업").hits] == keywords
