@@ -354,23 +354,31 @@ class AnalyzedQuery:
 
 @dataclass(frozen=True)
 class DateRef:
-    """A period a query names: a year, a month of a year, or a day of a month of any
-    year (``day`` set, ``year`` 0: "(8.10)", a press release's date)."""
+    """A period a query names: a year, a month or quarter of a year, or a month or a day
+    of a month of any year (``year`` 0: "8월 의료제품 허가 현황", "(8.10)")."""
 
     year: int
     month: int | None = None
     day: int | None = None
+    quarter: int | None = None  # 1-4: "2022년 3분기", "’23.3분기", "2023년 1/4분기"
 
 
 # "2023년 8월", "2023. 8.", "2023.08", "’23.8월", "[23.3월]", "’23년 6월": a month of a year;
 # "2021년", "2021", "’21년", "(2024.12.)" without a month: a year. A two-digit year needs an
-# apostrophe or a following ".8월" ("20년 후" is no date); a four-digit one is 1900-2099
-# standing alone.
+# apostrophe or a following ".8월" or "년 5월" ("20년 후" is no date); a four-digit one is
+# 1900-2099 standing alone.
 _YEAR4 = r"(?<![\d.,])(?P<y4>(?:19|20)\d\d)"
-_YEAR2 = r"(?:[’‘'`](?P<y2>\d\d)|(?<![\d.,])(?P<y2m>\d\d)(?=\.\s*\d{1,2}\s*월))"
+_YEAR2 = r"(?:[’‘'`](?P<y2>\d\d)|(?<![\d.,])(?P<y2m>\d\d)(?=(?:\.|년)\s*\d{1,2}\s*월))"
 _MONTH_NO = r"(?P<m>1[0-2]|0?[1-9])"
 _MONTH = rf"(?:\s*년도?\s*{_MONTH_NO}\s*월|\s*\.\s*{_MONTH_NO.replace('m>', 'm2>')}(?:\s*월|(?![\d~가-힣])))"
-_DATE_RE = re.compile(rf"(?:{_YEAR4}|{_YEAR2})(?:{_MONTH})?(?!\d)")
+# "2022년 3분기", "2023.4분기", "’23.3분기", "2023년 1/4분기": a quarter of a year
+_QUARTER = r"(?:\s*년도?\s*|\s*\.\s*)(?P<q>[1-4])(?:\s*/\s*4)?\s*분기"
+_DATE_RE = re.compile(rf"(?:{_YEAR4}|{_YEAR2})(?:{_QUARTER}|{_MONTH})?(?!\d)")
+# "8월 의료제품 허가 현황", "(8월 경제 브리프)": a month of any year (not "1~3월", "3.6월")
+_BARE_MONTH_RE = re.compile(r"(?<![\d.~∼/])(1[0-2]|[1-9])\s*월(?!\s*\d)")
+# The parts of a query's dates read (switches for `policykb eval --ablate`).
+QUARTERS = True
+BARE_MONTHS = True
 # "(8.10)", "(11.5.)", "(6.25~27)", "(3.6.~3.12.)": a month and day in parentheses
 _DAY_RE = re.compile(r"\((1[0-2]|0?[1-9])\.\s*(3[01]|[12]\d|0?[1-9])\.?\s*(?=[)~∼(-])")
 
@@ -391,7 +399,12 @@ def query_dates(text: str) -> tuple[DateRef, ...]:
             year = 2000 + int(m.group("y2") or m.group("y2m"))
         month = m.group("m") or m.group("m2")
         month = int(month) if month else None
-        ref = DateRef(year, month)
+        quarter = int(m.group("q")) if m.group("q") and QUARTERS else None
+        ref = DateRef(year, month, quarter=quarter)
+        if ref not in out:
+            out.append(ref)
+    for m in _BARE_MONTH_RE.finditer(_DATE_RE.sub(" ", text)) if BARE_MONTHS else ():
+        ref = DateRef(0, int(m.group(1)))
         if ref not in out:
             out.append(ref)
     for m in _DAY_RE.finditer(text):

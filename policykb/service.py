@@ -92,6 +92,13 @@ def date_factor(refs: Sequence[DateRef], date: str | None) -> float:
         if ref.day is not None:
             if _days_after(ref, date) is not None:
                 best = 1.0
+        elif ref.quarter is not None:
+            if month is not None and _in_quarter_window(ref, year * 12 + month):
+                best = 1.0
+        elif ref.year == 0 and ref.month is not None:
+            # a month of any year: that month, the month before or the two after
+            if month is not None and (month - ref.month + 1) % 12 <= 3:
+                best = 1.0
         elif ref.month is not None:
             if month is not None and -1 <= (year * 12 + month) - (ref.year * 12 + ref.month) <= 2:
                 best = 1.0
@@ -100,6 +107,18 @@ def date_factor(refs: Sequence[DateRef], date: str | None) -> float:
         elif year == ref.year + 1:
             best = max(best, DATE_NEXT_YEAR)
     return 1.0 + DATE_WEIGHT * best
+
+
+# A quarter ("2022년 3분기 … 영업실적") names the issues published from the month before it
+# (an outlook) to QUARTER_MONTHS_AFTER months after its end (the quarter's results).
+QUARTER_MONTHS_AFTER = 3
+
+
+def _in_quarter_window(ref: DateRef, month_no: int) -> bool:
+    """Whether the month ``month_no`` (year * 12 + month) falls in the window of the
+    quarter ``ref`` names."""
+    start = ref.year * 12 + 3 * (ref.quarter or 1) - 2
+    return start - 1 <= month_no <= start + 2 + QUARTER_MONTHS_AFTER
 
 
 def _days_after(ref: DateRef, date: str) -> int | None:

@@ -238,6 +238,14 @@ def test_a_date_in_the_query_finds_that_issue(series):
     assert first_date("2023년 3월 온라인쇼핑동향") == "2023-05-01"
     assert first_date("’23.7월 온라인쇼핑동향") == "2023-09-04"
     assert first_date("온라인쇼핑동향(12.3)") == "2024-12-03"  # a release's day
+    # a quarter's issue appears from the month before it to three months after its end:
+    # "2023년 3분기" is the September 2023 release, "2분기" the two of 2023 (a year alone
+    # would favour 2024's as well: a year's results appear the year after)
+    assert first_date("2023년 3분기 온라인쇼핑동향") == "2023-09-04"
+    second = {h.date for h in search(series, "2023년 2분기 온라인쇼핑동향").hits[:2]}
+    assert second == {"2023-05-01", "2023-09-04"}
+    # a month without a year: that month's issue (or the two after) of any year
+    assert first_date("3월 온라인쇼핑동향") == "2023-05-01"
     # every issue still matches: the date orders, it never filters
     assert search(series, "2024년 7월 온라인쇼핑동향").total == len(SERIES)
 

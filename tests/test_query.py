@@ -206,8 +206,19 @@ def test_a_phrase_in_a_long_query_counts_like_its_words(aq):
         ("미국 소비자물가, ‘21.3월 이래 최저", [DateRef(2021, 3)]),
         ("합성데이터 생성·활용 안내서(2024.12.)", [DateRef(2024, 12)]),
         ("’21년말 국내은행의 부실채권 현황", [DateRef(2021)]),
-        ("2022년 3분기 증권회사 영업실적", [DateRef(2022)]),
-        ("2023.4분기 통화신용정책보고서", [DateRef(2023)]),
+        # a quarter: "2022년 3분기", "2023.4분기", "’23.3분기", "2023년 1/4분기"
+        ("2022년 3분기 증권회사 영업실적", [DateRef(2022, quarter=3)]),
+        ("2023.4분기 통화신용정책보고서", [DateRef(2023, quarter=4)]),
+        ("‘23.3분기 중 증권회사 파생결합증권 발행·운용 현황", [DateRef(2023, quarter=3)]),
+        ("2023년 1/4분기 예금취급기관 산업별대출금", [DateRef(2023, quarter=1)]),
+        ("여신자금운용 서베이 결과(2024.3분기 전망)", [DateRef(2024, quarter=3)]),
+        ("4분기 기업경기전망지수 조사", []),  # a quarter needs its year
+        # a month without a year: that month of any year
+        ("식약처, 8월 의료제품 허가 현황 안내", [DateRef(0, 8)]),
+        ("국제금융시장 2월 동향 및 3월 전망", [DateRef(0, 2), DateRef(0, 3)]),
+        ("미국 5월 소비자물가, ‘21.3월 이래 최저", [DateRef(2021, 3), DateRef(0, 5)]),
+        ("2023년 1~3월 창업기업동향", [DateRef(2023)]),  # a range of months: the year
+        ("3개월 연속 증가", []),
         ("코로나19 관련 동향 및 해외시각(8.10)", [DateRef(0, 8, 10)]),
         ("금감원장, 임원회의(11.5.) 당부사항", [DateRef(0, 11, 5)]),
         # not dates: counts, decimals, measures, excluded words and field filters

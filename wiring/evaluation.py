@@ -602,6 +602,8 @@ ABLATIONS: dict[str, list[tuple[str, str, object]]] = {
     "sum, not dis_max": [("policykb.backends.base", "DIS_MAX", False)],
     "recency prior 0.15": [("policykb.service", "RECENCY_WEIGHT", 0.15)],
     "no date prior": [("policykb.service", "DATE_WEIGHT", 0.0)],
+    "dates: no quarters": [("policykb.query", "QUARTERS", False)],
+    "dates: no months without a year": [("policykb.query", "BARE_MONTHS", False)],
     "no answer sentence": [("policykb.service", "ANSWER_WEIGHT", 0.0)],
     "msm 60%": [("policykb.query", "MSM_RATIO", 0.6)],
     "msm 90%": [("policykb.query", "MSM_RATIO", 0.9)],
