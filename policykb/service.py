@@ -364,15 +364,19 @@ class SearchService:
                 (time.perf_counter() - started) * 1000,
                 notices,
             )
-        result, aq = self._run(tree, aq, filters, req, facets, notices)
+        located_by: dict = {}  # what the answer evidence located (terms -> passages)
+        result, aq = self._run(tree, aq, filters, req, facets, notices, located_by)
         page_hits = result.hits[: req.size]
         ids = [h.id for h in page_hits]
         docs = self.store.get_hit_documents(ids)
         # Passage level: the engine names each hit's best passages and the pages with
         # matches; the snippet reads only those passages (or the first one).
-        located = self.backend.passages(ids, aq.highlight_terms) if aq.highlight_terms else {}
-        wanted = {i: [m.seq for m in located[i].best] if i in located else [0] for i in docs}
-        read = self.store.get_snippet_spans(wanted, aq.highlight_terms)
+        found = [i for i in ids if i in docs]
+        earlier = located_by.get(aq.highlight_terms)
+        if earlier is not None and earlier[1].keys() >= set(found):
+            located, read = earlier  # a question's first hits: already located
+        else:
+            located, read = self._snippet_passages(found, aq.highlight_terms)
         hits: list[Hit] = []
         for bh in page_hits:
             doc = docs.get(bh.id)
@@ -439,16 +443,25 @@ class SearchService:
             )
         return tree, aq, notices
 
-    def _run(self, tree, aq, filters: Filters, req: SearchRequest, facets: bool, notices):
+    def _run(
+        self,
+        tree,
+        aq,
+        filters: Filters,
+        req: SearchRequest,
+        facets: bool,
+        notices,
+        located_by: dict | None = None,
+    ):
         """The ranked backend result; under ``match=auto`` a query no document matches
         falls back to "any word" with a notice. Returns (result, query used)."""
-        result = self._ranked(aq, filters, req, facets)
+        result = self._ranked(aq, filters, req, facets, located_by)
         if result.total == 0 and req.match == "auto" and _relaxable(aq.root):
             # No document has enough of the words: show those with some of them, and say so.
             dates = aq.dates
             aq, _ = limit_terms(analyze_query(tree, self.analyzer, "any"), self.backend.doc_freqs)
             aq.dates = dates
-            result = self._ranked(aq, filters, req, facets)
+            result = self._ranked(aq, filters, req, facets, located_by)
             if result.total:
                 notices.append(
                     "모든 낱말을 포함한 문서가 없어, 일부 낱말만 포함한 문서를 보여 드립니다."
@@ -464,12 +477,14 @@ class SearchService:
         result, _ = self._run(tree, aq, self._filters(req, aq.filters), req, False, notices)
         return result.hits
 
-    def _ranked(self, aq, filters: Filters, req: SearchRequest, facets: bool):
+    def _ranked(
+        self, aq, filters: Filters, req: SearchRequest, facets: bool, located_by: dict | None
+    ):
         """The backend's page of hits; for relevance ranking the first
         :data:`RERANK_WINDOW` hits are re-ordered with the recency prior when it is on and
         the date prior when the query names a period (both backends, same formula), so
         recent documents are not buried and "2023년 8월 …" finds the August 2023 issue."""
-        refs = aq.dates if DATE_WEIGHT else ()
+        refs = aq.dates  # empty when DATE_WEIGHT is 0 (_analyze)
         question = bool(ANSWER_WEIGHT) and asks(req.q)
         if (
             req.sort != "relevance"
@@ -491,22 +506,23 @@ class SearchService:
         }
         rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in result.hits]
         if question:
-            rescored = self._answer_first(req.q, aq, rescored)
+            rescored = self._answer_first(req.q, aq, rescored, located_by)
         rescored.sort(key=lambda h: -h.score)
         result.hits = rescored[req.offset : req.offset + req.size]
         return result
 
-    def _answer_first(self, q: str, aq, hits: list[BackendHit]) -> list[BackendHit]:
+    def _answer_first(
+        self, q: str, aq, hits: list[BackendHit], located_by: dict | None = None
+    ) -> list[BackendHit]:
         """``hits`` with the first :data:`ANSWER_DEPTH` scored up by how much of the
         question ``q``'s wording one sentence of their snippet's passage holds."""
         grams = question_bigrams(q)
         top = hits[:ANSWER_DEPTH]
         if not grams or not top or not aq.highlight_terms:
             return hits
-        ids = [h.id for h in top]
-        located = self.backend.passages(ids, aq.highlight_terms)
-        wanted = {i: [m.seq for m in located[i].best] if i in located else [0] for i in ids}
-        read = self.store.get_snippet_spans(wanted, aq.highlight_terms)
+        located, read = self._snippet_passages([h.id for h in top], aq.highlight_terms)
+        if located_by is not None:  # the page's snippets reuse them (SearchService.search)
+            located_by[aq.highlight_terms] = (located, read)
         out = []
         for h in top:
             text = read[h.id][0].text if h.id in read else ""
@@ -514,6 +530,15 @@ class SearchService:
                 BackendHit(h.id, h.score * (1 + ANSWER_WEIGHT * sentence_coverage(grams, text)))
             )
         return out + hits[len(top) :]
+
+    def _snippet_passages(self, ids: list[str], terms: frozenset[str]):
+        """The engine's best passages and pages of the documents ``ids`` (doc id ->
+        DocPassages) and, read from the store, the passage each one's snippet is cut from
+        with its matched offsets (doc id -> (Passage, spans)); the first passage when the
+        engine names none."""
+        located = self.backend.passages(ids, terms) if terms else {}
+        wanted = {i: [m.seq for m in located[i].best] if i in located else [0] for i in ids}
+        return located, self.store.get_snippet_spans(wanted, terms)
 
     def _filters(self, req: SearchRequest, qf) -> Filters:
         institutes: list[str] = []

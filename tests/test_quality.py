@@ -297,3 +297,21 @@ def test_keywords_are_not_read_as_a_question(article, monkeypatch):
     keywords = [h.id for h in search(article, "김민준 법학과 졸업").hits]
     monkeypatch.setattr(service, "ANSWER_WEIGHT", 0.0)
     assert [h.id for h in search(article, "김민준 법학과 졸업").hits] == keywords
+
+
+def test_a_question_locates_its_passages_once(article, monkeypatch):
+    # The answer evidence locates the first hits' passages; the page's snippets reuse them
+    # (the same hits as locating them again), so a question asks the engine once.
+    backend = article.service.backend
+    calls: list[list[str]] = []
+    real = backend.passages
+
+    def counted(ids, terms, *args, **kwargs):
+        calls.append(list(ids))
+        return real(ids, terms, *args, **kwargs)
+
+    question = "김민준은 언제 법학과를 졸업했나?"
+    once = search(article, question).to_json()["hits"]
+    monkeypatch.setattr(backend, "passages", counted)
+    assert search(article, question).to_json()["hits"] == once
+    assert len(calls) == 1
