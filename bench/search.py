@@ -95,6 +95,18 @@ class Runner:
         self.backend.search(p.root, p.filters, "relevance", 0, RERANK_WINDOW, p.case.facets)
         return (time.perf_counter() - started) * 1000
 
+    def warm(self, seconds: float) -> None:
+        """At least one pass of the queries (backend and service), repeated until
+        ``seconds`` have passed: caches, JIT-compiled Elasticsearch query paths, SQLite
+        pages."""
+        until = time.monotonic() + seconds
+        while True:
+            for p in self.prepared:
+                self.backend_call(p)
+                self.service_call(p)
+            if time.monotonic() >= until:
+                break
+
     def service_call(self, p: Prepared) -> tuple[float, int]:
         started = time.perf_counter()
         res = self.service.search(p.request, facets=p.case.facets)
@@ -110,14 +122,8 @@ def measure(runners: list[Runner], reps: int, warm_seconds: float = 0.0) -> dict
     compiled; one pass measures it cold)."""
     samples: dict = {r.name: {"backend": {}, "service": {}, "service_cpu": {}} for r in runners}
     totals: dict = {r.name: {} for r in runners}
-    for r in runners:  # warm-up: caches, JIT-compiled ES query paths, SQLite pages
-        until = time.monotonic() + warm_seconds
-        while True:
-            for p in r.prepared:
-                r.backend_call(p)
-                r.service_call(p)
-            if time.monotonic() >= until:
-                break
+    for r in runners:
+        r.warm(warm_seconds)
     for _ in range(reps):
         for i in range(len(runners[0].prepared)):
             for r in runners:

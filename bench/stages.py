@@ -46,18 +46,13 @@ def _timed(obj, name: str, label: str, acc: dict, current: list) -> None:
 def profile(runners: list, reps: int, warm_seconds: float) -> dict[str, dict[str, float]]:
     """ms per query of each stage (and "whole"), per runner name, after warming each
     runner for ``warm_seconds`` (SQLite pages, tantivy readers, and the JIT-compiled
-    query paths of a freshly started Elasticsearch, as ``bench.search.measure`` does)."""
+    query paths of a freshly started Elasticsearch: ``bench.search.Runner.warm``)."""
     import policykb.service as service
 
     acc: dict[str, dict[str, float]] = {}
     current = [""]
     for r in runners:
-        until = time.monotonic() + warm_seconds
-        while True:
-            for p in r.prepared:
-                r.service_call(p)
-            if time.monotonic() >= until:
-                break
+        r.warm(warm_seconds)
         parts = {"service": r.service, "backend": r.backend, "store": r.service.store}
         for attr, name, label in STAGES:
             _timed(parts[attr], name, label, acc, current)
