@@ -507,7 +507,7 @@ class SearchService:
         rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in result.hits]
         if question:
             rescored = self._answer_first(req.q, aq, rescored, located_by)
-        rescored.sort(key=lambda h: -h.score)
+        rescored.sort(key=lambda h: (-h.score, h.id))
         result.hits = rescored[req.offset : req.offset + req.size]
         return result
 

@@ -271,3 +271,81 @@ def test_passage_lookup_agrees(pair):
             assert [m.seq for m in emb.backend.matching_passages(doc_id, terms)] == [
                 m.seq for m in es.backend.matching_passages(doc_id, terms)
             ]
+
+
+# Documents that score alike for 녹색교량 (same title, same words, bodies of the same shape
+# with different numbers) and share one date: ties for relevance and for the date sorts.
+TIE_DOCS = 12
+
+
+def tie_folder(folder: Path) -> list[Path]:
+    import random
+
+    rows = ["file,title,date"]
+    paths = []
+    for k in range(TIE_DOCS):
+        rng = random.Random(k)
+        numbers = " ".join(str(rng.randrange(100_000, 999_999)) for _ in range(12))
+        path = folder / f"tie-{k:02d}.txt"
+        path.write_text(
+            f"녹색교량 점검 보고서\n\n녹색교량 점검 결과를 정리한다.\n\n{numbers}\n",
+            encoding="utf-8",
+        )
+        rows.append(f"{path.name},녹색교량 점검 보고서,2023-05-01")
+        paths.append(path)
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tie_runtimes(tmp_path_factory, es_url):
+    """Each engine twice: the files ingested one by one, in one order and in the other."""
+    folder = tmp_path_factory.mktemp("tie-corpus")
+    paths = tie_folder(folder)
+    out = {}
+    for engine in ("embedded", "elasticsearch"):
+        for order, files in (("forward", paths), ("reverse", paths[::-1])):
+            data = tmp_path_factory.mktemp(f"tie-{engine}-{order}")
+            rt = (
+                make_runtime(data)
+                if engine == "embedded"
+                else es_runtime(data, es_url, f"policykb-conformance-tie-{order}")
+            )
+            for path in files:
+                rt.ingester().run([path])
+            out[engine, order] = rt
+    yield out
+    for (engine, _), rt in out.items():
+        if engine == "elasticsearch":
+            rt.backend.drop_all()
+
+
+@pytest.mark.parametrize(
+    "q,sort",
+    [
+        ("녹색교량", "relevance"),
+        ("녹색교량 점검", "relevance"),
+        ("녹색교량", "newest"),
+        ("", "oldest"),
+    ],
+)
+def test_equal_scores_in_document_id_order_across_pages(tie_runtimes, q, sort):
+    """Hits of equal score (or equal date) come in document id order whatever order the
+    files were ingested in, the same on both engines, and paging through them in pages of
+    5 shows each hit once (two words: Elasticsearch's rescored request, which takes no
+    sort)."""
+    lists = {}
+    for key, rt in tie_runtimes.items():
+        whole = run(rt, {"q": q, "sort": sort})
+        assert whole.total == TIE_DOCS, key
+        assert len({h.score for h in whole.hits}) == 1 or sort != "relevance", key
+        ids = [h.id for h in whole.hits]
+        assert ids == sorted(ids), key
+        paged = [
+            h.id
+            for page in (1, 2, 3)
+            for h in run(rt, {"q": q, "sort": sort, "size": "5", "page": str(page)}).hits
+        ]
+        assert paged == ids, key
+        lists[key] = ids
+    assert len({tuple(v) for v in lists.values()}) == 1

@@ -31,6 +31,43 @@ AUTHOR_BOOST = 1.0  # author names (catalogue records, report covers' 연구책�
 # query to the window (term queries over 100 ids cost ~0.16 ms, a term set ~0.2 ms, about
 # what the positions of 350 long documents cost). 0: one query on Elasticsearch too.
 RESCORE_WINDOW = 100
+# Hits of equal score (or equal date, for the date sorts) come from the engines in their
+# insertion order, which two ingest workers' finishing order decides. Both engines order
+# them by document id instead, across page boundaries too: a page is cut from the first
+# offset + limit + TIE_PAD hits (more while the last place's tie continues).
+TIE_PAD = 10
+
+
+def tie_fetch_more(values: list, requested: int, offset: int, limit: int) -> bool:
+    """True when the engine filled all ``requested`` places and the value at the page's
+    last place is still the last fetched one: its tie may continue past what came back."""
+    last = offset + limit - 1
+    return len(values) >= requested and last < len(values) and values[-1] == values[last]
+
+
+def stable_page(
+    values: list, ids_of: Callable[[int, int], list[str]], offset: int, limit: int
+) -> list[tuple[int, str]]:
+    """The (index into ``values``, id) pairs, the engine's order from the first hit) of the page
+    ``[offset, offset + limit)`` with ties of equal value ordered by document id.
+    ``ids_of(start, end)`` gives the ids of hits ``start..end-1`` (read only for the page
+    and the ties that reach into it). The tie at the page's last place must be complete
+    in ``values`` (see :func:`tie_fetch_more`)."""
+    if offset >= len(values) or limit <= 0:
+        return []
+    start, end = offset, min(offset + limit, len(values))
+    while start > 0 and values[start - 1] == values[offset]:
+        start -= 1
+    while end < len(values) and values[end] == values[end - 1]:
+        end += 1
+    ids = ids_of(start, end)
+    group, groups = 0, []
+    for i in range(start, end):
+        if i > start and values[i] != values[i - 1]:
+            group += 1
+        groups.append(group)
+    order = sorted(range(end - start), key=lambda j: (groups[j], ids[j]))
+    return [(start + j, ids[j]) for j in order[offset - start : offset - start + limit]]
 
 
 def rescore_window(offset: int, limit: int) -> int:

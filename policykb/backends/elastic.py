@@ -31,6 +31,7 @@ from policykb.backends.base import (
     PASSAGE_POSITION_GAP,
     PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
+    TIE_PAD,
     BackendError,
     IndexOutcome,
     ProgressFn,
@@ -47,6 +48,8 @@ from policykb.backends.base import (
     read_seqs_agg,
     seqs_agg,
     split_joined,
+    stable_page,
+    tie_fetch_more,
 )
 from policykb.models import (
     FACET_SIZES,
@@ -420,9 +423,10 @@ def search_body(
             },
         }
     elif relevance:
-        body["sort"] = [{"_score": "desc"}]
+        # ties by document id (see ``TIE_PAD``; a rescored request's ties: ElasticBackend)
+        body["sort"] = [{"_score": "desc"}, {"id": "asc"}]
     else:
-        body["sort"] = [{"datenum": "asc" if sort == "oldest" else "desc"}]
+        body["sort"] = [{"datenum": "asc" if sort == "oldest" else "desc"}, {"id": "asc"}]
     if facets:
         aggs = {}
         for facet in FACETS:
@@ -894,12 +898,31 @@ class ElasticBackend(SearchBackend):
         self, query: Bool, filters: Filters, sort: str, offset: int, limit: int, facets: bool = True
     ) -> BackendResult:
         self.ensure_index()
-        body = search_body(query, filters, sort, offset, limit, facets)
-        res = self._call(self.es.search, index=self.alias, filter_path=SEARCH_FILTER, **body)
-        hits = [
-            BackendHit(h["fields"]["id"][0], float(h.get("_score") or 0.0))
-            for h in res["hits"].get("hits", [])  # absent when nothing matched
-        ]
+        relevance = sort == "relevance" and bool(query.must)
+        rescored = relevance and ranking.rescore_window(offset, limit) > 0
+
+        def run(start: int, size: int, aggs: bool) -> tuple[dict, list[BackendHit]]:
+            body = search_body(query, filters, sort, start, size, aggs)
+            res = self._call(self.es.search, index=self.alias, filter_path=SEARCH_FILTER, **body)
+            return res, [
+                BackendHit(h["fields"]["id"][0], float(h.get("_score") or 0.0))
+                for h in res["hits"].get("hits", [])  # absent when nothing matched
+            ]
+
+        if not rescored:  # the request's sort orders ties by id
+            res, hits = run(offset, limit, facets)
+        else:
+            # A rescore takes no sort: the page is cut here from the first hits, ties
+            # ordered by id (see ``TIE_PAD``), the window covering every hit fetched.
+            requested = offset + limit + TIE_PAD
+            res, hits = run(0, requested, facets)
+            while tie_fetch_more([h.score for h in hits], requested, offset, limit):
+                requested *= 2
+                hits = run(0, requested, False)[1]
+            page = stable_page(
+                [h.score for h in hits], lambda a, b: [h.id for h in hits[a:b]], offset, limit
+            )
+            hits = [hits[i] for i, _ in page]
         out: dict[str, dict[str, int]] = {}
         for facet in FACETS if facets else ():
             buckets = res["aggregations"][facet]["values"]["buckets"]

@@ -29,6 +29,7 @@ from policykb.backends.base import (
     PASSAGE_POSITION_GAP,
     PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
+    TIE_PAD,
     BackendError,
     IndexOutcome,
     IndexOutdated,
@@ -45,6 +46,8 @@ from policykb.backends.base import (
     read_seqs_agg,
     seqs_agg,
     split_joined,
+    stable_page,
+    tie_fetch_more,
     with_sentinel,
 )
 from policykb.errors import storage_error
@@ -636,18 +639,34 @@ class EmbeddedBackend(SearchBackend):
             terms = self._bool(query, positions=False) if facets or not relevance else None
             if relevance:
                 full = self._with_filters(self._bool(query), filters)
-                res = searcher.search(full, limit, count=True, offset=offset)
+
+                def run(n: int):
+                    return searcher.search(full, n, count=True)
             else:
                 order = tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc
-                res = searcher.search(
-                    self._with_filters(terms, filters),
-                    limit,
-                    count=True,
-                    offset=offset,
-                    order_by_field="datenum",
-                    order=order,
-                )
-            hits = [BackendHit(searcher.doc(a)["id"][0], float(s)) for s, a in res.hits]
+                dated = self._with_filters(terms, filters)
+
+                def run(n: int):
+                    return searcher.search(
+                        dated, n, count=True, order_by_field="datenum", order=order
+                    )
+
+            # Ties (equal score, or equal date) by document id (see ``TIE_PAD``).
+            requested = offset + limit + TIE_PAD
+            res = run(requested)
+            values = [s for s, _ in res.hits]
+            while tie_fetch_more(values, requested, offset, limit):
+                requested *= 2
+                res = run(requested)
+                values = [s for s, _ in res.hits]
+            addrs = [a for _, a in res.hits]
+            page = stable_page(
+                values,
+                lambda a, b: [searcher.doc(x)["id"][0] for x in addrs[a:b]],
+                offset,
+                limit,
+            )
+            hits = [BackendHit(doc_id, float(values[i])) for i, doc_id in page]
             facet_counts = self._facets(searcher, terms, filters) if facets else {}
             return BackendResult(res.count, hits, facet_counts)
         except (ValueError, OSError) as exc:
