@@ -87,12 +87,17 @@ def related(service: SearchService, doc: Document, k: int = 5) -> list[tuple[Doc
 _HANGUL_WORDS_RE = re.compile(r"^[\uac00-\ud7a3 ]+$")
 
 
+SPACING_WORDS = 3  # a spacing variant is offered for queries of up to this many words
+
+
 def spacing_suggestion(service: SearchService, req: SearchRequest, total: int) -> str | None:
     """A differently spaced query (스마트 시티 <-> 스마트시티) that finds more documents."""
     q = req.q.strip()
     if not q or not _HANGUL_WORDS_RE.match(q):
         return None
     words = q.split()
+    if len(words) > SPACING_WORDS:
+        return None  # a pasted title or sentence, not a compound spelt with spaces
     if len(words) > 1:
         variant = "".join(words)
     else:
@@ -116,7 +121,14 @@ def did_you_mean(
     q = req.q.strip()
     if total >= FEW_RESULTS or not q or not _PLAIN_RE.match(q):
         return None
-    for candidate in suggester.corrections(q):
+    # A word the collection holds (every term of it in some document) is no typo: an exact
+    # title such as 일상감사 의견서 송부 finds its one document and gets no 송부 -> 동부.
+    words = {w: [t.term for t in service.analyzer.analyze(w) if not t.joined] for w in q.split()}
+    df = service.backend.doc_freqs(sorted({t for terms in words.values() for t in terms}))
+    present = {w for w, terms in words.items() if terms and all(df.get(t, 0) for t in terms)}
+    if df and len(present) == len(words):
+        return None
+    for candidate in suggester.corrections(q, keep=present):
         other = service.search(replace(req, q=candidate.text, page=1, size=1), lenient=True)
         if other.total >= 2 * total + 2:
             return candidate.text

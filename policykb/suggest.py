@@ -34,7 +34,7 @@ import unicodedata
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,7 @@ MAX_TERMS = 200_000  # terms and phrases kept (most frequent first)
 MAX_TITLE = 80  # longer titles are not suggested
 TYPO_WORDS = 150_000  # entries in the typo index (most frequent words)
 TYPO_MIN = 4  # shortest key (in jamo) corrected for typos
+TYPO_MAX = 40  # longest entry key (in jamo) kept for typo lookups
 DICT_WEIGHT = 20  # a dictionary word counts as if this many documents had it
 END = "\U0010ffff"
 
@@ -320,7 +321,7 @@ class SuggestIndex:
         word_ids = [
             i
             for i in range(len(items))
-            if KINDS[kinds[i]] in WORD_KINDS and TYPO_MIN <= len(keys[i]) <= 40
+            if KINDS[kinds[i]] in WORD_KINDS and TYPO_MIN <= len(keys[i]) <= TYPO_MAX
         ]
         word_ids.sort(key=lambda i: -weights[i])
         postings: dict[str, list[int]] = {}
@@ -439,6 +440,10 @@ class SuggestIndex:
 
     def _typos(self, key: str) -> list[tuple[int, int]]:
         limit = 1 if len(key) < 8 else 2
+        if len(key) > TYPO_MAX + limit:
+            # no entry is that close; the probes (every key with two jamo deleted) of a
+            # pasted paragraph are tens of thousands of long strings (12 s for 500 syllables)
+            return []
         probes = {key, *_deletes(key)}
         if limit == 2:
             for d in list(probes):
@@ -507,17 +512,19 @@ class SuggestIndex:
         j = bisect_left(self.pkeys, key)
         return j < len(self.pkeys) and self.pkeys[j] == key
 
-    def corrections(self, q: str, limit: int = 3) -> list[Suggestion]:
+    def corrections(self, q: str, limit: int = 3, keep: Collection[str] = ()) -> list[Suggestion]:
         """What ``q`` may have meant (typo, layout, 초성 expansion), excluding itself and
         plain completions: the candidates for "did you mean". A query of several words
-        that has none as a whole gets its unknown words corrected one by one."""
+        that has none as a whole gets its unknown words corrected one by one (not those
+        in ``keep``: words known to be in the collection)."""
         own = key_of(q)
         out: list[Suggestion] = []
         words = q.split()
         if len(words) > 1:
             fixed = []
             for word in words:
-                best = None if self.known(word) else next(iter(self.corrections(word, 1)), None)
+                known = word in keep or self.known(word)
+                best = None if known else next(iter(self.corrections(word, 1)), None)
                 fixed.append(best.text if best else word)
             if fixed != words:
                 out.append(Suggestion(" ".join(fixed), "phrase", "typo", 0, 0.0))
@@ -563,9 +570,9 @@ class Suggester:
         index = self.index()
         return index.suggest(q, limit) if index is not None else []
 
-    def corrections(self, q: str, limit: int = 3) -> list[Suggestion]:
+    def corrections(self, q: str, limit: int = 3, keep: Collection[str] = ()) -> list[Suggestion]:
         index = self.index()
-        return index.corrections(q, limit) if index is not None else []
+        return index.corrections(q, limit, keep) if index is not None else []
 
 
 def parse_suggest_request(args: Mapping[str, Sequence[str]]) -> tuple[str, int]:
