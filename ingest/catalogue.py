@@ -35,10 +35,14 @@ from ingest.metadata import safe_url
 from ingest.report import RunReport
 from policykb.analysis import analyze_metadata
 from policykb.backends import SearchBackend
-from policykb.models import DOC_TYPES, Document
+from policykb.models import DOC_TYPES, UNKNOWN_PUBLISHER, Document
 from policykb.store import DocumentStore, match_key
 
 log = logging.getLogger(__name__)
+# Part of every record's fingerprint: raised when the document made of a record changes,
+# so that importing the same file again rewrites its records (2: the issuing body, 발행기관,
+# is the record's institute instead of 미상).
+RECORD_FORM = "2"
 
 BATCH = 500
 # A run that wrote at least this many records, and at least a fifth of the index, leaves the
@@ -83,7 +87,7 @@ class CatalogueRecord:
     department: str | None = None
 
     def fingerprint(self) -> str:
-        raw = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        raw = RECORD_FORM + json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     @property
@@ -266,6 +270,8 @@ def merge_record(doc: Document, rec: CatalogueRecord, analyzer: Analyzer) -> Non
         doc.date = rec.date
     doc.url = rec.url or doc.url
     doc.department = doc.department or rec.department
+    if doc.publisher == UNKNOWN_PUBLISHER:
+        doc.publisher = record_publisher(rec)
     authors = list(dict.fromkeys([*rec.authors, *doc.authors]))
     if authors != doc.authors:
         doc.authors = authors
@@ -276,6 +282,13 @@ def record_of_doc(store: DocumentStore, doc_id: str) -> CatalogueRecord | None:
     """The catalogue record ``doc_id`` belongs to, if any."""
     raw = store.catalogue_record(doc_id)
     return CatalogueRecord(**raw) if raw is not None else None
+
+
+def record_publisher(rec: CatalogueRecord) -> str:
+    """The issuing body (발행기관) of a record: its institute, which published it."""
+    return (
+        rec.institute if rec.institute and rec.institute != registry.UNKNOWN else UNKNOWN_PUBLISHER
+    )
 
 
 def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> Document:
@@ -292,6 +305,7 @@ def metadata_document(rec: CatalogueRecord, doc_id: str, analyzer: Analyzer) -> 
         institute_published=rec.institute_published,
         department=rec.department,
         authors=list(rec.authors),
+        publisher=record_publisher(rec),
     )
     analyze_metadata(doc, analyzer)
     return doc

@@ -95,6 +95,35 @@ def test_institute_region_and_unknown_institutes(catalogued):
         assert search(rt, institute="한국교통연구원").total == institutes["한국교통연구원"]
 
 
+def test_records_name_their_institute_as_issuing_body(catalogued):
+    """A catalogue record's 발행기관 is the institute that published it (not 미상): the
+    publisher facet counts the institutes, the filter finds their records."""
+    rt, _ = catalogued
+    r = search(rt, q="", size=100)
+    assert all(h.publisher == h.institute for h in r.hits)
+    institutes = {f.value: f.count for f in r.facets["institute"]}
+    publishers = {f.value: f.count for f in r.facets["publisher"]}
+    assert publishers == institutes and "미상" not in publishers
+    name, count = max(publishers.items(), key=lambda kv: kv[1])
+    assert search(rt, publisher=name).total == count
+
+
+def test_reimport_rewrites_records_made_by_an_older_form(tmp_path, sample, monkeypatch):
+    """Importing the same file again after the record form changed (here: 미상 as the
+    publisher, as before) updates every record instead of reporting them unchanged."""
+    from ingest import catalogue
+
+    rt = make_runtime(tmp_path / "data")
+    with monkeypatch.context() as m:
+        m.setattr(catalogue, "RECORD_FORM", "1")
+        m.setattr(catalogue, "record_publisher", lambda rec: "미상")
+        first = importer(rt).run([sample[0]])
+    assert search(rt, q="", size=1).facets["publisher"][0].value == "미상"
+    again = importer(rt).run([sample[0]])
+    assert again.updated == first.imported and again.unchanged == 0
+    assert "미상" not in {f.value for f in search(rt, q="").facets["publisher"]}
+
+
 def test_engines_agree_on_catalogue(tmp_path_factory, sample, es_url):
     emb = make_runtime(tmp_path_factory.mktemp("agree-emb"))
     es = es_runtime(tmp_path_factory.mktemp("agree-es"), es_url, "policykb-catalogue-agree")
