@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+# Control characters, and U+FFFD: a character the file's font could not name (cairo PDFs
+# print 「」 and bullets so), shown as a broken glyph in titles and snippets.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\ufffd]")
 _HYPHEN_BREAK_RE = re.compile(r"([A-Za-z])-\n[ \t]*([a-z])")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
 _BLANKS_RE = re.compile(r"\n{3,}")
 
 
 def normalize(text: str) -> str:
-    """NFC (PDFs often carry NFD Hangul), no control characters, words hyphenated across a
-    line break joined (inter-\\nnational -> international), runs of spaces collapsed, lines
-    trimmed, at most one blank line in a row."""
+    """NFC (PDFs often carry NFD Hangul), no control or replacement characters, words
+    hyphenated across a line break joined (inter-\\nnational -> international), runs of
+    spaces collapsed, lines trimmed, at most one blank line in a row."""
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL_RE.sub("", text)

@@ -52,3 +52,26 @@ def test_lines_in_another_font_are_ocrd_and_the_page_marked(tmp_path):
     assert "치안행정의연계" in squash(page.text)  # title cell in a serif font: Tesseract
     assert page.ocr_confidence is not None
     assert list(tmp_path.rglob("*.json"))  # cached
+
+
+@pytest.mark.data
+def test_characters_the_font_cannot_name_are_not_shown(tmp_path):
+    """The cairo PDF of a press release prints 「」 and its bullets with no character
+    behind them (U+FFFD): its title and snippets show the words without broken glyphs."""
+    import shutil
+
+    from tests.conftest import make_runtime
+
+    name = "(250813) (보도자료) 2025년 7월중 가계대출 동향-hwp-2022.pdf"
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(shared_path(*DOCS, "pdf", "issue2020", name), folder / name)
+    rt = make_runtime(tmp_path / "data", ocr="auto")
+    rt.ingester().run([folder])
+    [doc] = [rt.store.get_document(i) for i in rt.store.document_ids()]
+    assert "가계부채 점검회의" in doc.title and "\ufffd" not in doc.title
+    assert all("\ufffd" not in p.text for p in doc.passages)
+    from policykb.service import parse_request
+
+    hit = rt.service.search(parse_request({"q": ["가계부채 점검회의"]}, rt.settings)).hits[0]
+    assert "\ufffd" not in hit.snippet and "<mark>" in hit.snippet
