@@ -30,7 +30,10 @@ def test_normalize_nfc_whitespace_and_hyphenation():
     assert normalize("inter-\nnational cooperation") == "international cooperation"
     assert normalize("한국-\n미국") == "한국-\n미국"  # only Latin word breaks are joined
     assert normalize("a\n\n\n\nb") == "a\n\nb"
-    assert normalize("\ufffd가계부채 점검회의\ufffd 개최\n\ufffd 은행권") == "가계부채 점검회의 개최\n은행권"
+    assert (
+        normalize("\ufffd가계부채 점검회의\ufffd 개최\n\ufffd 은행권")
+        == "가계부채 점검회의 개최\n은행권"
+    )
 
 
 def test_passages_keep_pages_and_size():
