@@ -184,7 +184,7 @@ def build_metadata(text: str, path: Path, row: dict[str, str] | None) -> Metadat
         publisher = issuer.publisher or (inst.name if inst else "") or UNKNOWN
         department = department or issuer.department
     return Metadata(
-        title=title or guess_title(text, filename),
+        title=title or layouts.clean_title(guess_title(text, filename)),
         institute=inst.name if inst else registry.UNKNOWN,
         institute_published=published,
         regions=regions_for(inst),

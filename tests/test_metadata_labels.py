@@ -57,3 +57,18 @@ def test_press_release_titles_never_carry_header_words(outcomes):
         if o.predicted.get("doc_type") in ("보도자료", "결재문서"):
             title = o.predicted["title"] or ""
             assert not any(b in title for b in banned), (o.label.path, title)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("rel", ["samples/2010-01-06.hwp", "pdf/2010-01-06-2022.pdf"])
+def test_a_letter_spaced_first_line_is_shown_closed_up(rel):
+    """A statistics table whose only heading is letter-spaced (통 합 재 정 통 계) and that
+    no layout names: the title from its first lines is shown as 통합재정통계 (the label
+    comparison ignores spaces, the results list does not)."""
+    from ingest.extract import extract
+    from ingest.metadata import build_metadata
+    from ingest.normalize import normalize
+
+    path = shared_path("data", "public-docs", rel)
+    text = "\n\n".join(normalize(p.text) for p in extract(path).pages)
+    assert build_metadata(text, path, None).title == "통합재정통계"
