@@ -55,10 +55,22 @@ def create_app(
     app.jinja_env.filters["timestamp"] = lambda t: time.strftime(
         "%Y-%m-%d %H:%M:%S", time.gmtime(t)
     )
+    app.jinja_env.filters["shown_date"] = shown_date
     _register_limits(app, settings)
     register_errors(app)
     register_security_headers(app)
     return app
+
+
+def shown_date(item, unknown: str = "") -> str:
+    """A document's or hit's date as shown: a catalogue record known only by its year
+    (stored as YYYY-01-01) as "YYYY년", not as a first of January."""
+    date = getattr(item, "date", None)
+    if not date:
+        return unknown
+    if not getattr(item, "has_original", True) and date.endswith("-01-01"):
+        return f"{date[:4]}년"
+    return date
 
 
 # Suggestions come with every keystroke: their own bucket, SUGGEST_RATE times the rate, so

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 
 import pytest
@@ -281,3 +282,20 @@ def test_report_cover_authors_are_a_field_and_facet(indexed):
     top = facet[0]
     assert search(indexed, author=top.value).total == top.count
     assert search(indexed, q=top.value, match="all").total >= 1
+
+
+def test_year_only_records_show_their_year_everywhere(catalogued):
+    """A record known only by its year is shown as "2019년" in the results, on its page
+    and in other pages' related-documents lists, never as a first of January."""
+    from wiring.wsgi import create_app
+
+    rt, _ = catalogued
+    client = create_app({"TESTING": True}, settings=rt.settings).test_client()
+    html = client.get("/search?q=연구").get_data(as_text=True)
+    assert re.search(r"<span>\d{4}년</span>", html) and "-01-01" not in html
+    pages_with_related = 0
+    for hit in search(rt, q="도시", size=10).hits:
+        page = client.get(f"/documents/{hit.id}").get_data(as_text=True)
+        assert "-01-01" not in page
+        pages_with_related += "관련 문서" in page
+    assert pages_with_related
