@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from flask import Flask
@@ -10,10 +12,28 @@ import search_app
 from policykb.settings import Settings, load_settings
 from wiring.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
 
 def create_app(
     test_config: dict[str, Any] | None = None, settings: Settings | None = None
 ) -> Flask:
     """The web app over the data directory ``settings`` (or the ``POLICYKB_*`` environment
-    variables) name; ``test_config`` overrides Flask config keys."""
-    return search_app.create_app(Runtime(settings or load_settings()), test_config)
+    variables) name; ``test_config`` overrides Flask config keys. A server's app (no
+    ``test_config``: ``policykb serve``, gunicorn) loads Kiwi and opens the engine in the
+    background at once, so the first search does not wait for them (7 s on a busy
+    machine); ``app.extensions["policykb_warm"]`` is that thread."""
+    runtime = Runtime(settings or load_settings())
+    app = search_app.create_app(runtime, test_config)
+    if test_config is None:
+        thread = threading.Thread(target=_warm, args=(runtime,), name="warm-up", daemon=True)
+        thread.start()
+        app.extensions["policykb_warm"] = thread
+    return app
+
+
+def _warm(runtime: Runtime) -> None:
+    try:
+        runtime.service  # noqa: B018 - builds the analyzer (Kiwi) and opens the backend
+    except Exception as exc:  # noqa: BLE001 - the first request reports it to the user
+        log.warning("warm-up failed (the first search will retry): %s", exc)
