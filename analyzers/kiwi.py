@@ -56,10 +56,21 @@ DECOMPOUND_CACHE = 200_000
 
 MATCH_OPTIONS = Match.ALL | Match.JOIN_NOUN_PREFIX | Match.JOIN_NOUN_SUFFIX
 
-# 3: multi-word dictionary forms split at spaces; 4: long nouns decompounded
-ANALYZER_VERSION = "4"
+# 3: multi-word dictionary forms split at spaces; 4: long nouns decompounded; 5: full-width
+# ASCII read as ASCII
+ANALYZER_VERSION = "5"
+
+# Full-width forms of ASCII (U+FF01-FF5E: ２０２３, ＡＩ, （주）) and the ideographic space,
+# as HWP files and pasted text often carry them: one character for one, so offsets hold.
+_WIDTH_FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 AnalyzedToken = Token  # the former name of the token type
+
+
+def fold_width(text: str) -> str:
+    """``text`` with full-width ASCII forms as ASCII and the ideographic space as a space
+    (same length: an offset into the result is an offset into ``text``)."""
+    return text.translate(_WIDTH_FOLD)
 
 
 def normalize_text(text: str) -> str:
@@ -212,7 +223,7 @@ class Analyzer:
 
     def _key(self, entry: str) -> str:
         """The single term an entry of the lexicon stands for (its parts concatenated)."""
-        primary = [t.term for t in self._base(normalize_text(entry))]
+        primary = [t.term for t in self._base(fold_width(normalize_text(entry)))]
         return "".join(primary)
 
     def _base(self, text: str) -> list[_Prim]:
@@ -255,9 +266,11 @@ class Analyzer:
         return parts
 
     def analyze(self, text: str) -> list[Token]:
-        """Index terms of ``text`` (expected NFC) with offsets into ``text``."""
+        """Index terms of ``text`` (expected NFC) with offsets into ``text``; full-width
+        ASCII forms are read as ASCII (``２０２３`` is the term ``2023``)."""
         if not text or not text.strip():
             return []
+        text = fold_width(text)
         return self._tokens(text, self._base(text))
 
     def analyze_many(self, texts: list[str]) -> list[list[Token]]:
@@ -278,6 +291,7 @@ class Analyzer:
 
         def feed() -> Iterator[str]:
             for text in texts:
+                text = fold_width(text) if text else text
                 pending.append(text)
                 if text and text.strip():
                     yield text

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from analyzers import Analyzer
 from analyzers.bigram import char_bigrams
+from analyzers.kiwi import fold_width
 from corpus import institutes as registry
 from policykb.errors import InputError
 from policykb.models import DOC_TYPES
@@ -390,6 +391,7 @@ def query_dates(text: str) -> tuple[DateRef, ...]:
     not when a document about it was issued."""
     if is_question(text):
         return ()
+    text = fold_width(text)  # ２０２３년 ８월 is 2023년 8월
     text = re.sub(r"(?<!\S)-\S+|\S+:\S+", " ", text)
     out: list[DateRef] = []
     for m in _DATE_RE.finditer(text):
@@ -644,7 +646,7 @@ class QueryAnalysis:
             tuple(parts) if len(parts) > 1 else (),
             min_match=min_match,
             soft=MSM_SOFT and self.match == "auto" and min_match is not None,
-            bigrams=tuple(dict.fromkeys(char_bigrams(text))) if positive else (),
+            bigrams=tuple(dict.fromkeys(char_bigrams(fold_width(text)))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
             words=words,
             optional=optional,

@@ -99,3 +99,12 @@ def test_long_noun_kiwi_keeps_whole_meets_its_spaced_spelling(analyze):
 def test_loanwords_stay_whole(analyze):
     for word in ("이모티콘", "인센티브", "내비게이션"):
         assert terms(analyze(word), False) == [word]
+
+
+def test_full_width_ascii_reads_as_ascii(analyze):
+    # HWP files and pasted text carry full-width digits, Latin letters and brackets.
+    text = "２０２３년 ＡＩ　정책（안）"
+    assert terms(analyze(text)) == terms(analyze("2023년 AI 정책(안)"))
+    toks = analyze(text)
+    year = next(t for t in toks if t.term == "2023")
+    assert text[year.start : year.end] == "２０２３"  # offsets still point at what was written

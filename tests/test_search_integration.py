@@ -60,6 +60,15 @@ def test_spacing_variants_find_same_documents(indexed):
     assert spaced | solid <= a
 
 
+def test_full_width_query_finds_what_half_width_finds(indexed):
+    wide = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
+    for q in ("2023년", "ICT 스마트시티"):
+        half = search(indexed, q=q)
+        assert half.total > 0
+        full = search(indexed, q=q.translate(wide))
+        assert [h.id for h in full.hits] == [h.id for h in half.hits]
+
+
 def test_region_filter_uses_institute_registry(indexed):
     result = search(indexed, region="경기")
     institutes = {h.institute for h in result.hits}

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from analyzers.bigram import char_bigrams
+from analyzers.kiwi import fold_width
 from policykb.errors import EngineError
 from policykb.models import BackendResult, DocPassages, Document, Filters, PassageMatch, Token
 from policykb.query import AllOf, Bool, TermAlt
@@ -176,7 +177,7 @@ def body_tokens(doc: Document) -> list[Token]:
 
 def passage_bigrams(doc: Document) -> list[list[str]]:
     """Character bigrams of each passage's text (the fallback field)."""
-    return [char_bigrams(p.text) for p in doc.passages]
+    return [char_bigrams(fold_width(p.text)) for p in doc.passages]
 
 
 def split_joined(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
