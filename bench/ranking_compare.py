@@ -1,6 +1,7 @@
 """Compare two `policykb eval --output` JSON files (a ranking change: before and after).
 
     python3 -m bench.ranking_compare before.json after.json [--system embedded]
+    python3 -m bench.ranking_compare --losses run.json [--set kdi] [--slice "dev long"]
 
 Prints per set and slice the nDCG@10 of the chosen policykb system before -> after, the
 difference, and how many queries moved up / down (queries matched by text and target,
@@ -82,6 +83,38 @@ def compare(before: dict, after: dict, system: str = "embedded") -> list[dict]:
                 }
             )
     return rows
+
+
+def losses(
+    report: dict, system: str = "embedded", set_name: str | None = None, slice_name: str = "dev"
+) -> list[dict]:
+    """The queries of one slice where a peer ranks the target above policykb's
+    ``system``: set, query, target, policykb's rank and each peer's."""
+    out = []
+    half, long_only = slice_name.split()[0], slice_name.endswith("long")
+    for name, s in report["sets"].items():
+        if set_name and name != set_name or "ranks" not in s:
+            continue
+        ours = _system(s["ranks"], system)
+        if ours is None:
+            continue
+        peers = [p for p in s["ranks"] if not p.startswith("policykb")]
+        for i, q in enumerate(s["queries"]):
+            if q["half"] != half or (long_only and not q["long"]):
+                continue
+            mine = gain(s["ranks"][ours][i])
+            theirs = {p: s["ranks"][p][i] for p in peers}
+            if any(gain(r) > mine + 1e-12 for r in theirs.values()):
+                out.append(
+                    {
+                        "set": name,
+                        "q": q["q"],
+                        "target": q["target"],
+                        "rank": s["ranks"][ours][i],
+                        "peers": theirs,
+                    }
+                )
+    return out
 
 
 def format_rows(rows: list[dict]) -> str:

@@ -3,7 +3,7 @@ comparison (bench.ranking_compare)."""
 
 from __future__ import annotations
 
-from bench.ranking_compare import compare, format_rows
+from bench.ranking_compare import compare, format_rows, losses
 from wiring.evaluation import EvalDoc, EvalQuery, EvalSet, evaluate_set, half_of, only_half
 
 DOCS = [
@@ -68,3 +68,9 @@ def test_compare_counts_queries_up_and_down():
     long = next(r for r in rows if r["slice"] == "dev long")
     assert (long["queries"], long["up"], long["down"]) == (1, 0, 0)
     assert "| s | dev | 4 |" in format_rows(rows)
+
+
+def test_losses_lists_the_queries_a_peer_ranks_better():
+    rows = losses(_report([1, 3, None, 2]))
+    assert [r["q"] for r in rows] == ["q1", "q2"]  # bigram's rank 2 beats 3 and a miss
+    assert rows[0]["peers"] == {"bigram-bm25": 2}
