@@ -139,9 +139,22 @@ def format_rows(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("before", type=Path)
-    ap.add_argument("after", type=Path)
+    ap.add_argument("after", type=Path, nargs="?")
     ap.add_argument("--system", default="embedded", help="policykb engine to compare (embedded)")
+    ap.add_argument(
+        "--losses", action="store_true", help="list the queries a peer ranks better (one file)"
+    )
+    ap.add_argument("--set", dest="set_name", help="with --losses: only this set")
+    ap.add_argument("--slice", default="dev", help="with --losses: dev, dev long, ...")
     args = ap.parse_args(argv)
+    if args.losses:
+        report = json.loads(args.before.read_text(encoding="utf-8"))
+        for r in losses(report, args.system, args.set_name, args.slice):
+            peers = " ".join(f"{p.split()[0]}={v}" for p, v in r["peers"].items())
+            print(f"{r['set']}\t{r['target']}\tpolicykb={r['rank']}\t{peers}\t{r['q']}")
+        return 0
+    if args.after is None:
+        ap.error("two files to compare (or --losses)")
     before = json.loads(args.before.read_text(encoding="utf-8"))
     after = json.loads(args.after.read_text(encoding="utf-8"))
     rows = compare(before, after, args.system)
