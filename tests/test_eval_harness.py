@@ -3,6 +3,8 @@ comparison (bench.ranking_compare)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.ranking_compare import compare, format_rows, losses
 from wiring.evaluation import EvalDoc, EvalQuery, EvalSet, evaluate_set, half_of, only_half
 
@@ -74,3 +76,16 @@ def test_losses_lists_the_queries_a_peer_ranks_better():
     rows = losses(_report([1, 3, None, 2]))
     assert [r["q"] for r in rows] == ["q1", "q2"]  # bigram's rank 2 beats 3 and a miss
     assert rows[0]["peers"] == {"bigram-bm25": 2}
+
+
+def test_a_patch_names_an_existing_constant():
+    from wiring.evaluation import parse_patch
+
+    assert parse_patch("policykb.service:FUSION_WEIGHT=0.5") == (
+        "policykb.service",
+        "FUSION_WEIGHT",
+        0.5,
+    )
+    for bad in ("policykb.service:NO_SUCH=1", "policykb.service:FUSION_WEIGHT", "x:Y=1"):
+        with pytest.raises(ValueError):
+            parse_patch(bad)

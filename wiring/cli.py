@@ -558,10 +558,63 @@ def settings_cmd() -> None:
     help="With --index-cache: rebuild the engine index from the kept store (index-time "
     "code changed; no re-analysis).",
 )
+@click.option(
+    "--patch",
+    "patches",
+    multiple=True,
+    metavar="MODULE:NAME=VALUE",
+    help="Run with a ranking constant changed, e.g. policykb.service:FUSION_WEIGHT=0.5 "
+    "(repeat; VALUE a Python literal): a variant for `bench.ranking_compare`.",
+)
 @click.option("--output", type=click.Path(path_type=Path), help="Write results as JSON.")
 @click.option("--markdown", type=click.Path(path_type=Path), help="Write results as Markdown.")
 def eval_cmd(
-    set_names, backends, limit, ablate, half, no_peers, index_cache, reindex, output, markdown
+    set_names,
+    backends,
+    limit,
+    ablate,
+    half,
+    no_peers,
+    index_cache,
+    reindex,
+    patches,
+    output,
+    markdown,
+) -> None:
+    from wiring.evaluation import parse_patch, patched
+
+    try:
+        settings = [parse_patch(p) for p in patches]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--patch") from exc
+    with patched(settings):
+        _eval(
+            set_names,
+            backends,
+            limit,
+            ablate,
+            half,
+            no_peers,
+            index_cache,
+            reindex,
+            output,
+            markdown,
+            list(patches),
+        )
+
+
+def _eval(
+    set_names,
+    backends,
+    limit,
+    ablate,
+    half,
+    no_peers,
+    index_cache,
+    reindex,
+    output,
+    markdown,
+    patches,
 ) -> None:
     import dataclasses
 
@@ -577,7 +630,7 @@ def eval_cmd(
 
     rt = _runtime()
     shared = Path(_shared(""))
-    report: dict = {"tuned_on": "dev", "half": half, "sets": {}}
+    report: dict = {"tuned_on": "dev", "half": half, "patches": patches, "sets": {}}
     for s in load_sets(shared, rt.analyzer, set_names or None, limit):
         s = only_half(s, half)
         click.echo(f"\n== {s.name}: {s.label}: {len(s.docs)} documents, {len(s.queries)} queries")

@@ -666,6 +666,27 @@ ABLATIONS: dict[str, list[tuple[str, str, object]]] = {
 }
 
 
+def parse_patch(text: str) -> tuple[str, str, object]:
+    """``module:NAME=VALUE`` (VALUE a Python literal) as a :func:`patched` setting; the
+    module must exist and already define NAME."""
+    import ast
+    import importlib
+
+    try:
+        target, value = text.split("=", 1)
+        mod, name = target.split(":", 1)
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError) as exc:
+        raise ValueError(f"{text!r}: expected module:NAME=VALUE (a Python literal)") from exc
+    try:
+        module = importlib.import_module(mod)
+    except ImportError as exc:
+        raise ValueError(f"{text!r}: no module {mod}") from exc
+    if not hasattr(module, name):
+        raise ValueError(f"{text!r}: {mod} has no {name}")
+    return mod, name, parsed
+
+
 @contextmanager
 def patched(settings: list[tuple[str, str, object]]) -> Iterator[None]:
     import importlib
