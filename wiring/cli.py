@@ -568,19 +568,7 @@ def settings_cmd() -> None:
 )
 @click.option("--output", type=click.Path(path_type=Path), help="Write results as JSON.")
 @click.option("--markdown", type=click.Path(path_type=Path), help="Write results as Markdown.")
-def eval_cmd(
-    set_names,
-    backends,
-    limit,
-    ablate,
-    half,
-    no_peers,
-    index_cache,
-    reindex,
-    patches,
-    output,
-    markdown,
-) -> None:
+def eval_cmd(patches, **options) -> None:
     from wiring.evaluation import parse_patch, patched
 
     try:
@@ -588,19 +576,7 @@ def eval_cmd(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--patch") from exc
     with patched(settings):
-        _eval(
-            set_names,
-            backends,
-            limit,
-            ablate,
-            half,
-            no_peers,
-            index_cache,
-            reindex,
-            output,
-            markdown,
-            list(patches),
-        )
+        _eval(patches=list(patches), **options)
 
 
 def _eval(
