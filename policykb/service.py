@@ -154,7 +154,7 @@ ANSWER_DEPTH = 20
 # on the dev halves (bench/README.md, seventh session: weight 0.2-0.5; questions lost).
 FUSION_WEIGHT = 0.3
 FUSION_MIN_WORDS = 4
-FUSION_DEPTH = 300
+FUSION_DEPTH = 100
 
 
 class RequestError(InputError, ValueError):
