@@ -31,6 +31,7 @@ from policykb.models import (
 from policykb.query import (
     MATCH_MODES,
     AllOf,
+    Bool,
     DateRef,
     QuerySyntaxError,
     analyze_query,
@@ -145,6 +146,15 @@ def _days_after(ref: DateRef, date: str) -> int | None:
 # Tuned on the dev halves (bench/README.md: weight 0.3-1.0, depth 5-30). 0 switches it off.
 ANSWER_WEIGHT = 0.7
 ANSWER_DEPTH = 20
+# Character-bigram retriever fused into the re-rank window (CombSUM of max-normalised
+# scores): a pasted title (FUSION_MIN_WORDS+ words, not a question) also runs as a plain
+# OR of its character bigrams (FUSION_DEPTH hits), and each hit of the window gains
+# FUSION_WEIGHT times its bigram score / the best bigram score, in units of the window's
+# best score. Documents outside the window are not added (matching is unchanged). Tuned
+# on the dev halves (bench/README.md, seventh session: weight 0.2-0.5; questions lost).
+FUSION_WEIGHT = 0.3
+FUSION_MIN_WORDS = 4
+FUSION_DEPTH = 100
 
 
 class RequestError(InputError, ValueError):
@@ -486,15 +496,16 @@ class SearchService:
         recent documents are not buried and "2023년 8월 …" finds the August 2023 issue."""
         refs = aq.dates  # empty when DATE_WEIGHT is 0 (_analyze)
         question = bool(ANSWER_WEIGHT) and asks(req.q)
+        fused = _fusion_bigrams(aq.root) if _fusable(req.q) else ()
         if (
             req.sort != "relevance"
             or not aq.root.must
             or req.offset >= RERANK_WINDOW
-            or not (RECENCY_WEIGHT or refs or question)
+            or not (RECENCY_WEIGHT or refs or question or fused)
         ):
             return self.backend.search(aq.root, filters, req.sort, req.offset, req.size, facets)
         window = max(RERANK_WINDOW, req.offset + req.size)
-        if not (RECENCY_WEIGHT or refs):
+        if not (RECENCY_WEIGHT or refs or fused):
             # only the answer evidence: it raises scores of the first ANSWER_DEPTH hits,
             # which stay the first ANSWER_DEPTH, so hits below them keep their order
             window = max(ANSWER_DEPTH, req.offset + req.size)
@@ -504,12 +515,29 @@ class SearchService:
         factor = {
             d: recency_factor(d, today) * date_factor(refs, d) for d in {*dates.values(), None}
         }
-        rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in result.hits]
+        hits = self._fuse_bigrams(fused, filters, result.hits) if fused else result.hits
+        rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in hits]
         if question:
             rescored = self._answer_first(req.q, aq, rescored, located_by)
         rescored.sort(key=lambda h: (-h.score, h.id))
         result.hits = rescored[req.offset : req.offset + req.size]
         return result
+
+    def _fuse_bigrams(
+        self, grams: tuple[str, ...], filters: Filters, hits: list[BackendHit]
+    ) -> list[BackendHit]:
+        """``hits`` scored up by the bigram retriever's normalised score (see
+        :data:`FUSION_WEIGHT`); both engines, same formula."""
+        if not hits:
+            return hits
+        query = Bool((AllOf((), bigrams=grams),))
+        other = self.backend.search(query, filters, "relevance", 0, FUSION_DEPTH, False).hits
+        top = max(h.score for h in hits) or 1.0
+        top_b = max((h.score for h in other), default=0.0) or 1.0
+        bigram = {h.id: h.score / top_b for h in other}
+        return [
+            BackendHit(h.id, h.score + top * FUSION_WEIGHT * bigram.get(h.id, 0.0)) for h in hits
+        ]
 
     def _answer_first(
         self, q: str, aq, hits: list[BackendHit], located_by: dict | None = None
@@ -583,6 +611,21 @@ class SearchService:
                 items.sort(key=lambda f: (-f.count, f.value))
             out[facet] = items
         return out
+
+
+def _fusable(q: str) -> bool:
+    """Whether ``q`` gets the fused bigram retriever: a title-like query of
+    :data:`FUSION_MIN_WORDS` or more words, not a question."""
+    return bool(FUSION_WEIGHT) and len(q.split()) >= FUSION_MIN_WORDS and not asks(q)
+
+
+def _fusion_bigrams(root) -> tuple[str, ...]:
+    """The character bigrams of a query's positive runs (for the fused bigram retriever)."""
+    out: list[str] = []
+    for c in getattr(root, "must", ()):
+        if isinstance(c, AllOf):
+            out.extend(c.bigrams)
+    return tuple(dict.fromkeys(out))
 
 
 def _relaxable(root) -> bool:

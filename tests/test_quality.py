@@ -315,3 +315,31 @@ def test_a_question_locates_its_passages_once(article, monkeypatch):
     monkeypatch.setattr(backend, "passages", counted)
     assert search(article, question).to_json()["hits"] == once
     assert len(calls) == 1
+
+
+def test_a_pasted_title_is_reordered_by_its_bigrams_not_widened(indexed, monkeypatch):
+    # The fused bigram retriever re-scores the hits a long title matches; it adds none
+    # and removes none, and a short query or a question does not run it.
+    from policykb import service
+
+    docs = [indexed.store.get_document(i) for i in sorted(indexed.store.document_ids())]
+    title = next(d.title for d in docs if len(d.title.split()) >= service.FUSION_MIN_WORDS)
+    backend = indexed.service.backend
+    calls: list[int] = []
+    real = backend.search
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "search", counted)
+    fused = search(indexed, title)
+    assert len(calls) == 2
+    calls.clear()
+    search(indexed, " ".join(title.split()[:2]))
+    search(indexed, "김민준은 언제 법학과를 졸업했나?")
+    assert len(calls) == 2  # one engine call each
+    monkeypatch.setattr(service, "FUSION_WEIGHT", 0.0)
+    plain = search(indexed, title)
+    assert fused.total == plain.total > 0
+    assert {h.id for h in fused.hits} == {h.id for h in plain.hits}

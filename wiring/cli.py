@@ -539,19 +539,88 @@ def settings_cmd() -> None:
 @click.option(
     "--ablate", is_flag=True, help="Also switch each ranking component off (dev halves only)."
 )
+@click.option(
+    "--half",
+    type=click.Choice(["all", "dev", "test"]),
+    default="all",
+    help="Run and score only this half's queries (tune with --half dev).",
+)
+@click.option("--no-peers", is_flag=True, help="Skip the BM25 peers (policykb only).")
+@click.option(
+    "--index-cache",
+    type=click.Path(path_type=Path),
+    help="Keep each set's ingested store + embedded index (and the peers' rankings) here "
+    "and reuse them while documents, analyzer and schema are unchanged.",
+)
+@click.option(
+    "--reindex",
+    is_flag=True,
+    help="With --index-cache: rebuild the engine index from the kept store (index-time "
+    "code changed; no re-analysis).",
+)
+@click.option(
+    "--patch",
+    "patches",
+    multiple=True,
+    metavar="MODULE:NAME=VALUE",
+    help="Run with a ranking constant changed, e.g. policykb.service:FUSION_WEIGHT=0.5 "
+    "(repeat; VALUE a Python literal): a variant for `bench.ranking_compare`.",
+)
 @click.option("--output", type=click.Path(path_type=Path), help="Write results as JSON.")
 @click.option("--markdown", type=click.Path(path_type=Path), help="Write results as Markdown.")
-def eval_cmd(set_names, backends, limit, ablate, output, markdown) -> None:
+def eval_cmd(patches, **options) -> None:
+    from wiring.evaluation import parse_patch, patched
+
+    try:
+        settings = [parse_patch(p) for p in patches]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--patch") from exc
+    with patched(settings):
+        _eval(patches=list(patches), **options)
+
+
+def _eval(
+    set_names,
+    backends,
+    limit,
+    ablate,
+    half,
+    no_peers,
+    index_cache,
+    reindex,
+    output,
+    markdown,
+    patches,
+) -> None:
     import dataclasses
 
-    from wiring.evaluation import HEADER, evaluate_set, load_sets, markdown_report
+    from wiring.evaluation import (
+        HEADER,
+        evaluate_set,
+        half_of,
+        is_long,
+        load_sets,
+        markdown_report,
+        only_half,
+    )
 
     rt = _runtime()
     shared = Path(_shared(""))
-    report: dict = {"tuned_on": "dev", "sets": {}}
+    report: dict = {"tuned_on": "dev", "half": half, "patches": patches, "sets": {}}
     for s in load_sets(shared, rt.analyzer, set_names or None, limit):
+        s = only_half(s, half)
         click.echo(f"\n== {s.name}: {s.label}: {len(s.docs)} documents, {len(s.queries)} queries")
-        results = evaluate_set(s, backends, rt.settings.es_url, ablate=ablate)
+        ranks: dict = {}
+        results = evaluate_set(
+            s,
+            backends,
+            rt.settings.es_url,
+            peers=not no_peers,
+            ablate=ablate,
+            cache=index_cache,
+            reindex=reindex,
+            ranks=ranks,
+        )
         report["sets"][s.name] = {
             "label": s.label,
             "documents": len(s.docs),
@@ -559,6 +628,11 @@ def eval_cmd(set_names, backends, limit, ablate, output, markdown) -> None:
                 sl: {name: dataclasses.asdict(m) for name, m in rows.items()}
                 for sl, rows in results.items()
             },
+            "queries": [
+                {"q": q.text, "target": q.relevant, "half": half_of(q), "long": is_long(q)}
+                for q in s.queries
+            ],
+            "ranks": ranks,
         }
         for sl, rows in results.items():
             n = next(iter(rows.values())).queries

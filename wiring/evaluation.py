@@ -526,22 +526,69 @@ def _groups(store, files: dict[str, str]) -> dict[str, list[str]]:
     return groups
 
 
+def corpus_key(docs: list[EvalDoc], analyzer_identity: str) -> str:
+    """What an ingested eval index depends on: the documents (ids, titles, texts, dates),
+    the analyzer's identity and the index schema version."""
+    from policykb.backends.base import SCHEMA_VERSION
+
+    h = hashlib.sha1(f"{analyzer_identity}\0{SCHEMA_VERSION}".encode())
+    for d in docs:
+        h.update(f"\0{d.id}\0{d.title}\0{d.date}\0{d.text}".encode())
+    return h.hexdigest()[:16]
+
+
+def _read_done(folder: Path) -> dict[str, str] | None:
+    try:
+        return json.loads((folder / "done.json").read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 @contextmanager
 def policykb_index(
-    docs: list[EvalDoc], engines: Iterable[str], es_url: str | None, tag: str
+    docs: list[EvalDoc],
+    engines: Iterable[str],
+    es_url: str | None,
+    tag: str,
+    cache: Path | None = None,
+    reindex: bool = False,
 ) -> Iterator[PolicykbIndex]:
     """Ingest ``docs`` with the real pipeline (embedded engine), then build the
-    Elasticsearch index from the same store with ``Runtime.reindex``."""
+    Elasticsearch index from the same store with ``Runtime.reindex``.
+
+    With ``cache`` the ingested store and embedded index are kept in
+    ``cache/<tag>-<corpus_key>/`` and reused by the next run while the documents, the
+    analyzer identity and the schema version are unchanged (a change of index-time code
+    without a schema bump needs ``reindex``: the engine index is rebuilt from the kept
+    store, no analysis)."""
     from policykb.settings import load_settings
     from wiring.runtime import Runtime
 
-    tmp = Path(tempfile.mkdtemp(prefix=f"policykb-eval-{tag}-"))
+    if cache is not None:
+        from analyzers import get_analyzer
+
+        shipped = load_settings({}, environ={})  # a fresh data dir uses the shipped lexicon
+        key = corpus_key(docs, get_analyzer(shipped.user_dict, shipped.synonyms).identity)
+        tmp = Path(cache) / f"{tag}-{key}"
+        tmp.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix=f"policykb-eval-{tag}-"))
     runtimes: dict[str, object] = {}
     try:
-        files = write_corpus(docs, tmp / "files")
         base = {"data_dir": str(tmp / "data"), "rate_limit": 0}
-        emb = Runtime(load_settings({**base, "backend": "embedded"}, environ={}))
-        emb.ingester().run([tmp / "files"])
+        files = _read_done(tmp) if cache is not None else None
+        if files is None:
+            shutil.rmtree(tmp / "data", ignore_errors=True)
+            files = write_corpus(docs, tmp / "files")
+            emb = Runtime(load_settings({**base, "backend": "embedded"}, environ={}))
+            emb.ingester().run([tmp / "files"])
+            if cache is not None:
+                (tmp / "done.json").write_text(json.dumps({"files": files}), encoding="utf-8")
+        else:
+            log.info("reusing the ingested %s index in %s", tag, tmp)
+            emb = Runtime(load_settings({**base, "backend": "embedded"}, environ={}))
+            if reindex:
+                emb.reindex()
         engines = list(engines)
         if "embedded" in engines:
             runtimes["embedded"] = emb
@@ -566,7 +613,8 @@ def policykb_index(
                 runtimes["elasticsearch"].backend.drop_all()
             except Exception:  # noqa: BLE001 - cleanup only
                 log.warning("could not drop the eval index", exc_info=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if cache is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_policykb(
@@ -618,6 +666,27 @@ ABLATIONS: dict[str, list[tuple[str, str, object]]] = {
 }
 
 
+def parse_patch(text: str) -> tuple[str, str, object]:
+    """``module:NAME=VALUE`` (VALUE a Python literal) as a :func:`patched` setting; the
+    module must exist and already define NAME."""
+    import ast
+    import importlib
+
+    try:
+        target, value = text.split("=", 1)
+        mod, name = target.split(":", 1)
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError) as exc:
+        raise ValueError(f"{text!r}: expected module:NAME=VALUE (a Python literal)") from exc
+    try:
+        module = importlib.import_module(mod)
+    except ImportError as exc:
+        raise ValueError(f"{text!r}: no module {mod}") from exc
+    if not hasattr(module, name):
+        raise ValueError(f"{text!r}: {mod} has no {name}")
+    return mod, name, parsed
+
+
 @contextmanager
 def patched(settings: list[tuple[str, str, object]]) -> Iterator[None]:
     import importlib
@@ -635,26 +704,70 @@ def patched(settings: list[tuple[str, str, object]]) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------ run
+def only_half(s: EvalSet, half: str) -> EvalSet:
+    """The set with only the queries of one half (``dev`` or ``test``; ``all`` keeps
+    both): the other half is then neither run nor scored."""
+    if half == "all":
+        return s
+    return EvalSet(s.name, s.label, s.docs, [q for q in s.queries if half_of(q) == half])
+
+
+def run_peers(s: EvalSet, cache: Path | None = None) -> list[Run]:
+    """The BM25 peers on one set; with ``cache`` their rankings are kept as JSON in
+    ``cache/<set>-peers-<key>.json`` (key: documents and queries) and reused."""
+    path = None
+    if cache is not None:
+        h = hashlib.sha1(corpus_key(s.docs, "peers").encode())
+        for q in s.queries:
+            h.update(f"\0{q.text}\0{q.relevant}".encode())
+        path = Path(cache) / f"{s.name}-peers-{h.hexdigest()[:16]}.json"
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            return [Run(r["system"], r["ranked"], r["seconds"]) for r in kept]
+        except (OSError, ValueError, KeyError):
+            pass
+    runs = [
+        run_tantivy_bm25("whitespace-bm25", whitespace_tokens, s.docs, s.queries),
+        run_tantivy_bm25("bigram-bm25", char_bigrams, s.docs, s.queries),
+    ]
+    try:
+        runs.append(run_nori(s.docs, s.queries))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        log.warning("nori peer failed: %s", exc)
+        path = None  # not kept: the next run tries nori again
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [{"system": r.system, "ranked": r.ranked, "seconds": r.seconds} for r in runs]
+        path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    return runs
+
+
+def query_ranks(run: Run, queries: list[EvalQuery]) -> list[int | None]:
+    """The rank of each query's target in ``run`` (None: not in its list)."""
+    out: list[int | None] = []
+    for ids, q in zip(run.ranked, queries, strict=True):
+        out.append(ids.index(q.relevant) + 1 if q.relevant in ids else None)
+    return out
+
+
 def evaluate_set(
     s: EvalSet,
     engines: Iterable[str],
     es_url: str | None = None,
     peers: bool = True,
     ablate: bool = False,
+    cache: Path | None = None,
+    reindex: bool = False,
+    ranks: dict[str, list[int | None]] | None = None,
 ) -> dict[str, dict[str, Metrics]]:
     """Every system on one set: {slice: {system: metrics}} (slices dev, test, and their
-    long-query parts). With ``ablate`` each component's ablation runs on the embedded
-    engine and is reported for the dev slices only."""
-    runs: list[Run] = []
-    if peers:
-        runs.append(run_tantivy_bm25("whitespace-bm25", whitespace_tokens, s.docs, s.queries))
-        runs.append(run_tantivy_bm25("bigram-bm25", char_bigrams, s.docs, s.queries))
-        try:
-            runs.append(run_nori(s.docs, s.queries))
-        except (OSError, subprocess.CalledProcessError) as exc:
-            log.warning("nori peer failed: %s", exc)
+    long-query parts; see :func:`only_half`). With ``ablate`` each component's ablation
+    runs on the embedded engine and is reported for the dev slices only. ``cache``: see
+    :func:`policykb_index` and :func:`run_peers`. ``ranks``, when given, receives each
+    system's per-query target ranks (for ``bench.ranking_compare``)."""
+    runs: list[Run] = run_peers(s, cache) if peers else []
     ablation_runs: list[Run] = []
-    with policykb_index(s.docs, engines, es_url, s.name) as idx:
+    with policykb_index(s.docs, engines, es_url, s.name, cache, reindex) as idx:
         for engine, rt in idx.runtimes.items():
             runs.append(run_policykb(f"policykb ({engine})", rt, idx.groups, s.queries))
         if ablate and "embedded" in idx.runtimes:
@@ -666,6 +779,8 @@ def evaluate_set(
                     ablation_runs.append(
                         run_policykb(f"  {name}", rt, idx.groups, dev, match=match)
                     )
+    if ranks is not None:
+        ranks.update({r.system: query_ranks(r, s.queries) for r in runs})
     out: dict[str, dict[str, Metrics]] = {}
     for sl, ix in slices(s.queries).items():
         if not ix:
@@ -700,19 +815,22 @@ def run_benchmark(docs, queries, analyzer, backends) -> list[Metrics]:
 
 def markdown_report(report: dict) -> str:
     """The JSON report of `policykb eval` as Markdown tables (one per set and slice)."""
+    half = "dev" if report.get("half") == "dev" else "test"
     lines = [
-        f"Tuned on: {report.get('tuned_on', 'dev')} halves; reported: test halves.",
+        f"Tuned on: {report.get('tuned_on', 'dev')} halves; reported: {half} halves.",
         "",
-        "| set, test half | queries | best peer | nDCG@10 | policykb embedded | "
+        f"| set, {half} half | queries | best peer | nDCG@10 | policykb embedded | "
         "policykb Elasticsearch | margin (worse engine) | engines apart |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report["sets"].items():
-        for sl in ("test", "test long"):
+        for sl in (half, f"{half} long"):
             rows = s["slices"].get(sl)
             if not rows:
                 continue
             peers = {k: v["ndcg10"] for k, v in rows.items() if not k.startswith("policykb")}
+            if not peers:  # a run without peers (--no-peers)
+                peers = {"(no peer)": 0.0}
             best = max(peers, key=peers.get)
             emb = rows.get("policykb (embedded)", {}).get("ndcg10")
             es = rows.get("policykb (elasticsearch)", {}).get("ndcg10")
