@@ -6,6 +6,10 @@ and short corpus side by side, with the benchmark's queries interleaved.
     python3 -m bench.stages --build /tmp/policykb-fulltext-358c99ffcd1e --engine embedded
 
 The build folder is the one ``bench.fulltext`` names in its log ("corpus build folder").
+``--size N`` asks for N hits a page instead of 10 on every corpus: the long corpus fills a
+page with more hits than the short one (8.5 against 5.0 at 100,000 pages), and each hit
+costs its passage lookup, store read and snippet; a smaller page shows how much of the
+long/short gap is that count rather than the cost of a long document.
 With ``--engine elasticsearch`` the benchmark's own node is started on its kept indexes
 (or ``POLICYKB_BENCH_ES_URL`` is used), as ``bench.fulltext --keep-es`` does. A profile,
 not a benchmark: run it under the benchmark lock for numbers worth comparing.
@@ -44,7 +48,8 @@ def _timed(obj, name: str, label: str, acc: dict, current: list) -> None:
 
 
 def profile(runners: list, reps: int, warm_seconds: float) -> dict[str, dict[str, float]]:
-    """ms per query of each stage (and "whole"), per runner name, after warming each
+    """ms per query of each stage (and "whole"; "hits": hits on the page, mean), per
+    runner name, after warming each
     runner for ``warm_seconds`` (SQLite pages, tantivy readers, and the JIT-compiled
     query paths of a freshly started Elasticsearch: ``bench.search.Runner.warm``)."""
     import policykb.service as service
@@ -62,10 +67,12 @@ def profile(runners: list, reps: int, warm_seconds: float) -> dict[str, dict[str
         for i in range(len(runners[0].prepared)):
             for r in runners:
                 current[0] = r.name
+                p = r.prepared[i]
                 started = time.perf_counter()
-                r.service_call(r.prepared[i])
+                res = r.service.search(p.request, facets=p.case.facets)
                 row = acc.setdefault(r.name, {})
                 row["whole"] = row.get("whole", 0.0) + time.perf_counter() - started
+                row["hits"] = row.get("hits", 0.0) + len(res.hits) / 1000  # a mean, not ms
         n += len(runners[0].prepared)
     return {name: {k: v / n * 1000 for k, v in row.items()} for name, row in acc.items()}
 
@@ -74,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from analyzers import get_analyzer
     from bench import indexing
     from bench.search import Runner
+    from policykb.service import parse_request
     from policykb.settings import load_settings
     from policykb.store import DocumentStore
 
@@ -83,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpora", default="long,short")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warm", type=float, default=20.0, help="seconds of warm-up per corpus")
+    ap.add_argument("--size", type=int, default=10, help="hits a result page (default 10)")
     args = ap.parse_args(argv)
     key = args.build.name.rsplit("-", 1)[-1]
     analyzer = get_analyzer()
@@ -100,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
                 backend = EmbeddedBackend(args.build / corpus / "index")
             store = DocumentStore(args.build / corpus / "store.sqlite3")
             settings = load_settings({"data_dir": str(args.build / corpus)}, environ={})
-            runners.append(Runner(corpus, backend, store, analyzer, settings))
+            runner = Runner(corpus, backend, store, analyzer, settings)
+            if args.size != 10:
+                for p in runner.prepared:
+                    params = {"q": [p.case.q], "size": [str(args.size)], **p.case.params}
+                    p.request = parse_request(params, settings)
+            runners.append(runner)
         log(
             f"{args.engine}: {len(runners[0].prepared)} queries x {args.reps} reps "
             f"after {args.warm:.0f} s of warm-up per corpus"
@@ -108,11 +122,16 @@ def main(argv: list[str] | None = None) -> int:
         result = profile(runners, args.reps, args.warm)
     labels = ["whole"] + [s[2] for s in STAGES] + ["snippets (HTML)"]
     names = [r.name for r in runners]
-    print(f"| {args.engine}, wall ms per query | " + " | ".join(names) + " |")
+    head = f"{args.engine}, wall ms per query" + (
+        f", {args.size} hits a page" if args.size != 10 else ""
+    )
+    print(f"| {head} | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
     for label in labels:
         cells = [f"{result.get(n, {}).get(label, 0.0):.3f}" for n in names]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    hits = [f"{result.get(n, {}).get('hits', 0.0):.1f}" for n in names]
+    print("| hits on the page (mean) | " + " | ".join(hits) + " |")
     return 0
 
 
