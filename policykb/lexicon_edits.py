@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers import Analyzer, get_analyzer
-from analyzers.kiwi import prepare_spare_kiwi
+from analyzers.kiwi import fold_width, prepare_spare_kiwi
 from analyzers.lexicon import (
     UserWord,
     check_synonym_group,
@@ -79,8 +79,9 @@ class LexiconBusy(ConflictError):
 # ---------------------------------------------------------------------- what can change
 def match_form(text: str) -> str:
     """``text`` as the affected-text search compares it: no spaces or line breaks (the
-    analyzer joins nouns across them), lower case (Latin terms are lower-cased)."""
-    return text.replace(" ", "").replace("\n", "").lower()
+    analyzer joins nouns across them), lower case (Latin terms are lower-cased), full-width
+    ASCII as ASCII (as the analyzer reads it: ＡＩ허브 is AI허브)."""
+    return fold_width(text).replace(" ", "").replace("\n", "").lower()
 
 
 def _last_syllable_any_coda(word: str) -> str:

@@ -349,3 +349,16 @@ def test_equal_scores_in_document_id_order_across_pages(tie_runtimes, q, sort):
         assert paged == ids, key
         lists[key] = ids
     assert len({tuple(v) for v in lists.values()}) == 1
+
+
+@pytest.mark.parametrize("q", ["도시", "도시 재생"])
+def test_the_deepest_page_the_api_allows_answers_on_both_engines(pair, q):
+    """page=1000 with size=100 (the limits of parse_request) is past every hit: an empty
+    page with the same total, not an engine error (two words: Elasticsearch's rescored
+    request reads from the first hit, capped at the index's result window)."""
+    emb, es = pair
+    first = run(emb, {"q": q})
+    assert first.total > 0
+    for rt in (emb, es):
+        deep = run(rt, {"q": q, "page": "1000", "size": "100"})
+        assert deep.hits == [] and deep.total == first.total

@@ -215,4 +215,5 @@ def test_a_started_server_answers_its_first_search_without_loading_kiwi(tmp_path
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
     status, seconds = out.stdout.split()
-    assert status == "200" and float(seconds) < 1.0, out.stderr[-2000:]
+    # 7 s without the warm-up; a margin for a busy CI machine
+    assert status == "200" and float(seconds) < 3.0, out.stderr[-2000:]

@@ -34,6 +34,7 @@ def test_normalize_nfc_whitespace_and_hyphenation():
         normalize("\ufffd가계부채 점검회의\ufffd 개최\n\ufffd 은행권")
         == "가계부채 점검회의 개최\n은행권"
     )
+    assert normalize("주거\ufffd교통 및 \ufffd\ufffd복지") == "주거 교통 및 복지"
 
 
 def test_passages_keep_pages_and_size():

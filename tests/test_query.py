@@ -242,3 +242,18 @@ def test_a_pasted_subtitle_between_dashes_is_text(aq):
     assert not root.must_not
     assert "고액기부" in {t for c in root.must for a in c.alts for t in a.terms}
     assert aq("스마트시티 -교통").root.must_not  # an exclusion stays one
+
+
+def test_a_tie_is_read_to_its_end_within_bounds():
+    from policykb.backends.base import MAX_WINDOW, TIE_LIMIT, tie_first_request, tie_next_request
+
+    assert tie_first_request(99_900, 100) == MAX_WINDOW
+    # the page's last place (index 14) ties with the last hit read: read more
+    assert tie_next_request([1.0] * 25, 25, 10, 5) == 50
+    assert tie_next_request([2.0] * 15 + [1.0] * 10, 25, 10, 5) == 0  # the tie ended
+    assert tie_next_request([1.0] * 20, 25, 10, 5) == 0  # the engine had no more
+    # a tie of thousands (undated documents under sort=oldest) stops TIE_LIMIT past the page
+    n = 15 + TIE_LIMIT
+    assert tie_next_request([0.0] * 800, 800, 10, 5) == n
+    assert tie_next_request([0.0] * n, n, 10, 5) == 0
+    assert tie_next_request([1.0] * 25, 25, 10, 0) == 0  # no page at all

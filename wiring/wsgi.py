@@ -29,6 +29,14 @@ def create_app(
         thread = threading.Thread(target=_warm, args=(runtime,), name="warm-up", daemon=True)
         thread.start()
         app.extensions["policykb_warm"] = thread
+
+        @app.before_request
+        def _after_warm_up() -> None:
+            # A request during the warm-up waits for it rather than building a second
+            # analyzer and backend beside it (cached_property takes no lock from 3.12).
+            if thread.is_alive():
+                thread.join()
+
     return app
 
 

@@ -37,13 +37,29 @@ RESCORE_WINDOW = 100
 # them by document id instead, across page boundaries too: a page is cut from the first
 # offset + limit + TIE_PAD hits (more while the last place's tie continues).
 TIE_PAD = 10
+# A tie is read to its end for at most TIE_LIMIT hits past the page (undated documents under
+# sort=oldest, or catalogue records of one year, tie by the thousand): beyond that the
+# engine's order stands. No request reads more than MAX_WINDOW hits (Elasticsearch's
+# max_result_window, the deepest page the API allows).
+TIE_LIMIT = 1000
+MAX_WINDOW = 100_000
 
 
-def tie_fetch_more(values: list, requested: int, offset: int, limit: int) -> bool:
-    """True when the engine filled all ``requested`` places and the value at the page's
-    last place is still the last fetched one: its tie may continue past what came back."""
+def tie_first_request(offset: int, limit: int) -> int:
+    """How many hits the first request of a page reads."""
+    return min(offset + limit + TIE_PAD, MAX_WINDOW)
+
+
+def tie_next_request(values: list, requested: int, offset: int, limit: int) -> int:
+    """How many hits to read next, or 0 when ``values`` (the first ``requested`` hits'
+    scores or dates) suffice: the engine filled all ``requested`` places and the value at
+    the page's last place is still the last fetched one, so its tie may continue past what
+    came back (up to :data:`TIE_LIMIT` past the page)."""
     last = offset + limit - 1
-    return len(values) >= requested and last < len(values) and values[-1] == values[last]
+    cap = min(offset + limit + TIE_LIMIT, MAX_WINDOW)
+    if limit <= 0 or requested >= cap or len(values) < requested or last >= len(values):
+        return 0
+    return min(requested * 2, cap) if values[-1] == values[last] else 0
 
 
 def stable_page(

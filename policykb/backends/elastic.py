@@ -28,10 +28,10 @@ from policykb.backends.base import (
     FACET_FIELDS,
     FIELD_SENTINEL,
     MAX_MATCH_PAGES,
+    MAX_WINDOW,
     PASSAGE_POSITION_GAP,
     PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
-    TIE_PAD,
     BackendError,
     IndexOutcome,
     ProgressFn,
@@ -49,7 +49,8 @@ from policykb.backends.base import (
     seqs_agg,
     split_joined,
     stable_page,
-    tie_fetch_more,
+    tie_first_request,
+    tie_next_request,
 )
 from policykb.models import (
     FACET_SIZES,
@@ -184,7 +185,7 @@ def index_settings(shards: int, replicas: int) -> dict:
     return {
         "number_of_shards": shards,
         "number_of_replicas": replicas,
-        "max_result_window": 100_000,
+        "max_result_window": MAX_WINDOW,
         # One shard's statistics must not differ from the embedded engine's: with a single
         # shard BM25 uses the whole collection.
     }
@@ -914,10 +915,10 @@ class ElasticBackend(SearchBackend):
         else:
             # A rescore takes no sort: the page is cut here from the first hits, ties
             # ordered by id (see ``TIE_PAD``), the window covering every hit fetched.
-            requested = offset + limit + TIE_PAD
+            requested = tie_first_request(offset, limit)
             res, hits = run(0, requested, facets)
-            while tie_fetch_more([h.score for h in hits], requested, offset, limit):
-                requested *= 2
+            while more := tie_next_request([h.score for h in hits], requested, offset, limit):
+                requested = more
                 hits = run(0, requested, False)[1]
             page = stable_page(
                 [h.score for h in hits], lambda a, b: [h.id for h in hits[a:b]], offset, limit

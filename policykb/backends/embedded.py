@@ -29,7 +29,6 @@ from policykb.backends.base import (
     PASSAGE_POSITION_GAP,
     PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
-    TIE_PAD,
     BackendError,
     IndexOutcome,
     IndexOutdated,
@@ -47,7 +46,8 @@ from policykb.backends.base import (
     seqs_agg,
     split_joined,
     stable_page,
-    tie_fetch_more,
+    tie_first_request,
+    tie_next_request,
     with_sentinel,
 )
 from policykb.errors import storage_error
@@ -658,11 +658,11 @@ class EmbeddedBackend(SearchBackend):
                     )
 
             # Ties (equal score, or equal date) by document id (see ``TIE_PAD``).
-            requested = offset + limit + TIE_PAD
+            requested = tie_first_request(offset, limit)
             res = run(requested)
             values = [s for s, _ in res.hits]
-            while tie_fetch_more(values, requested, offset, limit):
-                requested *= 2
+            while more := tie_next_request(values, requested, offset, limit):
+                requested = more
                 res = run(requested)
                 values = [s for s, _ in res.hits]
             addrs = [a for _, a in res.hits]
