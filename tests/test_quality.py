@@ -339,6 +339,10 @@ def test_a_pasted_title_is_reordered_by_its_bigrams_not_widened(indexed, monkeyp
     search(indexed, " ".join(title.split()[:2]))
     search(indexed, "김민준은 언제 법학과를 졸업했나?")
     assert len(calls) == 2  # one engine call each
+    calls.clear()
+    paragraph = next(p.text for d in docs for p in d.passages if len(p.text) > 300)
+    search(indexed, paragraph[:400])  # a pasted paragraph is no title: no bigram OR of it
+    assert len(calls) == 1
     monkeypatch.setattr(service, "FUSION_WEIGHT", 0.0)
     plain = search(indexed, title)
     assert fused.total == plain.total > 0
