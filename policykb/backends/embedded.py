@@ -4,17 +4,25 @@ Layout under ``index_dir``: one directory per index generation and a ``CURRENT``
 naming the live one. A rebuild fills a new generation, then replaces ``CURRENT`` with an
 atomic rename; readers notice the change and reopen. Kiwi tokens are indexed as tantivy
 pre-tokenized strings, so the index never tokenizes text itself.
+
+Whatever writes a generation or ``CURRENT`` (an index, a delete, a rebuild, the empty
+generation made in place of an outdated one) holds ``write.lock`` in the index folder
+(``flock``), so two processes (``gunicorn -w 2``, a server and a CLI ``reindex``) never
+write at once: a rebuild never deletes the generation another process is filling.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import shutil
 import threading
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import tantivy
@@ -63,6 +71,8 @@ from policykb.models import (
     PassageMatch,
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
+
+log = logging.getLogger(__name__)
 
 PASSAGES_DIR = "passages"  # passage entries: a second index in each generation
 WRITER_HEAP = 64_000_000
@@ -200,7 +210,9 @@ class EmbeddedBackend(SearchBackend):
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.schema = build_schema()
         self.passage_schema = build_passage_schema()
-        self._lock = threading.Lock()  # one writer at a time within this process
+        self._lock = threading.RLock()  # one writer at a time within this process
+        self._lock_fd: int | None = None  # write.lock while this process holds it
+        self._lock_depth = 0
         self._generation: str | None = None
         self._index: tantivy.Index | None = None
         self._pindex: tantivy.Index | None = None
@@ -208,14 +220,46 @@ class EmbeddedBackend(SearchBackend):
         self._current_key: tuple | None = None  # (inode, mtime, size) of CURRENT last read
         self.needs_rebuild = False
         try:
-            self._open_current()
+            self._open_current()  # no lock: a rebuild elsewhere must not hold up a reader
         except IndexOutdated:
-            # Built by an older schema: start an empty generation; the caller refills it
-            # from the document store (see Runtime.backend).
-            name, _ = self._new_generation()
-            self._switch_to(name)
+            with self._exclusive():
+                try:
+                    self._open_current()  # another process may have switched meanwhile
+                except IndexOutdated:
+                    # Built by an older schema: start an empty generation, marked pending;
+                    # the caller refills it from the document store (see Runtime.backend).
+                    # Another process opening it meanwhile sees the mark and waits for
+                    # this rebuild (see :meth:`rebuild`).
+                    name, _ = self._new_generation(pending=True)
+                    self._switch_to(name)
+                    self._open_current()
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the index folder's write lock: one writer across threads (``_lock``) and
+        processes (``flock`` on ``write.lock``; a second process waits). Re-entrant."""
+        with self._lock:
+            if self._lock_depth == 0:
+                fd = os.open(self.index_dir / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._lock_fd = fd
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_fd is not None:
+                    os.close(self._lock_fd)  # closing releases the flock
+                    self._lock_fd = None
+
+    def _refresh_locked(self) -> None:
+        """Under the write lock: follow CURRENT if another process switched it."""
+        if self._read_current() != self._generation:
             self._open_current()
-            self.needs_rebuild = True
 
     # -------------------------------------------------------------- generations
     @property
@@ -228,11 +272,16 @@ class EmbeddedBackend(SearchBackend):
         except FileNotFoundError:
             return None
 
-    def _new_generation(self) -> tuple[str, Path]:
+    def _new_generation(self, pending: bool = False) -> tuple[str, Path]:
+        """A new empty generation; ``pending``: made in place of an outdated index, to be
+        refilled by a rebuild (any process opening it sets :attr:`needs_rebuild`)."""
         name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
         path = self.index_dir / name
         path.mkdir(parents=True)
-        (path / "policykb.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+        meta: dict = {"schema_version": SCHEMA_VERSION}
+        if pending:
+            meta["pending_rebuild"] = True
+        (path / "policykb.json").write_text(json.dumps(meta))
         tantivy.Index(self.schema, path=str(path))
         (path / PASSAGES_DIR).mkdir()
         tantivy.Index(self.passage_schema, path=str(path / PASSAGES_DIR))
@@ -244,10 +293,17 @@ class EmbeddedBackend(SearchBackend):
         os.replace(tmp, self._current_file)
 
     def _open_current(self) -> None:
+        """Open the generation CURRENT names. Only a holder of the write lock may make
+        one (none yet); a reader finding no such generation keeps the one it has."""
         name = self._read_current()
         if name is None or not (self.index_dir / name).is_dir():
-            name, _ = self._new_generation()
-            self._switch_to(name)
+            if self._lock_depth == 0 and self._index is not None:
+                return  # a reader racing a switch: keep answering from the old one
+            with self._exclusive():
+                name = self._read_current()
+                if name is None or not (self.index_dir / name).is_dir():
+                    name, _ = self._new_generation()
+                    self._switch_to(name)
         path = self.index_dir / name
         meta = json.loads((path / "policykb.json").read_text())
         if meta.get("schema_version") != SCHEMA_VERSION:
@@ -258,6 +314,7 @@ class EmbeddedBackend(SearchBackend):
         self._index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._pindex = tantivy.Index(self.passage_schema, path=str(path / PASSAGES_DIR), reuse=True)
         self._generation = name
+        self.needs_rebuild = bool(meta.get("pending_rebuild"))
 
     def _fresh_index(self) -> tantivy.Index:
         """The live index, reopened if another process switched generations."""
@@ -395,7 +452,8 @@ class EmbeddedBackend(SearchBackend):
         return self.index_prepared(self.prepare(d) for d in docs)
 
     def index_prepared(self, forms: Iterable[tuple]) -> IndexOutcome:
-        with self._lock:
+        with self._exclusive():
+            self._refresh_locked()
             index = self._fresh_index()
             n = self._write(index, self._pindex, forms, delete_first=True)
             index.reload()
@@ -403,7 +461,8 @@ class EmbeddedBackend(SearchBackend):
             return IndexOutcome(n)
 
     def delete(self, ids: Iterable[str]) -> None:
-        with self._lock:
+        with self._exclusive():
+            self._refresh_locked()
             index = self._fresh_index()
             writer = index.writer(WRITER_HEAP, 1)
             pwriter = self._pindex.writer(WRITER_HEAP, 1)
@@ -425,7 +484,14 @@ class EmbeddedBackend(SearchBackend):
     def rebuild(
         self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
     ) -> None:
-        with self._lock:
+        with self._exclusive():
+            if self.needs_rebuild:
+                # Asked for because the index was outdated: another process may have
+                # refilled it while this one waited for the lock; then nothing to do.
+                self._refresh_locked()
+                if not self.needs_rebuild:
+                    log.info("index %s already rebuilt by another process", self.index_dir)
+                    return
             name, path = self._new_generation()
             try:
                 index = tantivy.Index(self.schema, path=str(path), reuse=True)
