@@ -124,7 +124,8 @@ def did_you_mean(
     # A word the collection holds (every term of it in some document) is no typo: an exact
     # title such as 일상감사 의견서 송부 finds its one document and gets no 송부 -> 동부.
     words = {w: [t.term for t in service.analyzer.analyze(w) if not t.joined] for w in q.split()}
-    df = service.backend.doc_freqs(sorted({t for terms in words.values() for t in terms}))
+    terms = sorted({t for ts in words.values() for t in ts})
+    df = service.backend.doc_freqs(terms, titles=True)  # a catalogue record has only a title
     present = {w for w, terms in words.items() if terms and all(df.get(t, 0) for t in terms)}
     if df and len(present) == len(words):
         return None

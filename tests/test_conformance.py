@@ -66,6 +66,14 @@ def both_engines(tmp_path_factory, folder: Path, es_url: str, name: str):
     return emb, es
 
 
+def engines_on_texts(tmp_path_factory, texts: dict[str, str], es_url: str, name: str):
+    """:func:`both_engines` on a folder of the given text files (file name -> text)."""
+    folder = tmp_path_factory.mktemp(f"{name}-corpus")
+    for file_name, text in texts.items():
+        (folder / file_name).write_text(text, encoding="utf-8")
+    return both_engines(tmp_path_factory, folder, es_url, name)
+
+
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory, conformance_corpus, es_url):
     emb, es = both_engines(tmp_path_factory, conformance_corpus, es_url, "policykb-conformance")
@@ -133,10 +141,7 @@ PHRASE_DOCS = {
 
 @pytest.fixture(scope="module")
 def phrase_pair(tmp_path_factory, es_url):
-    folder = tmp_path_factory.mktemp("phrase-corpus")
-    for name, text in PHRASE_DOCS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    emb, es = both_engines(tmp_path_factory, folder, es_url, "policykb-conformance-phrase")
+    emb, es = engines_on_texts(tmp_path_factory, PHRASE_DOCS, es_url, "policykb-conformance-phrase")
     yield emb, es
     es.backend.drop_all()
 
@@ -362,3 +367,70 @@ def test_the_deepest_page_the_api_allows_answers_on_both_engines(pair, q):
     for rt in (emb, es):
         deep = run(rt, {"q": q, "page": "1000", "size": "100"})
         assert deep.hits == [] and deep.total == first.total
+
+
+# A metadata-only catalogue record (title and authors, no passages) beside documents with
+# a body: the record's title word 송부 is one edit from 동부, frequent in the bodies.
+EAST_DOCS = {
+    f"east-{k}.txt": f"동부 지역 일상감사 의견서 {k}호\n\n동부 지역 사업의 일상감사 의견서입니다.\n"
+    for k in range(6)
+}
+RECORD = {
+    "id": "r1",
+    "title": "일상감사 의견서 송부",
+    "authors": "홍길동",
+    "institute": "경기연구원",
+    "year": 2021,
+}
+
+
+@pytest.fixture(scope="module")
+def catalogue_pair(tmp_path_factory, es_url):
+    import json
+
+    from ingest.catalogue import CatalogueImporter
+
+    emb, es = engines_on_texts(tmp_path_factory, EAST_DOCS, es_url, "policykb-conformance-record")
+    listing = tmp_path_factory.mktemp("record-list") / "list.jsonl"
+    listing.write_text(json.dumps(RECORD, ensure_ascii=False) + "\n", encoding="utf-8")
+    for rt in (emb, es):
+        report = CatalogueImporter(rt.store, rt.backend, rt.analyzer).run([listing])
+        assert report.imported == 1
+        rt.rebuild_suggestions()
+    yield emb, es
+    es.backend.drop_all()
+
+
+def test_doc_freqs_count_titles_and_authors_only_when_asked(catalogue_pair):
+    """Body frequencies (the long-query pruning) are unchanged by a title-only record;
+    ``titles=True`` finds its title and author terms; both engines agree."""
+    emb, es = catalogue_pair
+    analyzer = emb.analyzer
+    words = {w: [t.term for t in analyzer.analyze(w) if not t.joined] for w in ("송부", "홍길동")}
+    title_terms = sorted({t for ts in words.values() for t in ts})
+    body_terms = [t.term for t in analyzer.analyze("동부 지역") if not t.joined]
+    seen = {}
+    for rt in (emb, es):
+        plain = rt.backend.doc_freqs(title_terms + body_terms + ["없는낱말"])
+        wide = rt.backend.doc_freqs(title_terms + body_terms + ["없는낱말"], titles=True)
+        assert all(plain[t] == 0 for t in title_terms), rt.backend.name
+        assert all(plain[t] == 6 for t in body_terms), rt.backend.name
+        assert all(wide[t] > 0 for t in title_terms), rt.backend.name
+        assert all(wide[t] >= plain[t] for t in body_terms), rt.backend.name
+        assert plain["없는낱말"] == wide["없는낱말"] == 0
+        seen[rt.backend.name] = (plain, wide)
+    assert seen["embedded"] == seen["elasticsearch"]
+
+
+def test_a_catalogue_records_exact_title_gets_no_did_you_mean(catalogue_pair):
+    """Pasting a metadata-only record's exact title finds it and offers no correction
+    (송부 -> 동부); a word no document holds still gets one."""
+    from tests.test_admin import app_for
+
+    for rt in catalogue_pair:
+        client = app_for(rt).test_client()
+        html = client.get("/search", query_string={"q": RECORD["title"]}).get_data(as_text=True)
+        assert RECORD["title"] in html, rt.backend.name
+        assert "혹시 이것을 찾으셨나요?" not in html, rt.backend.name
+        typo = client.get("/search", query_string={"q": "됭부"}).get_data(as_text=True)
+        assert "혹시 이것을 찾으셨나요?" in typo and "동부" in typo, rt.backend.name

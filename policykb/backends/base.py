@@ -301,6 +301,10 @@ def date_number(date: str | None) -> int:
 
 ProgressFn = Callable[[int, int], None]
 
+# The fields doc_freqs counts: the body, and with ``titles=True`` the title and authors too.
+FREQ_FIELDS = ("body", "body_joined")
+TITLE_FREQ_FIELDS = ("title", "title_joined", "authors")
+
 
 class SearchBackend(ABC):
     """The one engine interface: index documents (analyzed tokens, never raw text to
@@ -377,9 +381,13 @@ class SearchBackend(ABC):
         (Elasticsearch merges segments on its own)."""
         del docs, total
 
-    def doc_freqs(self, terms: list[str]) -> dict[str, int]:
+    def doc_freqs(self, terms: list[str], *, titles: bool = False) -> dict[str, int]:
         """How many documents contain each term in their body (parts or joined compounds);
-        used to keep the most informative terms of a long query. Default: unknown ({})."""
+        used to keep the most informative terms of a long query. ``titles``: count the
+        title and author fields as well (summed over the fields, so a presence test rather
+        than a count of documents: a metadata-only catalogue record has a title and no
+        body). Default: unknown ({})."""
+        del titles
         return {}
 
     @abstractmethod

@@ -27,11 +27,13 @@ from policykb.backends.base import (
     BEST_PASSAGES,
     FACET_FIELDS,
     FIELD_SENTINEL,
+    FREQ_FIELDS,
     MAX_MATCH_PAGES,
     MAX_WINDOW,
     PASSAGE_POSITION_GAP,
     PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
+    TITLE_FREQ_FIELDS,
     BackendError,
     IndexOutcome,
     ProgressFn,
@@ -874,15 +876,16 @@ class ElasticBackend(SearchBackend):
             "server_version": self.server_version(),
         }
 
-    def doc_freqs(self, terms: list[str]) -> dict[str, int]:
+    def doc_freqs(self, terms: list[str], *, titles: bool = False) -> dict[str, int]:
         # Term statistics of an artificial document holding the terms (one request).
         self.ensure_index()
         text = " ".join(terms)
+        fields = list(FREQ_FIELDS + (TITLE_FREQ_FIELDS if titles else ()))
         res = self._call(
             self.es.termvectors,
             index=self.alias,
-            doc={"body": text, "body_joined": text},
-            fields=["body", "body_joined"],
+            doc=dict.fromkeys(fields, text),
+            fields=fields,
             term_statistics=True,
             field_statistics=False,
             positions=False,

@@ -33,10 +33,12 @@ from policykb.backends.base import (
     BEST_PASSAGES,
     FACET_FIELDS,
     FIELD_SENTINEL,
+    FREQ_FIELDS,
     MAX_MATCH_PAGES,
     PASSAGE_POSITION_GAP,
     PASSAGE_TERM_WEIGHT,
     SCHEMA_VERSION,
+    TITLE_FREQ_FIELDS,
     BackendError,
     IndexOutcome,
     IndexOutdated,
@@ -539,11 +541,10 @@ class EmbeddedBackend(SearchBackend):
             "schema_version": SCHEMA_VERSION,
         }
 
-    def doc_freqs(self, terms: list[str]) -> dict[str, int]:
+    def doc_freqs(self, terms: list[str], *, titles: bool = False) -> dict[str, int]:
         searcher = self._fresh_index().searcher()
-        return {
-            t: searcher.doc_freq("body", t) + searcher.doc_freq("body_joined", t) for t in terms
-        }
+        fields = FREQ_FIELDS + (TITLE_FREQ_FIELDS if titles else ())
+        return {t: sum(searcher.doc_freq(f, t) for f in fields) for t in terms}
 
     def _term(self, field: str, term: str) -> Query:
         return Query.term_query(self.schema, field, term)
