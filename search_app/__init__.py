@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import urllib.parse
 from typing import Any
 
 from flask import Flask, request
@@ -59,7 +60,52 @@ def create_app(
     _register_limits(app, settings)
     register_errors(app)
     register_security_headers(app)
+    app.wsgi_app = RawUtf8Query(app.wsgi_app)
     return app
+
+
+class RawUtf8Query:
+    """WSGI middleware: a client that sends Korean in the URL without percent-encoding it
+    (``curl '…/api/search?q=스마트시티'``) gets what the encoded URL gets. PEP 3333 servers
+    (gunicorn) hand the raw bytes over as latin-1 characters, which Flask reads right; the
+    development server of ``policykb serve`` encodes those characters once more, so the
+    query was searched as mojibake. The query string is unwrapped back to its bytes and
+    percent-encoded."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        qs = environ.get("QUERY_STRING", "")
+        if qs and not qs.isascii():
+            environ["QUERY_STRING"] = urllib.parse.quote(_raw_bytes(qs), safe="=&+%")
+        return self.app(environ, start_response)
+
+
+def _raw_bytes(qs: str) -> bytes:
+    """The bytes a client sent for the WSGI string ``qs``: latin-1 characters of them, or
+    of their UTF-8 encoding again (as many times as that reading holds)."""
+    try:
+        raw = qs.encode("latin-1")
+    except UnicodeEncodeError:  # not a PEP 3333 string: the text itself
+        return qs.encode("utf-8")
+    for _ in range(3):
+        try:
+            inner = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            break
+        if inner.isascii():
+            break
+        try:
+            once_more = inner.encode("latin-1")
+        except UnicodeEncodeError:
+            break  # real text (Hangul): raw is what the client sent
+        try:
+            once_more.decode("utf-8")
+        except UnicodeDecodeError:
+            break  # latin-1 text such as café
+        raw = once_more
+    return raw
 
 
 def shown_date(item, unknown: str = "") -> str:

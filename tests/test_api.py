@@ -31,6 +31,19 @@ def test_search_contract(client):
         assert all(set(v) == {"value", "count"} for v in values)
 
 
+def test_korean_sent_raw_in_the_url_is_read_as_utf8(client):
+    # curl sends ?q=협의체 as raw UTF-8 bytes; a WSGI server passes them on as latin-1.
+    encoded = client.get("/api/search?q=%ED%98%91%EC%9D%98%EC%B2%B4&size=5").get_json()
+    assert encoded["total"] >= 1
+    raw = "q=협의체&size=5".encode().decode("latin-1")
+    # ... and the development server (policykb serve) encodes those characters once more
+    dev = raw.encode().decode("latin-1")
+    for qs in (raw, dev):
+        assert client.get("/search", environ_overrides={"QUERY_STRING": qs}).status_code == 200
+        body = client.get("/api/search", environ_overrides={"QUERY_STRING": qs}).get_json()
+        assert [h["id"] for h in body["hits"]] == [h["id"] for h in encoded["hits"]]
+
+
 def test_repeated_filters_mean_or(client):
     one = client.get("/api/search?region=서울").get_json()["total"]
     two = client.get("/api/search?region=경기").get_json()["total"]
