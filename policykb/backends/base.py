@@ -69,7 +69,7 @@ def stable_page(
     ``[offset, offset + limit)`` with ties of equal value ordered by document id.
     ``ids_of(start, end)`` gives the ids of hits ``start..end-1`` (read only for the page
     and the ties that reach into it). The tie at the page's last place must be complete
-    in ``values`` (see :func:`tie_fetch_more`)."""
+    in ``values`` (see :func:`tie_next_request`)."""
     if offset >= len(values) or limit <= 0:
         return []
     start, end = offset, min(offset + limit, len(values))
