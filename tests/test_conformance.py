@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus import SAMPLE_DIR
 from policykb.backends import base as ranking
 from policykb.query import QuerySyntaxError
 from policykb.service import RequestError, parse_request
@@ -434,3 +435,48 @@ def test_a_catalogue_records_exact_title_gets_no_did_you_mean(catalogue_pair):
         assert "혹시 이것을 찾으셨나요?" not in html, rt.backend.name
         typo = client.get("/search", query_string={"q": "됭부"}).get_data(as_text=True)
         assert "혹시 이것을 찾으셨나요?" in typo and "동부" in typo, rt.backend.name
+
+
+@pytest.mark.parametrize("engine", ["embedded", "elasticsearch"])
+def test_a_document_written_during_a_rebuild_is_in_the_new_index(engine, tmp_path_factory, es_url):
+    """An ingest beside a re-index (a CLI run while the admin page rebuilds): the new
+    document waits for the rebuild and lands in the index that goes live, on both engines
+    (Elasticsearch: the alias's writers' lock; embedded: write.lock)."""
+    import dataclasses
+    import threading
+    import time
+
+    data = tmp_path_factory.mktemp(f"rebuild-write-{engine}")
+    rt = (
+        make_runtime(data)
+        if engine == "embedded"
+        else es_runtime(data, es_url, "policykb-conformance-rebuild-write")
+    )
+    rt.ingester().run([SAMPLE_DIR])
+    docs = list(rt.store.iter_documents())
+    before = rt.backend.count()
+    assert before == len(docs) > 5
+
+    def slow():  # the store as the rebuild read it, a little at a time
+        for d in docs:
+            time.sleep(0.02)
+            yield d
+
+    failures: list[BaseException] = []
+
+    def rebuild():
+        try:
+            rt.backend.rebuild(slow(), len(docs))
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    thread = threading.Thread(target=rebuild)
+    thread.start()
+    time.sleep(0.3)  # the rebuild is under way
+    newcomer = dataclasses.replace(docs[0], id="written-during-rebuild")
+    rt.backend.index([newcomer])
+    thread.join()
+    assert not failures
+    assert rt.backend.count() == before + 1
+    if engine == "elasticsearch":
+        rt.backend.drop_all()

@@ -194,3 +194,81 @@ def test_a_search_the_engine_refuses_is_a_400_not_a_503(tmp_path, sample_copy, e
     assert r.get_json()["error"]["code"] == "bad_query"
     assert r.get_json()["error"]["param"] == "q"
     rt.backend.drop_all()
+
+
+REINDEXER = """
+import sys, time
+from pathlib import Path
+from tests.conftest import make_runtime
+rt = make_runtime(Path(sys.argv[1]), backend="elasticsearch", es_url=sys.argv[2],
+                  es_index=sys.argv[3])
+rt.store, rt.backend
+time.sleep(max(0.0, float(sys.argv[4]) - time.time()))
+rt.reindex()
+print(rt.backend.count())
+"""
+
+
+def test_two_processes_reindexing_at_once_both_finish(tmp_path, sample_copy, es_url):
+    """Two re-indexes of one alias at the same moment (the admin page and a CLI run): the
+    second waits for the first instead of deleting its half-built index, both succeed and
+    one complete index is live."""
+    import os
+    import subprocess
+
+    rt = es_runtime(tmp_path / "data", es_url, "policykb-two-reindex")
+    rt.ingester().run([sample_copy])
+    total = rt.backend.count()
+    start = time.time() + 4.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", REINDEXER, str(tmp_path / "data"), es_url]
+            + ["policykb-two-reindex", str(start)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    assert [int(out.split()[-1]) for out, _ in outs] == [total, total]
+    backend = rt.backend
+    assert len(backend.physical_indices()) == 1
+    assert len(backend.physical_indices(backend.passage_alias)) == 1
+    assert backend.count() == total
+    assert not backend.es.exists(index=backend.writers.index, id="write")  # released
+    backend.drop_all()
+
+
+def test_a_dead_writers_lock_is_taken_over_and_a_live_one_waited_for(tmp_path, es_url):
+    """A lock left by a killed process (lease run out) does not stop the next writer; a
+    live holder makes a writer wait, and past its patience it stops with a Korean
+    message instead of writing beside the holder."""
+    from policykb.backends import es_lock
+    from policykb.backends.base import BackendError
+
+    rt = es_runtime(tmp_path / "data", es_url, "policykb-lock")
+    backend = rt.backend
+    backend.ensure_index()
+    lock_index = backend.writers.index
+    backend.es.index(
+        index=lock_index, id="write", document={"owner": "dead", "until": time.time() - 1}
+    )
+    started = time.monotonic()
+    backend.delete(["no-such-document"])  # a write: takes the lock
+    assert time.monotonic() - started < 5
+    assert not backend.es.exists(index=lock_index, id="write")
+
+    other = es_lock.WriteLock(backend.es, lock_index, backend._error, wait=0.5)
+    with backend.writers.held():
+        with pytest.raises(BackendError) as info:
+            with other.held():
+                pass
+    assert info.value.code == "engine_busy"
+    assert "다른 작업" in str(info.value)
+    with other.held():  # free again once the holder let go
+        assert backend.es.exists(index=lock_index, id="write")
+    backend.drop_all()

@@ -9,14 +9,17 @@ Elasticsearch.
 Index lifecycle: a read/write alias (``settings.es_index``) over versioned physical
 indices ``<alias>-v<schema>-<timestamp>``. ``rebuild`` fills a new index with streaming
 bulk (retries on 429, per-item errors collected), then moves the alias in one atomic
-``_aliases`` call and deletes the old index.
+``_aliases`` call and deletes the old index. Writers (rebuild, index, delete, the first
+index's creation) hold the alias's lock document (:mod:`policykb.backends.es_lock`), so a
+document written during another process's rebuild waits for it and lands in the new index.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
@@ -54,6 +57,7 @@ from policykb.backends.base import (
     tie_first_request,
     tie_next_request,
 )
+from policykb.backends.es_lock import WriteLock
 from policykb.models import (
     FACET_SIZES,
     FACETS,
@@ -92,6 +96,8 @@ REQUIRED_APIS = (
     "POST /<alias>/_search (bool, term, match_phrase, dis_max; terms, filter, max and "
     "top_hits aggregations; docvalue_fields)",
     "POST /<alias>/_count",
+    "PUT /<index>/_create/<id>, GET, PUT and DELETE /<index>/_doc/<id> (the writers' lock)",
+    "HEAD /<index>",
 )
 # Bulk item errors that refuse the whole index, not one document: the run stops with an
 # engine error instead of marking every file failed.
@@ -457,6 +463,17 @@ def _api_reason(exc: ApiError) -> tuple[str, str]:
     return "", str(getattr(exc, "message", exc))
 
 
+def _writer(method: Callable) -> Callable:
+    """The method runs holding the alias's writers' lock (re-entrant)."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.writers.held():
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class ElasticBackend(SearchBackend):
     """Elasticsearch behind the same interface: Kiwi terms in whitespace-analyzed fields,
     an alias over versioned indices switched atomically by ``rebuild``, passages as
@@ -480,6 +497,7 @@ class ElasticBackend(SearchBackend):
             url, request_timeout=30, retry_on_timeout=True, max_retries=2
         )
         self.passage_alias = f"{alias}-passages"
+        self.writers = WriteLock(self.es, f"{alias}-lock", self._error)
         self._ready = False
         self._outdated: bool | None = None
 
@@ -591,7 +609,20 @@ class ElasticBackend(SearchBackend):
             return
         self.check_server()
         existing = self.physical_indices()
-        if not existing:
+        if not existing or not self.physical_indices(self.passage_alias):
+            with self.writers.held():  # two processes starting at once make one index
+                self._create_missing()
+            existing = self.physical_indices()
+        if self._outdated is None:
+            res = self._call(self.es.indices.get_mapping, index=existing[0])
+            meta = next(iter(dict(res).values()))["mappings"].get("_meta", {})
+            self._outdated = meta.get("policykb_schema") != SCHEMA_VERSION
+        self._ready = True
+
+    def _create_missing(self) -> None:
+        """Under the writers' lock: the first document and passage indexes and their
+        aliases, where there are none yet."""
+        if not self.physical_indices():
             name = self._new_index_name()
             self._create_index(name)
             self._call(
@@ -600,10 +631,6 @@ class ElasticBackend(SearchBackend):
             )
             if self._outdated is None:
                 self._outdated = False
-        elif self._outdated is None:
-            res = self._call(self.es.indices.get_mapping, index=existing[0])
-            meta = next(iter(dict(res).values()))["mappings"].get("_meta", {})
-            self._outdated = meta.get("policykb_schema") != SCHEMA_VERSION
         if not self.physical_indices(self.passage_alias):
             name = self._new_index_name(self.passage_alias)
             self._create_index(name, passages=True)
@@ -613,7 +640,6 @@ class ElasticBackend(SearchBackend):
                     {"add": {"index": name, "alias": self.passage_alias, "is_write_index": True}}
                 ],
             )
-        self._ready = True
 
     def check_schema(self) -> None:
         """An index of an older schema (e.g. without the author fields) is replaced by an
@@ -622,14 +648,30 @@ class ElasticBackend(SearchBackend):
             indices = self.physical_indices()
             if not indices:
                 return
-            res = self.es.indices.get_mapping(index=self.alias)
+            versions = self._schema_versions()
         except (BackendError, ApiError, ESConnectionError, TransportError):
             return  # unreachable now: searches will report it
+        if versions == {SCHEMA_VERSION}:
+            return
+        with self.writers.held():
+            self._replace_outdated()
+
+    def _schema_versions(self) -> set:
+        """The policykb schema versions of the alias's physical indexes."""
+        res = self.es.indices.get_mapping(index=self.alias)
         body = res.body if hasattr(res, "body") else res
-        versions = {
+        return {
             (m.get("mappings", {}).get("_meta") or {}).get("policykb_schema") for m in body.values()
         }
-        if versions == {SCHEMA_VERSION}:
+
+    def _replace_outdated(self) -> None:
+        """Under the writers' lock: the alias's indexes of an older schema replaced by an
+        empty index of this one (unless another process did it meanwhile)."""
+        indices = self.physical_indices()
+        if self._schema_versions() == {SCHEMA_VERSION}:
+            # another process replaced it meanwhile and may not have refilled it yet: a
+            # rebuild from the store is safe to repeat
+            self.needs_rebuild = True
             return
         name = self._new_index_name()
         self._create_index(name)
@@ -749,6 +791,7 @@ class ElasticBackend(SearchBackend):
     def index(self, docs: Iterable[Document]) -> IndexOutcome:
         return self.index_prepared([self.prepare(d) for d in docs])
 
+    @_writer
     def index_prepared(self, forms: Iterable[tuple]) -> IndexOutcome:
         self.ensure_index()
         forms = list(forms)
@@ -758,6 +801,7 @@ class ElasticBackend(SearchBackend):
         self._call(self.es.indices.refresh, index=[self.alias, self.passage_alias])
         return outcome
 
+    @_writer
     def delete(self, ids: Iterable[str]) -> None:
         """Bulk ``delete`` actions by id through the write alias (no delete-by-query: that
         API lives in the ``reindex`` module, which the integration-test distribution
@@ -770,6 +814,7 @@ class ElasticBackend(SearchBackend):
         self._call(self.es.indices.refresh, index=self.alias)
         self._delete_passages(self._stale_passages({i: set() for i in ids}))
 
+    @_writer
     def rebuild(
         self, docs: Iterable[Document], total: int, progress: ProgressFn | None = None
     ) -> None:
@@ -997,9 +1042,10 @@ class ElasticBackend(SearchBackend):
         return read_seqs_agg(res["aggregations"])
 
     def drop_all(self) -> None:
-        """Delete the alias's indices (tests)."""
+        """Delete the alias's indices and its lock (tests)."""
         for name in self.physical_indices() + self.physical_indices(self.passage_alias):
             self._call(self.es.indices.delete, index=name, ignore_unavailable=True)
+        self._call(self.es.indices.delete, index=self.writers.index, ignore_unavailable=True)
         self._ready = False
 
     def close(self) -> None:
