@@ -499,8 +499,9 @@ class SearchService:
         the date prior when the query names a period (both backends, same formula), so
         recent documents are not buried and "2023년 8월 …" finds the August 2023 issue."""
         refs = aq.dates  # empty when DATE_WEIGHT is 0 (_analyze)
-        question = bool(ANSWER_WEIGHT) and asks(req.q)
-        fused = _fusion_bigrams(aq.root) if _fusable(req.q) else ()
+        asked = asks(req.q)
+        question = bool(ANSWER_WEIGHT) and asked
+        fused = _fusion_bigrams(aq.root) if _fusable(req.q, asked) else ()
         if (
             req.sort != "relevance"
             or not aq.root.must
@@ -617,10 +618,10 @@ class SearchService:
         return out
 
 
-def _fusable(q: str) -> bool:
+def _fusable(q: str, asked: bool) -> bool:
     """Whether ``q`` gets the fused bigram retriever: a title-like query of
-    :data:`FUSION_MIN_WORDS` or more words, not a question."""
-    return bool(FUSION_WEIGHT) and len(q.split()) >= FUSION_MIN_WORDS and not asks(q)
+    :data:`FUSION_MIN_WORDS` or more words, not a question (``asked``: :func:`asks`)."""
+    return bool(FUSION_WEIGHT) and len(q.split()) >= FUSION_MIN_WORDS and not asked
 
 
 def _fusion_bigrams(root) -> tuple[str, ...]:
