@@ -526,12 +526,29 @@ def _groups(store, files: dict[str, str]) -> dict[str, list[str]]:
     return groups
 
 
+def ingest_code_digest() -> str:
+    """A digest of the source of the ``ingest`` and ``corpus`` packages: what turns an
+    evaluation file into a stored document (text cleaning, titles, metadata) beside the
+    analyzer, so an edit there makes a new cache key instead of reusing stale documents."""
+    import corpus
+    import ingest
+
+    h = hashlib.sha1()
+    for package in (ingest, corpus):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(f"{path.relative_to(root.parent)}\0".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def corpus_key(docs: list[EvalDoc], analyzer_identity: str) -> str:
     """What an ingested eval index depends on: the documents (ids, titles, texts, dates),
-    the analyzer's identity and the index schema version."""
+    the analyzer's identity, the index schema version and the ingest code
+    (:func:`ingest_code_digest`)."""
     from policykb.backends.base import SCHEMA_VERSION
 
-    h = hashlib.sha1(f"{analyzer_identity}\0{SCHEMA_VERSION}".encode())
+    h = hashlib.sha1(f"{analyzer_identity}\0{SCHEMA_VERSION}\0{ingest_code_digest()}".encode())
     for d in docs:
         h.update(f"\0{d.id}\0{d.title}\0{d.date}\0{d.text}".encode())
     return h.hexdigest()[:16]
