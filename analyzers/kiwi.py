@@ -44,6 +44,16 @@ JOINABLE_TAGS = NOUN_TAGS | FOREIGN_TAGS | HANJA_TAGS
 # Light verbs and copulas carry no topic.
 STOP_TERMS = frozenset({"하다", "되다", "있다", "없다", "이다", "아니다", "같다"})
 MAX_JOIN = 4  # longest run of parts joined back into a dictionary word
+# Letter-spaced words, as headings, tables and title pages set them ("위 촉 장",
+# "아 프 리 카", "서 울 특 별 시", an author "차 우 규"): a run of at least three single
+# Hangul syllables one to three spaces apart, alone between non-Hangul characters. Kiwi
+# reads each syllable as a word, so the run is also analysed closed up and its terms are
+# added over the letters they cover (a run that was ordinary words, "한 번 더", only adds a
+# few extra terms beside the usual ones).
+_SPACED_RUN = re.compile(
+    r"(?<![\uac00-\ud7a3])[\uac00-\ud7a3](?: {1,3}[\uac00-\ud7a3]){2,}(?![\uac00-\ud7a3])"
+)
+_SYLLABLE = re.compile(r"[\uac00-\ud7a3]")
 # A long noun Kiwi returns whole (공해방지법, 규제샌드박스, OOV or dictionary compound) is
 # indexed as its parts plus the whole word, when Kiwi's n-best analysis spells it as nouns
 # only, at most DECOMPOUND_MARGIN (log-probability) below its best reading: so "공해 방지법"
@@ -57,8 +67,8 @@ DECOMPOUND_CACHE = 200_000
 MATCH_OPTIONS = Match.ALL | Match.JOIN_NOUN_PREFIX | Match.JOIN_NOUN_SUFFIX
 
 # 3: multi-word dictionary forms split at spaces; 4: long nouns decompounded; 5: full-width
-# ASCII read as ASCII
-ANALYZER_VERSION = "5"
+# ASCII read as ASCII; 6: letter-spaced words (위 촉 장) read closed up as well
+ANALYZER_VERSION = "6"
 
 # Full-width forms of ASCII (U+FF01-FF5E: ２０２３, ＡＩ, （주）) and the ideographic space,
 # as HWP files and pasted text often carry them: one character for one, so offsets hold.
@@ -349,7 +359,31 @@ class Analyzer:
                 end = nxt.end
                 if k == pos + 1 or joined in self._known:
                     extra(joined, p.start, end, pos)
+        if " " in text:
+            runs = list(_SPACED_RUN.finditer(text))
+            for run in runs:
+                self._closed_up(run, out, extra)
+            if runs:  # positions non-decreasing, as the engines' position lists need
+                out.sort(key=lambda t: t.position)
         return out
+
+    def _closed_up(self, run: re.Match, out: list[Token], extra: Callable) -> None:
+        """The terms of the letter-spaced ``run`` read closed up (see :data:`_SPACED_RUN`),
+        added to ``out`` as extra tokens over the letters they cover, at the position of
+        the primary token where they start."""
+        at = [run.start() + m.start() for m in _SYLLABLE.finditer(run.group())]
+        closed = "".join(run.group().split())
+        primaries = [(t.start, t.position) for t in out if not t.joined]
+        for t in self._tokens(closed, self._base(closed)):
+            if len(t.term) < 2:
+                continue
+            start, end = at[t.start], at[t.end - 1] + 1
+            pos = 0
+            for p_start, p_pos in primaries:  # the last primary starting at or before
+                if p_start > start:
+                    break
+                pos = p_pos
+            extra(t.term, start, end, pos)
 
 
 @dataclass(slots=True)

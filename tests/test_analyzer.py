@@ -108,3 +108,21 @@ def test_full_width_ascii_reads_as_ascii(analyze):
     toks = analyze(text)
     year = next(t for t in toks if t.term == "2023")
     assert text[year.start : year.end] == "２０２３"  # offsets still point at what was written
+
+
+def test_letter_spaced_words_are_read_closed_up_too(analyze):
+    """Headings, tables and title pages space a word's letters ("위 촉 장", "아 프 리 카",
+    an author "차 우 규"): the closed-up word is a term over those letters, beside the
+    letters' own terms, and ordinary one-syllable words keep their usual terms."""
+    text = "위 촉 장 수여식에서 아 프 리 카 대사와 연구책임자 차 우 규"
+    tokens = analyze(text)
+    spans = {t.term: text[t.start : t.end] for t in tokens}
+    assert spans["위촉장"] == "위 촉 장"
+    assert spans["아프리카"] == "아 프 리 카"
+    assert spans["차우규"] == "차 우 규"
+    assert "수여식" in spans and "대사" in spans
+    positions = [t.position for t in tokens]
+    assert positions == sorted(positions)
+    # words of one syllable each, not a spaced word: nothing but their usual terms
+    plain = "그 후 더 큰 일이"
+    assert [t.term for t in analyze(plain)] == ["후", "크다", "일"]

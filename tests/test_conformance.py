@@ -480,3 +480,25 @@ def test_a_document_written_during_a_rebuild_is_in_the_new_index(engine, tmp_pat
     assert rt.backend.count() == before + 1
     if engine == "elasticsearch":
         rt.backend.drop_all()
+
+
+SPACED_DOCS = {
+    "letters.txt": "위원 위촉 안내\n\n위 촉 장\n\n성명 홍길동. 아 프 리 카 개발 협력 자문위원으로 "
+    "위촉합니다.\n",
+    "plain.txt": "위촉 절차 안내\n\n위원의 위촉과 해촉 절차를 안내합니다. 장 보기 행사.\n",
+}
+
+
+def test_letter_spaced_words_are_found_and_marked(tmp_path_factory, es_url):
+    """A word whose letters are spaced (a heading "위 촉 장") is found by the word written
+    normally, on both engines, and its snippet marks the spaced letters."""
+    emb, es = engines_on_texts(tmp_path_factory, SPACED_DOCS, es_url, "policykb-conformance-spaced")
+    for rt in (emb, es):
+        for q, shown in (
+            ("위촉장", "<mark>위 촉 장</mark>"),
+            ("아프리카", "<mark>아 프 리 카</mark>"),
+        ):
+            result = rt.service.search(parse_request({"q": [q]}, rt.settings))
+            assert [h.title for h in result.hits] == ["위원 위촉 안내"], (rt.backend.name, q)
+            assert shown in result.hits[0].snippet
+    es.backend.drop_all()
