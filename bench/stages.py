@@ -10,6 +10,10 @@ The build folder is the one ``bench.fulltext`` names in its log ("corpus build f
 page with more hits than the short one (8.5 against 5.0 at 100,000 pages), and each hit
 costs its passage lookup, store read and snippet; a smaller page shows how much of the
 long/short gap is that count rather than the cost of a long document.
+Below the stage table: p50/p99 of the whole search per corpus (wall and CPU ms of this
+process) and the long/short p50 ratio, the figure bench.fulltext's goal is about.
+``--no-positions`` sets the phrase and proximity boosts to 0 (a diagnosis only: rankings
+change): how much of the gap the positional clauses over long position lists make.
 With ``--engine elasticsearch`` the benchmark's own node is started on its kept indexes
 (or ``POLICYKB_BENCH_ES_URL`` is used), as ``bench.fulltext --keep-es`` does. A profile,
 not a benchmark: run it under the benchmark lock for numbers worth comparing.
@@ -21,7 +25,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench.common import log
+from bench.common import log, median, percentile
 
 # (object attribute holding the callee, method name, label), in the order a search calls them
 STAGES = [
@@ -47,9 +51,12 @@ def _timed(obj, name: str, label: str, acc: dict, current: list) -> None:
     setattr(obj, name, wrapper)
 
 
-def profile(runners: list, reps: int, warm_seconds: float) -> dict[str, dict[str, float]]:
+def profile(
+    runners: list, reps: int, warm_seconds: float, calls: dict | None = None
+) -> dict[str, dict[str, float]]:
     """ms per query of each stage (and "whole"; "hits": hits on the page, mean), per
-    runner name, after warming each
+    runner name; with ``calls``, also each search's (wall ms, CPU ms) per runner name in
+    ``calls[name]``; after warming each
     runner for ``warm_seconds`` (SQLite pages, tantivy readers, and the JIT-compiled
     query paths of a freshly started Elasticsearch: ``bench.search.Runner.warm``)."""
     import policykb.service as service
@@ -68,10 +75,15 @@ def profile(runners: list, reps: int, warm_seconds: float) -> dict[str, dict[str
             for r in runners:
                 current[0] = r.name
                 p = r.prepared[i]
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 res = r.service.search(p.request, facets=p.case.facets)
+                wall = time.perf_counter() - started
+                if calls is not None:
+                    calls.setdefault(r.name, []).append(
+                        (wall * 1000, (time.process_time() - cpu) * 1000)
+                    )
                 row = acc.setdefault(r.name, {})
-                row["whole"] = row.get("whole", 0.0) + time.perf_counter() - started
+                row["whole"] = row.get("whole", 0.0) + wall
                 row["hits"] = row.get("hits", 0.0) + len(res.hits) / 1000  # a mean, not ms
         n += len(runners[0].prepared)
     return {name: {k: v / n * 1000 for k, v in row.items()} for name, row in acc.items()}
@@ -92,7 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warm", type=float, default=20.0, help="seconds of warm-up per corpus")
     ap.add_argument("--size", type=int, default=10, help="hits a result page (default 10)")
+    ap.add_argument(
+        "--no-positions",
+        action="store_true",
+        help="phrase and proximity boosts 0 (diagnosis only: rankings change)",
+    )
     args = ap.parse_args(argv)
+    if args.no_positions:
+        from policykb.backends import base as ranking
+
+        ranking.PHRASE_BOOST = ranking.PAIR_BOOST = 0.0
     key = args.build.name.rsplit("-", 1)[-1]
     analyzer = get_analyzer()
     with indexing.elasticsearch(args.engine == "elasticsearch", keep_data=True) as es:
@@ -119,11 +140,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.engine}: {len(runners[0].prepared)} queries x {args.reps} reps "
             f"after {args.warm:.0f} s of warm-up per corpus"
         )
-        result = profile(runners, args.reps, args.warm)
+        calls: dict[str, list[tuple[float, float]]] = {}
+        result = profile(runners, args.reps, args.warm, calls)
     labels = ["whole"] + [s[2] for s in STAGES] + ["snippets (HTML)"]
     names = [r.name for r in runners]
-    head = f"{args.engine}, wall ms per query" + (
-        f", {args.size} hits a page" if args.size != 10 else ""
+    head = (
+        f"{args.engine}, wall ms per query"
+        + (f", {args.size} hits a page" if args.size != 10 else "")
+        + (", no positional clauses" if args.no_positions else "")
     )
     print(f"| {head} | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
@@ -132,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {label} | " + " | ".join(cells) + " |")
     hits = [f"{result.get(n, {}).get('hits', 0.0):.1f}" for n in names]
     print("| hits on the page (mean) | " + " | ".join(hits) + " |")
+    for i, what in enumerate(("wall", "CPU")):
+        p50 = {n: median([c[i] for c in calls.get(n, [])]) for n in names}
+        p99 = {n: percentile([c[i] for c in calls.get(n, [])], 99) for n in names}
+        cells = [f"{p50[n]:.2f} / {p99[n]:.2f}" for n in names]
+        print(f"| whole, {what} p50 / p99 ms | " + " | ".join(cells) + " |")
+    if len(names) > 1:
+        for i, what in enumerate(("wall", "CPU")):
+            p50 = [median([c[i] for c in calls.get(n, [])]) for n in names]
+            print(f"- {what} p50 {names[0]} / {names[1]}: {p50[0] / p50[1]:.2f}x")
     return 0
 
 
