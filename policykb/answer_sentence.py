@@ -15,22 +15,14 @@ from __future__ import annotations
 
 import re
 
-from policykb.query import is_interrogative, is_question
+from policykb.query import asks, is_interrogative
+
+__all__ = ["asks", "question_bigrams", "sentence_coverage", "sentences"]
 
 # A sentence ends after . ! ? 。 (with or without a space: "진학했다.낮에는") or at a
 # line break. (Not splitting "5.18" or "2.1" was worse on the dev halves: korquad -0.0008.)
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s*|\n+")
 _EDGE = "?？.,!\"'()[]「」『』‘’“”《》<>·"
-
-
-def asks(text: str) -> bool:
-    """Whether ``text`` is a question someone asks (ends with ``?`` or a direct
-    interrogative ending: 무엇인가?, 졸업했나요?), not a title worded as an indirect
-    question ("… 영위할 수 있는지", a legal interpretation's subject), which names its
-    document's subject rather than restating one of its sentences."""
-    if not is_question(text):
-        return False
-    return not text.rstrip().rstrip("?？ ").endswith("지")
 
 
 def question_bigrams(text: str) -> list[str]:

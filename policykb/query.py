@@ -8,7 +8,8 @@ parentheses, and field filters in Korean or English: 기관:/institute:, 지역:
 (the issuing body as shown, 미상 included; aliases such as 국토부 resolve to 국토교통부).
 
 Words (``match=auto``): a query of up to :data:`MSM_ALL_UP_TO` words needs every word; a
-longer one needs :data:`MSM_RATIO` of its terms (rounded up), and each missing term costs
+longer one needs :data:`MSM_RATIO` of its terms (rounded up; a question
+:data:`QUESTION_MSM_RATIO`), and each missing term costs
 its share of the score (coordination), so a pasted title whose target lacks one word still
 finds it. A question's asked-for noun (해 in "명성황후가 암살당한 해는?") scores but is not
 required (:func:`question_focus`). Each word scores once, however many parts Kiwi splits it
@@ -291,6 +292,9 @@ class AllOf:
     words: tuple[tuple[TermAlt, ...], ...] = ()
     # alternatives that score but are not required (the asked-for noun of a question)
     optional: tuple[TermAlt, ...] = ()
+    # the run is a question someone asks (:func:`asks`): its proximity pairs weigh
+    # QUESTION_PAIR_BOOST (policykb.backends.base.pair_boost)
+    question: bool = False
 
     @property
     def required(self) -> int:
@@ -488,6 +492,16 @@ def is_question(text: str) -> bool:
     return text.rstrip().endswith(("?", "？")) or bool(_INTERROGATIVE_END.search(last))
 
 
+def asks(text: str) -> bool:
+    """Whether ``text`` is a question someone asks (ends with ``?`` or a direct
+    interrogative ending: 무엇인가?, 졸업했나요?), not a title worded as an indirect
+    question ("… 영위할 수 있는지", a legal interpretation's subject), which names its
+    document's subject rather than restating one of its sentences."""
+    if not is_question(text):
+        return False
+    return not text.rstrip().rstrip("?？ ").endswith("지")
+
+
 def is_interrogative(word: str) -> bool:
     """Whether ``word`` only asks (무엇인가, 누구, 몇, 어느 …)."""
     return bool(_INTERROGATIVE.match(word))
@@ -568,7 +582,11 @@ MATCH_MODES = ("auto", "all", "any")
 MSM_ALL_UP_TO = 3
 # A phrase inside a long query counts like its words (see QueryAnalysis._long_run).
 PHRASE_IN_LONG = True
-MSM_RATIO = 0.75
+MSM_RATIO = 0.8
+# ... and a question someone asks (:func:`asks`) QUESTION_MSM_RATIO: a question rewords its
+# answer's sentence, so fewer of its words are the document's (dev halves, eighth session:
+# titles 0.75 -> 0.8 gained on fsc and kdi, questions at 0.8 lost on KorQuAD -0.0043).
+QUESTION_MSM_RATIO = 0.75
 # True: for long queries the minimum is a coordination bonus, not a filter.
 MSM_SOFT = True
 # A longer query keeps its MAX_QUERY_TERMS most informative terms (lowest document
@@ -576,12 +594,14 @@ MSM_SOFT = True
 MAX_QUERY_TERMS = 32
 
 
-def minimum_should_match(words: int, terms: int) -> int | None:
+def minimum_should_match(words: int, terms: int, question: bool = False) -> int | None:
     """Terms a document must contain for a run of ``words`` words analyzed into ``terms``
-    term alternatives under ``match=auto`` (None: all of them)."""
+    term alternatives under ``match=auto`` (None: all of them); ``question``: the run is a
+    question someone asks (:data:`QUESTION_MSM_RATIO` instead of :data:`MSM_RATIO`)."""
     if words <= MSM_ALL_UP_TO:
         return None
-    need = max(min(terms, MSM_ALL_UP_TO), math.ceil(MSM_RATIO * terms))
+    ratio = QUESTION_MSM_RATIO if question else MSM_RATIO
+    need = max(min(terms, MSM_ALL_UP_TO), math.ceil(ratio * terms))
     return None if need >= terms else need
 
 
@@ -610,12 +630,12 @@ class QueryAnalysis:
             root = Bool()
         return AnalyzedQuery(root, frozenset(self.highlight), self.filters, empty=not root.must)
 
-    def _min_match(self, words: int, alts: int) -> int | None:
+    def _min_match(self, words: int, alts: int, question: bool = False) -> int | None:
         match self.match:
             case "any":
                 return 1
             case "auto":
-                return minimum_should_match(words, alts)
+                return minimum_should_match(words, alts, question)
             case _:
                 return None
 
@@ -640,7 +660,8 @@ class QueryAnalysis:
                 words = tuple(w for w in (tuple(a for a in w if a in alts) for w in words) if w)
             else:
                 optional = ()
-        min_match = self._min_match(len(text.split()), len(alts))
+        question = asks(text)
+        min_match = self._min_match(len(text.split()), len(alts), question)
         return AllOf(
             tuple(alts),
             tuple(parts) if len(parts) > 1 else (),
@@ -650,6 +671,7 @@ class QueryAnalysis:
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
             words=words,
             optional=optional,
+            question=question,
         )
 
     def _phrase(self, text: str, positive: bool) -> Clause | None:
@@ -803,7 +825,7 @@ def limit_terms(
         elif c.min_match == 1:
             need = 1
         else:
-            need = minimum_should_match(len(kept), len(kept))
+            need = minimum_should_match(len(kept), len(kept), c.question)
         words = tuple(w for w in (tuple(a for a in w if a in kept) for w in c.words) if w)
         return replace(
             c,

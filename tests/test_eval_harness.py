@@ -89,3 +89,21 @@ def test_a_patch_names_an_existing_constant():
     for bad in ("policykb.service:NO_SUCH=1", "policykb.service:FUSION_WEIGHT", "x:Y=1"):
         with pytest.raises(ValueError):
             parse_patch(bad)
+
+
+def test_ablation_ranks_are_kept_under_a_policykb_name(tmp_path, monkeypatch):
+    import wiring.evaluation as ev
+
+    monkeypatch.setattr(
+        ev, "ABLATIONS", {"no bigram field": [("policykb.backends.base", "BIGRAM_BOOST", 0.0)]}
+    )
+    s = only_half(EvalSet("t", "", DOCS, QUERIES), "dev")
+    ranks: dict = {}
+    evaluate_set(s, ["embedded"], peers=False, ablate=True, cache=tmp_path, ranks=ranks)
+    kept = ranks["policykb ablation: no bigram field"]
+    assert len(kept) == len(s.queries) and all(r == 1 for r in kept)
+    assert not losses({"sets": {"t": {"queries": _queries(s), "ranks": ranks}}})
+
+
+def _queries(s: EvalSet) -> list[dict]:
+    return [{"q": q.text, "target": q.relevant, "half": "dev", "long": False} for q in s.queries]

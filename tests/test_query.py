@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from analyzers import get_analyzer
@@ -257,3 +259,19 @@ def test_a_tie_is_read_to_its_end_within_bounds():
     assert tie_next_request([0.0] * 800, 800, 10, 5) == n
     assert tie_next_request([0.0] * n, n, 10, 5) == 0
     assert tie_next_request([1.0] * 25, 25, 10, 0) == 0  # no page at all
+
+
+def test_a_question_keeps_its_own_minimum_and_pair_weight(aq):
+    # a pasted title needs 80% of its terms, a question someone asks 75% (it rewords its
+    # answer's sentence); its proximity pairs weigh QUESTION_PAIR_BOOST
+    from policykb.backends.base import PAIR_BOOST, QUESTION_PAIR_BOOST, pair_boost
+    from policykb.query import MSM_RATIO, QUESTION_MSM_RATIO, minimum_should_match
+
+    assert minimum_should_match(8, 20) == math.ceil(MSM_RATIO * 20)
+    assert minimum_should_match(8, 20, question=True) == math.ceil(QUESTION_MSM_RATIO * 20)
+    assert minimum_should_match(3, 20, question=True) is None  # short: every word
+    title = aq("국토교통부 스마트시티 국가시범도시 조성사업 추진 현황").root.must[0]
+    question = aq("스마트시티 국가시범도시 조성사업을 추진하는 부처는 어디인가?").root.must[0]
+    indirect = aq("스마트시티 국가시범도시 조성사업을 추진할 수 있는지").root.must[0]
+    assert (title.question, question.question, indirect.question) == (False, True, False)
+    assert pair_boost(title) == PAIR_BOOST and pair_boost(question) == QUESTION_PAIR_BOOST

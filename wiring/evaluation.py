@@ -798,6 +798,16 @@ def evaluate_set(
                     )
     if ranks is not None:
         ranks.update({r.system: query_ranks(r, s.queries) for r in runs})
+        # each ablation's ranks of the dev queries (None on the test half, not run), under
+        # a "policykb" name so bench.ranking_compare never takes one for a peer
+        if ablation_runs:
+            dev_ix = [i for i, q in enumerate(s.queries) if half_of(q) == "dev"]
+            for r in ablation_runs:
+                got = query_ranks(r, [s.queries[i] for i in dev_ix])
+                full: list[int | None] = [None] * len(s.queries)
+                for i, rank in zip(dev_ix, got, strict=True):
+                    full[i] = rank
+                ranks[f"policykb ablation: {r.system.strip()}"] = full
     out: dict[str, dict[str, Metrics]] = {}
     for sl, ix in slices(s.queries).items():
         if not ix:

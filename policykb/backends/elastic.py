@@ -284,12 +284,13 @@ def _positional_subs(clause: AllOf) -> list[dict]:
             _phrase("body", clause.phrase, ranking.PHRASE_BOOST),
             _phrase("title", clause.phrase, ranking.PHRASE_BOOST * ranking.TITLE_BOOST),
         ]
-    for a, b in proximity_pairs(clause.phrase) if ranking.PAIR_BOOST else ():
+    boost = ranking.pair_boost(clause)
+    for a, b in proximity_pairs(clause.phrase) if boost else ():
         body = {
             "query": f"{a} {b}",
             "slop": ranking.PAIR_SLOP,
             "analyzer": "whitespace",
-            "boost": ranking.PAIR_BOOST,
+            "boost": boost,
         }
         out.append({"match_phrase": {"body": body}})
     return out

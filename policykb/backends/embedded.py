@@ -616,9 +616,10 @@ class EmbeddedBackend(SearchBackend):
                     ranking.PHRASE_BOOST * ranking.TITLE_BOOST,
                 )
             )
-        for a, b in proximity_pairs(clause.phrase) if ranking.PAIR_BOOST else ():
+        boost = ranking.pair_boost(clause)
+        for a, b in proximity_pairs(clause.phrase) if boost else ():
             pair = Query.phrase_query(self.schema, "body", [a, b], slop=ranking.PAIR_SLOP)
-            out.append(Query.boost_query(pair, ranking.PAIR_BOOST))
+            out.append(Query.boost_query(pair, boost))
         return out
 
     def _clause(self, clause, positions: bool = True) -> Query:
