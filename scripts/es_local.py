@@ -283,6 +283,16 @@ class Node:
         return "\n".join(texts)
 
 
+def node_on_port(port: int) -> Node | None:
+    """The node started here (under any name) whose configuration has ``http.port``."""
+    for conf in sorted((CACHE / "nodes").glob("*/config/elasticsearch.yml")):
+        if f"http.port: {port}" in conf.read_text().splitlines():
+            node = Node(conf.parent.parent.name, port, port + 100)
+            if node.pid() is not None:
+                return node
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="es-local", description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=["fetch", "start", "stop", "status"])
@@ -299,6 +309,16 @@ def main(argv: list[str] | None = None) -> int:
             node.start()
             print(json.dumps(node.wait_http(10)["version"]["number"]))
         elif args.command == "stop":
+            if node.pid() is None:  # not started under this --name: the node on --port
+                found = node_on_port(args.port)
+                if found is None:
+                    print(
+                        f"es-local: no node started here answers to --name {args.name} or "
+                        f"--port {args.port}",
+                        file=sys.stderr,
+                    )
+                    return 1
+                node = found
             node.stop()
         else:
             print(json.dumps(node.wait_http(2), indent=2))
