@@ -658,7 +658,7 @@ def run_policykb(
 ABLATIONS: dict[str, list[tuple[str, str, object]]] = {
     "title boost 2": [("policykb.backends.base", "TITLE_BOOST", 2.0)],
     "no phrase bonus": [("policykb.backends.base", "PHRASE_BOOST", 0.0)],
-    "no compound bonus": [("policykb.backends.base", "COMPOUND_BONUS", False)],
+    "compound bonus on": [("policykb.backends.base", "COMPOUND_BONUS", True)],
     "no proximity pairs": [("policykb.backends.base", "PAIR_BOOST", 0.0)],
     "no bigram field": [("policykb.backends.base", "BIGRAM_BOOST", 0.0)],
     "bigram 0.4": [("policykb.backends.base", "BIGRAM_BOOST", 0.4)],
