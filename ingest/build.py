@@ -20,7 +20,7 @@ from pathlib import Path
 from analyzers import Analyzer, get_analyzer
 from analyzers.tokens import tokens_from_json, tokens_to_json
 from ingest import dedup
-from ingest.extract import ExtractionError, extract
+from ingest.extract import Extracted, ExtractionError, extract
 from ingest.metadata import build_metadata
 from ingest.normalize import normalize
 from ingest.passages import split_passages
@@ -139,6 +139,13 @@ def _failures(result: BuildResult) -> Iterator[None]:
         result.reason, result.message = "error", f"{type(exc).__name__}: {exc}"
 
 
+def normalized_text(extracted: Extracted) -> tuple[list[tuple[int | None, str]], str]:
+    """(page number, normalized text) of each extracted page, and the whole text the
+    metadata is read from: what ingest stores, and what ``policykb metadata-eval`` scores."""
+    pages = [(p.number, normalize(p.text)) for p in extracted.pages]
+    return pages, "\n\n".join(t for _, t in pages if t)
+
+
 def _front(job: BuildJob, result: BuildResult, clock: _Clock):
     """Extraction to duplicate hashes: ``result.document`` without tokens."""
     path = Path(job.path)
@@ -151,8 +158,7 @@ def _front(job: BuildJob, result: BuildResult, clock: _Clock):
     )
     result.pages = len(extracted.pages)
     clock.lap("extraction")
-    pages = [(p.number, normalize(p.text)) for p in extracted.pages]
-    full = "\n\n".join(t for _, t in pages if t)
+    pages, full = normalized_text(extracted)
     if not full.strip():
         raise ExtractionError("empty", "추출된 텍스트가 없습니다.")
     clock.lap("normalization")

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.build import normalized_text
 from ingest.extract import ExtractionError, extract
 from ingest.metadata import build_metadata
 
@@ -82,7 +83,7 @@ def evaluate(root: Path, labels: list[Label], ocr: str = "off") -> list[Outcome]
             outcome.error = exc.reason
             outcomes.append(outcome)
             continue
-        text = "\n\n".join(p.text for p in extracted.pages)
+        _pages, text = normalized_text(extracted)  # the text ingest reads metadata from
         meta = build_metadata(text, root / label.path, None)
         outcome.predicted = {
             "title": meta.title,
