@@ -36,14 +36,15 @@ log = logging.getLogger(__name__)
 LEASE = 60.0  # seconds a holder's claim lasts unless renewed
 RENEW_EVERY = 15.0  # seconds between renewals while held
 WAIT = 3600.0  # seconds a writer waits for another's work (a rebuild) before giving up
-POLL = 0.25  # seconds between attempts while waiting
+POLL = 0.25  # seconds before the second attempt while waiting, doubling up to POLL_MAX
+POLL_MAX = 2.0
 LOCK_ID = "write"
 
 
 class WriteLock:
     """The writers' lock of one alias (re-entrant within a process: a rebuild that calls
-    ``ensure_index`` takes it once). ``call`` wraps each Elasticsearch call the way the
-    backend reports its errors (``error`` turns an engine error into the backend's)."""
+    ``ensure_index`` takes it once). ``error`` turns an engine error into the backend's
+    :class:`BackendError`; ``wait`` is how long a writer waits for another."""
 
     def __init__(
         self,
@@ -65,6 +66,8 @@ class WriteLock:
 
     @contextmanager
     def held(self) -> Iterator[None]:
+        """Hold the lock for the block: other threads of this process wait on a thread
+        lock, other processes on the lock document."""
         with self._thread_lock:
             if self._depth == 0:
                 self._acquire()
@@ -114,7 +117,7 @@ class WriteLock:
         self._owner = uuid.uuid4().hex
         self._ensure_lock_index()
         deadline = time.monotonic() + self.wait
-        waited = False
+        waited = 0  # attempts that found the lock held
         while True:
             try:
                 res = self._api(
@@ -135,8 +138,8 @@ class WriteLock:
                 )
             if not waited:
                 log.info("waiting for another writer of %s", self.index)
-                waited = True
-            time.sleep(POLL)
+            time.sleep(min(POLL_MAX, POLL * 2 ** min(waited, 8)))
+            waited += 1
         self._stop.clear()
         self._renewer = threading.Thread(target=self._renew, name="es-write-lock", daemon=True)
         self._renewer.start()
