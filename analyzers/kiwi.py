@@ -361,19 +361,20 @@ class Analyzer:
                     extra(joined, p.start, end, pos)
         if " " in text:
             runs = list(_SPACED_RUN.finditer(text))
+            primaries = [(t.start, t.position) for t in out if not t.joined] if runs else []
             for run in runs:
-                self._closed_up(run, out, extra)
+                self._closed_up(run, primaries, extra)
             if runs:  # positions non-decreasing, as the engines' position lists need
                 out.sort(key=lambda t: t.position)
         return out
 
-    def _closed_up(self, run: re.Match, out: list[Token], extra: Callable) -> None:
+    def _closed_up(self, run: re.Match, primaries: list[tuple[int, int]], extra: Callable) -> None:
         """The terms of the letter-spaced ``run`` read closed up (see :data:`_SPACED_RUN`),
-        added to ``out`` as extra tokens over the letters they cover, at the position of
-        the primary token where they start."""
+        added through ``extra`` as tokens over the letters they cover, at the position of
+        the last primary token (``primaries``: (start, position), in order) starting at
+        or before them."""
         at = [run.start() + m.start() for m in _SYLLABLE.finditer(run.group())]
         closed = "".join(run.group().split())
-        primaries = [(t.start, t.position) for t in out if not t.joined]
         for t in self._tokens(closed, self._base(closed)):
             if len(t.term) < 2:
                 continue

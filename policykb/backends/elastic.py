@@ -1047,6 +1047,7 @@ class ElasticBackend(SearchBackend):
         for name in self.physical_indices() + self.physical_indices(self.passage_alias):
             self._call(self.es.indices.delete, index=name, ignore_unavailable=True)
         self._call(self.es.indices.delete, index=self.writers.index, ignore_unavailable=True)
+        self.writers.forget_index()
         self._ready = False
 
     def close(self) -> None:

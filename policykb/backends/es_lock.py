@@ -63,6 +63,7 @@ class WriteLock:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._owner = ""
+        self._index_ready = False
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -99,7 +100,12 @@ class WriteLock:
             raise self._error(exc) from exc
 
     def _ensure_lock_index(self) -> None:
+        """The lock's index, made once per process (not a request per write); a writer
+        that finds it gone (:meth:`forget_index`) makes it again."""
+        if self._index_ready:
+            return
         if self._api(self.es.indices.exists, index=self.index):
+            self._index_ready = True
             return
         try:
             self.es.indices.create(
@@ -112,6 +118,12 @@ class WriteLock:
                 raise self._error(exc) from exc
         except (ESConnectionError, TransportError) as exc:
             raise self._error(exc) from exc
+        self._index_ready = True
+
+    def forget_index(self) -> None:
+        """The lock's index was deleted (tests' ``drop_all``): make it again when next
+        needed."""
+        self._index_ready = False
 
     def _acquire(self) -> None:
         self._owner = uuid.uuid4().hex
