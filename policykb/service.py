@@ -714,11 +714,13 @@ def _relaxable(root) -> bool:
 
 def _strict_run(clause) -> bool:
     """Whether ``clause`` is a run of two or more words that requires all of them (what
-    ``match=any`` relaxes): not one word Kiwi splits into parts (국토교통부), nor a long
-    run, whose minimum is a soft bonus."""
+    ``match=any`` relaxes): not one word Kiwi splits into parts (국토교통부), nor words
+    that together spell one compound (스마트 시티 is 스마트시티, which has no partial
+    matches either), nor a long run, whose minimum is a soft bonus."""
     return (
         isinstance(clause, AllOf)
         and len(clause.words) > 1
+        and not clause.compounds
         and not clause.soft
         and clause.required > 1
     )
