@@ -31,14 +31,16 @@ class Timeline:
 def timeline(service: SearchService, req: SearchRequest, group_by: str = "institute") -> Timeline:
     """Documents per year for the current query and filters (the year facet), split into
     the largest institutes or regions (each counted with that group as a filter)."""
-    base = service.search(replace(req, page=1, size=1), lenient=True)
+    base = service.search(replace(req, page=1, size=1), lenient=True, partial=False)
     totals = {f.value: f.count for f in base.facets["year"] if f.count}
     years = sorted(totals)
     line = Timeline(group_by, years, totals)
     groups = [f.value for f in base.facets[group_by] if f.count][:MAX_SERIES]
     param = "institutes" if group_by == "institute" else "regions"
     for g in groups:
-        sub = service.search(replace(req, page=1, size=1, **{param: (g,)}), lenient=True)
+        sub = service.search(
+            replace(req, page=1, size=1, **{param: (g,)}), lenient=True, partial=False
+        )
         line.series[g] = {f.value: f.count for f in sub.facets["year"] if f.count}
     if group_by == "institute":  # single-valued: the rest adds up exactly
         other = {y: totals[y] - sum(s.get(y, 0) for s in line.series.values()) for y in years}
@@ -49,7 +51,7 @@ def timeline(service: SearchService, req: SearchRequest, group_by: str = "instit
 
 def region_comparison(service: SearchService, req: SearchRequest) -> list[tuple[str, int]]:
     """All 17 시·도 with their document counts (the region facet, zeros included)."""
-    result = service.search(replace(req, page=1, size=1), lenient=True)
+    result = service.search(replace(req, page=1, size=1), lenient=True, partial=False)
     counts = {f.value: f.count for f in result.facets["region"]}
     return [(r, counts.get(r, 0)) for r in REGIONS]
 
@@ -105,7 +107,9 @@ def spacing_suggestion(service: SearchService, req: SearchRequest, total: int) -
         if len(parts) < 2 or "".join(parts) != q:
             return None
         variant = " ".join(parts)
-    other = service.search(replace(req, q=variant, page=1, size=1), lenient=True).total
+    other = service.search(
+        replace(req, q=variant, page=1, size=1), lenient=True, partial=False
+    ).total
     return variant if other > total else None
 
 
@@ -130,7 +134,9 @@ def did_you_mean(
     if df and len(present) == len(words):
         return None
     for candidate in suggester.corrections(q, keep=present):
-        other = service.search(replace(req, q=candidate.text, page=1, size=1), lenient=True)
+        other = service.search(
+            replace(req, q=candidate.text, page=1, size=1), lenient=True, partial=False
+        )
         if other.total >= 2 * total + 2:
             return candidate.text
     return None

@@ -148,6 +148,8 @@ class Filters:
 class BackendHit:
     id: str
     score: float
+    # a partial match listed after every complete one (policykb.service.PARTIAL_BELOW)
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,7 @@ class BackendResult:
     total: int
     hits: list[BackendHit]
     facets: dict[str, dict[str, int]]
+    partial_total: int = 0  # partial matches listed after the ``total`` complete ones
 
 
 @dataclass(slots=True)
@@ -201,6 +204,10 @@ class Hit:
     authors: list[str] = field(default_factory=list)
     url: str | None = None
     has_original: bool = True
+    # a partial match: it lacks the query words ``missing`` (listed after every document
+    # holding all of them)
+    partial: bool = False
+    missing: list[str] = field(default_factory=list)
 
     @property
     def snippet_text(self) -> str:
@@ -220,6 +227,8 @@ class Hit:
             "authors": self.authors,
             "url": self.url,
             "has_original": self.has_original,
+            "partial": self.partial,
+            "missing_words": self.missing,
         }
 
 
@@ -232,14 +241,18 @@ class SearchResult:
     facets: dict[str, list[FacetValue]]
     took_ms: float = 0.0
     notices: list[str] = field(default_factory=list)
+    # partial matches (documents lacking a query word) listed after the ``total``
+    # complete ones; ``total`` counts only documents with every word
+    partial_total: int = 0
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
+        return max(1, -(-(self.total + self.partial_total) // self.size))
 
     def to_json(self) -> dict:
         return {
             "total": self.total,
+            "partial_total": self.partial_total,
             "page": self.page,
             "size": self.size,
             "took_ms": round(self.took_ms, 2),

@@ -10,7 +10,7 @@ import datetime
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from analyzers import Analyzer
 from corpus import institutes as registry
@@ -34,6 +34,7 @@ from policykb.query import (
     Bool,
     DateRef,
     QuerySyntaxError,
+    TermAlt,
     analyze_query,
     limit_terms,
     parse,
@@ -49,6 +50,12 @@ from policykb.store import DocumentStore
 
 MAX_PAGE = 1000
 RERANK_WINDOW = 100
+# Partial matches (match=auto): a short query (every word required) that fewer than
+# PARTIAL_BELOW documents match completely continues, after all of them, with the best
+# documents holding some but not all of its words (marked, with the words they lack), to
+# PARTIAL_DEPTH positions in all; the total stays the complete matches'. 0 switches it off.
+PARTIAL_BELOW = 100
+PARTIAL_DEPTH = 100
 # Recency prior, off: at 0.15 (at most +15% for a document from this year, fading over ten
 # years) it gained on no dev set (kdi 0.000, fsc -0.008, the others have no dates). Kept
 # as a switch for `policykb eval --ablate`; at 0 the re-rank window is skipped.
@@ -358,10 +365,17 @@ class SearchService:
         self.analyzer = analyzer
 
     def search(
-        self, req: SearchRequest, lenient: bool = False, facets: bool = True
+        self,
+        req: SearchRequest,
+        lenient: bool = False,
+        facets: bool = True,
+        partial: bool = True,
     ) -> SearchResult:
         """Run ``req``. With ``lenient`` a malformed query degrades to plain words with a
-        notice; otherwise it raises :class:`QuerySyntaxError`."""
+        notice; otherwise it raises :class:`QuerySyntaxError`. With ``partial`` (the
+        pages and the API) a short query that few documents match completely lists the
+        best partial matches after them, each marked with the words it lacks; exports
+        and feeds list complete matches only."""
         started = time.perf_counter()
         if req.q:
             _RECENT_QUERIES.append(req.q)
@@ -379,8 +393,9 @@ class SearchService:
                 notices,
             )
         located_by: dict = {}  # what the answer evidence located (terms -> passages)
-        result, aq = self._run(tree, aq, filters, req, facets, notices, located_by)
+        result, aq = self._run(tree, aq, filters, req, facets, notices, located_by, partial)
         page_hits = result.hits[: req.size]
+        missing = self._missing_words(req.q, aq.root, [h.id for h in page_hits if h.partial])
         ids = [h.id for h in page_hits]
         docs = self.store.get_hit_documents(ids)
         # Passage level: the engine names each hit's best passages and the pages with
@@ -415,6 +430,8 @@ class SearchService:
                     authors=doc.authors,
                     url=doc.url,
                     has_original=doc.has_original,
+                    partial=bh.partial,
+                    missing=missing.get(bh.id, []),
                 )
             )
         return SearchResult(
@@ -425,6 +442,7 @@ class SearchService:
             self._facet_values(result.facets, filters),
             (time.perf_counter() - started) * 1000,
             notices,
+            result.partial_total,
         )
 
     def highlight_terms(self, q: str) -> frozenset[str]:
@@ -466,21 +484,77 @@ class SearchService:
         facets: bool,
         notices,
         located_by: dict | None = None,
+        partial: bool = True,
     ):
         """The ranked backend result; under ``match=auto`` a query no document matches
-        falls back to "any word" with a notice. Returns (result, query used)."""
+        falls back to "any word" with a notice, and one that fewer than
+        :data:`PARTIAL_BELOW` documents match completely lists the best partial matches
+        after them (``partial``: off for exports and counts). Returns (result, query
+        used)."""
         result = self._ranked(aq, filters, req, facets, located_by)
-        if result.total == 0 and req.match == "auto" and _relaxable(aq.root):
+        if req.match != "auto":
+            return result, aq
+        if result.total == 0 and _relaxable(aq.root):
             # No document has enough of the words: show those with some of them, and say so.
-            dates = aq.dates
-            aq, _ = limit_terms(analyze_query(tree, self.analyzer, "any"), self.backend.doc_freqs)
-            aq.dates = dates
+            aq = self._relaxed(tree, aq)
             result = self._ranked(aq, filters, req, facets, located_by)
             if result.total:
                 notices.append(
                     "모든 낱말을 포함한 문서가 없어, 일부 낱말만 포함한 문서를 보여 드립니다."
                 )
+        elif partial and 0 < result.total < PARTIAL_BELOW and _partial_able(aq.root):
+            self._append_partial(tree, aq, filters, req, result)
         return result, aq
+
+    def _relaxed(self, tree, aq):
+        """``aq`` under ``match=any``: every word optional, at least one required."""
+        relaxed, _ = limit_terms(analyze_query(tree, self.analyzer, "any"), self.backend.doc_freqs)
+        relaxed.dates = aq.dates
+        return relaxed
+
+    def _append_partial(self, tree, aq, filters: Filters, req: SearchRequest, result) -> None:
+        """Continue ``result`` (complete matches, fewer than :data:`PARTIAL_BELOW`) with the
+        documents holding some but not all of the words, ranked among themselves by the
+        same scoring, to :data:`PARTIAL_DEPTH` positions in all; ``result.total`` stays
+        the number of complete matches, ``result.partial_total`` counts those listed."""
+        complete = result.total
+        relaxed = self._relaxed(tree, aq)
+        # partial = some of the words, and not all of them (nor an excluded word)
+        query = Bool(relaxed.root.must, (*relaxed.root.must_not, Bool(aq.root.must)))
+        relaxed.root = query
+        depth = max(PARTIAL_DEPTH, complete) - complete
+        start = max(req.offset, complete) - complete
+        end = min(req.offset + req.size - complete, depth)
+        sub = replace(req, page=1, size=max(1, end))
+        part = self._ranked(relaxed, filters, sub, False, None)
+        result.partial_total = min(part.total, depth)
+        if end > start:
+            result.hits = [
+                *result.hits,
+                *(BackendHit(h.id, h.score, True) for h in part.hits[start:end]),
+            ]
+
+    def _missing_words(self, q: str, root: Bool, ids: list[str]) -> dict[str, list[str]]:
+        """For each partial match in ``ids``: the words of ``q`` it lacks (a word whose
+        analyzed parts are not all in its title, authors or passages), in query order."""
+        alts = [a for c in root.must if _strict_run(c) for a in c.alts]
+        if not ids or not alts:
+            return {}
+        titles = self.store.title_terms(ids)
+        lacking: dict[str, list[TermAlt]] = {i: [] for i in ids}
+        for alt in dict.fromkeys(alts):
+            found = self.backend.passages(ids, alt.terms)
+            for i in ids:
+                if i not in found and not titles.get(i, set()) & set(alt.terms):
+                    lacking[i].append(alt)
+        labels = _word_labels(q, self.analyzer)
+        out: dict[str, list[str]] = {}
+        for i, missing in lacking.items():
+            words = [
+                next((w for w, terms in labels if a.terms[0] in terms), a.terms[0]) for a in missing
+            ]
+            out[i] = list(dict.fromkeys(words))
+        return out
 
     def rank(self, req: SearchRequest) -> list[BackendHit]:
         """The ranked hits of ``req`` (lenient parsing, no snippets or facets): exactly
@@ -636,6 +710,36 @@ def _fusion_bigrams(root) -> tuple[str, ...]:
 
 def _relaxable(root) -> bool:
     return any(isinstance(c, AllOf) and len(c.alts) > 1 for c in root.must)
+
+
+def _strict_run(clause) -> bool:
+    """Whether ``clause`` is a run of two or more words that requires all of them (what
+    ``match=any`` relaxes): not one word Kiwi splits into parts (국토교통부), nor words
+    that together spell one compound (스마트 시티 is 스마트시티, which has no partial
+    matches either), nor a long run, whose minimum is a soft bonus."""
+    return (
+        isinstance(clause, AllOf)
+        and len(clause.words) > 1
+        and not clause.compounds
+        and not clause.soft
+        and clause.required > 1
+    )
+
+
+def _partial_able(root) -> bool:
+    """Whether relaxing ``root`` to "any word" can find documents it does not match."""
+    return any(_strict_run(c) for c in root.must)
+
+
+def _word_labels(q: str, analyzer: Analyzer) -> list[tuple[str, set[str]]]:
+    """Each word of ``q`` as typed (query syntax stripped) with its analyzed terms, to
+    name a missing term by the word the user wrote."""
+    out = []
+    for raw in q.split():
+        word = raw.strip('"()-').rstrip("?？")
+        if word and ":" not in word:
+            out.append((word, {t.term for t in analyzer.analyze(word)}))
+    return out
 
 
 def _has_field_filter(aq) -> bool:

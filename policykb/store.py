@@ -540,6 +540,20 @@ class DocumentStore:
             for r in rows
         }
 
+    def title_terms(self, ids: list[str]) -> dict[str, set[str]]:
+        """The analyzed terms of each document's title and authors (doc id -> terms): what
+        the engine matches besides the passages, read without decoding any passage."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._conn().execute(
+            f"SELECT id, title_tokens, author_tokens FROM documents WHERE id IN ({marks})", ids
+        )
+        return {
+            r[0]: {t.term for col in (r[1], r[2]) if col for t in tokens_from_json(col)}
+            for r in rows
+        }
+
     def get_passages(self, doc_id: str) -> list[Passage]:
         rows = (
             self._conn()

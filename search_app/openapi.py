@@ -77,7 +77,16 @@ SCHEMAS = {
         "type": "object",
         "required": ["total", "page", "size", "hits", "facets"],
         "properties": {
-            "total": _INT,
+            "total": {
+                "type": "integer",
+                "description": "documents matching completely (every word of a short query)",
+            },
+            "partial_total": {
+                "type": "integer",
+                "description": "partial matches listed after the complete ones (a short "
+                "query that few documents match completely: documents lacking one of its "
+                "words; their hits have partial: true)",
+            },
             "page": _INT,
             "size": _INT,
             "took_ms": {"type": "number"},
@@ -125,6 +134,16 @@ SCHEMAS = {
                         "has_original": {
                             "type": "boolean",
                             "description": "false: 원문 없음 (catalogue record only)",
+                        },
+                        "partial": {
+                            "type": "boolean",
+                            "description": "true: 일부 낱말만 포함 (listed after every "
+                            "complete match)",
+                        },
+                        "missing_words": {
+                            "type": "array",
+                            "items": _STR,
+                            "description": "the query words a partial match lacks",
                         },
                     },
                 },

@@ -502,3 +502,57 @@ def test_letter_spaced_words_are_found_and_marked(tmp_path_factory, es_url):
             assert [h.title for h in result.hits] == ["위원 위촉 안내"], (rt.backend.name, q)
             assert shown in result.hits[0].snippet
     es.backend.drop_all()
+
+
+# A short query one document matches completely; two others lack one word each.
+PARTIAL_DOCS = {
+    "all.txt": "해양 쓰레기 수거 사업\n\n해안에서 해양 쓰레기를 수거하는 사업을 시작합니다.\n",
+    "sea.txt": "해양 쓰레기 실태 조사\n\n바다에 떠다니는 해양 쓰레기의 양을 조사했습니다.\n",
+    "river.txt": "하천 쓰레기 수거 결과\n\n하천 둔치에서 쓰레기를 수거한 결과를 알립니다.\n",
+    "other.txt": "도서관 개관 시간 안내\n\n시립 도서관의 개관 시간을 안내합니다.\n",
+}
+
+
+def test_partial_matches_follow_the_only_complete_match(tmp_path_factory, es_url):
+    """A short query whose only complete match is one document lists, after it, the
+    documents lacking one of its words, labelled with the missing word, on both engines
+    and through the API and the HTML page; the total counts the complete match alone."""
+    from wiring.wsgi import create_app
+
+    emb, es = engines_on_texts(tmp_path_factory, PARTIAL_DOCS, es_url, "policykb-conformance-part")
+    for rt in (emb, es):
+        q = "해양 쓰레기 수거"
+        result = rt.service.search(parse_request({"q": [q]}, rt.settings))
+        assert result.total == 1 and result.partial_total == 2, rt.backend.name
+        assert [h.title for h in result.hits][0] == "해양 쓰레기 수거 사업"
+        assert [h.partial for h in result.hits] == [False, True, True]
+        missing = {h.title: h.missing for h in result.hits[1:]}
+        assert missing == {"해양 쓰레기 실태 조사": ["수거"], "하천 쓰레기 수거 결과": ["해양"]}
+        assert not result.notices
+        # match=all stays strict; an export (partial=False) lists the complete match only
+        strict = rt.service.search(parse_request({"q": [q], "match": ["all"]}, rt.settings))
+        assert [h.title for h in strict.hits] == ["해양 쓰레기 수거 사업"]
+        assert (
+            rt.service.search(parse_request({"q": [q]}, rt.settings), partial=False).hits[0].title
+            == "해양 쓰레기 수거 사업"
+        )
+        # page 2 of size 1 is the first partial match; the pager counts all three
+        paged = rt.service.search(
+            parse_request({"q": [q], "size": ["1"], "page": ["2"]}, rt.settings)
+        )
+        assert paged.pages == 3 and [h.partial for h in paged.hits] == [True]
+
+        app = create_app({"TESTING": True}, settings=rt.settings)
+        app.extensions["policykb"] = rt
+        client = app.test_client()
+        body = client.get("/api/search", query_string={"q": q}).get_json()
+        assert (body["total"], body["partial_total"]) == (1, 2)
+        assert [h["partial"] for h in body["hits"]] == [False, True, True]
+        assert sorted(w for h in body["hits"] for w in h["missing_words"]) == ["수거", "해양"]
+        page = client.get("/search", query_string={"q": q}).get_data(as_text=True)
+        assert page.count("일부 낱말만 포함 · 빠진 낱말:") == 2
+        assert "빠진 낱말: 수거" in page and "빠진 낱말: 해양" in page
+        assert "이어서 일부 낱말만 포함한 문서 2건" in page
+        csv = client.get("/export.csv", query_string={"q": q}).get_data(as_text=True)
+        assert "해양 쓰레기 수거 사업" in csv and "하천 쓰레기 수거 결과" not in csv
+    es.backend.drop_all()

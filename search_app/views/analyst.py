@@ -130,7 +130,7 @@ def _all_hits(req: SearchRequest):
     sent = 0
     while sent < MAX_EXPORT:
         result = service.search(
-            replace(req, page=page, size=EXPORT_PAGE), lenient=True, facets=False
+            replace(req, page=page, size=EXPORT_PAGE), lenient=True, facets=False, partial=False
         )
         for hit in result.hits:
             yield hit
@@ -220,7 +220,7 @@ def _feed(req: SearchRequest, title: str, feed_id: str, self_path: str) -> Respo
     with a percent-encoded query (RFC 4287 wants an IRI; an ASCII URI is one)."""
     service = runtime().service
     result = service.search(
-        replace(req, sort="newest", page=1, size=20), lenient=True, facets=False
+        replace(req, sort="newest", page=1, size=20), lenient=True, facets=False, partial=False
     )
     docs = service.store.get_documents([h.id for h in result.hits])
     entries = [
