@@ -114,11 +114,6 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="proximity pairs 0, the phrase kept (diagnosis only: rankings change)",
     )
-    ap.add_argument(
-        "--slop-pairs",
-        action="store_true",
-        help="proximity pairs as slop phrases, not body_pairs terms (PAIR_TERMS off)",
-    )
     args = ap.parse_args(argv)
     from policykb.backends import base as ranking
 
@@ -126,8 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         ranking.PAIR_BOOST = ranking.QUESTION_PAIR_BOOST = 0.0
     if args.no_positions:
         ranking.PHRASE_BOOST = 0.0
-    if args.slop_pairs:
-        ranking.PAIR_TERMS = False
     key = args.build.name.rsplit("-", 1)[-1]
     analyzer = get_analyzer()
     with indexing.elasticsearch(args.engine == "elasticsearch", keep_data=True) as es:
@@ -163,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
         + (f", {args.size} hits a page" if args.size != 10 else "")
         + (", no positional clauses" if args.no_positions else "")
         + (", no proximity pairs" if args.no_pairs and not args.no_positions else "")
-        + (", slop-phrase pairs" if args.slop_pairs else "")
     )
     print(f"| {head} | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
