@@ -543,7 +543,7 @@ class SearchService:
         titles = self.store.title_terms(ids)
         lacking: dict[str, list[TermAlt]] = {i: [] for i in ids}
         for alt in dict.fromkeys(alts):
-            found = self.backend.passages(ids, alt.terms)
+            found = self.backend.holders(ids, alt.terms)
             for i in ids:
                 if i not in found and not titles.get(i, set()) & set(alt.terms):
                     lacking[i].append(alt)

@@ -375,6 +375,12 @@ class SearchBackend(ABC):
         ``PASSAGE_TERM_WEIGHT`` x distinct terms + BM25), the pages with matches and the
         number of matching passages."""
 
+    def holders(self, doc_ids: list[str], terms: Iterable[str]) -> set[str]:
+        """Those of ``doc_ids`` with a passage containing one of ``terms`` (which
+        documents hold a word, without ranking their passages). Engines answer it with
+        one aggregation; this default reads the best passages."""
+        return set(self.passages(doc_ids, terms))
+
     @abstractmethod
     def matching_passages(
         self, doc_id: str, terms: Iterable[str], limit: int = MAX_MATCH_PAGES

@@ -979,6 +979,22 @@ class ElasticBackend(SearchBackend):
             out[facet] = {str(b["key"]): int(b["doc_count"]) for b in buckets}
         return BackendResult(int(res["hits"]["total"]["value"]), hits, out)
 
+    def holders(self, doc_ids: list[str], terms: Iterable[str]) -> set[str]:
+        ids, terms = list(dict.fromkeys(doc_ids)), sorted(set(terms))
+        if not ids or not terms:
+            return set()
+        self.ensure_index()
+        res = self._call(
+            self.es.search,
+            index=self.passage_alias,
+            query=passage_query(ids, terms),
+            size=0,
+            aggs={"docs": {"terms": {"field": "doc_id", "size": len(ids)}}},
+            filter_path=["**.key", "**.doc_count"],
+        )
+        buckets = ((res.get("aggregations") or {}).get("docs") or {}).get("buckets", [])
+        return {b["key"] for b in buckets if b["doc_count"]}
+
     def passages(
         self, doc_ids: list[str], terms: Iterable[str], per_doc: int = BEST_PASSAGES
     ) -> dict[str, DocPassages]:

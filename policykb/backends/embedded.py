@@ -805,6 +805,18 @@ class EmbeddedBackend(SearchBackend):
         except (ValueError, OSError) as exc:
             raise BackendError(f"embedded index error: {exc}") from exc
 
+    def holders(self, doc_ids: list[str], terms: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(doc_ids))
+        query = self._passage_query(ids, list(terms))
+        if query is None:
+            return set()
+        agg = {"docs": {"terms": {"field": "doc_id", "size": len(ids)}}}
+        try:
+            result = self._fresh_passages().searcher().aggregate(query, agg)
+        except (ValueError, OSError) as exc:
+            raise BackendError(f"embedded index error: {exc}") from exc
+        return {b["key"] for b in result["docs"]["buckets"] if b["doc_count"]}
+
     def _best_passages(
         self, searcher, doc_ids: list[str], terms: list[str], per_doc: int
     ) -> dict[str, list[PassageMatch]]:
