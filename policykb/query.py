@@ -290,6 +290,9 @@ class AllOf:
     # the alternatives of each query word (a word Kiwi splits into parts has several):
     # the backends score each word once (its best alternative), matching stays per part
     words: tuple[tuple[TermAlt, ...], ...] = ()
+    # the word of the query each alternative comes from, as typed (same order as alts):
+    # how a partial match names the words it lacks
+    spelled: tuple[str, ...] = ()
     # alternatives that score but are not required (the asked-for noun of a question)
     optional: tuple[TermAlt, ...] = ()
     # the run is a question someone asks (:func:`asks`): its proximity pairs weigh
@@ -440,6 +443,18 @@ def _token_alts(tokens) -> list[tuple[object, TermAlt]]:
         terms = [p.term] + [x.term for x in extras if x.start <= p.start and p.end <= x.end]
         out.append((p, TermAlt(tuple(dict.fromkeys(terms)))))
     return out
+
+
+def _spelled(text: str, tokens, alts: list[TermAlt]) -> tuple[str, ...]:
+    """For each of ``alts``: the whitespace word of ``text`` its first primary token
+    lies in (read off the tokens' offsets, query punctuation stripped)."""
+    spans = _word_spans(text)
+    typed: dict[TermAlt, str] = {}
+    for p, alt in _token_alts(tokens):
+        if alt not in typed:
+            word = next((text[s:e] for s, e in spans if s <= p.start < e), "")
+            typed[alt] = word.strip('"()-').rstrip("?？") or p.term
+    return tuple(typed.get(a, a.terms[0]) for a in alts)
 
 
 def _word_spans(text: str) -> list[tuple[int, int]]:
@@ -670,6 +685,7 @@ class QueryAnalysis:
             bigrams=tuple(dict.fromkeys(char_bigrams(fold_width(text)))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
             words=words,
+            spelled=_spelled(text, tokens, alts),
             optional=optional,
             question=question,
         )

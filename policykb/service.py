@@ -395,7 +395,7 @@ class SearchService:
         located_by: dict = {}  # what the answer evidence located (terms -> passages)
         result, aq = self._run(tree, aq, filters, req, facets, notices, located_by, partial)
         page_hits = result.hits[: req.size]
-        missing = self._missing_words(req.q, aq.root, [h.id for h in page_hits if h.partial])
+        missing = self._missing_words(aq.root, [h.id for h in page_hits if h.partial])
         ids = [h.id for h in page_hits]
         docs = self.store.get_hit_documents(ids)
         # Passage level: the engine names each hit's best passages and the pages with
@@ -534,27 +534,24 @@ class SearchService:
                 *(BackendHit(h.id, h.score, True) for h in part.hits[start:end]),
             ]
 
-    def _missing_words(self, q: str, root: Bool, ids: list[str]) -> dict[str, list[str]]:
-        """For each partial match in ``ids``: the words of ``q`` it lacks (a word whose
+    def _missing_words(self, root: Bool, ids: list[str]) -> dict[str, list[str]]:
+        """For each partial match in ``ids``: the query words it lacks (a word whose
         analyzed parts are not all in its title, authors or passages), in query order."""
-        alts = [a for c in root.must if _strict_run(c) for a in c.alts]
-        if not ids or not alts:
+        typed: dict[TermAlt, str] = {}
+        for c in root.must:
+            if _strict_run(c):
+                for a, w in zip(c.alts, c.spelled or [a.terms[0] for a in c.alts], strict=True):
+                    typed.setdefault(a, w)
+        if not ids or not typed:
             return {}
         titles = self.store.title_terms(ids)
-        lacking: dict[str, list[TermAlt]] = {i: [] for i in ids}
-        for alt in dict.fromkeys(alts):
+        lacking: dict[str, list[str]] = {i: [] for i in ids}
+        for alt, word in typed.items():
             found = self.backend.holders(ids, alt.terms)
             for i in ids:
                 if i not in found and not titles.get(i, set()) & set(alt.terms):
-                    lacking[i].append(alt)
-        labels = _word_labels(q, self.analyzer)
-        out: dict[str, list[str]] = {}
-        for i, missing in lacking.items():
-            words = [
-                next((w for w, terms in labels if a.terms[0] in terms), a.terms[0]) for a in missing
-            ]
-            out[i] = list(dict.fromkeys(words))
-        return out
+                    lacking[i].append(word)
+        return {i: list(dict.fromkeys(words)) for i, words in lacking.items()}
 
     def rank(self, req: SearchRequest) -> list[BackendHit]:
         """The ranked hits of ``req`` (lenient parsing, no snippets or facets): exactly
@@ -729,17 +726,6 @@ def _strict_run(clause) -> bool:
 def _partial_able(root) -> bool:
     """Whether relaxing ``root`` to "any word" can find documents it does not match."""
     return any(_strict_run(c) for c in root.must)
-
-
-def _word_labels(q: str, analyzer: Analyzer) -> list[tuple[str, set[str]]]:
-    """Each word of ``q`` as typed (query syntax stripped) with its analyzed terms, to
-    name a missing term by the word the user wrote."""
-    out = []
-    for raw in q.split():
-        word = raw.strip('"()-').rstrip("?？")
-        if word and ":" not in word:
-            out.append((word, {t.term for t in analyzer.analyze(word)}))
-    return out
 
 
 def _has_field_filter(aq) -> bool:
