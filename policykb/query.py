@@ -445,16 +445,11 @@ def _token_alts(tokens) -> list[tuple[object, TermAlt]]:
     return out
 
 
-def _spelled(text: str, tokens, alts: list[TermAlt]) -> tuple[str, ...]:
-    """For each of ``alts``: the whitespace word of ``text`` its first primary token
-    lies in (read off the tokens' offsets, query punctuation stripped)."""
-    spans = _word_spans(text)
-    typed: dict[TermAlt, str] = {}
-    for p, alt in _token_alts(tokens):
-        if alt not in typed:
-            word = next((text[s:e] for s, e in spans if s <= p.start < e), "")
-            typed[alt] = word.strip('"()-').rstrip("?？") or p.term
-    return tuple(typed.get(a, a.terms[0]) for a in alts)
+def _spelled(typed: list[tuple[str, tuple[TermAlt, ...]]], alts) -> tuple[str, ...]:
+    """For each of ``alts``: the query word it comes from, as typed (from
+    :func:`_typed_words`)."""
+    word_of = {a: w for w, word_alts in typed for a in word_alts}
+    return tuple(word_of.get(a, a.terms[0]) for a in alts)
 
 
 def _word_spans(text: str) -> list[tuple[int, int]]:
@@ -468,11 +463,12 @@ def _word_alts(text: str, tokens, i: int) -> tuple[TermAlt, ...]:
     return tuple(dict.fromkeys(a for t, a in _token_alts(tokens) if start <= t.start < end))
 
 
-def _words_of(text: str, tokens) -> tuple[tuple[TermAlt, ...], ...]:
-    """The term alternatives of each whitespace-separated word of ``text``, in order (a
-    primary token belongs to the word its start falls in; an alternative to its first)."""
+def _typed_words(text: str, tokens) -> list[tuple[str, tuple[TermAlt, ...]]]:
+    """Each whitespace-separated word of ``text`` (query punctuation stripped) with its
+    term alternatives, in order: a primary token belongs to the word its start falls in,
+    an alternative to its first; words without one are left out."""
     spans = _word_spans(text)
-    words: list[list[TermAlt]] = [[] for _ in spans]
+    words: list[tuple[str, list[TermAlt]]] = [(text[a:b], []) for a, b in spans]
     seen: set[TermAlt] = set()
     for tok, alt in _token_alts(tokens):
         if alt in seen:
@@ -480,10 +476,14 @@ def _words_of(text: str, tokens) -> tuple[tuple[TermAlt, ...], ...]:
         seen.add(alt)
         i = next((k for k, (a, b) in enumerate(spans) if a <= tok.start < b), None)
         if i is None:  # offsets outside the text: a word of its own
-            words.append([alt])
+            words.append((tok.term, [alt]))
         else:
-            words[i].append(alt)
-    return tuple(tuple(w) for w in words if w)
+            words[i][1].append(alt)
+    return [
+        (w.strip('"()-').rstrip("?？") or alts[0].terms[0], tuple(alts))
+        for w, alts in words
+        if alts
+    ]
 
 
 # A question asks for the entity named by its last noun ("명성황후가 암살당한 해는?": 해,
@@ -663,7 +663,8 @@ class QueryAnalysis:
         alts, parts = _alts_for(tokens)
         if positive:
             self.highlight.update(t.term for t in tokens)
-        words = _words_of(text, tokens)
+        typed = _typed_words(text, tokens)
+        words = tuple(word_alts for _, word_alts in typed)
         optional: tuple[TermAlt, ...] = ()
         focus = question_focus(text, tokens) if QUESTION_FOCUS and self.match == "auto" else None
         if focus is not None:
@@ -685,7 +686,7 @@ class QueryAnalysis:
             bigrams=tuple(dict.fromkeys(char_bigrams(fold_width(text)))) if positive else (),
             compounds=_whole_run_compounds(tokens) if len(parts) > 1 else (),
             words=words,
-            spelled=_spelled(text, tokens, alts),
+            spelled=_spelled(typed, alts),
             optional=optional,
             question=question,
         )

@@ -163,6 +163,16 @@ def test_each_word_groups_its_parts(aq):
     assert [a for w in clause.words for a in w] == list(clause.alts)
 
 
+def test_each_part_keeps_the_word_it_was_typed_in(aq):
+    # a partial match names the words it lacks as the user typed them: every part of
+    # "규제샌드박스를" is that word, an inflected word keeps its ending, "?" is dropped
+    clause = aq("규제샌드박스를 개정했다?").root.must[0]
+    assert len(clause.spelled) == len(clause.alts)
+    labels = dict(zip((a.terms[0] for a in clause.alts), clause.spelled, strict=True))
+    assert labels["규제"] == labels["박스"] == "규제샌드박스를"
+    assert labels["개정"] == "개정했다"
+
+
 @pytest.mark.parametrize(
     ("question", "focus"),
     [
