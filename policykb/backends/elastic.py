@@ -280,10 +280,9 @@ def _positional_subs(clause: AllOf) -> list[dict]:
     """The positional clauses of an :class:`AllOf` (see ``RESCORE_WINDOW``)."""
     out = []
     if clause.phrase and ranking.PHRASE_BOOST:
-        out += [
-            _phrase("body", clause.phrase, ranking.PHRASE_BOOST),
-            _phrase("title", clause.phrase, ranking.PHRASE_BOOST * ranking.TITLE_BOOST),
-        ]
+        if ranking.body_phrase(clause):
+            out.append(_phrase("body", clause.phrase, ranking.PHRASE_BOOST))
+        out.append(_phrase("title", clause.phrase, ranking.PHRASE_BOOST * ranking.TITLE_BOOST))
     boost = ranking.pair_boost(clause)
     for a, b in proximity_pairs(clause.phrase) if boost else ():
         body = {

@@ -609,7 +609,9 @@ class EmbeddedBackend(SearchBackend):
         """The positional clauses of an :class:`AllOf` (see ``RESCORE_WINDOW``)."""
         out = []
         if clause.phrase and ranking.PHRASE_BOOST:
-            out.append(Query.boost_query(self._phrase("body", clause.phrase), ranking.PHRASE_BOOST))
+            if ranking.body_phrase(clause):
+                body = self._phrase("body", clause.phrase)
+                out.append(Query.boost_query(body, ranking.PHRASE_BOOST))
             out.append(
                 Query.boost_query(
                     self._phrase("title", clause.phrase),
