@@ -436,6 +436,7 @@ def prism_case(data: Path, es_url: str | None, analyzer, reps: int) -> tuple[Tab
     from policykb.backends.embedded import EmbeddedBackend
     from policykb.service import parse_request
 
+    runs = max(reps, PRISM_REPS)
     backends = {"embedded": EmbeddedBackend(data / "index")}
     if es_url:
         es = ElasticBackend(es_url, "policykb-fulltext-public", shards=1, replicas=0)
@@ -475,7 +476,7 @@ def prism_case(data: Path, es_url: str | None, analyzer, reps: int) -> tuple[Tab
             for _ in range(PRISM_WARM):
                 rt.service.search(req)
             ts, total = [], 0
-            for _ in range(max(reps, PRISM_REPS)):
+            for _ in range(runs):
                 with stopwatch() as t:
                     total = rt.service.search(req).total
                 ts.append(t[0] * 1000)
@@ -501,7 +502,8 @@ def prism_case(data: Path, es_url: str | None, analyzer, reps: int) -> tuple[Tab
             "doc_page_kb": max(doc_bytes) / 1024,
         }
     table.notes.append(
-        f"{max(reps, PRISM_REPS)} runs per query after {PRISM_WARM} warm-up runs; ratio = the slower report query's p50 over "
+        f"{runs} runs per query after {PRISM_WARM} warm-up runs; ratio = the slower report "
+        "query's p50 over "
         "스마트시티's (which matches short documents only). The report: "
         f"{PRISM_FILE}.hwp (476k characters, 640 passages, no page numbers) and its canonical "
         "copy, the 415-page PDF of the same report that search results show; the document "
