@@ -12,10 +12,12 @@ import pytest
 
 from tests.conftest import make_runtime, shared_path
 
-FILES = {
-    "moef.hwpx": "samples/hwpx/hwpx-h-03.hwpx",  # 기획재정부 press release (logo is an image)
-    "fragment.hwpx": "samples/hwpx/hwpx-02.hwpx",  # no header at all: 미상
-    "seoul.hwpx": "samples/task2279/36477373_gyeoljae.hwpx",  # 동부수도사업소 -> 서울특별시
+FILES = {  # name -> path under ../shared/data
+    "moef.hwpx": "public-docs/samples/hwpx/hwpx-h-03.hwpx",  # 기획재정부 (logo is an image)
+    "fragment.hwpx": "public-docs/samples/hwpx/hwpx-02.hwpx",  # no header at all: 미상
+    "seoul.hwpx": "public-docs/samples/task2279/36477373_gyeoljae.hwpx",  # -> 서울특별시
+    # a regional office's press release (경인지방통계청 -> 통계청); in no labelled set
+    "kostat.pdf": "kostat/press_2022_11_10.pdf",
 }
 
 
@@ -25,7 +27,7 @@ def client(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("pub")
     for name, rel in FILES.items():
-        shutil.copy(shared_path("data", "public-docs", rel), folder / name)
+        shutil.copy(shared_path("data", *rel.split("/")), folder / name)
     rt = make_runtime(tmp_path_factory.mktemp("pub-data"))
     report = rt.ingester().run([folder])
     assert report.failed == 0, report.failures
@@ -44,7 +46,10 @@ def _doc(client, publisher: str) -> dict:
 def test_publisher_facet_filter_and_unknown(client):
     body = client.get("/api/search?q=").get_json()
     counts = {f["value"]: f["count"] for f in body["facets"]["publisher"]}
-    assert counts == {"기획재정부": 1, "서울특별시": 1, "미상": 1}
+    assert counts == {"기획재정부": 1, "서울특별시": 1, "통계청": 1, "미상": 1}
+    kostat = _doc(client, "통계청")
+    assert kostat["title"] == "「수도권 광역지표」개발 및 온라인 시범 서비스 시작"
+    assert (kostat["doc_type"], kostat["date"]) == ("보도자료", "2022-11-10")
     seoul = _doc(client, "서울특별시")
     assert seoul["department"] == "동부수도사업소" and seoul["doc_type"] == "결재문서"
     assert seoul["title"] == "일괄요금경정"
@@ -75,7 +80,7 @@ def test_exports_carry_the_publisher(client):
     assert "기획재정부" in bib
     raw = client.get("/export.csv?q=").get_data(as_text=True).lstrip("\ufeff")
     rows = list(csv.DictReader(io.StringIO(raw)))
-    assert {r["publisher"] for r in rows} == {"기획재정부", "서울특별시", "미상"}
+    assert {r["publisher"] for r in rows} == {"기획재정부", "서울특별시", "통계청", "미상"}
 
 
 @pytest.mark.data
