@@ -164,6 +164,42 @@ def test_rescored_phrase_outranks_words_apart(phrase_pair, monkeypatch):
         assert apart.score == pytest.approx(terms_only[apart.id], rel=1e-4)
 
 
+FILLER = "지역 주민의 의견을 듣고 예산을 나누어 쓴다. " * 12  # 96 words
+HEAD_DOCS = {
+    "early.txt": "첫머리 보고서\n\n노동자를 위한 재교육 과정을 연다.\n\n" + FILLER + "\n",
+    "late.txt": "끝자락 보고서\n\n" + FILLER + "\n\n노동자를 위한 재교육 과정을 연다.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def head_pair(tmp_path_factory, es_url):
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ranking, "POSITIONAL_HEAD", 40)  # both documents are longer
+        emb, es = engines_on_texts(tmp_path_factory, HEAD_DOCS, es_url, "policykb-conf-head")
+    yield emb, es
+    es.backend.drop_all()
+
+
+def test_word_order_bonus_reads_the_head_and_a_quoted_phrase_the_whole_body(head_pair, monkeypatch):
+    """The phrase and proximity bonuses of plain words read the first POSITIONAL_HEAD
+    terms of the body (the document holding the words together early gains, the one
+    holding them together past the head keeps its term score), while a quoted phrase is
+    found anywhere in the body and marked there. Both engines."""
+    for rt in head_pair:
+        hits = run(rt, {"q": "노동자 재교육"}).hits
+        with monkeypatch.context() as m:
+            m.setattr(ranking, "PHRASE_BOOST", 0.0)
+            m.setattr(ranking, "PAIR_BOOST", 0.0)
+            terms_only = {h.id: h.score for h in run(rt, {"q": "노동자 재교육"}).hits}
+        by_title = {h.title: h for h in hits}
+        early, late = by_title["첫머리 보고서"], by_title["끝자락 보고서"]
+        assert early.score > terms_only[early.id] + 0.1
+        assert late.score == pytest.approx(terms_only[late.id], rel=1e-4)
+        quoted = run(rt, {"q": '"재교육 과정"'}).hits
+        assert len(quoted) == 2
+        assert all("<mark>재교육 과정</mark>" in h.snippet for h in quoted)
+
+
 @pytest.mark.parametrize("params", [p for p in QUERIES if p.get("q")], ids=lambda p: repr(p)[:60])
 def test_rescore_window_keeps_one_query_ranking(pair, params, monkeypatch):
     """Within the rescore window the two-phase scores (Elasticsearch) are the one-query

@@ -123,6 +123,7 @@ def mapping() -> dict:
             "title_joined": text,
             "body": text,
             "body_joined": text,
+            "body_head": text,
             "body_bigram": {
                 "type": "text",
                 "analyzer": "whitespace",
@@ -201,11 +202,15 @@ def index_settings(shards: int, replicas: int) -> dict:
 
 def to_source(doc: Document) -> dict:
     title, title_joined = split_joined(doc.title_tokens)
-    body, body_joined = [], []
+    body, body_joined, head = [], [], []
+    room = ranking.POSITIONAL_HEAD  # the first POSITIONAL_HEAD parts, passage by passage
     for p in doc.passages:
         parts, joined = split_joined(p.tokens)
         body.append(" ".join(t.term for t in parts))
         body_joined.append(" ".join(t.term for t in joined))
+        if room > 0:
+            head.append(" ".join(t.term for t in parts[:room]))
+            room -= len(parts)
     # The sentinel as a value of its own: after the position gap, never inside a phrase.
     return {
         "id": doc.id,
@@ -213,6 +218,7 @@ def to_source(doc: Document) -> dict:
         "title_joined": [" ".join(t.term for t in title_joined), FIELD_SENTINEL],
         "body": [*body, FIELD_SENTINEL],
         "body_joined": [*body_joined, FIELD_SENTINEL],
+        "body_head": [*head, FIELD_SENTINEL],
         "body_bigram": [*(" ".join(b) for b in passage_bigrams(doc)), FIELD_SENTINEL],
         "institute": doc.institute,
         "regions": doc.regions,
@@ -281,7 +287,7 @@ def _positional_subs(clause: AllOf) -> list[dict]:
     out = []
     if clause.phrase and ranking.PHRASE_BOOST:
         if ranking.body_phrase(clause):
-            out.append(_phrase("body", clause.phrase, ranking.PHRASE_BOOST))
+            out.append(_phrase(ranking.POSITIONAL_FIELD, clause.phrase, ranking.PHRASE_BOOST))
         out.append(_phrase("title", clause.phrase, ranking.PHRASE_BOOST * ranking.TITLE_BOOST))
     boost = ranking.pair_boost(clause)
     for a, b in proximity_pairs(clause.phrase) if boost else ():
@@ -291,7 +297,7 @@ def _positional_subs(clause: AllOf) -> list[dict]:
             "analyzer": "whitespace",
             "boost": boost,
         }
-        out.append({"match_phrase": {"body": body}})
+        out.append({"match_phrase": {ranking.POSITIONAL_FIELD: body}})
     return out
 
 

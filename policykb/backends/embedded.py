@@ -89,7 +89,7 @@ REBUILD_HEAP = 1_500_000_000
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
-    for name in ("title", "title_joined", "body", "body_joined", "authors"):
+    for name in ("title", "title_joined", "body", "body_joined", "body_head", "authors"):
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("body_bigram", tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field("institute", fast=True, tokenizer_name="raw")
@@ -154,7 +154,10 @@ def _body_fields(doc: Document) -> list[TokenField]:
             ends.extend([t.end for t in some])
         base += max([t.position for t in tokens], default=-1) + 1 + PASSAGE_POSITION_GAP
     out = []
-    for name, (terms, positions, starts, ends) in zip(("body", "body_joined"), cols, strict=True):
+    head = tuple(col[: ranking.POSITIONAL_HEAD] for col in cols[0])
+    for name, (terms, positions, starts, ends) in zip(
+        ("body", "body_joined", "body_head"), (*cols, head), strict=True
+    ):
         terms.append(FIELD_SENTINEL)
         positions.append(max(positions, default=-1) + 1 + PASSAGE_POSITION_GAP)
         starts.append(0)
@@ -610,7 +613,7 @@ class EmbeddedBackend(SearchBackend):
         out = []
         if clause.phrase and ranking.PHRASE_BOOST:
             if ranking.body_phrase(clause):
-                body = self._phrase("body", clause.phrase)
+                body = self._phrase(ranking.POSITIONAL_FIELD, clause.phrase)
                 out.append(Query.boost_query(body, ranking.PHRASE_BOOST))
             out.append(
                 Query.boost_query(
@@ -620,7 +623,9 @@ class EmbeddedBackend(SearchBackend):
             )
         boost = ranking.pair_boost(clause)
         for a, b in proximity_pairs(clause.phrase) if boost else ():
-            pair = Query.phrase_query(self.schema, "body", [a, b], slop=ranking.PAIR_SLOP)
+            pair = Query.phrase_query(
+                self.schema, ranking.POSITIONAL_FIELD, [a, b], slop=ranking.PAIR_SLOP
+            )
             out.append(Query.boost_query(pair, boost))
         return out
 
