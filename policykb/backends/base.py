@@ -16,13 +16,18 @@ from policykb.query import AllOf, Bool, TermAlt
 # Gap inserted between passages so phrases never match across a passage boundary.
 PASSAGE_POSITION_GAP = 100
 # The word-order bonuses of a run of words (its exact phrase, its proximity pairs) read
-# the first POSITIONAL_HEAD body terms of a document (about ten report pages), the field
-# POSITIONAL_FIELD: every document shorter than that scores as before, and a 400-page
-# report costs a search what ten pages do instead of reading every position of its
-# terms (the positional clauses were most of the search time of long reports). A quoted
-# phrase still matches anywhere in the body. Old Lucene bounded fields the same way
-# (maxFieldLength, 10,000 terms), for indexing as well.
-POSITIONAL_HEAD = 5000
+# the first POSITIONAL_HEAD body terms of a document (about two report pages), the field
+# POSITIONAL_FIELD: a document shorter than that scores as before, and a 400-page report
+# costs a search what two pages do instead of reading every position of its terms (the
+# positional clauses were most of the search time of long reports). A quoted phrase
+# still matches anywhere in the body. Where the words of a pasted title stand together
+# near the start is better evidence than anywhere in 300 pages: on the dev halves (twelfth
+# session) pipc, the long-document set, gained as the head shrank (10,000 terms +0.0023,
+# 5,000 +0.0036, 2,000 +0.0248, 1,000 +0.0289, 500 +0.0393, 250 +0.0509) with the five
+# other sets unchanged down to 1,000; below it they move (500: korquad, fsc +1 to +3
+# queries net; 250: fsc 32 up / 25 down, korquad long one down). Old Lucene bounded
+# fields the same way (maxFieldLength, 10,000 terms).
+POSITIONAL_HEAD = 1000
 POSITIONAL_FIELD = "body_head"
 # Weights chosen by ablation on the dev halves of `policykb eval` (see bench/README.md).
 TITLE_BOOST = 1.0  # 2.0 gained on no dev set (kdi -0.005): the title counts as body text
