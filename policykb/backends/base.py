@@ -26,7 +26,8 @@ PASSAGE_POSITION_GAP = 100
 # 5,000 +0.0036, 2,000 +0.0248, 1,000 +0.0289, 500 +0.0393, 250 +0.0509) with the five
 # other sets unchanged down to 1,000; below it they move (500: korquad, fsc +1 to +3
 # queries net; 250: fsc 32 up / 25 down, korquad long one down). Old Lucene bounded
-# fields the same way (maxFieldLength, 10,000 terms).
+# fields the same way (maxFieldLength, 10,000 terms). Index-time: indexes record only
+# SCHEMA_VERSION, so a new head needs a new schema version.
 POSITIONAL_HEAD = 1000
 POSITIONAL_FIELD = "body_head"
 # Weights chosen by ablation on the dev halves of `policykb eval` (see bench/README.md).
