@@ -141,16 +141,21 @@ def test_simhash_counts_bits_as_before():
         assert dedup.simhash(text) == _simhash_bit_by_bit(text)
 
 
-def test_prepared_forms_are_built_as_their_definitions():
+def test_prepared_forms_are_built_as_their_definitions(monkeypatch):
     """The shortcuts of the ingest path give what their plain definitions give on real
     documents: the embedded body fields (straight from the passages' tokens) as
-    ``_token_field(with_sentinel(...))`` of :func:`body_tokens`, character bigrams as
-    every two-character slice of each word, and the duplicate hashes squashed once."""
+    ``_token_field(with_sentinel(...))`` of :func:`body_tokens` (the word-order head: its
+    first POSITIONAL_HEAD parts, here a head shorter than the documents), character
+    bigrams as every two-character slice of each word, and the duplicate hashes squashed
+    once."""
     from analyzers.bigram import _WORD_RE, char_bigrams
     from analyzers.kiwi import get_analyzer
     from ingest.build import BuildJob, build
+    from policykb.backends import base
     from policykb.backends.base import body_tokens, split_joined, with_sentinel
     from policykb.backends.embedded import EmbeddedBackend, _token_field
+
+    monkeypatch.setattr(base, "POSITIONAL_HEAD", 60)
 
     sample = sorted((REPO / "corpus" / "sample").glob("*.txt"))[:4]
     hwpx = sorted(shared_path("data", "public-docs").glob("samples/hwpx/*.hwpx"))[:2]
@@ -162,7 +167,10 @@ def test_prepared_forms_are_built_as_their_definitions():
         fields = EmbeddedBackend.prepare(doc)[1]
         assert fields[2] == _token_field("body", with_sentinel(body))
         assert fields[3] == _token_field("body_joined", with_sentinel(body_joined))
-        assert [f[0] for f in fields] == ["title", "title_joined", "body", "body_joined", "authors"]
+        assert fields[4] == _token_field("body_head", with_sentinel(body[:60]))
+        assert len(body) > 60
+        names = ["title", "title_joined", "body", "body_joined", "body_head", "authors"]
+        assert [f[0] for f in fields] == names
         for p in doc.passages:
             words = _WORD_RE.findall(p.text.lower())
             plain = [w[i : i + 2] for w in words for i in range(max(1, len(w) - 1))]
