@@ -344,17 +344,15 @@ def index_both(
 ) -> dict:
     """Rebuild the embedded index (data dir ``name``) and, with ``es_url``, an ES alias;
     with ``cache``, both are reused when that build already made them."""
-    from policykb.backends import base
+    from policykb.backends.base import SCHEMA_VERSION
     from policykb.backends.elastic import ElasticBackend
     from policykb.backends.embedded import EmbeddedBackend
 
-    # index-time constants besides the schema: a kept index built with others is stale
-    index_format = f"{base.SCHEMA_VERSION}/head {base.POSITIONAL_HEAD}"
     out: dict = {}
     root = cache.folder if cache is not None else FOLDER
     folder = root / name / "index"
     rec = cache.get(f"embedded/{name}") if cache is not None else None
-    if rec and rec.get("schema") == index_format and folder.is_dir():
+    if rec and rec.get("schema") == SCHEMA_VERSION and folder.is_dir():
         emb = EmbeddedBackend(folder)
         if not emb.needs_rebuild and emb.count() == n:
             out["embedded"] = {"backend": emb, **rec, "cached": True}
@@ -366,7 +364,7 @@ def index_both(
         emb = EmbeddedBackend(folder)
         with stopwatch() as t:
             emb.rebuild(make_docs(), n)
-        rec = {"seconds": t[0], "bytes": emb.info()["size_bytes"], "schema": index_format}
+        rec = {"seconds": t[0], "bytes": emb.info()["size_bytes"], "schema": SCHEMA_VERSION}
         if cache is not None:
             cache.put(f"embedded/{name}", rec)
         out["embedded"] = {"backend": emb, **rec, "cached": False}
@@ -378,7 +376,7 @@ def index_both(
         live = es.physical_indices() + es.physical_indices(es.passage_alias)
         if (
             rec
-            and rec.get("schema") == index_format
+            and rec.get("schema") == SCHEMA_VERSION
             and rec.get("url") == es_url
             and rec.get("indices") == live
             and es.count() == n
@@ -398,7 +396,7 @@ def index_both(
         size = stats["_all"]["primaries"]["store"]["size_in_bytes"]
         live = es.physical_indices() + es.physical_indices(es.passage_alias)
         rec = {"seconds": t[0], "bytes": size, "url": es_url, "indices": live}
-        rec["schema"] = index_format
+        rec["schema"] = SCHEMA_VERSION
         if cache is not None:
             cache.put(f"elasticsearch/{name}", rec)
         out["elasticsearch"] = {"backend": es, **rec, "cached": False}

@@ -26,8 +26,7 @@ PASSAGE_POSITION_GAP = 100
 # 5,000 +0.0036, 2,000 +0.0248, 1,000 +0.0289, 500 +0.0393, 250 +0.0509) with the five
 # other sets unchanged down to 1,000; below it they move (500: korquad, fsc +1 to +3
 # queries net; 250: fsc 32 up / 25 down, korquad long one down). Old Lucene bounded
-# fields the same way (maxFieldLength, 10,000 terms). Index-time: indexes record only
-# SCHEMA_VERSION, so a new head needs a new schema version.
+# fields the same way (maxFieldLength, 10,000 terms). Index-time: part of SCHEMA_VERSION.
 POSITIONAL_HEAD = 1000
 POSITIONAL_FIELD = "body_head"
 # Weights chosen by ablation on the dev halves of `policykb eval` (see bench/README.md).
@@ -163,8 +162,9 @@ def term_fields() -> tuple[tuple[str, float], ...]:
 
 # The index layout both engines write (a change rebuilds the index from the store):
 # 4: publisher; 5: passage entries; 6: authors; 7: FIELD_SENTINEL in every scored field;
-# 8: body_head (POSITIONAL_HEAD).
-SCHEMA_VERSION = 8
+# 8: body_head, with the head's length (an index built with another POSITIONAL_HEAD is
+# outdated as well: rebuilt, and never reused by a benchmark or evaluation cache).
+SCHEMA_VERSION = f"8-head{POSITIONAL_HEAD}"
 # Facet name -> the keyword field it counts (the same field names on both engines).
 FACET_FIELDS = {
     "institute": "institute",
