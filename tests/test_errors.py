@@ -194,26 +194,31 @@ def test_missing_elasticsearch_api_is_named(es_url):
 def test_a_started_server_answers_its_first_search_without_loading_kiwi(tmp_path):
     """A server's app loads Kiwi and opens the engine as it starts, not on the first
     search (which waited 7 s for the model on a busy machine). In a new process, where
-    nothing is loaded yet."""
+    nothing is loaded yet: once the start-up warm-up is done, the first search builds no
+    Kiwi model (the real one runs; its constructor is only watched, not replaced)."""
     import os
     import subprocess
     import sys
 
     code = (
         "import time\n"
+        "import kiwipiepy\n"
         "from wiring.wsgi import create_app\n"
         "app = create_app()\n"
         "warm = app.extensions.get('policykb_warm')\n"
         "warm.join(120) if warm else time.sleep(20)  # as a user would, some time after start\n"
-        "client = app.test_client()\n"
-        "started = time.perf_counter()\n"
-        "r = client.get('/api/search?q=도시재생')\n"
-        "print(r.status_code, time.perf_counter() - started)\n"
+        "built = []\n"
+        "init = kiwipiepy.Kiwi.__init__\n"
+        "def watched(self, *a, **k):\n"
+        "    built.append(1)\n"
+        "    init(self, *a, **k)\n"
+        "kiwipiepy.Kiwi.__init__ = watched\n"
+        "r = app.test_client().get('/api/search?q=도시재생')\n"
+        "print(r.status_code, len(built))\n"
     )
     env = {**os.environ, "POLICYKB_DATA_DIR": str(tmp_path / "data"), "POLICYKB_OCR": "off"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
-    status, seconds = out.stdout.split()
-    # 7 s without the warm-up; a margin for a busy CI machine
-    assert status == "200" and float(seconds) < 3.0, out.stderr[-2000:]
+    status, built = out.stdout.split()
+    assert (status, built) == ("200", "0"), out.stderr[-2000:]
