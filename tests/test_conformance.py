@@ -251,7 +251,10 @@ def test_publisher_facet_counts_known_bodies_and_unknown(pair):
         assert only.total == 1 and only.hits[0].publisher == "기획재정부"
 
 
-@pytest.mark.parametrize("params", QUERIES[:9], ids=lambda p: repr(p)[:60])
+PASTED = {"q": "스마트시티 도시재생 규제샌드박스 협의체 운영 성과와 지역 정책 과제"}
+
+
+@pytest.mark.parametrize("params", [*QUERIES[:9], QUERIES[19], PASTED], ids=lambda p: repr(p)[:60])
 def test_same_pages_and_passages(pair, params):
     """Passage level: both engines name the same pages with matches, the same number of
     matching passages and snippets from the same page."""
@@ -277,6 +280,8 @@ def test_same_pages_and_passages(pair, params):
         ["도시", "재생"],
         ["스마트"],
         ["주택", "없는낱말"],
+        # a pasted title's many terms: the embedded engine ranks them in one search
+        ["도시", "재생", "도시재생", "주택", "규제", "스마트", "정책", "없는낱말"],
     ],
 )
 def test_best_passage_holds_the_most_query_terms(pair, terms):
@@ -301,7 +306,8 @@ def test_best_passage_holds_the_most_query_terms(pair, terms):
 def test_passage_lookup_agrees(pair):
     emb, es = pair
     ids = sorted(emb.store.document_ids())
-    for terms in (["도시"], ["스마트", "스마트시티"], ["없는낱말"]):
+    many = ["도시", "재생", "주택", "규제", "스마트", "스마트시티", "정책"]
+    for terms in (["도시"], ["스마트", "스마트시티"], ["없는낱말"], many):
         a, b = (
             emb.backend.passages(ids, terms, per_doc=3),
             es.backend.passages(ids, terms, per_doc=3),

@@ -163,8 +163,9 @@ def term_fields() -> tuple[tuple[str, float], ...]:
 # The index layout both engines write (a change rebuilds the index from the store):
 # 4: publisher; 5: passage entries; 6: authors; 7: FIELD_SENTINEL in every scored field;
 # 8: body_head, with the head's length (an index built with another POSITIONAL_HEAD is
-# outdated as well: rebuilt, and never reused by a benchmark or evaluation cache).
-SCHEMA_VERSION = f"8-head{POSITIONAL_HEAD}"
+# outdated as well: rebuilt, and never reused by a benchmark or evaluation cache);
+# 9: doc_no on every passage entry (the document as a number, a fast field).
+SCHEMA_VERSION = f"9-head{POSITIONAL_HEAD}"
 # Facet name -> the keyword field it counts (the same field names on both engines).
 FACET_FIELDS = {
     "institute": "institute",
