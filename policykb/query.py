@@ -497,6 +497,17 @@ _INTERROGATIVE_END = re.compile(r"(는가|은가|인가|나요|까요|니까|는
 _FOCUS_PARTICLES = ("은", "는", "이", "가")
 
 
+def words_without_filters(q: str) -> str:
+    """``q`` less its field filters (``연도:2023``, ``기관:국토연구원`` …, as :func:`parse`
+    reads them): the words a question's wording is read from."""
+    kept = []
+    for word in q.split():
+        name, colon, value = word.partition(":")
+        if not (colon and value and FIELD_NAMES.get(name.lower())):
+            kept.append(word)
+    return " ".join(kept)
+
+
 def is_question(text: str) -> bool:
     """Whether ``text`` reads as a question: it ends with ``?`` or an interrogative
     ending (-는가, -인가, -나요 …)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from analyzers import Analyzer
 from corpus import institutes as registry
-from policykb.answer_sentence import asks, question_bigrams, sentence_coverage
+from policykb.answer_sentence import question_bigrams, sentence_coverage
 from policykb.backends import SearchBackend
 from policykb.errors import InputError
 from policykb.highlight import snippet_from
@@ -44,6 +44,7 @@ from policykb.query import (
     resolve_institutes,
     resolve_publisher,
     resolve_region,
+    words_without_filters,
 )
 from policykb.settings import Settings
 from policykb.store import DocumentStore
@@ -570,9 +571,10 @@ class SearchService:
         the date prior when the query names a period (both backends, same formula), so
         recent documents are not buried and "2023년 8월 …" finds the August 2023 issue."""
         refs = aq.dates  # empty when DATE_WEIGHT is 0 (_analyze)
-        asked = asks(req.q)
+        asked = _asked(aq.root)
         question = bool(ANSWER_WEIGHT) and asked
-        fused = _fusion_bigrams(aq.root) if _fusable(req.q, asked) else ()
+        words = words_without_filters(req.q)
+        fused = _fusion_bigrams(aq.root) if _fusable(words, asked) else ()
         if (
             req.sort != "relevance"
             or not aq.root.must
@@ -594,7 +596,7 @@ class SearchService:
         hits = self._fuse_bigrams(fused, filters, result.hits) if fused else result.hits
         rescored = [BackendHit(h.id, h.score * factor[dates.get(h.id)]) for h in hits]
         if question:
-            rescored = self._answer_first(req.q, aq, rescored, located_by)
+            rescored = self._answer_first(words, aq, rescored, located_by)
         rescored.sort(key=lambda h: (-h.score, h.id))
         result.hits = rescored[req.offset : req.offset + req.size]
         return result
@@ -689,9 +691,20 @@ class SearchService:
         return out
 
 
+def _asked(clause) -> bool:
+    """Whether a positive run of the query's words is a question someone asks (the
+    analysis decided it per run: :func:`policykb.query.asks`), so a field filter or a
+    quoted phrase after the question does not hide it."""
+    if isinstance(clause, AllOf):
+        return clause.question
+    if isinstance(clause, Bool):
+        return any(_asked(c) for c in clause.must)
+    return any(_asked(c) for c in getattr(clause, "clauses", ()))
+
+
 def _fusable(q: str, asked: bool) -> bool:
     """Whether ``q`` gets the fused bigram retriever: a title-like query of
-    :data:`FUSION_MIN_WORDS` or more words, not a question (``asked``: :func:`asks`)."""
+    :data:`FUSION_MIN_WORDS` or more words, not a question (``asked``: :func:`_asked`)."""
     return bool(FUSION_WEIGHT) and len(q.split()) >= FUSION_MIN_WORDS and not asked
 
 

@@ -285,3 +285,13 @@ def test_a_question_keeps_its_own_minimum_and_pair_weight(aq):
     indirect = aq("스마트시티 국가시범도시 조성사업을 추진할 수 있는지").root.must[0]
     assert (title.question, question.question, indirect.question) == (False, True, False)
     assert pair_boost(title) == PAIR_BOOST and pair_boost(question) == QUESTION_PAIR_BOOST
+
+
+def test_a_question_is_read_without_its_field_filters():
+    from policykb.query import words_without_filters
+
+    q = "탄소중립 건물의 이름은? 연도:2020..2024 기관:국토연구원"
+    assert words_without_filters(q) == "탄소중립 건물의 이름은?"
+    # a colon that names no field is part of the words
+    assert words_without_filters("비율:30% 출산율은?") == "비율:30% 출산율은?"
+    assert words_without_filters("Type:보도자료 청년") == "청년"

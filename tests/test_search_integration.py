@@ -193,3 +193,22 @@ def test_unbalanced_quote_is_a_syntax_error_or_degrades(indexed):
     req = parse_request({"q": ['"협의체']}, indexed.settings)
     result = indexed.service.search(req, lenient=True)
     assert result.notices and result.total > 0
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "탄소중립 건물의 이름은?",
+        "스마트시티 협의체에 참여한 연구원은 몇 곳인가?",
+        "광역철도 사업의 기대 효과는 무엇인가?",
+        "지방소멸에 대응하는 경북의 전략은 무엇인가?",
+    ],
+)
+def test_a_filter_after_a_question_ranks_as_one_before_it(indexed, question):
+    """A question is read as one whether a field filter follows it or comes first: the
+    answer evidence and the question's own minimum apply either way (same ranking)."""
+    after = search(indexed, q=f"{question} 연도:2010..2030")
+    before = search(indexed, q=f"연도:2010..2030 {question}")
+    assert after.hits, question
+    assert [h.id for h in after.hits] == [h.id for h in before.hits]
+    assert [round(h.score, 6) for h in after.hits] == [round(h.score, 6) for h in before.hits]
