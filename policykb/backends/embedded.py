@@ -729,6 +729,24 @@ class EmbeddedBackend(SearchBackend):
             return self._bool(clause, positions)
         raise TypeError(clause)
 
+    def _matches(self, clause) -> Query:
+        """``clause`` as a query of the same matches less its clauses that only score (a
+        word's score, the coordination bonus, the bigram fallback, word order): what
+        counts, facets and date order read (a pasted title's facets took about 3x as
+        long over the scoring query)."""
+        if isinstance(clause, AllOf):
+            subs = self._memoized("terms", clause, lambda: self._term_subs(clause))
+            return Query.boolean_query([s for s in subs if s[0] != Occur.Should] or list(subs))
+        if isinstance(clause, AnyOf):
+            return Query.boolean_query([(Occur.Should, self._matches(c)) for c in clause.clauses])
+        if isinstance(clause, Bool):
+            subs = [(Occur.Must, self._matches(c)) for c in clause.must]
+            subs += [(Occur.MustNot, self._matches(c)) for c in clause.must_not]
+            if not clause.must:
+                subs.append((Occur.Must, Query.all_query()))
+            return Query.boolean_query(subs)
+        return self._clause(clause, positions=False)  # a phrase: its clauses are its matches
+
     def _bool(self, b: Bool, positions: bool = True) -> Query:
         subs = [(Occur.Must, self._clause(c, positions)) for c in b.must]
         subs += [(Occur.MustNot, self._clause(c, positions)) for c in b.must_not]
@@ -785,7 +803,7 @@ class EmbeddedBackend(SearchBackend):
         # a window's ids costs tantivy as much as it saves). Counts, facets and date
         # order need no positions: the term query.
         relevance = sort == "relevance" and bool(query.must)
-        terms = self._bool(query, positions=False) if facets or not relevance else None
+        terms = self._matches(query) if facets or not relevance else None
         if relevance:
             full = self._with_filters(self._bool(query), filters)
 
