@@ -498,14 +498,21 @@ _FOCUS_PARTICLES = ("은", "는", "이", "가")
 
 
 def words_without_filters(q: str) -> str:
-    """``q`` less its field filters (``연도:2023``, ``기관:국토연구원`` …, as :func:`parse`
-    reads them): the words a question's wording is read from."""
-    kept = []
-    for word in q.split():
+    """``q`` less the field filters :func:`parse` reads in it (``연도:2023``,
+    ``(기관:국토연구원)`` …; not a word inside a quoted phrase): the words a question's
+    wording and a title's length are read from."""
+
+    def is_filter(word: str) -> bool:
         name, colon, value = word.partition(":")
-        if not (colon and value and FIELD_NAMES.get(name.lower())):
-            kept.append(word)
-    return " ".join(kept)
+        return bool(colon and value and FIELD_NAMES.get(name.lower()))
+
+    try:
+        filters = {v for kind, v in _lex(q) if kind == "word" and is_filter(v)}
+    except QuerySyntaxError:  # a lenient parse: every word is text
+        return q
+    if not filters:
+        return q
+    return " ".join(w for w in q.split() if w.strip("()") not in filters)
 
 
 def is_question(text: str) -> bool:

@@ -467,7 +467,7 @@ class SearchService:
         else:
             tree = parse(req.q)
         aq = analyze_query(tree, self.analyzer, req.match)
-        aq.dates = query_dates(req.q) if DATE_WEIGHT else ()
+        aq.dates = query_dates(words_without_filters(req.q)) if DATE_WEIGHT else ()
         aq, pruned = limit_terms(aq, self.backend.doc_freqs)
         if pruned:
             notices.append(
@@ -693,8 +693,8 @@ class SearchService:
 
 def _asked(clause) -> bool:
     """Whether a positive run of the query's words is a question someone asks (the
-    analysis decided it per run: :func:`policykb.query.asks`), so a field filter or a
-    quoted phrase after the question does not hide it."""
+    analysis decided it per run: :func:`policykb.query.asks`), so a field filter after
+    the question does not hide it."""
     if isinstance(clause, AllOf):
         return clause.question
     if isinstance(clause, Bool):

@@ -295,3 +295,6 @@ def test_a_question_is_read_without_its_field_filters():
     # a colon that names no field is part of the words
     assert words_without_filters("비율:30% 출산율은?") == "비율:30% 출산율은?"
     assert words_without_filters("Type:보도자료 청년") == "청년"
+    # a word of a quoted phrase is no filter; a filter in parentheses is one
+    assert words_without_filters('"스마트 연도:2020" 정책은?') == '"스마트 연도:2020" 정책은?'
+    assert words_without_filters("청년 정책은? (기관:국토연구원)") == "청년 정책은?"

@@ -202,6 +202,8 @@ def test_unbalanced_quote_is_a_syntax_error_or_degrades(indexed):
         "스마트시티 협의체에 참여한 연구원은 몇 곳인가?",
         "광역철도 사업의 기대 효과는 무엇인가?",
         "지방소멸에 대응하는 경북의 전략은 무엇인가?",
+        "2022년 탄소중립 건물의 이름은?",  # a question names no period either way
+        "2020년 인구 감소 대응 전략은 무엇인가?",
     ],
 )
 def test_a_filter_after_a_question_ranks_as_one_before_it(indexed, question):

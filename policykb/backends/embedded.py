@@ -127,7 +127,7 @@ def build_passage_schema() -> tantivy.Schema:
 def doc_number(doc_id: str) -> int:
     """A document id's 63-bit number in the passage index (a hash: when two ids of one
     page of hits share one, their passages are looked up the other way)."""
-    return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest()) >> 1
+    return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big") >> 1
 
 
 # A prepared entry (EmbeddedBackend.prepare): plain data, picklable, no per-token objects.
