@@ -215,12 +215,14 @@ class _Parser:
         kind, value = tok
         if kind == "phrase":
             return PhraseNode(value)
-        if ":" in value:
-            name, _, fval = value.partition(":")
-            fname = FIELD_NAMES.get(name.lower())
-            if fname and fval:
-                return FieldFilter(fname, fval)
-        return Word(value)
+        return _field_filter(value) or Word(value)
+
+
+def _field_filter(word: str) -> FieldFilter | None:
+    """The field filter a word of the query is (``연도:2023``, ``기관:국토연구원``), or None."""
+    name, colon, value = word.partition(":")
+    field = FIELD_NAMES.get(name.lower()) if colon else None
+    return FieldFilter(field, value) if field and value else None
 
 
 def _is_exclusion(word: str) -> bool:
@@ -501,13 +503,8 @@ def words_without_filters(q: str) -> str:
     """``q`` less the field filters :func:`parse` reads in it (``연도:2023``,
     ``(기관:국토연구원)`` …; not a word inside a quoted phrase): the words a question's
     wording and a title's length are read from."""
-
-    def is_filter(word: str) -> bool:
-        name, colon, value = word.partition(":")
-        return bool(colon and value and FIELD_NAMES.get(name.lower()))
-
     try:
-        filters = {v for kind, v in _lex(q) if kind == "word" and is_filter(v)}
+        filters = {v for kind, v in _lex(q) if kind == "word" and _field_filter(v)}
     except QuerySyntaxError:  # a lenient parse: every word is text
         return q
     if not filters:

@@ -31,6 +31,7 @@ from policykb.models import (
 from policykb.query import (
     MATCH_MODES,
     AllOf,
+    AnyOf,
     Bool,
     DateRef,
     QuerySyntaxError,
@@ -699,7 +700,7 @@ def _asked(clause) -> bool:
         return clause.question
     if isinstance(clause, Bool):
         return any(_asked(c) for c in clause.must)
-    return any(_asked(c) for c in getattr(clause, "clauses", ()))
+    return isinstance(clause, AnyOf) and any(_asked(c) for c in clause.clauses)
 
 
 def _fusable(q: str, asked: bool) -> bool:

@@ -852,26 +852,38 @@ class EmbeddedBackend(SearchBackend):
         return out
 
     # ----------------------------------------------------------------- passages
+    def _passage_docs(self, doc_ids: list[str]) -> Query:
+        # A union of term queries, not a term set: a term set query visits every passage of
+        # the index (3x slower over 50,000 passage entries); the union only the documents'.
+        return Query.boolean_query(
+            [(Occur.Should, Query.term_query(self.passage_schema, "doc_id", d)) for d in doc_ids]
+        )
+
+    def _passage_words(self, terms: Iterable[str]) -> list[Query]:
+        return [Query.term_query(self.passage_schema, "body", t) for t in sorted(set(terms))]
+
+    @staticmethod
+    def _held_and_bm25(words: list[Query]) -> Query:
+        """Passages ranked by distinct ``words`` held (:data:`PASSAGE_TERM_WEIGHT` each),
+        then BM25."""
+        return Query.boolean_query(
+            [
+                (Occur.Should, c)
+                for w in words
+                for c in (w, Query.const_score_query(w, PASSAGE_TERM_WEIGHT))
+            ]
+        )
+
     def _passage_query(self, doc_ids: list[str], terms: Iterable[str]) -> Query | None:
         terms = sorted(set(terms))
         if not terms or not doc_ids:
             return None
-        # A union of term queries, not a term set: a term set query visits every passage of
-        # the index (3x slower over 50,000 passage entries); the union only the documents'.
-        docs = Query.boolean_query(
-            [(Occur.Should, Query.term_query(self.passage_schema, "doc_id", d)) for d in doc_ids]
-        )
         return Query.boolean_query(
             [
-                (Occur.Must, docs),
+                (Occur.Must, self._passage_docs(doc_ids)),
                 (
                     Occur.Must,
-                    Query.boolean_query(
-                        [
-                            (Occur.Should, Query.term_query(self.passage_schema, "body", t))
-                            for t in terms
-                        ]
-                    ),
+                    Query.boolean_query([(Occur.Should, w) for w in self._passage_words(terms)]),
                 ),
             ]
         )
@@ -924,20 +936,8 @@ class EmbeddedBackend(SearchBackend):
         numbers = {doc_number(d): d for d in ids}
         if len(numbers) != len(ids):
             return None
-        words = [Query.term_query(self.passage_schema, "body", t) for t in sorted(set(terms))]
-        docs = Query.const_score_query(
-            Query.boolean_query(
-                [(Occur.Should, Query.term_query(self.passage_schema, "doc_id", d)) for d in ids]
-            ),
-            1.0,
-        )
-        ranked = Query.boolean_query(
-            [
-                (Occur.Should, c)
-                for w in words
-                for c in (w, Query.const_score_query(w, PASSAGE_TERM_WEIGHT))
-            ]
-        )
+        docs = Query.const_score_query(self._passage_docs(ids), 1.0)
+        ranked = self._held_and_bm25(self._passage_words(terms))
         query = Query.boolean_query([(Occur.Must, docs), (Occur.Must, ranked)])
         hits = searcher.search(query, AT_ONCE_PER_DOC * len(ids), count=False).hits
         nos = searcher.fast_field_values("doc_no", [a for _s, a in hits]) if hits else []
@@ -980,7 +980,7 @@ class EmbeddedBackend(SearchBackend):
         the query has two terms, every candidate holds one and BM25 alone orders them
         too. Only the rest (three terms or more, or fewer passages with every term than
         ``per_doc``) take the query with a constant-score clause per term."""
-        words = [Query.term_query(self.passage_schema, "body", t) for t in sorted(set(terms))]
+        words = self._passage_words(terms)
         every = [(Occur.Must, w) for w in words]
         one_of = Query.boolean_query([(Occur.Should, w) for w in words])
         ranked: Query | None = None
@@ -1002,13 +1002,7 @@ class EmbeddedBackend(SearchBackend):
                     query, held = one_of, 1
                 else:
                     if ranked is None:
-                        ranked = Query.boolean_query(
-                            [
-                                (Occur.Should, c)
-                                for w in words
-                                for c in (w, Query.const_score_query(w, PASSAGE_TERM_WEIGHT))
-                            ]
-                        )
+                        ranked = self._held_and_bm25(words)
                     query, held = ranked, 0  # the constants are in the scores
                 query = Query.boolean_query([only_doc, (Occur.Must, query)])
                 hits = searcher.search(query, per_doc, count=False).hits
