@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from analyzers import Analyzer
@@ -44,6 +44,9 @@ class QuerySyntaxError(InputError, ValueError):
 @dataclass(frozen=True)
 class Word:
     text: str
+    # an aside: written in parentheses attached to a word (``물가대책(안)``,
+    # ``인공지능(AI)``): it scores but is not required (see ASIDES_OPTIONAL)
+    aside: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ def _lex(text: str) -> list[tuple[str, str]]:
             if not after_group:
                 # "에이(A)-벤처스": a hyphen attached to text before it is no exclusion
                 value = value.lstrip("-")
+        if kind == "word" and not all(groups):
+            kind = "aside"  # inside parentheses attached to a word
         if kind != "ws" and value:
             tokens.append((kind, value))
         i = m.end()
@@ -176,7 +181,7 @@ class _Parser:
 
     def or_expr(self) -> object:
         children = [self.unary()]
-        while (tok := self.peek()) is not None and tok[0] == "word" and tok[1] in ("OR", "|"):
+        while (tok := self.peek()) is not None and _is_word(tok) and tok[1] in ("OR", "|"):
             self.i += 1
             if self.peek() is None or self.peek()[0] == "rparen":
                 break  # trailing OR: ignore it
@@ -215,7 +220,11 @@ class _Parser:
         kind, value = tok
         if kind == "phrase":
             return PhraseNode(value)
-        return _field_filter(value) or Word(value)
+        return _field_filter(value) or Word(value, aside=kind == "aside")
+
+
+def _is_word(tok: tuple[str, str]) -> bool:
+    return tok[0] in ("word", "aside")
 
 
 def _field_filter(word: str) -> FieldFilter | None:
@@ -488,6 +497,37 @@ def _typed_words(text: str, tokens) -> list[tuple[str, tuple[TermAlt, ...]]]:
     ]
 
 
+# Asides of a pasted title (``물가대책(안)``, ``인공지능(AI)``, ``현황[잠정]``,
+# ``[보도자료]``): the words in brackets are a label, a gloss or a date the document's
+# text often does not repeat; under match=auto they score without being required.
+ASIDES_OPTIONAL = True
+_BRACKETED = re.compile(r"[\[［〔【（][^\]］〕】）\[［〔【（]*[\]］〕】）]")
+
+
+ASIDE_MAX_WORDS = 2  # a longer parenthesis is content ("(자금세탁방지 관련 … 확인)")
+# a date or number in brackets ("(2023년 3월)", "(3.17)") tells one issue of a series from
+# the next: it stays required like any word
+_DIGIT = re.compile(r"\d")
+
+
+def _aside_spans(text: str, asides: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The character spans of ``text`` that are asides: ``asides`` (consecutive spans
+    are one parenthesis) plus its bracketed parts (square, full-width or lenticular
+    brackets), each of at most :data:`ASIDE_MAX_WORDS` words."""
+    groups: list[list[int]] = []
+    for start, end in asides:
+        if groups and start == groups[-1][1] + 1:
+            groups[-1][1] = end
+        else:
+            groups.append([start, end])
+    spans = [(a, b) for a, b in groups] + [m.span() for m in _BRACKETED.finditer(text)]
+    return [
+        (a, b)
+        for a, b in spans
+        if len(text[a:b].split()) <= ASIDE_MAX_WORDS and not _DIGIT.search(text[a:b])
+    ]
+
+
 # A question asks for the entity named by its last noun ("명성황후가 암살당한 해는?": 해,
 # "... 대학교 이름은 무엇인가?": 이름); the answer's text names the entity, rarely the
 # noun. Words that only ask (interrogative pronouns and their forms) are skipped.
@@ -504,7 +544,7 @@ def words_without_filters(q: str) -> str:
     ``(기관:국토연구원)`` …; not a word inside a quoted phrase): the words a question's
     wording and a title's length are read from."""
     try:
-        filters = {v for kind, v in _lex(q) if kind == "word" and _field_filter(v)}
+        filters = {v for kind, v in _lex(q) if kind in ("word", "aside") and _field_filter(v)}
     except QuerySyntaxError:  # a lenient parse: every word is text
         return q
     if not filters:
@@ -669,9 +709,13 @@ class QueryAnalysis:
             case _:
                 return None
 
-    def _text(self, text: str, positive: bool) -> AllOf | None:
+    def _text(
+        self, text: str, positive: bool, asides: Sequence[tuple[int, int]] = ()
+    ) -> AllOf | None:
         """A run of plain words: each part (or a compound covering it) is required, or
-        ``min_match`` of them."""
+        ``min_match`` of them; the parts of asides (``asides``: character spans of
+        ``text``, and bracketed parts of words) and a question's asked-for noun score
+        without being required."""
         tokens = self.analyzer.analyze(text)
         if not tokens:
             return None
@@ -684,13 +728,22 @@ class QueryAnalysis:
         focus = question_focus(text, tokens) if QUESTION_FOCUS and self.match == "auto" else None
         if focus is not None:
             optional = _word_alts(text, tokens, focus)
-            if optional and len(optional) < len(alts):
-                # the asked-for noun scores; the other words are matched as usual (all
-                # of a short question, most of a long one)
-                alts = [a for a in alts if a not in optional]
-                words = tuple(w for w in (tuple(a for a in w if a in alts) for w in words) if w)
-            else:
-                optional = ()
+        spans = _aside_spans(text, asides) if ASIDES_OPTIONAL and self.match == "auto" else []
+        if spans:
+            optional = tuple(
+                dict.fromkeys(
+                    [*optional]
+                    + [a for t, a in _token_alts(tokens) if any(b <= t.start < e for b, e in spans)]
+                )
+            )
+        optional = optional[:MAX_QUERY_TERMS]  # bounded like the required terms
+        if optional and len(optional) < len(alts):
+            # the asked-for noun and the asides score; the other words are matched as
+            # usual (all of a short query, most of a long one)
+            alts = [a for a in alts if a not in optional]
+            words = tuple(w for w in (tuple(a for a in w if a in alts) for w in words) if w)
+        else:
+            optional = ()
         question = asks(text)
         min_match = self._min_match(len(text.split()), len(alts), question)
         return AllOf(
@@ -747,11 +800,11 @@ class QueryAnalysis:
         into ``must_not``."""
         must: list[Clause] = []
         must_not: list[Clause] = []
-        run: list[str] = []
+        run: list[tuple[str, bool]] = []  # (text, is an aside)
         soft_phrases = positive and self._long_run(children)
         for ch in children:
             if isinstance(ch, Word) or (soft_phrases and isinstance(ch, PhraseNode)):
-                run.append(ch.text)
+                run.append((ch.text, isinstance(ch, Word) and ch.aside))
                 continue
             self._flush(run, must, positive)
             clause = self._node(ch, positive)
@@ -780,9 +833,14 @@ class QueryAnalysis:
         n = sum(len(c.text.split()) for c in children if isinstance(c, Word | PhraseNode))
         return n > MSM_ALL_UP_TO
 
-    def _flush(self, run: list[str], must: list[Clause], positive: bool) -> None:
+    def _flush(self, run: list[tuple[str, bool]], must: list[Clause], positive: bool) -> None:
         if run:
-            clause = self._text(" ".join(run), positive)
+            asides, at = [], 0
+            for text, aside in run:
+                if aside:
+                    asides.append((at, at + len(text)))
+                at += len(text) + 1
+            clause = self._text(" ".join(t for t, _ in run), positive, asides)
             if clause is not None:
                 must.append(clause)
             run.clear()

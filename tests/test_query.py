@@ -190,6 +190,45 @@ def test_asked_for_noun_of_a_question_is_optional(aq, question, focus):
 
 
 @pytest.mark.parametrize(
+    ("title", "aside"),
+    [
+        ("물가대책(안)", "안"),
+        ("국내은행의 부실채권 현황[잠정]", "잠정"),
+        ("공공 인공지능(AI) 활용 지원", "ai"),
+        ("[보도자료] 스마트시티 협의회 출범", "보도"),
+        ("【과거 안내서】 개인정보 암호화 안내서", "과거"),
+    ],
+)
+def test_an_aside_of_a_title_scores_but_is_not_required(aq, title, aside):
+    """A label, gloss or tag in brackets (the body seldom repeats it) is optional under
+    match=auto: the words outside it are matched as before, the aside only ranks."""
+    clause = aq(title).root.must[0]
+    assert aside in {t for a in clause.optional for t in a.terms}
+    assert aside not in {a.terms[0] for a in clause.alts}
+    assert clause.alts
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "「통화신용정책보고서」(2023년 3월)",  # a date tells one issue of a series
+        "SVB 사태 동향(3.17)",
+        "법령해석 요청(자금세탁방지 관련 법인고객의 실제소유자 확인)",  # content
+        "(퀀텀 코리아) 성과",  # a group that starts a word is the user's
+    ],
+)
+def test_dates_long_parentheses_and_groups_are_no_asides(aq, title):
+    assert not aq(title).root.must[0].optional
+
+
+def test_match_all_requires_the_aside_too():
+    a = get_analyzer()
+    clause = analyze_query(parse("물가대책(안)"), a, "all").root.must[0]
+    assert not clause.optional
+    assert "안" in {a.terms[0] for a in clause.alts}
+
+
+@pytest.mark.parametrize(
     "text",
     ["스마트시티 교통", "탄소중립 건물 이름은", "명성황후", "김대중 후보는 누구와 연대하였나?"],
 )

@@ -214,3 +214,18 @@ def test_a_filter_after_a_question_ranks_as_one_before_it(indexed, question):
     assert after.hits, question
     assert [h.id for h in after.hits] == [h.id for h in before.hits]
     assert [round(h.score, 6) for h in after.hits] == [round(h.score, 6) for h in before.hits]
+
+
+def test_an_aside_in_a_pasted_title_ranks_without_excluding(indexed):
+    """``협의체(가칭)``: the tag in brackets is optional under match=auto, so every document
+    about the 협의체 is a complete match (none listed as partial); match=all still
+    requires it."""
+    plain = search(indexed, q="협의체")
+    tagged = search(indexed, q="협의체(가칭)")
+    assert plain.total > 0
+    assert tagged.total == plain.total
+    assert ids(tagged) == ids(plain)
+    assert not any(h.partial for h in tagged.hits)
+    strict = search(indexed, q="협의체(가칭)", match="all")
+    with_tag = {i for i in ids(plain) if "가칭" in indexed.store.get_document(i).text}
+    assert ids(strict) <= with_tag
