@@ -44,9 +44,10 @@ class QuerySyntaxError(InputError, ValueError):
 @dataclass(frozen=True)
 class Word:
     text: str
-    # an aside: written in parentheses attached to a word (``물가대책(안)``,
-    # ``인공지능(AI)``): it scores but is not required (see ASIDES_OPTIONAL)
-    aside: bool = False
+    # an aside: the number (from 1) of the parenthesis attached to a word it was written
+    # in (``물가대책(안)``, ``인공지능(AI)``), 0 for none; a short one scores but is not
+    # required (see ASIDES_OPTIONAL)
+    aside: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _lex(text: str) -> list[tuple[str, str]]:
     as is a ``)`` with nothing to close (``1) 목표``): a pasted title is never regrouped.
     A ``-`` excludes only at the start of a word (``에이(A)-벤처스`` is text)."""
     tokens: list[tuple[str, str]] = []
-    groups: list[bool] = []  # per open "(": True when it is syntax
+    groups: list[bool | int] = []  # per open "(": True when it is syntax, else its number
+    attached = 0  # parentheses attached to a word so far
     i = 0
     while i < len(text):
         m = _TOKEN_RE.match(text, i)
@@ -129,28 +131,33 @@ def _lex(text: str) -> list[tuple[str, str]]:
             continue
         if kind == "lparen":
             syntax = i == 0 or text[i - 1].isspace() or text[i - 1] in "(-"
-            groups.append(syntax)
+            if not syntax:
+                attached += 1
+            groups.append(True if syntax else attached)
             if not syntax:
                 tokens.append(("ws", " "))
                 i = m.end()
                 continue
         elif kind == "rparen":
-            if not groups or not groups.pop():
+            if not groups or groups.pop() is not True:
                 tokens.append(("ws", " "))
                 i = m.end()
                 continue
         value = m.group()
-        after_group = text[i - 1 : i] == "(" and bool(groups) and groups[-1]
+        after_group = text[i - 1 : i] == "(" and bool(groups) and groups[-1] is True
         if kind == "word" and value.startswith("-") and i and not text[i - 1].isspace():
             if not after_group:
                 # "에이(A)-벤처스": a hyphen attached to text before it is no exclusion
                 value = value.lstrip("-")
-        if kind == "word" and not all(groups):
-            kind = "aside"  # inside parentheses attached to a word
+        inside = [g for g in groups if g is not True]
+        if kind == "word" and inside and not _is_exclusion(value):
+            kind = f"aside:{inside[-1]}"  # inside parentheses attached to a word
         if kind != "ws" and value:
             tokens.append((kind, value))
         i = m.end()
-    return [t for t in tokens if t[0] != "ws"]
+    # a parenthesis never closed holds no aside: its words are words ("인공지능(AI 정책")
+    unclosed = {f"aside:{g}" for g in groups if g is not True}
+    return [("word" if k in unclosed else k, v) for k, v in tokens if k != "ws"]
 
 
 class _Parser:
@@ -220,11 +227,13 @@ class _Parser:
         kind, value = tok
         if kind == "phrase":
             return PhraseNode(value)
-        return _field_filter(value) or Word(value, aside=kind == "aside")
+        aside = int(kind.partition(":")[2]) if kind.startswith("aside:") else 0
+        return _field_filter(value) or Word(value, aside=aside)
 
 
 def _is_word(tok: tuple[str, str]) -> bool:
-    return tok[0] in ("word", "aside")
+    """A word of text, in an aside or not (see :func:`_lex`)."""
+    return tok[0] == "word" or tok[0].startswith("aside:")
 
 
 def _field_filter(word: str) -> FieldFilter | None:
@@ -249,12 +258,12 @@ def _subtitle_dashes(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
         if kind != "word" or not _is_exclusion(value):
             continue
         close = next(
-            (j for j in range(i + 1, len(out)) if out[j][0] == "word" and out[j][1].endswith("-")),
+            (j for j in range(i + 1, len(out)) if _is_word(out[j]) and out[j][1].endswith("-")),
             None,
         )
         if close is not None and len(out[close][1]) > 1:
             out[i] = ("word", value[1:])
-            out[close] = ("word", out[close][1][:-1])
+            out[close] = (out[close][0], out[close][1][:-1])
     return out
 
 
@@ -498,34 +507,29 @@ def _typed_words(text: str, tokens) -> list[tuple[str, tuple[TermAlt, ...]]]:
 
 
 # Asides of a pasted title (``물가대책(안)``, ``인공지능(AI)``, ``현황[잠정]``,
-# ``[보도자료]``): the words in brackets are a label, a gloss or a date the document's
+# ``[보도자료]``): the words in brackets are a label, a gloss or a tag the document's
 # text often does not repeat; under match=auto they score without being required.
 ASIDES_OPTIONAL = True
-_BRACKETED = re.compile(r"[\[［〔【（][^\]］〕】）\[［〔【（]*[\]］〕】）]")
-
-
 ASIDE_MAX_WORDS = 2  # a longer parenthesis is content ("(자금세탁방지 관련 … 확인)")
+# Brackets inside or before a word, each closed by its own kind; a full-width
+# parenthesis only attached to a word, as an ASCII one (the lexer's)
+_BRACKETED = re.compile(r"\[[^\[\]]*\]|［[^［］]*］|〔[^〔〕]*〕|【[^【】]*】|(?<=\S)（[^（）]*）")
 # a date or number in brackets ("(2023년 3월)", "(3.17)") tells one issue of a series from
 # the next: it stays required like any word
 _DIGIT = re.compile(r"\d")
 
 
+def _is_aside(text: str) -> bool:
+    """Whether a bracketed ``text`` (brackets included or not) reads as an aside: at
+    most :data:`ASIDE_MAX_WORDS` words and no digit."""
+    return len(text.split()) <= ASIDE_MAX_WORDS and not _DIGIT.search(text)
+
+
 def _aside_spans(text: str, asides: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The character spans of ``text`` that are asides: ``asides`` (consecutive spans
-    are one parenthesis) plus its bracketed parts (square, full-width or lenticular
-    brackets), each of at most :data:`ASIDE_MAX_WORDS` words."""
-    groups: list[list[int]] = []
-    for start, end in asides:
-        if groups and start == groups[-1][1] + 1:
-            groups[-1][1] = end
-        else:
-            groups.append([start, end])
-    spans = [(a, b) for a, b in groups] + [m.span() for m in _BRACKETED.finditer(text)]
-    return [
-        (a, b)
-        for a, b in spans
-        if len(text[a:b].split()) <= ASIDE_MAX_WORDS and not _DIGIT.search(text[a:b])
-    ]
+    """The character spans of ``text`` that are asides: ``asides`` (one span per
+    attached parenthesis) plus its bracketed parts, those :func:`_is_aside`."""
+    spans = [*asides, *(m.span() for m in _BRACKETED.finditer(text))]
+    return [(a, b) for a, b in spans if _is_aside(text[a:b])]
 
 
 # A question asks for the entity named by its last noun ("명성황후가 암살당한 해는?": 해,
@@ -544,7 +548,7 @@ def words_without_filters(q: str) -> str:
     ``(기관:국토연구원)`` …; not a word inside a quoted phrase): the words a question's
     wording and a title's length are read from."""
     try:
-        filters = {v for kind, v in _lex(q) if kind in ("word", "aside") and _field_filter(v)}
+        filters = {v for kind, v in _lex(q) if _is_word((kind, v)) and _field_filter(v)}
     except QuerySyntaxError:  # a lenient parse: every word is text
         return q
     if not filters:
@@ -729,11 +733,17 @@ class QueryAnalysis:
         if focus is not None:
             optional = _word_alts(text, tokens, focus)
         spans = _aside_spans(text, asides) if ASIDES_OPTIONAL and self.match == "auto" else []
+
+        def in_aside(tok) -> bool:
+            return any(b <= tok.start < e for b, e in spans)
+
         if spans:
+            # an alternative a word outside the asides also has stays required
+            pairs = _token_alts(tokens)
+            outside = {a for t, a in pairs if not in_aside(t)}
             optional = tuple(
                 dict.fromkeys(
-                    [*optional]
-                    + [a for t, a in _token_alts(tokens) if any(b <= t.start < e for b, e in spans)]
+                    [*optional, *(a for t, a in pairs if in_aside(t) and a not in outside)]
                 )
             )
         optional = optional[:MAX_QUERY_TERMS]  # bounded like the required terms
@@ -745,6 +755,7 @@ class QueryAnalysis:
         else:
             optional = ()
         question = asks(text)
+        # the length rule counts the words as typed, asides included (a pasted title)
         min_match = self._min_match(len(text.split()), len(alts), question)
         return AllOf(
             tuple(alts),
@@ -800,11 +811,11 @@ class QueryAnalysis:
         into ``must_not``."""
         must: list[Clause] = []
         must_not: list[Clause] = []
-        run: list[tuple[str, bool]] = []  # (text, is an aside)
+        run: list[tuple[str, int]] = []  # (text, its parenthesis: Word.aside)
         soft_phrases = positive and self._long_run(children)
         for ch in children:
             if isinstance(ch, Word) or (soft_phrases and isinstance(ch, PhraseNode)):
-                run.append((ch.text, isinstance(ch, Word) and ch.aside))
+                run.append((ch.text, ch.aside if isinstance(ch, Word) else 0))
                 continue
             self._flush(run, must, positive)
             clause = self._node(ch, positive)
@@ -833,14 +844,15 @@ class QueryAnalysis:
         n = sum(len(c.text.split()) for c in children if isinstance(c, Word | PhraseNode))
         return n > MSM_ALL_UP_TO
 
-    def _flush(self, run: list[tuple[str, bool]], must: list[Clause], positive: bool) -> None:
+    def _flush(self, run: list[tuple[str, int]], must: list[Clause], positive: bool) -> None:
         if run:
-            asides, at = [], 0
+            asides: dict[int, tuple[int, int]] = {}  # parenthesis -> its span in the run
+            at = 0
             for text, aside in run:
                 if aside:
-                    asides.append((at, at + len(text)))
+                    asides[aside] = (asides.get(aside, (at, 0))[0], at + len(text))
                 at += len(text) + 1
-            clause = self._text(" ".join(t for t, _ in run), positive, asides)
+            clause = self._text(" ".join(t for t, _ in run), positive, list(asides.values()))
             if clause is not None:
                 must.append(clause)
             run.clear()

@@ -221,6 +221,49 @@ def test_dates_long_parentheses_and_groups_are_no_asides(aq, title):
     assert not aq(title).root.must[0].optional
 
 
+def test_the_parser_numbers_each_attached_parenthesis():
+    words = parse("보고서(안)(검토) 결과 (교통 주거)").children
+    assert [(w.text, w.aside) for w in words] == [
+        ("보고서", 0),
+        ("안", 1),
+        ("검토", 2),
+        ("결과", 0),
+        ("교통", 0),
+        ("주거", 0),
+    ]
+
+
+def test_each_parenthesis_is_its_own_aside(aq):
+    clause = aq("보고서(안)(2023)").root.must[0]
+    assert [a.terms[0] for a in clause.optional] == ["안"]
+    assert "2023" in {a.terms[0] for a in clause.alts}  # the date beside it stays required
+
+
+@pytest.mark.parametrize(
+    ("text", "required"),
+    [
+        ("AI 정책 인공지능(AI)", "ai"),  # typed outside the brackets too
+        ("인공지능(AI 정책", "정책"),  # a parenthesis never closed holds no aside
+        ("（퀀텀 코리아） 성과", "퀀텀"),  # a full-width group before a word, as an ASCII one
+    ],
+)
+def test_words_outside_an_aside_stay_required(aq, text, required):
+    clause = aq(text).root.must[0]
+    assert required in {a.terms[0] for a in clause.alts}
+    assert required not in {a.terms[0] for a in clause.optional}
+
+
+def test_a_subtitle_dash_may_close_inside_an_aside(aq):
+    q = aq("-부제 제목(끝-)")
+    assert not q.root.must_not
+    assert "부제" in {a.terms[0] for a in q.root.must[0].alts}
+
+
+def test_a_full_width_aside_attached_to_a_word_is_optional(aq):
+    clause = aq("가계대출 동향（잠정）").root.must[0]
+    assert [a.terms[0] for a in clause.optional] == ["잠정"]
+
+
 def test_match_all_requires_the_aside_too():
     a = get_analyzer()
     clause = analyze_query(parse("물가대책(안)"), a, "all").root.must[0]
