@@ -378,6 +378,9 @@ class AnalyzedQuery:
     empty: bool  # no search terms (browse with filters only)
     # the periods the query's words name ("2023년 8월", "’21년"): a ranking prior
     dates: tuple[DateRef, ...] = ()
+    # the query as typed less its field filters (words_without_filters): what a
+    # question's wording and a title's length are read from
+    words: str = ""
 
 
 @dataclass(frozen=True)

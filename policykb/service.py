@@ -468,7 +468,8 @@ class SearchService:
         else:
             tree = parse(req.q)
         aq = analyze_query(tree, self.analyzer, req.match)
-        aq.dates = query_dates(words_without_filters(req.q)) if DATE_WEIGHT else ()
+        aq.words = words_without_filters(req.q)  # read once per search
+        aq.dates = query_dates(aq.words) if DATE_WEIGHT else ()
         aq, pruned = limit_terms(aq, self.backend.doc_freqs)
         if pruned:
             notices.append(
@@ -511,7 +512,7 @@ class SearchService:
     def _relaxed(self, tree, aq):
         """``aq`` under ``match=any``: every word optional, at least one required."""
         relaxed, _ = limit_terms(analyze_query(tree, self.analyzer, "any"), self.backend.doc_freqs)
-        relaxed.dates = aq.dates
+        relaxed.dates, relaxed.words = aq.dates, aq.words
         return relaxed
 
     def _append_partial(self, tree, aq, filters: Filters, req: SearchRequest, result) -> None:
@@ -574,7 +575,7 @@ class SearchService:
         refs = aq.dates  # empty when DATE_WEIGHT is 0 (_analyze)
         asked = _asked(aq.root)
         question = bool(ANSWER_WEIGHT) and asked
-        words = words_without_filters(req.q)
+        words = aq.words  # (_analyze)
         fused = _fusion_bigrams(aq.root) if _fusable(words, asked) else ()
         if (
             req.sort != "relevance"
