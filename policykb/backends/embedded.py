@@ -75,6 +75,11 @@ from policykb.models import (
 )
 from policykb.query import AllOf, AnyOf, Bool, Phrase, TermAlt
 
+try:  # optional: built from native/ (`make native`); the same answers without it
+    import policykb_native
+except ImportError:  # pragma: no cover - depends on the machine
+    policykb_native = None
+
 log = logging.getLogger(__name__)
 
 PASSAGES_DIR = "passages"  # passage entries: a second index in each generation
@@ -92,6 +97,21 @@ WRITER_HEAP = 64_000_000
 # made the 100k-page benchmark's searches ~0.2 ms slower than one of each). The heap is
 # a ceiling, filled only as the documents need it, so small collections use little.
 REBUILD_HEAP = 1_500_000_000
+# Whether EmbeddedBackend reads passages through policykb_native when it is installed
+# (the environment variable POLICYKB_NATIVE=0 turns it off; tests compare both ways).
+USE_NATIVE = os.environ.get("POLICYKB_NATIVE", "1") != "0"
+
+
+def native_reader(path: Path):
+    """A native reader of the passage index at ``path``, or None (module not built,
+    turned off, or the folder unreadable to it: the Python path answers the same)."""
+    if policykb_native is None or not USE_NATIVE:
+        return None
+    try:
+        return policykb_native.PassageReader(str(path))
+    except (OSError, ValueError) as exc:
+        log.warning("native passage reader unavailable for %s: %s", path, exc)
+        return None
 
 
 def build_schema() -> tantivy.Schema:
@@ -240,6 +260,7 @@ class EmbeddedBackend(SearchBackend):
         self._generation: str | None = None
         self._index: tantivy.Index | None = None
         self._pindex: tantivy.Index | None = None
+        self._native = None  # a native PassageReader over the passage index, when built
         self._last_reload = 0.0
         self._current_key: tuple | None = None  # (inode, mtime, size) of CURRENT last read
         self.needs_rebuild = False
@@ -337,6 +358,7 @@ class EmbeddedBackend(SearchBackend):
             )
         self._index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._pindex = tantivy.Index(self.passage_schema, path=str(path / PASSAGES_DIR), reuse=True)
+        self._native = native_reader(path / PASSAGES_DIR)
         self._generation = name
         self.needs_rebuild = bool(meta.get("pending_rebuild"))
 
@@ -347,9 +369,14 @@ class EmbeddedBackend(SearchBackend):
         now = time.monotonic()
         if now - self._last_reload > 0.5:
             self._index.reload()
-            self._pindex.reload()
+            self._reload_passages()
             self._last_reload = now
         return self._index
+
+    def _reload_passages(self) -> None:
+        self._pindex.reload()
+        if self._native is not None:
+            self._native.reload()
 
     def _current_moved(self) -> bool:
         """Whether CURRENT may name another generation than when last looked at: a stat
@@ -483,7 +510,7 @@ class EmbeddedBackend(SearchBackend):
             index = self._fresh_index()
             n = self._write(index, self._pindex, forms, delete_first=True)
             index.reload()
-            self._pindex.reload()
+            self._reload_passages()
             return IndexOutcome(n)
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -500,7 +527,7 @@ class EmbeddedBackend(SearchBackend):
             writer.wait_merging_threads()
             pwriter.wait_merging_threads()
             index.reload()
-            self._pindex.reload()
+            self._reload_passages()
 
     def compact(self, docs: Iterable[Document], total: int) -> None:
         """tantivy-py offers no merge call: a new generation written by one writer is the
@@ -540,7 +567,7 @@ class EmbeddedBackend(SearchBackend):
             self._switch_to(name)
             self._open_current()
             self._index.reload()
-            self._pindex.reload()
+            self._reload_passages()
             # Old generations (and leftovers of killed rebuilds) go; open readers elsewhere
             # keep their files until they reopen.
             for child in self.index_dir.iterdir():
@@ -897,7 +924,10 @@ class EmbeddedBackend(SearchBackend):
         if query is None:
             return {}
         try:
-            searcher = self._fresh_passages().searcher()
+            pindex = self._fresh_passages()
+            if self._native is not None:
+                return self._native_passages(ids, terms, per_doc)
+            searcher = pindex.searcher()
             matched, pages = read_pages_agg(searcher.aggregate(query, pages_agg(len(ids))))
             if not matched:
                 return {}
@@ -910,6 +940,22 @@ class EmbeddedBackend(SearchBackend):
             return doc_passages_from(best, pages, matched, ids)
         except (ValueError, OSError) as exc:
             raise BackendError(f"embedded index error: {exc}") from exc
+
+    def _native_passages(
+        self, ids: list[str], terms: list[str], per_doc: int
+    ) -> dict[str, DocPassages]:
+        """What the aggregation and best-passage searches below answer, in one native
+        call (policykb_native walks each document's passage postings against each
+        term's scorer, with the same scores)."""
+        rows = self._native.passages(
+            ids, sorted(set(terms)), per_doc, MAX_MATCH_PAGES, PASSAGE_TERM_WEIGHT
+        )
+        out: dict[str, DocPassages] = {}
+        for doc_id, (matched, pages, best) in zip(ids, rows, strict=True):
+            if matched:
+                found = [PassageMatch(seq, page, score) for seq, page, score in best]
+                out[doc_id] = DocPassages(best_first(found), pages, matched)
+        return out
 
     def holders(self, doc_ids: list[str], terms: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(doc_ids))
