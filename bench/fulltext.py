@@ -642,6 +642,16 @@ def run(
             f"{info['pool_passages']:,} analyzed passages (public-docs ingest + {n_kdi:,} kdi-epic "
             "summaries) in a shuffled order. Rebuild includes passage entries."
         )
+        from policykb.backends import embedded as emb
+
+        ingest.notes.append(
+            "Embedded passage lookups: "
+            + (
+                "the native reader (policykb_native, `make native`)."
+                if emb.policykb_native is not None and emb.USE_NATIVE
+                else "the Python path (policykb_native not built or POLICYKB_NATIVE=0)."
+            )
+        )
         if corpus_an is not analyzer:
             ingest.notes.append(
                 f"The corpora were analyzed by an earlier analyzer ({corpus_an.identity}, "

@@ -4,12 +4,14 @@ engines show the same snippets."""
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from html import escape
 
 from policykb.models import Passage
 
 SNIPPET_CHARS = 180
+_TO_ESCAPE = re.compile(r"[&<>\"']")  # what html.escape replaces
 
 
 def _spans(passage: Passage, terms: frozenset[str]) -> list[tuple[int, int]]:
@@ -53,6 +55,8 @@ def mark(
 ) -> str:
     """HTML of ``text[start:end]`` with ``spans`` wrapped in <mark>; everything escaped."""
     end = len(text) if end is None else end
+    # Most windows hold nothing to escape: then the pieces go in as they are.
+    esc = escape if _TO_ESCAPE.search(text, start, end) else str
     out, cur = [], start
     first = max(0, bisect_left(spans, (start, start)) - 1)  # the span over ``start``
     for s, e in spans[first:]:
@@ -61,10 +65,10 @@ def mark(
         if s >= end:
             break
         s, e = max(s, start), min(e, end)
-        out.append(escape(text[cur:s]))
-        out.append("<mark>" + escape(text[s:e]) + "</mark>")
+        out.append(esc(text[cur:s]))
+        out.append("<mark>" + esc(text[s:e]) + "</mark>")
         cur = e
-    out.append(escape(text[cur:end]))
+    out.append(esc(text[cur:end]))
     html = "".join(out)
     # Newlines only in the window (not the whole passage): escaping never makes one.
     return html.replace("\n", " ") if flatten else html

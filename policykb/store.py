@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzers.tokens import token_matches, tokens_from_json, tokens_to_json
+from analyzers.tokens import token_spans, tokens_from_json, tokens_to_json
 from corpus import institutes as registry
 from policykb.models import UNKNOWN_PUBLISHER, Document, Passage, Token
 
@@ -620,7 +620,7 @@ class DocumentStore:
 
     def _snippet_rows(self, wanted: dict[str, list[int]], terms: frozenset[str]) -> Iterator:
         """(doc id, the row of its snippet passage, that passage's matches of ``terms``:
-        :func:`token_matches` rows, Tokens when the stored form had to be decoded, or None)
+        :func:`token_spans` rows, Tokens when the stored form had to be decoded, or None)
         for each document naming a passage that exists."""
         from policykb.highlight import passage_rank
 
@@ -629,7 +629,7 @@ class DocumentStore:
                 continue
             best, best_key, best_matches = rows[0], (0, 0), None
             for r in rows if terms else ():
-                matches = token_matches(r["tokens"], terms)
+                matches = token_spans(r["tokens"], terms)
                 if matches is None:  # not the compact form: decode it
                     matches = tokens_from_json(r["tokens"], terms)
                     key = passage_rank([t.term for t in matches])

@@ -228,3 +228,21 @@ def test_snippet_passage_choice_counts_escaped_terms(tmp_path):
             expected = best_passage(candidates, terms) or candidates[0]
             assert chosen.seq == expected.seq, (only, seqs)
             assert spans == [(t.start, t.end) for t in expected.tokens if t.term in terms]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["스마트시티 협의체를 발족했다", "스마트시티 <b>협의체</b> & \"발족\" 'x'", "<스마트시티>&"],
+)
+def test_snippet_marks_are_escaped_whether_or_not_the_window_needs_it(text):
+    """A snippet window with nothing to escape is copied as it is; any other has every
+    piece escaped, inside and outside the marks."""
+    from html import escape
+
+    from policykb.highlight import mark
+
+    s = text.index("스마트")
+    spans = [(s, s + 5)]
+    html = mark(text, spans)
+    expected = escape(text[:s]) + "<mark>" + escape(text[s : s + 5]) + "</mark>"
+    assert html == expected + escape(text[s + 5 :])
