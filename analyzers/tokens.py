@@ -81,7 +81,12 @@ def token_matches(raw: str, only: frozenset[str]) -> list[tuple[str, ...]] | Non
     empty) in :func:`tokens_to_json` output, in stored order: a pattern scan instead of
     decoding every token (7x faster on public-docs passages). None for text not in the
     compact form, which must be decoded instead. A quoted term stands for one term."""
-    found = _token_pattern(only)[0].findall(raw)
+    return _compact_scan(_token_pattern(only)[0], raw)
+
+
+def _compact_scan(pattern: re.Pattern[str], raw: str) -> list | None:
+    """``pattern``'s matches in ``raw``; None when ``raw`` is not in the compact form."""
+    found = pattern.findall(raw)
     if not found and raw != "[]" and not _COMPACT_START.match(raw):
         return None
     return found
@@ -90,10 +95,7 @@ def token_matches(raw: str, only: frozenset[str]) -> list[tuple[str, ...]] | Non
 def token_spans(raw: str, only: frozenset[str]) -> list[tuple[str, str, str]] | None:
     """(quoted term, start, end) strings of ``only``'s tokens: :func:`token_matches`
     without the fields a snippet does not use (fewer strings made per occurrence)."""
-    found = _span_pattern(only).findall(raw)
-    if not found and raw != "[]" and not _COMPACT_START.match(raw):
-        return None
-    return found
+    return _compact_scan(_span_pattern(only), raw)
 
 
 def tokens_of(matches: list[tuple[str, ...]], only: frozenset[str]) -> list[Token]:

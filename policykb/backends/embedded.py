@@ -920,13 +920,13 @@ class EmbeddedBackend(SearchBackend):
     ) -> dict[str, DocPassages]:
         terms = list(terms)
         ids = list(dict.fromkeys(doc_ids))
-        query = self._passage_query(ids, terms)
-        if query is None:
+        if not terms or not ids:
             return {}
         try:
             pindex = self._fresh_passages()
             if self._native is not None:
                 return self._native_passages(ids, terms, per_doc)
+            query = self._passage_query(ids, terms)
             searcher = pindex.searcher()
             matched, pages = read_pages_agg(searcher.aggregate(query, pages_agg(len(ids))))
             if not matched:
